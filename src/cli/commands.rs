@@ -1,0 +1,233 @@
+//! What each subcommand does.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::progress::TrainProgress;
+use super::{Cli, Command};
+use crate::data::demo::{generate_demo_dataset, DemoConfig};
+use crate::data::{channel_stats, decode_rgb8, Dataset, DatasetReport, SplitConfig};
+use crate::engine::{evaluate_run, start_training, RunConfig, TrainEvent, TrainRequest};
+use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
+use crate::store::RunStore;
+
+/// Run the parsed command line.
+pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train { data, preset, set, runs, resume, device, json } => {
+            train(data, preset, set, runs, resume, device, json)
+        }
+        Command::Eval { run, runs, data, device } => {
+            let store = RunStore::new(runs);
+            let run = store.open(&run)?;
+            let report = evaluate_run(&run, data.as_deref(), &device)?;
+            println!(
+                "{} on {} ({} images, {} checkpoint): accuracy {:.2}%  macro F1 {:.4}  weighted F1 {:.4}  macro AUC {}  micro AUC {}",
+                run.name(),
+                report.split,
+                report.images,
+                report.checkpoint,
+                report.accuracy * 100.0,
+                report.macro_avg.f1,
+                report.weighted_avg.f1,
+                fmt_opt(report.auc_macro),
+                fmt_opt(report.auc_micro)
+            );
+            println!("wrote {}", run.eval_path().display());
+            Ok(())
+        }
+        Command::Runs { runs, json } => list_runs(runs, json),
+        Command::DataReport { dir, val_fraction, test_fraction, seed, json } => {
+            let split = SplitConfig { val_fraction, test_fraction, seed };
+            let report = data_report(&dir, &split)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        Command::DemoData { dir, people, images, size, seed } => {
+            let config = DemoConfig { people, images_per_person: images, size, seed };
+            generate_demo_dataset(&dir, &config)?;
+            println!(
+                "wrote {people} people x {images} images ({size}x{size} PNG) to {}",
+                dir.display()
+            );
+            println!("train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json", dir.display());
+            Ok(())
+        }
+        Command::ModelInfo { arch, classes, depths, base_planes, layers } => {
+            let mut config = ModelConfig {
+                architecture: Architecture::parse(&arch).map_err(anyhow::Error::msg)?,
+                ..ModelConfig::default()
+            };
+            if let Some(d) = depths {
+                config.depths = [d[0], d[1], d[2], d[3]];
+            }
+            if let Some(b) = base_planes {
+                config.base_planes = b;
+            }
+            if let Some(p) = config.problems().first() {
+                anyhow::bail!("{p}");
+            }
+            anyhow::ensure!(classes >= 2, "--classes must be at least 2");
+            model_info(&config, classes, layers);
+            Ok(())
+        }
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |a| format!("{a:.4}"))
+}
+
+fn train(
+    data: Option<PathBuf>,
+    preset: Option<PathBuf>,
+    set: Vec<String>,
+    runs: PathBuf,
+    resume: Option<String>,
+    device: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut config = match &preset {
+        Some(p) => RunConfig::load(p)?,
+        None => RunConfig::default(),
+    };
+    config.apply_overrides(&set)?;
+    if let Some(d) = device {
+        config.device = d;
+    }
+    config.check()?;
+    let request = TrainRequest {
+        config,
+        data_root: data.unwrap_or_default(),
+        runs_root: runs,
+        resume: resume.map(PathBuf::from),
+    };
+    let handle = start_training(request);
+    // first Ctrl-C: stop after this batch and checkpoint; second: quit at once
+    let control = handle.control.clone();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this batch (Ctrl-C again to quit now)...");
+        control.stop();
+    });
+    let mut progress = TrainProgress::new();
+    let mut failure = None;
+    let mut run_dir = None;
+    for event in handle.events.iter() {
+        if json {
+            println!("{}", serde_json::to_string(&event)?);
+        } else {
+            progress.on_event(&event);
+        }
+        match event {
+            TrainEvent::Failed { error } => failure = Some(error),
+            TrainEvent::Started { run_dir: d, .. } => run_dir = Some(d),
+            _ => {}
+        }
+    }
+    handle.join();
+    if let Some(e) = failure {
+        anyhow::bail!(e);
+    }
+    if let Some(d) = run_dir {
+        if interrupted.load(Ordering::SeqCst) {
+            eprintln!("continue with: facebench train --resume {}", d.display());
+        }
+    }
+    Ok(())
+}
+
+fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
+    let store = RunStore::new(&runs);
+    let mut summaries = Vec::new();
+    for run in store.list()? {
+        match run.summary() {
+            Ok(s) => summaries.push(s),
+            Err(e) => eprintln!("skipping {}: {e:#}", run.path.display()),
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        return Ok(());
+    }
+    if summaries.is_empty() {
+        println!("no runs in {}", runs.display());
+        return Ok(());
+    }
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
+    let name_w = summaries.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    let arch_w = summaries.iter().map(|s| s.architecture.len()).max().unwrap_or(4).max(12);
+    println!(
+        "{:<name_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
+        "name", "architecture", "epochs", "best val acc", "test acc", "macro F1", "params", "time"
+    );
+    for s in summaries {
+        println!(
+            "{:<name_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  {}",
+            s.name,
+            s.architecture,
+            format!("{}/{}", s.epochs_completed, s.epochs_planned),
+            pct(s.best_val_accuracy),
+            pct(s.test_accuracy),
+            s.macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
+            s.params,
+            format!("{:.0}s", s.seconds),
+            s.status
+        );
+    }
+    Ok(())
+}
+
+/// Scan, fully decode every file (to catch damaged ones a header does not show)
+/// and measure the train split.
+pub fn data_report(dir: &std::path::Path, split: &SplitConfig) -> anyhow::Result<DatasetReport> {
+    let mut dataset = Dataset::open(dir, split)?;
+    let all: Vec<PathBuf> = dataset
+        .train
+        .iter()
+        .chain(&dataset.val)
+        .chain(&dataset.test)
+        .map(|e| e.path.clone())
+        .collect();
+    let bad: Vec<_> = all.par_iter().filter_map(|p| decode_rgb8(p).err()).collect();
+    dataset.remove_unusable(bad);
+    let (stats, _) = channel_stats(&dataset.train);
+    Ok(DatasetReport::new(&dataset, Some(stats)))
+}
+
+fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
+    type B = burn::backend::Flex;
+    let device = burn::backend::flex::FlexDevice;
+    let model = config.init::<B>(classes, &device);
+    let table = layer_table::<B, _>(&model);
+    if layers {
+        let w = table.iter().map(|r| r.path.len()).max().unwrap_or(4);
+        for r in &table {
+            println!(
+                "{:<w$}  {:<20}  {:>10}{}",
+                r.path,
+                format!("{:?}", r.shape),
+                r.params,
+                if r.trainable { "" } else { "  (buffer)" }
+            );
+        }
+        println!();
+    }
+    let buffers: usize = table.iter().filter(|r| !r.trainable).map(|r| r.params).sum();
+    println!("architecture  {}", config.display_name());
+    println!("classes       {classes}");
+    println!("tensors       {}", table.len());
+    println!("parameters    {} trainable", trainable_params::<B, _>(&model));
+    println!("buffers       {buffers} (batch-norm running statistics)");
+}

@@ -1,0 +1,105 @@
+//! The headless command line: `facebench train | eval | runs | data-report |
+//! demo-data | model-info`.
+
+mod progress;
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use commands::run_cli;
+
+#[derive(Debug, Parser)]
+#[command(name = "facebench", version, about = "Train and inspect face-classification CNNs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model on a folder of faces (one sub-folder per person).
+    Train {
+        /// Dataset folder: class folders, or train/ val/ test/ holding class folders.
+        #[arg(long, required_unless_present = "resume")]
+        data: Option<PathBuf>,
+        /// JSON preset to start from (see presets/).
+        #[arg(long)]
+        preset: Option<PathBuf>,
+        /// Override one setting, e.g. --set optimizer.lr=3e-4 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Folder holding the runs.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Continue a stopped or killed run (name or path) from its last checkpoint.
+        #[arg(long, value_name = "RUN", conflicts_with_all = ["preset", "set"])]
+        resume: Option<String>,
+        /// auto, cpu, cuda or cuda:N (overrides the preset's `device`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Print one JSON event per line instead of progress bars.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate a run's best checkpoint on the test split and write eval.json.
+    Eval {
+        /// Run name (under --runs) or path.
+        run: String,
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Dataset folder, when it moved since training.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// List the runs in the run store.
+    Runs {
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan a dataset folder and report classes, splits, sizes, mean/std and skipped files.
+    DataReport {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0.1)]
+        val_fraction: f64,
+        #[arg(long, default_value_t = 0.1)]
+        test_fraction: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the built-in synthetic face-identity dataset.
+    DemoData {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        people: usize,
+        #[arg(long, default_value_t = 60)]
+        images: usize,
+        #[arg(long, default_value_t = 96)]
+        size: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Print a model's layers and exact trainable parameter count.
+    ModelInfo {
+        #[arg(long, default_value = "resnet")]
+        arch: String,
+        #[arg(long, default_value_t = 1000)]
+        classes: usize,
+        /// Blocks per stage, e.g. 3,4,6,3.
+        #[arg(long, value_delimiter = ',', num_args = 4)]
+        depths: Option<Vec<usize>>,
+        #[arg(long)]
+        base_planes: Option<usize>,
+        /// Also list every parameter tensor.
+        #[arg(long)]
+        layers: bool,
+    },
+}

@@ -1,0 +1,17 @@
+//! Datasets in the ImageFolder layout: scanning, splitting, decoding, statistics,
+//! reports, and the built-in synthetic demo dataset.
+
+mod decode;
+pub mod demo;
+mod error;
+mod report;
+mod scan;
+mod split;
+mod stats;
+
+pub use decode::{decode_rgb8, decode_working_size, probe_file, SkipReason, SkippedFile};
+pub use error::DatasetError;
+pub use report::{ClassCounts, DatasetReport, SizeRange};
+pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};
+pub use split::{stratified_split, SplitConfig};
+pub use stats::{cache_dir, channel_stats, file_list_fingerprint, ChannelStats, StatsSource};

@@ -1,0 +1,136 @@
+//! The dataset report: images per class per split, sizes, statistics and every
+//! skipped file with its reason.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ChannelStats, Dataset, DatasetLayout, SkippedFile, Split};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassCounts {
+    pub class: String,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SizeRange {
+    pub min_width: u32,
+    pub min_height: u32,
+    pub max_width: u32,
+    pub max_height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetReport {
+    pub root: PathBuf,
+    pub layout: DatasetLayout,
+    pub classes: Vec<ClassCounts>,
+    pub totals: [usize; 3],
+    pub sizes: Option<SizeRange>,
+    pub stats: Option<ChannelStats>,
+    pub skipped: Vec<SkippedFile>,
+    pub warnings: Vec<String>,
+}
+
+impl DatasetReport {
+    pub fn new(dataset: &Dataset, stats: Option<ChannelStats>) -> Self {
+        let mut classes: Vec<ClassCounts> = dataset
+            .classes
+            .iter()
+            .map(|c| ClassCounts {
+                class: c.clone(),
+                train: 0,
+                val: 0,
+                test: 0,
+            })
+            .collect();
+        let mut sizes: Option<SizeRange> = None;
+        for split in Split::ALL {
+            for e in dataset.split(split) {
+                let counts = &mut classes[e.class];
+                match split {
+                    Split::Train => counts.train += 1,
+                    Split::Val => counts.val += 1,
+                    Split::Test => counts.test += 1,
+                }
+                let s = sizes.get_or_insert(SizeRange {
+                    min_width: e.width,
+                    min_height: e.height,
+                    max_width: e.width,
+                    max_height: e.height,
+                });
+                s.min_width = s.min_width.min(e.width);
+                s.min_height = s.min_height.min(e.height);
+                s.max_width = s.max_width.max(e.width);
+                s.max_height = s.max_height.max(e.height);
+            }
+        }
+        Self {
+            root: dataset.root.clone(),
+            layout: dataset.layout,
+            classes,
+            totals: [dataset.train.len(), dataset.val.len(), dataset.test.len()],
+            sizes,
+            stats,
+            skipped: dataset.skipped.clone(),
+            warnings: dataset.warnings.clone(),
+        }
+    }
+}
+
+impl fmt::Display for DatasetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layout = match self.layout {
+            DatasetLayout::Unsplit => "class folders, split by facebench".to_string(),
+            DatasetLayout::PreSplit { has_val, has_test } => format!(
+                "pre-split (train{}{})",
+                if has_val { ", val" } else { "" },
+                if has_test { ", test" } else { "" }
+            ),
+        };
+        writeln!(f, "dataset  {}", self.root.display())?;
+        writeln!(f, "layout   {layout}")?;
+        writeln!(
+            f,
+            "classes  {}   images: train {}  val {}  test {}",
+            self.classes.len(),
+            self.totals[0],
+            self.totals[1],
+            self.totals[2]
+        )?;
+        if let Some(s) = self.sizes {
+            writeln!(
+                f,
+                "sizes    {}x{} .. {}x{} (w x h)",
+                s.min_width, s.min_height, s.max_width, s.max_height
+            )?;
+        }
+        if let Some(st) = &self.stats {
+            writeln!(
+                f,
+                "mean     [{:.4}, {:.4}, {:.4}]  std [{:.4}, {:.4}, {:.4}]  (train, {} images)",
+                st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2], st.images
+            )?;
+        }
+        let width = self.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).max(5);
+        writeln!(f, "\n{:<width$}  {:>6} {:>6} {:>6}", "class", "train", "val", "test")?;
+        for c in &self.classes {
+            writeln!(f, "{:<width$}  {:>6} {:>6} {:>6}", c.class, c.train, c.val, c.test)?;
+        }
+        if !self.warnings.is_empty() {
+            writeln!(f, "\nwarnings")?;
+            for w in &self.warnings {
+                writeln!(f, "  - {w}")?;
+            }
+        }
+        writeln!(f, "\nskipped  {} file(s)", self.skipped.len())?;
+        for s in &self.skipped {
+            writeln!(f, "  {}: {} ({})", s.path.display(), s.reason.describe(), s.detail)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! Scanning an ImageFolder tree into a [`Dataset`].
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::decode::{probe_file, SkipReason, SkippedFile};
+use super::split::{stratified_split, SplitConfig};
+use super::DatasetError;
+
+/// One usable image: where it is, its class index, and its size from the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageEntry {
+    pub path: PathBuf,
+    pub class: usize,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+impl Split {
+    pub const ALL: [Split; 3] = [Split::Train, Split::Val, Split::Test];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// How the folder on disk was organised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetLayout {
+    /// `train/` (and maybe `val/`, `test/`) each holding class folders.
+    PreSplit { has_val: bool, has_test: bool },
+    /// Class folders directly under the root, split by facebench.
+    Unsplit,
+}
+
+/// A scanned dataset: class names (sorted folder names; the index is the label
+/// everywhere), the three splits, and every file that was left out with its reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dataset {
+    pub root: PathBuf,
+    pub layout: DatasetLayout,
+    pub classes: Vec<String>,
+    pub train: Vec<ImageEntry>,
+    pub val: Vec<ImageEntry>,
+    pub test: Vec<ImageEntry>,
+    pub skipped: Vec<SkippedFile>,
+    /// Problems that do not stop training, e.g. a class with no test images.
+    pub warnings: Vec<String>,
+}
+
+fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+    let unreadable = |source| DatasetError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(unreadable)? {
+        out.push(entry.map_err(unreadable)?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// All files below `dir`, recursively, sorted.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+    let mut out = Vec::new();
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            out.extend(files_below(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Class folders and stray files directly under `dir`.
+fn class_folders(dir: &Path) -> Result<(Vec<(String, PathBuf)>, Vec<PathBuf>), DatasetError> {
+    let mut classes = Vec::new();
+    let mut stray = Vec::new();
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            classes.push((folder_name(&path), path));
+        } else {
+            stray.push(path);
+        }
+    }
+    Ok((classes, stray))
+}
+
+/// Probe every file of every class folder in parallel; returns usable entries
+/// (class indices looked up in `class_names`) and skipped files.
+fn probe_classes(
+    folders: &[(String, PathBuf)],
+    class_names: &[String],
+) -> Result<(Vec<ImageEntry>, Vec<SkippedFile>), DatasetError> {
+    let mut jobs = Vec::new();
+    for (name, dir) in folders {
+        let class = class_names
+            .iter()
+            .position(|c| c == name)
+            .expect("class list is built from these folders");
+        for file in files_below(dir)? {
+            jobs.push((class, file));
+        }
+    }
+    let probed: Vec<_> = jobs
+        .into_par_iter()
+        .map(|(class, path)| match probe_file(&path) {
+            Ok((width, height)) => Ok(ImageEntry {
+                path,
+                class,
+                width,
+                height,
+            }),
+            Err(skipped) => Err(skipped),
+        })
+        .collect();
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    for p in probed {
+        match p {
+            Ok(e) => entries.push(e),
+            Err(s) => skipped.push(s),
+        }
+    }
+    for (name, dir) in folders {
+        let class = class_names.iter().position(|c| c == name);
+        if !entries.iter().any(|e| Some(e.class) == class) {
+            return Err(DatasetError::EmptyClass(dir.clone()));
+        }
+    }
+    Ok((entries, skipped))
+}
+
+fn stray_files(paths: Vec<PathBuf>) -> Vec<SkippedFile> {
+    paths
+        .into_iter()
+        .map(|path| SkippedFile {
+            path,
+            reason: SkipReason::NotAnImage,
+            detail: "not inside a class folder; ignored".into(),
+        })
+        .collect()
+}
+
+impl Dataset {
+    /// Scan `root`. A root holding `train/` is read as pre-split (a missing `val/`
+    /// is carved from `train/` with `split.val_fraction`); otherwise its
+    /// sub-folders are the classes and it is split with `split`.
+    pub fn open(root: &Path, split: &SplitConfig) -> Result<Dataset, DatasetError> {
+        split.validate()?;
+        if !root.exists() {
+            return Err(DatasetError::Missing(root.to_path_buf()));
+        }
+        if !root.is_dir() {
+            return Err(DatasetError::NotADirectory(root.to_path_buf()));
+        }
+        let (top, stray) = class_folders(root)?;
+        if top.is_empty() {
+            return Err(DatasetError::EmptyRoot(root.to_path_buf()));
+        }
+        let is_split = top.iter().any(|(n, _)| n == "train");
+        let dataset = if is_split {
+            Self::open_presplit(root, top, stray, split)?
+        } else {
+            Self::open_unsplit(root, top, stray, split)?
+        };
+        if dataset.classes.len() < 2 {
+            return Err(DatasetError::OneClass {
+                path: root.to_path_buf(),
+                class: dataset.classes.first().cloned().unwrap_or_default(),
+            });
+        }
+        Ok(dataset)
+    }
+
+    fn open_unsplit(
+        root: &Path,
+        folders: Vec<(String, PathBuf)>,
+        stray: Vec<PathBuf>,
+        split: &SplitConfig,
+    ) -> Result<Dataset, DatasetError> {
+        let classes: Vec<String> = folders.iter().map(|(n, _)| n.clone()).collect();
+        if classes.len() == 1 {
+            return Err(DatasetError::OneClass {
+                path: root.to_path_buf(),
+                class: classes[0].clone(),
+            });
+        }
+        let (entries, mut skipped) = probe_classes(&folders, &classes)?;
+        skipped.extend(stray_files(stray));
+        let (train, val, test) = stratified_split(
+            entries,
+            &classes,
+            split.val_fraction,
+            split.test_fraction,
+            split.seed,
+        )?;
+        let mut dataset = Dataset {
+            root: root.to_path_buf(),
+            layout: DatasetLayout::Unsplit,
+            classes,
+            train,
+            val,
+            test,
+            skipped,
+            warnings: Vec::new(),
+        };
+        dataset.warn_missing_classes();
+        Ok(dataset)
+    }
+
+    fn open_presplit(
+        root: &Path,
+        top: Vec<(String, PathBuf)>,
+        mut stray: Vec<PathBuf>,
+        split: &SplitConfig,
+    ) -> Result<Dataset, DatasetError> {
+        let mut split_dirs: Vec<(Split, Vec<(String, PathBuf)>)> = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, path) in top {
+            let which = match name.as_str() {
+                "train" => Split::Train,
+                "val" | "valid" | "validation" => Split::Val,
+                "test" => Split::Test,
+                _ => {
+                    warnings.push(format!(
+                        "folder {} is not train/, val/ or test/ and was ignored",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            let (folders, more_stray) = class_folders(&path)?;
+            stray.extend(more_stray);
+            split_dirs.push((which, folders));
+        }
+        let mut all: BTreeSet<String> = BTreeSet::new();
+        for (_, folders) in &split_dirs {
+            all.extend(folders.iter().map(|(n, _)| n.clone()));
+        }
+        let classes: Vec<String> = all.into_iter().collect();
+        let train_names: BTreeSet<&String> = split_dirs
+            .iter()
+            .filter(|(s, _)| *s == Split::Train)
+            .flat_map(|(_, f)| f.iter().map(|(n, _)| n))
+            .collect();
+        for (which, folders) in &split_dirs {
+            let extra: Vec<&str> = folders
+                .iter()
+                .filter(|(n, _)| !train_names.contains(n))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !extra.is_empty() {
+                return Err(DatasetError::ClassMismatch {
+                    root: root.to_path_buf(),
+                    split: which.name().into(),
+                    other: "train".into(),
+                    classes: extra.join(", "),
+                });
+            }
+        }
+        if classes.is_empty() {
+            return Err(DatasetError::EmptyRoot(root.join("train")));
+        }
+        let mut dataset = Dataset {
+            root: root.to_path_buf(),
+            layout: DatasetLayout::PreSplit {
+                has_val: split_dirs.iter().any(|(s, _)| *s == Split::Val),
+                has_test: split_dirs.iter().any(|(s, _)| *s == Split::Test),
+            },
+            classes,
+            train: Vec::new(),
+            val: Vec::new(),
+            test: Vec::new(),
+            skipped: stray_files(stray),
+            warnings,
+        };
+        for (which, folders) in split_dirs {
+            let (entries, skipped) = probe_classes(&folders, &dataset.classes)?;
+            dataset.skipped.extend(skipped);
+            match which {
+                Split::Train => dataset.train.extend(entries),
+                Split::Val => dataset.val.extend(entries),
+                Split::Test => dataset.test.extend(entries),
+            }
+        }
+        if let DatasetLayout::PreSplit { has_val: false, .. } = dataset.layout {
+            let train = std::mem::take(&mut dataset.train);
+            let (train, val, _) =
+                stratified_split(train, &dataset.classes, split.val_fraction, 0.0, split.seed)?;
+            dataset.train = train;
+            dataset.val = val;
+            dataset.warnings.push(format!(
+                "no val/ folder: {:.0}% of each class in train/ was set aside for validation",
+                split.val_fraction * 100.0
+            ));
+        }
+        dataset.warn_missing_classes();
+        Ok(dataset)
+    }
+
+    fn warn_missing_classes(&mut self) {
+        for split in Split::ALL {
+            let entries = self.split(split);
+            if entries.is_empty() {
+                if split == Split::Test {
+                    self.warnings
+                        .push("no test split: evaluation will use the val split".into());
+                }
+                continue;
+            }
+            let missing: Vec<&str> = (0..self.classes.len())
+                .filter(|c| !entries.iter().any(|e| e.class == *c))
+                .map(|c| self.classes[c].as_str())
+                .collect();
+            if !missing.is_empty() {
+                self.warnings.push(format!(
+                    "{} split has no images of: {}",
+                    split.name(),
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+
+    pub fn split(&self, split: Split) -> &[ImageEntry] {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+            Split::Test => &self.test,
+        }
+    }
+
+    /// The split used for final evaluation: test, or val when there is no test.
+    pub fn eval_split(&self) -> Split {
+        if self.test.is_empty() {
+            Split::Val
+        } else {
+            Split::Test
+        }
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    pub fn num_images(&self) -> usize {
+        self.train.len() + self.val.len() + self.test.len()
+    }
+
+    /// Drop files found unusable during a full decode, recording why.
+    pub fn remove_unusable(&mut self, bad: Vec<SkippedFile>) {
+        if bad.is_empty() {
+            return;
+        }
+        let paths: BTreeSet<&PathBuf> = bad.iter().map(|s| &s.path).collect();
+        for list in [&mut self.train, &mut self.val, &mut self.test] {
+            list.retain(|e| !paths.contains(&e.path));
+        }
+        self.skipped.extend(bad);
+    }
+}

@@ -1,0 +1,321 @@
+//! The run configuration: every hyperparameter of a run, as plain JSON shared by
+//! presets, the CLI's `--set key=value` and the GUI's forms.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::data::SplitConfig;
+use crate::loader::{AugmentConfig, Normalization};
+use crate::model::ModelConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Optional label; the run folder is named `<time>-<name or architecture>`.
+    pub name: Option<String>,
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub optimizer: OptimizerConfig,
+    pub scheduler: SchedulerConfig,
+    pub early_stopping: EarlyStoppingConfig,
+    pub train: TrainConfig,
+    /// "auto", "cpu", "cuda" or "cuda:N".
+    pub device: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            model: ModelConfig::default(),
+            data: DataConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            early_stopping: EarlyStoppingConfig::default(),
+            train: TrainConfig::default(),
+            device: "auto".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Side of the square model input in pixels (64 to 299).
+    pub input_size: usize,
+    pub split: SplitConfig,
+    pub normalization: Normalization,
+    pub augment: AugmentConfig,
+    /// Batches prepared ahead of the model.
+    pub prefetch_batches: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            input_size: 224,
+            split: SplitConfig::default(),
+            normalization: Normalization::DatasetMeanStd,
+            augment: AugmentConfig::default(),
+            prefetch_batches: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Adamw,
+    Adam,
+    Sgd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Decoupled for AdamW; L2 penalty for Adam and SGD.
+    pub weight_decay: f64,
+    /// SGD only.
+    pub momentum: f64,
+    pub nesterov: bool,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Adamw,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            momentum: 0.9,
+            nesterov: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerKind {
+    /// Constant learning rate.
+    None,
+    /// Multiply by `gamma` every `step_size` epochs (StepLR).
+    Step,
+    /// Multiply by `factor` after `patience` epochs without improvement.
+    Plateau,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    ValLoss,
+    ValAccuracy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub kind: SchedulerKind,
+    pub step_size: usize,
+    pub gamma: f64,
+    pub factor: f64,
+    pub patience: usize,
+    pub min_lr: f64,
+    pub monitor: Monitor,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            kind: SchedulerKind::Step,
+            step_size: 10,
+            gamma: 0.1,
+            factor: 0.2,
+            patience: 3,
+            min_lr: 1e-6,
+            monitor: Monitor::ValLoss,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    pub enabled: bool,
+    /// Epochs without a better val accuracy before stopping.
+    pub patience: usize,
+    /// Put the best epoch's weights back at the end.
+    pub restore_best: bool,
+}
+
+impl Default for EarlyStoppingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            patience: 5,
+            restore_best: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Seeds weights, shuffling and augmentation.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 64,
+            seed: 42,
+        }
+    }
+}
+
+/// One invalid value: the dotted key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+impl RunConfig {
+    /// Read a preset or saved config. Unknown keys and bad values are errors that
+    /// name the key and the file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read preset {}", path.display()))?;
+        let config: RunConfig = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("preset {} is not a valid facebench config: {e}", path.display())
+        })?;
+        config.check().with_context(|| format!("in preset {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Set one value by dotted key, e.g. `optimizer.lr=3e-4` or
+    /// `model.depths=[1,1,1,1]`. The value is read as JSON, or as a string when
+    /// it is not JSON.
+    pub fn set(&mut self, key: &str, value: &str) -> anyhow::Result<()> {
+        let mut root = serde_json::to_value(&*self)?;
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut node = &mut root;
+        for (i, part) in parts.iter().enumerate() {
+            let here = parts[..=i].join(".");
+            let Value::Object(map) = node else {
+                bail!("unknown key '{key}': '{}' has no sub-keys", parts[..i].join("."));
+            };
+            let known: Vec<String> = map.keys().cloned().collect();
+            node = map.get_mut(*part).ok_or_else(|| {
+                anyhow::anyhow!("unknown key '{here}'; keys here: {}", known.join(", "))
+            })?;
+        }
+        if node.is_object() {
+            bail!("'{key}' is a group of settings; set one of its keys, e.g. {key}.<name>=...");
+        }
+        *node = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        let updated: RunConfig = serde_json::from_value(root)
+            .map_err(|e| anyhow::anyhow!("bad value for '{key}': '{value}' ({e})"))?;
+        *self = updated;
+        Ok(())
+    }
+
+    /// Apply `key=value` overrides in order.
+    pub fn apply_overrides(&mut self, overrides: &[String]) -> anyhow::Result<()> {
+        for item in overrides {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set '{item}' must look like key=value"))?;
+            self.set(k.trim(), v.trim())?;
+        }
+        Ok(())
+    }
+
+    /// Every invalid value, each with its key.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        let mut push = |key: &str, message: String| {
+            out.push(ConfigProblem {
+                key: key.into(),
+                message,
+            })
+        };
+        for p in self.model.problems() {
+            push("model", p);
+        }
+        let size = self.data.input_size;
+        if !(64..=299).contains(&size) {
+            push("data.input_size", format!("{size} px is outside 64..=299"));
+        }
+        if let Err(e) = self.data.split.validate() {
+            push("data.split", e.to_string());
+        }
+        for p in self.data.augment.problems() {
+            push("data.augment", p);
+        }
+        if self.data.prefetch_batches == 0 || self.data.prefetch_batches > 64 {
+            push("data.prefetch_batches", format!("{} must be in 1..=64", self.data.prefetch_batches));
+        }
+        let o = &self.optimizer;
+        if !(o.lr > 0.0 && o.lr <= 10.0) {
+            push("optimizer.lr", format!("{} must be in (0, 10]", o.lr));
+        }
+        if !(0.0..1.0).contains(&o.weight_decay) {
+            push("optimizer.weight_decay", format!("{} must be in [0, 1)", o.weight_decay));
+        }
+        if !(0.0..1.0).contains(&o.momentum) {
+            push("optimizer.momentum", format!("{} must be in [0, 1)", o.momentum));
+        }
+        let s = &self.scheduler;
+        if s.kind == SchedulerKind::Step && s.step_size == 0 {
+            push("scheduler.step_size", "must be at least 1 epoch".into());
+        }
+        if !(s.gamma > 0.0 && s.gamma <= 1.0) {
+            push("scheduler.gamma", format!("{} must be in (0, 1]", s.gamma));
+        }
+        if !(s.factor > 0.0 && s.factor < 1.0) {
+            push("scheduler.factor", format!("{} must be in (0, 1)", s.factor));
+        }
+        if s.min_lr < 0.0 {
+            push("scheduler.min_lr", format!("{} must not be negative", s.min_lr));
+        }
+        if self.early_stopping.enabled && self.early_stopping.patience == 0 {
+            push("early_stopping.patience", "must be at least 1 epoch".into());
+        }
+        let t = &self.train;
+        if t.epochs == 0 || t.epochs > 10_000 {
+            push("train.epochs", format!("{} must be in 1..=10000", t.epochs));
+        }
+        if t.batch_size < 2 || t.batch_size > 4096 {
+            push("train.batch_size", format!("{} must be in 2..=4096 (batch norm needs 2)", t.batch_size));
+        }
+        if let Err(e) = crate::engine::DeviceChoice::parse(&self.device) {
+            push("device", e);
+        }
+        out
+    }
+
+    /// `Ok` when [`problems`](Self::problems) is empty, else one error listing them.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        bail!("invalid config:\n{}", list.join("\n"))
+    }
+}

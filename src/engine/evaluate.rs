@@ -1,0 +1,124 @@
+//! Running a model over a split: validation loss/accuracy during training, and
+//! the full evaluation report afterwards.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::checkpoint::{find_checkpoint, load_model, CheckpointKind};
+use super::device::{DeviceChoice, ResolvedDevice};
+use super::prepare::prepare_data;
+use crate::eval::{classification_report, EvalReport};
+use crate::loader::{BatchStream, ImageBank, Pipeline};
+use crate::model::Network;
+use crate::store::RunDir;
+
+/// Class probabilities for every image of `bank`, in bank order, and images/s.
+pub fn predict<B: Backend>(
+    model: &Network<B>,
+    bank: Arc<ImageBank>,
+    pipeline: Arc<Pipeline>,
+    batch_size: usize,
+    prefetch: usize,
+    device: &B::Device,
+) -> (Vec<Vec<f32>>, f64) {
+    let start = Instant::now();
+    let mut probs = Vec::with_capacity(bank.len());
+    for batch in BatchStream::spawn(bank.clone(), pipeline, batch_size, 0, false, prefetch) {
+        let n = batch.len();
+        let s = batch.input_size;
+        let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), device);
+        let p = softmax(model.forward(images), 1);
+        let k = p.dims()[1];
+        let flat: Vec<f32> = p.into_data().convert::<f32>().into_vec().unwrap_or_default();
+        probs.extend(flat.chunks(k).map(|c| c.to_vec()));
+    }
+    let rate = bank.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    (probs, rate)
+}
+
+/// Mean cross-entropy and accuracy of `model` on `bank`.
+pub fn loss_and_accuracy<B: Backend>(
+    model: &Network<B>,
+    bank: Arc<ImageBank>,
+    pipeline: Arc<Pipeline>,
+    batch_size: usize,
+    prefetch: usize,
+    device: &B::Device,
+) -> (f64, f64) {
+    let (probs, _) = predict(model, bank.clone(), pipeline, batch_size, prefetch, device);
+    let mut loss = 0.0;
+    let mut correct = 0usize;
+    for (p, &label) in probs.iter().zip(&bank.labels) {
+        loss -= (p[label].max(1e-12) as f64).ln();
+        let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)));
+        correct += (best == Some(label)) as usize;
+    }
+    let n = bank.len().max(1) as f64;
+    (loss / n, correct as f64 / n)
+}
+
+/// The full report for `bank`.
+pub fn evaluate_bank<B: Backend>(
+    model: &Network<B>,
+    bank: Arc<ImageBank>,
+    pipeline: Arc<Pipeline>,
+    classes: &[String],
+    batch_size: usize,
+    device: &B::Device,
+) -> EvalReport {
+    let (probs, rate) = predict(model, bank.clone(), pipeline, batch_size, 4, device);
+    let mut report = classification_report(classes, &bank.labels, &probs, &bank.paths);
+    report.images_per_sec = rate;
+    report
+}
+
+/// `facebench eval RUN`: load the run's best checkpoint (else its last), evaluate
+/// on the test split (else val) and write `eval.json`.
+pub fn evaluate_run(run: &RunDir, data_root: Option<&Path>, device: &str) -> anyhow::Result<EvalReport> {
+    let record = run.read_record()?;
+    let root = data_root.unwrap_or(&record.data_root);
+    let data = prepare_data(root, &record.config, true)?;
+    if data.dataset.classes != record.dataset.classes {
+        anyhow::bail!(
+            "the classes in {} differ from those the run was trained on ({} vs {}); evaluate on the same dataset",
+            root.display(),
+            data.dataset.classes.len(),
+            record.dataset.classes.len()
+        );
+    }
+    let (dir, name) = match find_checkpoint(run, CheckpointKind::Best) {
+        Some(d) => (d, "best"),
+        None => (
+            find_checkpoint(run, CheckpointKind::Last).ok_or_else(|| {
+                anyhow::anyhow!("{} has no checkpoint to evaluate; train it first", run.path.display())
+            })?,
+            "last",
+        ),
+    };
+    let pipeline = data.pipeline(&record.config, false);
+    let batch = record.config.train.batch_size;
+    let classes = &record.dataset.classes;
+    let mut report = match DeviceChoice::parse(device).map_err(anyhow::Error::msg)?.resolve().map_err(anyhow::Error::msg)? {
+        ResolvedDevice::Cpu => {
+            let device = burn::backend::flex::FlexDevice;
+            let model = load_model(&dir, record.config.model.init::<burn::backend::Flex>(classes.len(), &device), &device)?;
+            evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
+        }
+        #[cfg(feature = "cuda")]
+        ResolvedDevice::Cuda(n) => {
+            let device = burn::backend::cuda::CudaDevice::new(n);
+            let model = load_model(&dir, record.config.model.init::<burn::backend::Cuda>(classes.len(), &device), &device)?;
+            evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
+        }
+        #[cfg(not(feature = "cuda"))]
+        ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
+    };
+    report.split = data.eval_split.name().into();
+    report.checkpoint = name.into();
+    run.write_eval(&report)?;
+    Ok(report)
+}

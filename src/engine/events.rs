@@ -1,0 +1,131 @@
+//! Everything a training run reports, as one typed enum. The same values go over
+//! the channel to the CLI/GUI and, one JSON object a line, into `metrics.jsonl`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::RunConfig;
+use super::checkpoint::CheckpointKind;
+
+/// What the run is training on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    pub root: PathBuf,
+    pub classes: Vec<String>,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub skipped: usize,
+    pub fingerprint: String,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// Train and validation results of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based.
+    pub epoch: usize,
+    pub phase: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub images_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishStatus {
+    /// Ran every epoch.
+    Completed,
+    /// Early stopping ended it.
+    EarlyStopped,
+    /// Stopped on request.
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TrainEvent {
+    Started {
+        run: String,
+        run_dir: PathBuf,
+        config: Box<RunConfig>,
+        dataset: DatasetSummary,
+        device: String,
+        params: usize,
+        /// Epochs already done (non-zero when resuming).
+        start_epoch: usize,
+        time: String,
+    },
+    Iteration {
+        epoch: usize,
+        /// Counts across the whole run, 1-based.
+        iteration: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+        accuracy: f64,
+        lr: f64,
+        images_per_sec: f64,
+    },
+    Epoch(EpochMetrics),
+    Checkpoint {
+        epoch: usize,
+        kind: CheckpointKind,
+        path: PathBuf,
+    },
+    LrChanged {
+        epoch: usize,
+        from: f64,
+        to: f64,
+        reason: String,
+    },
+    PhaseChanged {
+        epoch: usize,
+        phase: usize,
+        description: String,
+    },
+    Paused {
+        epoch: usize,
+        iteration: usize,
+    },
+    Resumed {
+        epoch: usize,
+        iteration: usize,
+    },
+    EarlyStopped {
+        epoch: usize,
+        best_epoch: usize,
+        best_val_accuracy: f64,
+    },
+    Evaluated {
+        split: String,
+        accuracy: f64,
+        macro_f1: f64,
+        macro_auc: Option<f64>,
+        path: PathBuf,
+    },
+    Finished {
+        status: FinishStatus,
+        epochs_completed: usize,
+        best_epoch: usize,
+        best_val_accuracy: f64,
+        test_accuracy: Option<f64>,
+        seconds: f64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+impl TrainEvent {
+    /// Events after which `metrics.jsonl` is flushed to disk.
+    pub fn is_durable(&self) -> bool {
+        !matches!(self, TrainEvent::Iteration { .. })
+    }
+}

@@ -1,0 +1,26 @@
+//! The training engine: configuration, the training thread, checkpoints,
+//! schedules, device choice and the events it streams.
+
+mod checkpoint;
+mod config;
+mod control;
+mod device;
+mod evaluate;
+mod events;
+mod optimizer;
+mod prepare;
+mod schedule;
+mod trainer;
+
+pub use checkpoint::{find_checkpoint, load_model, CheckpointKind, TrainerState};
+pub use config::{
+    ConfigProblem, DataConfig, EarlyStoppingConfig, Monitor, OptimizerConfig, OptimizerKind, RunConfig,
+    SchedulerConfig, SchedulerKind, TrainConfig,
+};
+pub use control::TrainControl;
+pub use device::{cuda_driver_available, DeviceChoice, ResolvedDevice};
+pub use evaluate::{evaluate_run, predict};
+pub use events::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+pub use prepare::{prepare_data, PreparedData};
+pub use schedule::{EarlyStopping, LrSchedule};
+pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};

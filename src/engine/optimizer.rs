@@ -1,0 +1,91 @@
+//! The optimizers a run can use, behind one type so the training loop and the
+//! checkpoint code handle them alike.
+
+use std::path::Path;
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+
+use super::config::{OptimizerConfig, OptimizerKind};
+
+pub enum AnyOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
+    AdamW(OptimizerAdaptor<AdamW, M, B>),
+    Adam(OptimizerAdaptor<Adam, M, B>),
+    Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
+}
+
+type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
+    /// PyTorch's defaults where burn's differ: epsilon 1e-8, no SGD dampening.
+    pub fn new(config: &OptimizerConfig) -> Self {
+        let wd = config.weight_decay as f32;
+        match config.kind {
+            OptimizerKind::Adamw => AnyOptimizer::AdamW(
+                AdamWConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(wd)
+                    .init(),
+            ),
+            OptimizerKind::Adam => AnyOptimizer::Adam(
+                AdamConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd)))
+                    .init(),
+            ),
+            OptimizerKind::Sgd => AnyOptimizer::Sgd(
+                SgdConfig::new()
+                    .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd)))
+                    .with_momentum((config.momentum > 0.0).then(|| MomentumConfig {
+                        momentum: config.momentum,
+                        dampening: 0.0,
+                        nesterov: config.nesterov,
+                    }))
+                    .init(),
+            ),
+        }
+    }
+
+    pub fn step(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            AnyOptimizer::AdamW(o) => o.step(lr, module, grads),
+            AnyOptimizer::Adam(o) => o.step(lr, module, grads),
+            AnyOptimizer::Sgd(o) => o.step(lr, module, grads),
+        }
+    }
+
+    /// Write the optimizer state (moments, momentum) to `path` (+ `.mpk`).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let recorder = FileRecorder::new();
+        let file = path.to_path_buf();
+        let result = match self {
+            AnyOptimizer::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
+            AnyOptimizer::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
+            AnyOptimizer::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
+        };
+        result.map_err(|e| anyhow::anyhow!("cannot save optimizer state to {}: {e}", path.display()))
+    }
+
+    /// Load state written by [`save`](Self::save) for the same optimizer kind.
+    pub fn load(self, path: &Path, device: &B::Device) -> anyhow::Result<Self> {
+        let recorder = FileRecorder::new();
+        let file = path.to_path_buf();
+        let err = |e| anyhow::anyhow!("cannot load optimizer state {}: {e}", path.display());
+        Ok(match self {
+            AnyOptimizer::AdamW(o) => {
+                AnyOptimizer::AdamW(o.load_record(recorder.load(file, device).map_err(err)?))
+            }
+            AnyOptimizer::Adam(o) => {
+                AnyOptimizer::Adam(o.load_record(recorder.load(file, device).map_err(err)?))
+            }
+            AnyOptimizer::Sgd(o) => {
+                AnyOptimizer::Sgd(o.load_record(recorder.load(file, device).map_err(err)?))
+            }
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! Everything before the first batch that does not depend on the backend: scan
+//! the folder, measure it, decode the splits into memory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::data::{channel_stats, file_list_fingerprint, ChannelStats, Dataset, Split};
+use crate::loader::{ImageBank, Normalization, Pipeline};
+
+use super::events::DatasetSummary;
+use super::RunConfig;
+
+pub struct PreparedData {
+    pub dataset: Dataset,
+    pub fingerprint: String,
+    pub stats: Option<ChannelStats>,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub train: Arc<ImageBank>,
+    pub val: Arc<ImageBank>,
+    pub eval: Arc<ImageBank>,
+    pub eval_split: Split,
+}
+
+/// Open and decode the dataset for `config`. With `only_eval`, only the split
+/// used for evaluation is decoded.
+pub fn prepare_data(root: &Path, config: &RunConfig, only_eval: bool) -> anyhow::Result<PreparedData> {
+    let mut dataset = Dataset::open(root, &config.data.split)?;
+    let fingerprint = file_list_fingerprint(&dataset.train);
+    let stats = (config.data.normalization == Normalization::DatasetMeanStd)
+        .then(|| channel_stats(&dataset.train).0);
+    let (mean, std) = config.data.normalization.mean_std(stats.as_ref());
+    let working = config.data.input_size as u32;
+    let eval_split = dataset.eval_split();
+    let decode = |split: Split| ImageBank::decode(dataset.split(split), working);
+    let (train, val) = if only_eval {
+        ((ImageBank::default(), vec![]), (ImageBank::default(), vec![]))
+    } else {
+        (decode(Split::Train), decode(Split::Val))
+    };
+    let eval = if !only_eval && eval_split == Split::Val {
+        None
+    } else {
+        Some(decode(eval_split))
+    };
+    let mut bad = Vec::new();
+    let (train, b) = train;
+    bad.extend(b);
+    let (val, b) = val;
+    bad.extend(b);
+    let train = Arc::new(train);
+    let val = Arc::new(val);
+    let eval = match eval {
+        Some((bank, b)) => {
+            bad.extend(b);
+            Arc::new(bank)
+        }
+        None => val.clone(),
+    };
+    dataset.remove_unusable(bad);
+    if !only_eval {
+        anyhow::ensure!(
+            !train.is_empty(),
+            "no train image of {} could be decoded; see `facebench data-report {}`",
+            root.display(),
+            root.display()
+        );
+        anyhow::ensure!(
+            !val.is_empty(),
+            "{} has no validation images; add a val/ folder or raise data.split.val_fraction",
+            root.display()
+        );
+    }
+    anyhow::ensure!(
+        !eval.is_empty(),
+        "{} has no images to evaluate on in its {} split",
+        root.display(),
+        eval_split.name()
+    );
+    Ok(PreparedData {
+        dataset,
+        fingerprint,
+        stats,
+        mean,
+        std,
+        train,
+        val,
+        eval,
+        eval_split,
+    })
+}
+
+impl PreparedData {
+    pub fn summary(&self) -> DatasetSummary {
+        DatasetSummary {
+            root: self.dataset.root.clone(),
+            classes: self.dataset.classes.clone(),
+            train: self.dataset.train.len(),
+            val: self.dataset.val.len(),
+            test: self.dataset.test.len(),
+            skipped: self.dataset.skipped.len(),
+            fingerprint: self.fingerprint.clone(),
+            mean: self.mean,
+            std: self.std,
+        }
+    }
+
+    /// The pipeline for training (`augment`) or evaluation.
+    pub fn pipeline(&self, config: &RunConfig, augment: bool) -> Arc<Pipeline> {
+        Arc::new(Pipeline {
+            input_size: config.data.input_size,
+            augment: augment.then(|| config.data.augment.clone()),
+            mean: self.mean,
+            std: self.std,
+            seed: config.train.seed,
+        })
+    }
+}

@@ -1,0 +1,406 @@
+//! The training loop on its own thread, generic over the burn backend.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+use super::checkpoint::{find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, TrainerState};
+use super::control::TrainControl;
+use super::device::{DeviceChoice, ResolvedDevice};
+use super::evaluate::{evaluate_bank, loss_and_accuracy};
+use super::events::{EpochMetrics, FinishStatus, TrainEvent};
+use super::optimizer::AnyOptimizer;
+use super::prepare::{prepare_data, PreparedData};
+use super::schedule::{EarlyStopping, LrSchedule};
+use super::RunConfig;
+use crate::loader::BatchStream;
+use crate::model::{trainable_params, Network};
+use crate::store::{MetricsLog, RunDir, RunRecord, RunStore};
+
+/// What to train.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub config: RunConfig,
+    pub data_root: PathBuf,
+    pub runs_root: PathBuf,
+    /// Continue this run from its last checkpoint (its config is used).
+    pub resume: Option<PathBuf>,
+}
+
+/// A run in progress: its events and its controls.
+pub struct TrainHandle {
+    pub events: Receiver<TrainEvent>,
+    pub control: TrainControl,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainHandle {
+    /// Wait for the training thread to end.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Sends events to the caller and appends them to the run's `metrics.jsonl`.
+struct Reporter {
+    tx: Sender<TrainEvent>,
+    log: Option<MetricsLog>,
+}
+
+impl Reporter {
+    fn emit(&mut self, event: TrainEvent) -> anyhow::Result<()> {
+        if let Some(log) = &mut self.log {
+            log.append(&event)
+                .with_context(|| format!("cannot append to {}", log.path().display()))?;
+        }
+        // a caller that stopped listening does not stop the run
+        let _ = self.tx.send(event);
+        Ok(())
+    }
+}
+
+/// Start training on a background thread.
+pub fn start_training(request: TrainRequest) -> TrainHandle {
+    let (tx, rx) = unbounded();
+    let control = TrainControl::default();
+    let ctl = control.clone();
+    let thread = std::thread::Builder::new()
+        .name("facebench-train".into())
+        .spawn(move || {
+            let mut reporter = Reporter { tx, log: None };
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(&request, &mut reporter, &ctl)));
+            let error = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(panic) => {
+                    let text = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    format!("internal error (panic): {text}")
+                }
+            };
+            let _ = reporter.emit(TrainEvent::Failed { error });
+            if let Some(log) = &mut reporter.log {
+                let _ = log.flush();
+            }
+        })
+        .ok();
+    TrainHandle {
+        events: rx,
+        control,
+        thread,
+    }
+}
+
+/// Train synchronously on this thread, forwarding events to `on_event`.
+/// Returns the run folder.
+pub fn train_blocking(request: TrainRequest, mut on_event: impl FnMut(&TrainEvent)) -> anyhow::Result<PathBuf> {
+    let handle = start_training(request);
+    let mut run_dir = None;
+    let mut failure = None;
+    for ev in handle.events.iter() {
+        on_event(&ev);
+        match &ev {
+            TrainEvent::Started { run_dir: d, .. } => run_dir = Some(d.clone()),
+            TrainEvent::Failed { error } => failure = Some(error.clone()),
+            _ => {}
+        }
+    }
+    handle.join();
+    if let Some(e) = failure {
+        anyhow::bail!(e);
+    }
+    run_dir.ok_or_else(|| anyhow::anyhow!("training ended before it started"))
+}
+
+fn run(request: &TrainRequest, reporter: &mut Reporter, control: &TrainControl) -> anyhow::Result<()> {
+    let (config, run_dir, data_root, resume_dir) = match &request.resume {
+        Some(path) => {
+            let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
+            let record = run.read_record()?;
+            let dir = find_checkpoint(&run, CheckpointKind::Last).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no checkpoint to resume from (it stopped before its first batch); start a new run",
+                    run.path.display()
+                )
+            })?;
+            (record.config, Some(run), record.data_root, Some(dir))
+        }
+        None => (request.config.clone(), None, request.data_root.clone(), None),
+    };
+    config.check()?;
+    let device = DeviceChoice::parse(&config.device)
+        .and_then(DeviceChoice::resolve)
+        .map_err(anyhow::Error::msg)?;
+    let data = prepare_data(&data_root, &config, false)?;
+    let run_dir = match run_dir {
+        Some(run) => {
+            let record = run.read_record()?;
+            if record.dataset.fingerprint != data.fingerprint {
+                anyhow::bail!(
+                    "the train files in {} changed since run {} started; resume needs the same data, so start a new run",
+                    data_root.display(),
+                    run.name()
+                );
+            }
+            run
+        }
+        None => {
+            let label = config
+                .name
+                .clone()
+                .unwrap_or_else(|| config.model.display_name().to_lowercase().replace(' ', ""));
+            RunStore::new(&request.runs_root).create(&label)?
+        }
+    };
+    reporter.log = Some(MetricsLog::open(&run_dir.metrics_path())?);
+    let ctx = RunContext {
+        config: &config,
+        data: &data,
+        data_root: &data_root,
+        run: &run_dir,
+        resume: resume_dir.as_deref(),
+        device_name: device.to_string(),
+    };
+    match device {
+        ResolvedDevice::Cpu => train_on::<burn::backend::Autodiff<burn::backend::Flex>>(
+            &ctx,
+            burn::backend::flex::FlexDevice,
+            reporter,
+            control,
+        ),
+        #[cfg(feature = "cuda")]
+        ResolvedDevice::Cuda(n) => train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
+            &ctx,
+            burn::backend::cuda::CudaDevice::new(n),
+            reporter,
+            control,
+        ),
+        #[cfg(not(feature = "cuda"))]
+        ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
+    }
+}
+
+struct RunContext<'a> {
+    config: &'a RunConfig,
+    data: &'a PreparedData,
+    data_root: &'a Path,
+    run: &'a RunDir,
+    resume: Option<&'a Path>,
+    device_name: String,
+}
+
+fn train_on<B: AutodiffBackend>(
+    ctx: &RunContext,
+    device: B::Device,
+    reporter: &mut Reporter,
+    control: &TrainControl,
+) -> anyhow::Result<()> {
+    let config = ctx.config;
+    let data = ctx.data;
+    let classes = &data.dataset.classes;
+    B::seed(&device, config.train.seed);
+    let mut model: Network<B> = config.model.init(classes.len(), &device);
+    let mut optimizer = AnyOptimizer::<Network<B>, B>::new(&config.optimizer);
+    let mut state = TrainerState {
+        epochs_completed: 0,
+        iteration: 0,
+        schedule: LrSchedule::new(config.scheduler.clone(), config.optimizer.lr),
+        early_stopping: EarlyStopping::new(config.early_stopping.clone()),
+        elapsed_seconds: 0.0,
+        phase: 1,
+    };
+    if let Some(dir) = ctx.resume {
+        (model, optimizer, state) = load_training(dir, model, optimizer, &device)?;
+    }
+    let params = trainable_params(&model);
+    if ctx.resume.is_none() {
+        ctx.run.write_record(&RunRecord {
+            facebench_version: env!("CARGO_PKG_VERSION").into(),
+            created: chrono::Local::now().to_rfc3339(),
+            data_root: ctx.data_root.to_path_buf(),
+            config: config.clone(),
+            dataset: data.summary(),
+            device: ctx.device_name.clone(),
+            params,
+        })?;
+    }
+    reporter.emit(TrainEvent::Started {
+        run: ctx.run.name(),
+        run_dir: ctx.run.path.clone(),
+        config: Box::new(config.clone()),
+        dataset: data.summary(),
+        device: ctx.device_name.clone(),
+        params,
+        start_epoch: state.epochs_completed,
+        time: chrono::Local::now().to_rfc3339(),
+    })?;
+
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let train_pipeline = data.pipeline(config, true);
+    let eval_pipeline = data.pipeline(config, false);
+    let batch_size = config.train.batch_size;
+    let prefetch = config.data.prefetch_batches;
+    let mut status = FinishStatus::Completed;
+    let started = Instant::now();
+    let elapsed_before = state.elapsed_seconds;
+
+    for epoch in state.epochs_completed..config.train.epochs {
+        let lr = state.schedule.lr;
+        let epoch_start = Instant::now();
+        let stream = BatchStream::spawn(data.train.clone(), train_pipeline.clone(), batch_size, epoch, true, prefetch);
+        let batches = stream.batches();
+        let (mut loss_sum, mut correct_sum, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut last_tick = Instant::now();
+        for (b, batch) in stream.enumerate() {
+            let iteration = state.iteration;
+            let mut pause_error = None;
+            let after = control.between_batches(|| {
+                pause_error = reporter.emit(TrainEvent::Paused { epoch: epoch + 1, iteration }).err();
+            });
+            if let Some(e) = pause_error {
+                return Err(e);
+            }
+            if after.was_paused && !after.stop {
+                reporter.emit(TrainEvent::Resumed { epoch: epoch + 1, iteration })?;
+            }
+            if after.stop {
+                state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
+                let path = save_checkpoint(ctx.run, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
+                reporter.emit(TrainEvent::Checkpoint { epoch: state.epochs_completed, kind: CheckpointKind::Last, path })?;
+                return finish(reporter, FinishStatus::Stopped, &state, None, state.elapsed_seconds);
+            }
+            let n = batch.len();
+            let s = batch.input_size;
+            let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
+            let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
+            let logits = model.forward(images);
+            let loss = loss_fn.forward(logits.clone(), targets.clone());
+            let loss_value: f64 = loss.clone().into_scalar().elem();
+            if !loss_value.is_finite() {
+                anyhow::bail!(
+                    "the loss became {loss_value} at epoch {}, batch {}: training diverged; lower optimizer.lr (now {lr}) and start again",
+                    epoch + 1,
+                    b + 1
+                );
+            }
+            let correct: i64 = logits
+                .argmax(1)
+                .squeeze_dim::<1>(1)
+                .equal(targets)
+                .int()
+                .sum()
+                .into_scalar()
+                .elem();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            state.iteration += 1;
+            loss_sum += loss_value * n as f64;
+            correct_sum += correct as usize;
+            seen += n;
+            let now = Instant::now();
+            let rate = n as f64 / now.duration_since(last_tick).as_secs_f64().max(1e-9);
+            last_tick = now;
+            reporter.emit(TrainEvent::Iteration {
+                epoch: epoch + 1,
+                iteration: state.iteration,
+                batch: b + 1,
+                batches,
+                loss: loss_value,
+                accuracy: correct as f64 / n as f64,
+                lr,
+                images_per_sec: rate,
+            })?;
+        }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let valid = model.valid();
+        let (val_loss, val_accuracy) =
+            loss_and_accuracy(&valid, data.val.clone(), eval_pipeline.clone(), batch_size, prefetch, &device);
+        state.epochs_completed = epoch + 1;
+        let is_best = state.early_stopping.observe(epoch + 1, val_accuracy);
+        let lr_change = state.schedule.on_epoch_end(epoch + 1, val_loss, val_accuracy);
+        reporter.emit(TrainEvent::Epoch(EpochMetrics {
+            epoch: epoch + 1,
+            phase: state.phase,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct_sum as f64 / seen.max(1) as f64,
+            val_loss,
+            val_accuracy,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+            images_per_sec: seen as f64 / train_seconds.max(1e-9),
+        }))?;
+        if let Some((from, to, reason)) = lr_change {
+            reporter.emit(TrainEvent::LrChanged { epoch: epoch + 1, from, to, reason })?;
+        }
+        state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
+        let path = save_checkpoint(ctx.run, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
+        reporter.emit(TrainEvent::Checkpoint { epoch: epoch + 1, kind: CheckpointKind::Last, path })?;
+        if is_best {
+            let path = save_checkpoint(ctx.run, CheckpointKind::Best, &model, None, &state)?;
+            reporter.emit(TrainEvent::Checkpoint { epoch: epoch + 1, kind: CheckpointKind::Best, path })?;
+        }
+        if state.early_stopping.should_stop() {
+            reporter.emit(TrainEvent::EarlyStopped {
+                epoch: epoch + 1,
+                best_epoch: state.early_stopping.best_epoch,
+                best_val_accuracy: state.early_stopping.best_accuracy,
+            })?;
+            status = FinishStatus::EarlyStopped;
+            break;
+        }
+        if control.is_stopping() {
+            return finish(reporter, FinishStatus::Stopped, &state, None, state.elapsed_seconds);
+        }
+    }
+
+    // evaluate the best epoch's weights (or the last, when restore_best is off)
+    let final_model = match find_checkpoint(ctx.run, CheckpointKind::Best) {
+        Some(dir) if config.early_stopping.restore_best => load_model(&dir, model.valid(), &device)?,
+        _ => model.valid(),
+    };
+    let mut report = evaluate_bank(&final_model, data.eval.clone(), eval_pipeline, classes, batch_size, &device);
+    report.split = data.eval_split.name().into();
+    report.checkpoint = if config.early_stopping.restore_best { "best" } else { "last" }.into();
+    ctx.run.write_eval(&report)?;
+    reporter.emit(TrainEvent::Evaluated {
+        split: report.split.clone(),
+        accuracy: report.accuracy,
+        macro_f1: report.macro_avg.f1,
+        macro_auc: report.auc_macro,
+        path: ctx.run.eval_path(),
+    })?;
+    let seconds = elapsed_before + started.elapsed().as_secs_f64();
+    finish(reporter, status, &state, Some(report.accuracy), seconds)
+}
+
+fn finish(
+    reporter: &mut Reporter,
+    status: FinishStatus,
+    state: &TrainerState,
+    test_accuracy: Option<f64>,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let best = &state.early_stopping;
+    reporter.emit(TrainEvent::Finished {
+        status,
+        epochs_completed: state.epochs_completed,
+        best_epoch: best.best_epoch,
+        best_val_accuracy: if best.best_epoch > 0 { best.best_accuracy } else { 0.0 },
+        test_accuracy,
+        seconds,
+    })
+}

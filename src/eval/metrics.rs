@@ -1,0 +1,158 @@
+//! Accuracy, per-class precision / recall / F1, macro and weighted averages, the
+//! confusion matrix and ROC/AUC, computed as scikit-learn computes them
+//! (zero_division=0, one-vs-rest ROC, macro AUC = mean of per-class AUCs).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::roc::{labelled_curve, macro_curve, RocCurve};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    pub class: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+    pub auc: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Averages {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// One evaluated image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub path: PathBuf,
+    pub true_class: usize,
+    pub predicted: usize,
+    /// Up to five (class, probability), most likely first.
+    pub top5: Vec<(usize, f32)>,
+    /// Cross-entropy of this image.
+    pub loss: f64,
+}
+
+/// `eval.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub split: String,
+    pub checkpoint: String,
+    pub classes: Vec<String>,
+    pub images: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub macro_avg: Averages,
+    pub weighted_avg: Averages,
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    pub roc: Vec<RocCurve>,
+    pub roc_micro: Option<RocCurve>,
+    pub roc_macro: Option<RocCurve>,
+    pub auc_micro: Option<f64>,
+    /// Mean of the defined per-class AUCs (scikit-learn's average="macro").
+    pub auc_macro: Option<f64>,
+    pub images_per_sec: f64,
+    pub predictions: Vec<Prediction>,
+}
+
+/// Metrics from true labels and per-image class probabilities (`probs[i][c]`).
+/// `paths` names each image (may be empty paths in tests).
+pub fn classification_report(
+    classes: &[String],
+    y_true: &[usize],
+    probs: &[Vec<f32>],
+    paths: &[PathBuf],
+) -> EvalReport {
+    let k = classes.len();
+    let n = y_true.len();
+    let mut confusion = vec![vec![0usize; k]; k];
+    let mut predictions = Vec::with_capacity(n);
+    let mut total_loss = 0.0;
+    for i in 0..n {
+        let p = &probs[i];
+        let mut ranked: Vec<usize> = (0..k).collect();
+        ranked.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let predicted = ranked[0];
+        confusion[y_true[i]][predicted] += 1;
+        let loss = -(p[y_true[i]].max(1e-12) as f64).ln();
+        total_loss += loss;
+        predictions.push(Prediction {
+            path: paths.get(i).cloned().unwrap_or_default(),
+            true_class: y_true[i],
+            predicted,
+            top5: ranked.iter().take(5).map(|&c| (c, p[c])).collect(),
+            loss,
+        });
+    }
+    let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
+    let mut per_class = Vec::with_capacity(k);
+    let mut roc = Vec::with_capacity(k);
+    for c in 0..k {
+        let tp = confusion[c][c] as f64;
+        let support: usize = confusion[c].iter().sum();
+        let predicted: usize = (0..k).map(|t| confusion[t][c]).sum();
+        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        let positive: Vec<bool> = y_true.iter().map(|&t| t == c).collect();
+        let scores: Vec<f64> = probs.iter().map(|p| p[c] as f64).collect();
+        let curve = labelled_curve(&classes[c], &positive, &scores);
+        per_class.push(ClassMetrics {
+            class: classes[c].clone(),
+            precision,
+            recall,
+            f1,
+            support,
+            auc: curve.auc,
+        });
+        roc.push(curve);
+    }
+    let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / k.max(1) as f64;
+    let weighted = |f: fn(&ClassMetrics) -> f64| {
+        per_class.iter().map(|m| f(m) * m.support as f64).sum::<f64>() / n.max(1) as f64
+    };
+    let macro_avg = Averages {
+        precision: mean(|m| m.precision),
+        recall: mean(|m| m.recall),
+        f1: mean(|m| m.f1),
+    };
+    let weighted_avg = Averages {
+        precision: weighted(|m| m.precision),
+        recall: weighted(|m| m.recall),
+        f1: weighted(|m| m.f1),
+    };
+    let flat_pos: Vec<bool> = y_true.iter().flat_map(|&t| (0..k).map(move |c| c == t)).collect();
+    let flat_scores: Vec<f64> = probs.iter().flat_map(|p| p.iter().map(|&v| v as f64)).collect();
+    let micro = labelled_curve("micro", &flat_pos, &flat_scores);
+    let defined: Vec<f64> = per_class.iter().filter_map(|m| m.auc).collect();
+    let auc_macro = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
+    EvalReport {
+        split: String::new(),
+        checkpoint: String::new(),
+        classes: classes.to_vec(),
+        images: n,
+        loss: total_loss / n.max(1) as f64,
+        accuracy: correct as f64 / n.max(1) as f64,
+        macro_avg,
+        weighted_avg,
+        per_class,
+        confusion,
+        roc_macro: macro_curve(&roc),
+        auc_micro: micro.auc,
+        roc_micro: Some(micro),
+        auc_macro,
+        roc,
+        images_per_sec: 0.0,
+        predictions,
+    }
+}

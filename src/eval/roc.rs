@@ -1,0 +1,122 @@
+//! ROC curves and AUC, matching scikit-learn's `roc_curve` (with
+//! `drop_intermediate=True`) and `auc`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RocCurve {
+    /// A class name, or "micro" / "macro".
+    pub label: String,
+    pub fpr: Vec<f64>,
+    pub tpr: Vec<f64>,
+    /// `None` when the curve is undefined (no positives or no negatives).
+    pub auc: Option<f64>,
+}
+
+/// `(fpr, tpr)` for binary labels and scores; `None` without both classes.
+pub fn roc_curve(positive: &[bool], scores: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+    assert_eq!(positive.len(), scores.len());
+    let n = scores.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // cumulative true/false positives at the last index of each distinct score
+    let (mut tps, mut fps) = (Vec::new(), Vec::new());
+    let mut tp = 0.0;
+    for (k, &i) in order.iter().enumerate() {
+        if positive[i] {
+            tp += 1.0;
+        }
+        let last_of_group = k + 1 == n || scores[order[k + 1]] != scores[i];
+        if last_of_group {
+            tps.push(tp);
+            fps.push((k + 1) as f64 - tp);
+        }
+    }
+    // drop collinear points as scikit-learn's drop_intermediate does
+    let m = tps.len();
+    let keep: Vec<usize> = (0..m)
+        .filter(|&i| {
+            i == 0
+                || i + 1 == m
+                || (fps[i + 1] - 2.0 * fps[i] + fps[i - 1]) != 0.0
+                || (tps[i + 1] - 2.0 * tps[i] + tps[i - 1]) != 0.0
+        })
+        .collect();
+    let mut fpr = vec![0.0];
+    let mut tpr = vec![0.0];
+    let (p, f) = (*tps.last()?, *fps.last()?);
+    if p == 0.0 || f == 0.0 {
+        return None;
+    }
+    for i in keep {
+        fpr.push(fps[i] / f);
+        tpr.push(tps[i] / p);
+    }
+    Some((fpr, tpr))
+}
+
+/// Area under a curve by the trapezoidal rule (x increasing).
+pub fn auc(x: &[f64], y: &[f64]) -> f64 {
+    x.windows(2)
+        .zip(y.windows(2))
+        .map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0)
+        .sum()
+}
+
+/// A curve from labels and scores, with its area.
+pub fn labelled_curve(label: &str, positive: &[bool], scores: &[f64]) -> RocCurve {
+    match roc_curve(positive, scores) {
+        Some((fpr, tpr)) => RocCurve {
+            label: label.into(),
+            auc: Some(auc(&fpr, &tpr)),
+            fpr,
+            tpr,
+        },
+        None => RocCurve {
+            label: label.into(),
+            fpr: Vec::new(),
+            tpr: Vec::new(),
+            auc: None,
+        },
+    }
+}
+
+/// The macro-average curve: every class's TPR interpolated on the union of all
+/// FPR points, then averaged (as in scikit-learn's multiclass ROC example).
+pub fn macro_curve(curves: &[RocCurve]) -> Option<RocCurve> {
+    let defined: Vec<&RocCurve> = curves.iter().filter(|c| c.auc.is_some()).collect();
+    if defined.is_empty() {
+        return None;
+    }
+    let mut grid: Vec<f64> = defined.iter().flat_map(|c| c.fpr.iter().copied()).collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let mean: Vec<f64> = grid
+        .iter()
+        .map(|&x| defined.iter().map(|c| interp(x, &c.fpr, &c.tpr)).sum::<f64>() / defined.len() as f64)
+        .collect();
+    Some(RocCurve {
+        label: "macro".into(),
+        auc: Some(auc(&grid, &mean)),
+        fpr: grid,
+        tpr: mean,
+    })
+}
+
+/// numpy.interp: linear interpolation in increasing `xs`, taking the last of
+/// equal x values as numpy does at a step.
+fn interp(x: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    if x <= xs[0] {
+        return ys[0];
+    }
+    if x >= xs[xs.len() - 1] {
+        return ys[ys.len() - 1];
+    }
+    let j = xs.partition_point(|&v| v <= x);
+    let (x0, x1, y0, y1) = (xs[j - 1], xs[j], ys[j - 1], ys[j]);
+    if x1 == x0 {
+        y1
+    } else {
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+}

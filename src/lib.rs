@@ -1,0 +1,14 @@
+//! facebench: train and inspect face-classification CNNs.
+//!
+//! Data flows one way: [`data`] scans and decodes a folder of faces, [`loader`]
+//! augments and batches it, [`engine`] trains a [`model`] on a background thread
+//! and streams [`engine::TrainEvent`]s, [`store`] writes every run to disk, and
+//! [`eval`] computes the metrics shown afterwards. The [`cli`] drives it headless.
+
+pub mod cli;
+pub mod data;
+pub mod engine;
+pub mod eval;
+pub mod loader;
+pub mod model;
+pub mod store;

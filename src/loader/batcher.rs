@@ -1,0 +1,163 @@
+//! Batches built on a background thread (items in parallel with rayon) and handed
+//! over through a bounded channel.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::{AugmentConfig, AugmentDraw, ImageBank};
+
+/// What turns a stored image into model input.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub input_size: usize,
+    /// `None` for evaluation: the whole image, resized.
+    pub augment: Option<AugmentConfig>,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub seed: u64,
+}
+
+impl Pipeline {
+    /// The parameters for item `position` of `epoch`: depends only on the seed,
+    /// the epoch and the position, never on thread timing.
+    pub fn draw(&self, image: &image::RgbImage, epoch: usize, position: usize) -> AugmentDraw {
+        match &self.augment {
+            Some(aug) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    self.seed
+                        ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        ^ (position as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+                );
+                aug.draw(image.width(), image.height(), &mut rng)
+            }
+            None => AugmentDraw::identity(image.width(), image.height()),
+        }
+    }
+
+    /// Render one stored image as model input (CHW, normalised).
+    pub fn render(&self, image: &image::RgbImage, draw: &AugmentDraw) -> Vec<f32> {
+        let mut out = vec![0f32; 3 * self.input_size * self.input_size];
+        draw.render(image, self.input_size, self.mean, self.std, &mut out);
+        out
+    }
+}
+
+/// One batch: `images` is N x 3 x S x S, row-major.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub images: Vec<f32>,
+    pub labels: Vec<i64>,
+    /// Index of each item in the bank.
+    pub indices: Vec<usize>,
+    pub input_size: usize,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// An iterator of batches produced ahead of time on a background thread. Dropping
+/// it stops the producer.
+pub struct BatchStream {
+    rx: Option<Receiver<Batch>>,
+    handle: Option<JoinHandle<()>>,
+    batches: usize,
+}
+
+impl BatchStream {
+    /// Batches of one epoch. With `shuffle`, the order is a seeded permutation of
+    /// the bank for that epoch; a final batch of a single image is dropped when
+    /// training (batch norm needs two).
+    pub fn spawn(
+        bank: Arc<ImageBank>,
+        pipeline: Arc<Pipeline>,
+        batch_size: usize,
+        epoch: usize,
+        shuffle: bool,
+        prefetch: usize,
+    ) -> BatchStream {
+        let mut order: Vec<usize> = (0..bank.len()).collect();
+        if shuffle {
+            let mut rng = ChaCha8Rng::seed_from_u64(pipeline.seed.wrapping_add(epoch as u64 * 7919));
+            order.shuffle(&mut rng);
+        }
+        let batch_size = batch_size.max(1);
+        let mut chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(|c| c.to_vec()).collect();
+        if shuffle && chunks.len() > 1 && chunks.last().is_some_and(|c| c.len() == 1) {
+            chunks.pop();
+        }
+        let batches = chunks.len();
+        let (tx, rx) = bounded(prefetch.max(1));
+        let handle = std::thread::Builder::new()
+            .name("facebench-batcher".into())
+            .spawn(move || {
+                let mut position = 0;
+                for chunk in chunks {
+                    let start = position;
+                    position += chunk.len();
+                    let size = pipeline.input_size;
+                    let items: Vec<Vec<f32>> = chunk
+                        .par_iter()
+                        .enumerate()
+                        .map(|(k, &i)| {
+                            let img = &bank.images[i];
+                            let draw = pipeline.draw(img, epoch, start + k);
+                            pipeline.render(img, &draw)
+                        })
+                        .collect();
+                    let mut images = Vec::with_capacity(items.len() * 3 * size * size);
+                    for item in items {
+                        images.extend_from_slice(&item);
+                    }
+                    let batch = Batch {
+                        images,
+                        labels: chunk.iter().map(|&i| bank.labels[i] as i64).collect(),
+                        indices: chunk,
+                        input_size: size,
+                    };
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        BatchStream {
+            rx: Some(rx),
+            handle,
+            batches,
+        }
+    }
+
+    /// Number of batches this epoch.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Batch;
+    fn next(&mut self) -> Option<Batch> {
+        self.rx.as_ref()?.recv().ok()
+    }
+}
+
+impl Drop for BatchStream {
+    fn drop(&mut self) {
+        self.rx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

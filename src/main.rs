@@ -1,0 +1,9 @@
+use clap::Parser;
+
+fn main() {
+    let cli = facebench::cli::Cli::parse();
+    if let Err(e) = facebench::cli::run_cli(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

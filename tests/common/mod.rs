@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use facebench::data::demo::{generate_demo_dataset, DemoConfig};
+
+/// `../shared` beside the repository (or `$FACEBENCH_SHARED`). Panics with a clear
+/// message when it is missing: these tests need the real face data.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("FACEBENCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        dir.join("datasets").is_dir(),
+        "this test needs the real face data in {} (../shared/datasets beside the repository, \
+         or set FACEBENCH_SHARED); it is not in the repository",
+        dir.display()
+    );
+    dir
+}
+
+pub fn orl40() -> PathBuf {
+    shared_dir().join("datasets/orl40")
+}
+
+pub fn celeb23() -> PathBuf {
+    shared_dir().join("datasets/celeb23")
+}
+
+/// A small demo dataset written into `dir`.
+pub fn demo_dataset(dir: &Path, people: usize, images: usize, size: u32) -> PathBuf {
+    let root = dir.join("demo");
+    generate_demo_dataset(&root, &DemoConfig { people, images_per_person: images, size, seed: 7 })
+        .expect("demo dataset");
+    root
+}
+
+/// Point the statistics cache at one temp folder for this test process, so tests
+/// never read or write the user's cache.
+pub fn isolate_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let d = tempfile::tempdir().expect("temp dir");
+        std::env::set_var("FACEBENCH_CACHE_DIR", d.path());
+        d
+    });
+    dir.path()
+}

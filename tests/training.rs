@@ -1,0 +1,233 @@
+//! Real (small) training runs on the CPU: learning on the demo data, stop and
+//! resume, pause, and the run store they leave behind.
+
+mod common;
+
+use std::path::PathBuf;
+
+use facebench::engine::{start_training, FinishStatus, RunConfig, TrainEvent, TrainRequest};
+use facebench::loader::AugmentConfig;
+use facebench::model::ModelConfig;
+use facebench::store::{RunDir, RunStore};
+
+/// A tiny ResNet at 64 px that trains in seconds.
+fn tiny_config(epochs: usize) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.model = ModelConfig { depths: [1, 1, 1, 1], base_planes: 8, ..ModelConfig::default() };
+    c.data.input_size = 64;
+    c.data.augment = AugmentConfig { crop_scale: [0.6, 1.0], ..AugmentConfig::default() };
+    c.optimizer.lr = 3e-3;
+    c.scheduler.kind = facebench::engine::SchedulerKind::None;
+    c.train.epochs = epochs;
+    c.train.batch_size = 16;
+    c.device = "cpu".into();
+    c
+}
+
+fn collect(request: TrainRequest) -> Vec<TrainEvent> {
+    let handle = start_training(request);
+    let events: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    if let Some(TrainEvent::Failed { error }) = events.last() {
+        panic!("training failed: {error}");
+    }
+    events
+}
+
+fn epochs(events: &[TrainEvent]) -> Vec<facebench::engine::EpochMetrics> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Epoch(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn run_dir(events: &[TrainEvent]) -> PathBuf {
+    events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Started { run_dir, .. } => Some(run_dir.clone()),
+            _ => None,
+        })
+        .expect("a Started event")
+}
+
+#[test]
+fn training_on_demo_data_learns_well_above_chance() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 6, 40, 64);
+    let events = collect(TrainRequest {
+        config: tiny_config(10),
+        data_root: data,
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let first_losses: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Iteration { epoch: 1, loss, .. } => Some(*loss),
+            _ => None,
+        })
+        .collect();
+    assert!(!first_losses.is_empty(), "per-iteration events are streamed");
+    let ep = epochs(&events);
+    assert_eq!(ep.len(), 10);
+    let start = first_losses.iter().sum::<f64>() / first_losses.len() as f64;
+    let end = ep.last().unwrap().train_loss;
+    assert!(end < 0.7 * start, "train loss falls: first epoch {start:.3}, last {end:.3}");
+    let test_acc = events
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Finished { status: FinishStatus::Completed, test_accuracy, .. } => *test_accuracy,
+            _ => None,
+        })
+        .expect("finished with a test accuracy");
+    // chance is 1/6
+    assert!(test_acc >= 0.5, "test accuracy {test_acc:.3} is well above chance (0.167)");
+
+    // the run store holds everything the views need
+    let run = RunDir::new(run_dir(&events));
+    let record = run.read_record().unwrap();
+    assert_eq!(record.dataset.classes.len(), 6);
+    assert_eq!(record.config, tiny_config(10));
+    let logged = run.read_events().unwrap();
+    assert_eq!(logged.len(), events.len(), "every event is in metrics.jsonl");
+    let eval = run.read_eval().unwrap().expect("eval.json");
+    assert_eq!(eval.split, "test");
+    assert!((eval.accuracy - test_acc).abs() < 1e-12);
+    assert_eq!(eval.predictions.len(), eval.images);
+    assert!(eval.predictions.iter().all(|p| p.path.exists() && p.top5.len() == 5));
+    let summary = run.summary().unwrap();
+    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.epochs_completed, 10);
+}
+
+#[test]
+fn stop_then_resume_continues_from_the_saved_epoch() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let runs = tmp.path().join("runs");
+    let handle = start_training(TrainRequest {
+        config: tiny_config(4),
+        data_root: data.clone(),
+        runs_root: runs.clone(),
+        resume: None,
+    });
+    let mut first = Vec::new();
+    for ev in handle.events.iter() {
+        if matches!(ev, TrainEvent::Epoch(ref m) if m.epoch == 2) {
+            handle.control.stop();
+        }
+        first.push(ev);
+    }
+    handle.join();
+    let stopped_at = first
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Finished { status: FinishStatus::Stopped, epochs_completed, .. } => Some(*epochs_completed),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("stopped: {:?}", first.last()));
+    assert!(stopped_at >= 2 && stopped_at < 4, "stopped after epoch {stopped_at}");
+    assert!(!first.iter().any(|e| matches!(e, TrainEvent::Evaluated { .. })), "a stopped run is not evaluated");
+    let dir = run_dir(&first);
+    assert_eq!(RunStore::new(&runs).open(&dir.to_string_lossy()).unwrap().summary().unwrap().status, "stopped");
+
+    let second = collect(TrainRequest {
+        config: RunConfig::default(), // ignored: the run's own config is used
+        data_root: PathBuf::new(),
+        runs_root: runs.clone(),
+        resume: Some(dir.clone()),
+    });
+    match &second[0] {
+        TrainEvent::Started { start_epoch, run_dir, .. } => {
+            assert_eq!(*start_epoch, stopped_at);
+            assert_eq!(run_dir, &dir, "resume writes into the same run");
+        }
+        other => panic!("first event {other:?}"),
+    }
+    let resumed: Vec<usize> = epochs(&second).iter().map(|m| m.epoch).collect();
+    assert_eq!(resumed, ((stopped_at + 1)..=4).collect::<Vec<_>>());
+    let iterations: Vec<usize> = second
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Iteration { iteration, .. } => Some(*iteration),
+            _ => None,
+        })
+        .collect();
+    let last_before = first
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Iteration { iteration, .. } => Some(*iteration),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    assert!(iterations[0] > stopped_at, "iteration count continues");
+    assert!(iterations[0] <= last_before + 1);
+    assert!(matches!(second.last(), Some(TrainEvent::Finished { status: FinishStatus::Completed, epochs_completed: 4, .. })));
+    // metrics.jsonl holds both sessions, epochs 1..=4 once each
+    let run = RunDir::new(&dir);
+    let all: Vec<usize> = epochs(&run.read_events().unwrap()).iter().map(|m| m.epoch).collect();
+    assert_eq!(all, vec![1, 2, 3, 4]);
+    assert!(run.read_eval().unwrap().is_some());
+}
+
+#[test]
+fn pause_and_resume_are_reported() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let handle = start_training(TrainRequest {
+        config: tiny_config(1),
+        data_root: data,
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let mut events = Vec::new();
+    for ev in handle.events.iter() {
+        match ev {
+            TrainEvent::Iteration { iteration: 1, .. } => handle.control.pause(),
+            TrainEvent::Paused { .. } => {
+                assert!(handle.control.is_paused());
+                handle.control.resume();
+            }
+            _ => {}
+        }
+        events.push(ev);
+    }
+    handle.join();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            TrainEvent::Paused { .. } => "paused",
+            TrainEvent::Resumed { .. } => "resumed",
+            TrainEvent::Finished { .. } => "finished",
+            _ => "",
+        })
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert_eq!(kinds, vec!["paused", "resumed", "finished"]);
+}
+
+#[test]
+fn a_bad_dataset_fails_with_its_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let handle = start_training(TrainRequest {
+        config: tiny_config(1),
+        data_root: tmp.path().join("missing"),
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let events: Vec<_> = handle.events.iter().collect();
+    match events.as_slice() {
+        [TrainEvent::Failed { error }] => assert!(error.contains("does not exist"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!tmp.path().join("runs").exists() || std::fs::read_dir(tmp.path().join("runs")).unwrap().count() == 0,
+        "no run folder for a run that never started");
+}
