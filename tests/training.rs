@@ -181,7 +181,8 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
 fn pause_and_resume_are_reported() {
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
-    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    // 3 people x 30 images: 24 train images, two batches in the epoch
+    let data = common::demo_dataset(tmp.path(), 3, 30, 48);
     let handle = start_training(TrainRequest {
         config: tiny_config(1),
         data_root: data,

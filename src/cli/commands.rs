@@ -66,7 +66,9 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 ..ModelConfig::default()
             };
             if let Some(d) = depths {
-                config.depths = [d[0], d[1], d[2], d[3]];
+                config.depths = d.as_slice().try_into().map_err(|_| {
+                    anyhow::anyhow!("--depths needs four numbers, one per stage, e.g. 3,4,6,3")
+                })?;
             }
             if let Some(b) = base_planes {
                 config.base_planes = b;

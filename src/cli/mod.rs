@@ -94,7 +94,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         classes: usize,
         /// Blocks per stage, e.g. 3,4,6,3.
-        #[arg(long, value_delimiter = ',', num_args = 4)]
+        #[arg(long, value_delimiter = ',')]
         depths: Option<Vec<usize>>,
         #[arg(long)]
         base_planes: Option<usize>,
