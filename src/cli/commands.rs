@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::bench;
 use super::progress::TrainProgress;
 use super::{Cli, Command};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{channel_stats, decode_rgb8, Dataset, DatasetReport, SplitConfig};
-use crate::engine::{evaluate_run, start_training, RunConfig, TrainEvent, TrainRequest};
+use crate::engine::{evaluate_run, DeviceChoice, start_training, RunConfig, TrainEvent, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::store::RunStore;
 
@@ -58,6 +59,29 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 dir.display()
             );
             println!("train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json", dir.display());
+            Ok(())
+        }
+        Command::Bench { data, sizes, batch, steps, depths, device, loader_only } => {
+            let depths: [usize; 4] = depths
+                .as_slice()
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("--depths needs four numbers, e.g. 3,4,6,3"))?;
+            let model = ModelConfig { depths, ..ModelConfig::default() };
+            let device = DeviceChoice::parse(&device).and_then(DeviceChoice::resolve).map_err(anyhow::Error::msg)?;
+            let tmp;
+            let root = match data {
+                Some(d) => d,
+                None => {
+                    tmp = tempfile::tempdir()?;
+                    generate_demo_dataset(tmp.path(), &DemoConfig { size: 128, ..DemoConfig::default() })?
+                }
+            };
+            println!("machine: {} cores; device {device}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let mut rows = bench::bench_loader(&root, &sizes, batch)?;
+            if !loader_only {
+                rows.extend(bench::bench_model(&model, &sizes, batch, steps, device));
+            }
+            bench::print_table(&rows);
             Ok(())
         }
         Command::ModelInfo { arch, classes, depths, base_planes, layers } => {

@@ -1,8 +1,9 @@
 //! The headless command line: `facebench train | eval | runs | data-report |
 //! demo-data | model-info`.
 
-mod progress;
+mod bench;
 mod commands;
+mod progress;
 
 use std::path::PathBuf;
 
@@ -86,6 +87,27 @@ pub enum Command {
         size: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+    /// Measure loader and train-step throughput and print a table.
+    Bench {
+        /// Dataset for the loader benchmark (default: a generated demo set).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "64,112,224")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Timed steps per size (after one warm-up step).
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Blocks per stage of the benchmarked ResNet.
+        #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
+        depths: Vec<usize>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Skip the model benchmark.
+        #[arg(long)]
+        loader_only: bool,
     },
     /// Print a model's layers and exact trainable parameter count.
     ModelInfo {

@@ -21,6 +21,7 @@ pub use control::TrainControl;
 pub use device::{cuda_driver_available, DeviceChoice, ResolvedDevice};
 pub use evaluate::{evaluate_run, predict};
 pub use events::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+pub use optimizer::AnyOptimizer;
 pub use prepare::{prepare_data, PreparedData};
 pub use schedule::{EarlyStopping, LrSchedule};
 pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};
