@@ -4,20 +4,20 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 
 use super::bench;
 use super::progress::TrainProgress;
 use super::{Cli, Command};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
-use crate::data::{channel_stats, decode_rgb8, Dataset, DatasetReport, SplitConfig};
+use crate::data::{DatasetReport, SplitConfig};
 use crate::engine::{evaluate_run, DeviceChoice, start_training, RunConfig, TrainEvent, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::store::RunStore;
 
 /// Run the parsed command line.
 pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    match cli.command.unwrap_or(Command::Gui) {
+        Command::Gui => crate::gui::run_gui().map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display")),
         Command::Train { data, preset, set, runs, resume, device, json } => {
             train(data, preset, set, runs, resume, device, json)
         }
@@ -43,7 +43,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Runs { runs, json } => list_runs(runs, json),
         Command::DataReport { dir, val_fraction, test_fraction, seed, json } => {
             let split = SplitConfig { val_fraction, test_fraction, seed };
-            let report = data_report(&dir, &split)?;
+            let report = DatasetReport::scan(&dir, &split)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -213,23 +213,6 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Scan, fully decode every file (to catch damaged ones a header does not show)
-/// and measure the train split.
-pub fn data_report(dir: &std::path::Path, split: &SplitConfig) -> anyhow::Result<DatasetReport> {
-    let mut dataset = Dataset::open(dir, split)?;
-    let all: Vec<PathBuf> = dataset
-        .train
-        .iter()
-        .chain(&dataset.val)
-        .chain(&dataset.test)
-        .map(|e| e.path.clone())
-        .collect();
-    let bad: Vec<_> = all.par_iter().filter_map(|p| decode_rgb8(p).err()).collect();
-    dataset.remove_unusable(bad);
-    let (stats, _) = channel_stats(&dataset.train);
-    Ok(DatasetReport::new(&dataset, Some(stats)))
 }
 
 fn model_info(config: &ModelConfig, classes: usize, layers: bool) {

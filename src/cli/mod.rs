@@ -14,12 +14,15 @@ pub use commands::run_cli;
 #[derive(Debug, Parser)]
 #[command(name = "facebench", version, about = "Train and inspect face-classification CNNs")]
 pub struct Cli {
+    /// Without a subcommand, the workbench window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the workbench window (the default).
+    Gui,
     /// Train a model on a folder of faces (one sub-folder per person).
     Train {
         /// Dataset folder: class folders, or train/ val/ test/ holding class folders.

@@ -2,11 +2,12 @@
 //! skipped file with its reason.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelStats, Dataset, DatasetLayout, SkippedFile, Split};
+use super::{channel_stats, decode_rgb8, ChannelStats, Dataset, DatasetError, DatasetLayout, SkippedFile, Split, SplitConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassCounts {
@@ -37,6 +38,23 @@ pub struct DatasetReport {
 }
 
 impl DatasetReport {
+    /// Scan `dir`, fully decode every file (a header alone does not show a
+    /// damaged body) and measure the train split.
+    pub fn scan(dir: &Path, split: &SplitConfig) -> Result<Self, DatasetError> {
+        let mut dataset = Dataset::open(dir, split)?;
+        let all: Vec<PathBuf> = dataset
+            .train
+            .iter()
+            .chain(&dataset.val)
+            .chain(&dataset.test)
+            .map(|e| e.path.clone())
+            .collect();
+        let bad: Vec<_> = all.par_iter().filter_map(|p| decode_rgb8(p).err()).collect();
+        dataset.remove_unusable(bad);
+        let (stats, _) = channel_stats(&dataset.train);
+        Ok(DatasetReport::new(&dataset, Some(stats)))
+    }
+
     pub fn new(dataset: &Dataset, stats: Option<ChannelStats>) -> Self {
         let mut classes: Vec<ClassCounts> = dataset
             .classes

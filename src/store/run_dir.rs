@@ -32,6 +32,9 @@ pub struct RunSummary {
     pub best_val_accuracy: Option<f64>,
     pub test_accuracy: Option<f64>,
     pub macro_f1: Option<f64>,
+    pub macro_auc: Option<f64>,
+    /// Evaluation throughput.
+    pub inference_images_per_sec: Option<f64>,
     pub params: usize,
     pub seconds: f64,
     pub status: String,
@@ -209,6 +212,8 @@ impl RunDir {
             best_val_accuracy: best,
             test_accuracy: eval.as_ref().map(|e| e.accuracy),
             macro_f1: eval.as_ref().map(|e| e.macro_avg.f1),
+            macro_auc: eval.as_ref().and_then(|e| e.auc_macro),
+            inference_images_per_sec: eval.as_ref().map(|e| e.images_per_sec),
             params: record.params,
             seconds,
             status,

@@ -1,0 +1,264 @@
+//! The workbench window: the experiment panel on the left, the four tabs in the
+//! middle. All slow work (scanning, decoding, dialogs, training) runs elsewhere
+//! and reports back; the UI thread only polls.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui::{RichText, Ui};
+
+use super::dataset_tab::{dataset_tab_ui, DatasetView};
+use super::experiment_panel::{experiment_ui, list_presets};
+use super::export::{save_screenshot, ExportRequest};
+use super::jobs::Job;
+use super::live_run::LiveRun;
+use super::results_tab::{results_tab_ui, ResultsView};
+use super::runs_tab::{runs_tab_ui, RunsView};
+use super::state::{demo_dataset_dir, user_preset_dir, AppState, Tab};
+use super::thumbnails::ThumbnailCache;
+use super::training_tab::training_tab_ui;
+use crate::data::demo::{generate_demo_dataset, DemoConfig};
+use crate::engine::{start_training, RunConfig, TrainEvent, TrainHandle, TrainRequest};
+
+/// A training run started from this window.
+pub struct TrainSession {
+    pub handle: TrainHandle,
+    pub live: LiveRun,
+    pub run_dir: Option<PathBuf>,
+}
+
+pub struct WorkbenchApp {
+    pub state: AppState,
+    pub dataset: DatasetView,
+    pub session: Option<TrainSession>,
+    pub results: ResultsView,
+    pub runs: RunsView,
+    pub folder_pick: Option<Job<Option<PathBuf>>>,
+    demo_job: Option<Job<Result<PathBuf, String>>>,
+    pub presets: Vec<PathBuf>,
+    pub save_as_name: String,
+    pub status: Option<String>,
+    thumbs: ThumbnailCache,
+    big_thumbs: ThumbnailCache,
+    export: Option<ExportRequest>,
+    shots: (crossbeam_channel::Sender<Result<PathBuf, String>>, crossbeam_channel::Receiver<Result<PathBuf, String>>),
+}
+
+impl WorkbenchApp {
+    pub fn new(ctx: &egui::Context, state: AppState) -> Self {
+        let mut app = Self {
+            runs: RunsView::new(state.runs_dir.clone()),
+            state,
+            dataset: DatasetView::default(),
+            session: None,
+            results: ResultsView::default(),
+            folder_pick: None,
+            demo_job: None,
+            presets: list_presets(),
+            save_as_name: String::new(),
+            status: None,
+            thumbs: ThumbnailCache::new(ctx, 96),
+            big_thumbs: ThumbnailCache::new(ctx, 320),
+            export: None,
+            shots: crossbeam_channel::unbounded(),
+        };
+        if !app.state.dataset_path.trim().is_empty() {
+            app.open_dataset(ctx);
+        }
+        app
+    }
+
+    /// Restore the last dataset, config and tab.
+    pub fn from_creation(cc: &eframe::CreationContext<'_>) -> Self {
+        let state = cc.storage.and_then(|s| eframe::get_value::<AppState>(s, eframe::APP_KEY)).unwrap_or_default();
+        Self::new(&cc.egui_ctx, state)
+    }
+
+    pub fn open_dataset(&mut self, ctx: &egui::Context) {
+        let path = self.state.dataset_path.clone();
+        self.dataset.open(ctx, &path, self.state.config.data.split.clone());
+        self.state.tab = Tab::Dataset;
+    }
+
+    /// The native folder dialog, on its own thread (never on the UI thread).
+    pub fn pick_folder(&mut self, ctx: &egui::Context) {
+        self.folder_pick = Some(Job::spawn(ctx, || rfd::FileDialog::new().set_title("Folder of faces").pick_folder()));
+    }
+
+    pub fn use_demo_dataset(&mut self, ctx: &egui::Context) {
+        let dir = demo_dataset_dir();
+        if dir.join("person_08").is_dir() {
+            self.state.dataset_path = dir.display().to_string();
+            self.open_dataset(ctx);
+            return;
+        }
+        self.status = Some("writing the demo dataset…".into());
+        self.demo_job = Some(Job::spawn(ctx, move || {
+            generate_demo_dataset(&dir, &DemoConfig::default()).map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    pub fn load_preset(&mut self, path: &std::path::Path) {
+        match RunConfig::load(path) {
+            Ok(c) => {
+                self.state.config = c;
+                self.state.preset = Some(path.to_path_buf());
+                self.status = Some(format!("loaded preset {}", path.display()));
+            }
+            Err(e) => self.status = Some(format!("{e:#}")),
+        }
+    }
+
+    pub fn save_preset(&mut self) {
+        let name: String = self.save_as_name.trim().chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let path = user_preset_dir().join(format!("{name}.json"));
+        let result = serde_json::to_vec_pretty(&self.state.config)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::store::atomic_write(&path, &b).map_err(|e| e.to_string()));
+        self.status = Some(match result {
+            Ok(()) => {
+                self.presets = list_presets();
+                self.state.preset = Some(path.clone());
+                format!("saved {}", path.display())
+            }
+            Err(e) => format!("cannot save {}: {e}", path.display()),
+        });
+    }
+
+    pub fn start_training(&mut self, _ctx: &egui::Context) {
+        let handle = start_training(TrainRequest {
+            config: self.state.config.clone(),
+            data_root: PathBuf::from(self.state.dataset_path.trim()),
+            runs_root: self.state.runs_dir.clone(),
+            resume: None,
+        });
+        self.session = Some(TrainSession { handle, live: LiveRun::default(), run_dir: None });
+        self.state.tab = Tab::Training;
+    }
+
+    /// Take in what background work has finished; called once per frame.
+    fn poll(&mut self, ctx: &egui::Context) {
+        self.dataset.poll();
+        self.results.poll();
+        self.thumbs.poll(ctx);
+        self.big_thumbs.poll(ctx);
+        if let Some(job) = &mut self.folder_pick {
+            if let Some(picked) = job.try_take() {
+                self.folder_pick = None;
+                match picked {
+                    Some(p) => {
+                        self.state.dataset_path = p.display().to_string();
+                        self.open_dataset(ctx);
+                    }
+                    None => self.status = Some("no folder chosen (if no dialog appeared, type or paste the path)".into()),
+                }
+            }
+        }
+        if let Some(job) = &mut self.demo_job {
+            if let Some(r) = job.try_take() {
+                self.demo_job = None;
+                match r {
+                    Ok(p) => {
+                        self.state.dataset_path = p.display().to_string();
+                        self.status = Some(format!("demo dataset in {}", p.display()));
+                        self.open_dataset(ctx);
+                    }
+                    Err(e) => self.status = Some(e),
+                }
+            }
+        }
+        let mut finished = None;
+        if let Some(s) = &mut self.session {
+            for ev in s.handle.events.try_iter() {
+                if let TrainEvent::Started { run_dir, .. } = &ev {
+                    s.run_dir = Some(run_dir.clone());
+                }
+                if let TrainEvent::Evaluated { .. } = &ev {
+                    finished = s.run_dir.clone();
+                }
+                s.live.apply(&ev);
+            }
+            if s.live.is_running() {
+                // live plots at ~20 Hz, not on every event
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+        }
+        if let Some(run) = finished {
+            self.results.open(ctx, run);
+            self.runs.refresh(ctx, true);
+        }
+        for saved in self.shots.1.try_iter() {
+            self.status = Some(match saved {
+                Ok(p) => format!("saved {}", p.display()),
+                Err(e) => e,
+            });
+        }
+    }
+
+    /// Ask for a PNG of the window (or the part inside `rect`); it is written
+    /// when the renderer hands the pixels over, off the UI thread.
+    pub fn request_screenshot(&mut self, ctx: &egui::Context, path: PathBuf, rect: Option<egui::Rect>) {
+        let tx = self.shots.0.clone();
+        let ppp = ctx.pixels_per_point();
+        let repaint = ctx.clone();
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::ScreenshotCallback::new(move |image| {
+            let _ = tx.send(save_screenshot(&image, rect, ppp, &path));
+            repaint.request_repaint();
+        })));
+    }
+
+    /// The whole window. Used by eframe and by the UI tests.
+    pub fn frame_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll(&ctx);
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("facebench").strong());
+                ui.separator();
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.state.tab, tab, tab.title());
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("Save screenshot").on_hover_text("Save the window to screenshots/").clicked() {
+                        let name = format!("{}-{}", self.state.tab.title().to_lowercase(), chrono::Local::now().format("%Y%m%d-%H%M%S"));
+                        self.request_screenshot(&ctx, PathBuf::from("screenshots").join(format!("{name}.png")), None);
+                    }
+                });
+            });
+        });
+        egui::Panel::left("experiment").resizable(true).default_size(330.0).show(ui, |ui| {
+            experiment_ui(ui, self);
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.state.tab {
+            Tab::Dataset => dataset_tab_ui(ui, &mut self.dataset, &mut self.thumbs, &self.state.config),
+            Tab::Training => training_tab_ui(ui, self.session.as_ref().map(|s| &s.live), &mut self.state.smoothing),
+            Tab::Results => results_tab_ui(ui, &mut self.results, &mut self.thumbs, &mut self.big_thumbs, &mut self.export),
+            Tab::Runs => {
+                if let Some(run) = runs_tab_ui(ui, &mut self.runs, &mut self.export) {
+                    self.results.open(&ctx, run);
+                    self.state.tab = Tab::Results;
+                }
+            }
+        });
+        match self.export.take() {
+            Some(ExportRequest::Done(r)) => {
+                self.status = Some(match r {
+                    Ok(p) => format!("wrote {}", p.display()),
+                    Err(e) => e,
+                })
+            }
+            Some(ExportRequest::Screenshot { path, rect }) => self.request_screenshot(&ctx, path, rect),
+            None => {}
+        }
+    }
+}
+
+impl eframe::App for WorkbenchApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}

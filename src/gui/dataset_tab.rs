@@ -1,0 +1,279 @@
+//! The Dataset tab: the report (images per class and split, sizes, mean/std,
+//! skipped files), sample faces per class, and an augmentation preview.
+
+use std::path::PathBuf;
+
+use egui::{RichText, Ui};
+use egui_plot::{Bar, BarChart, Legend, Plot};
+
+use super::jobs::Job;
+use super::thumbnails::{color_image, ThumbnailCache};
+use crate::data::{decode_working_size, Dataset, DatasetReport, SplitConfig};
+use crate::engine::RunConfig;
+use crate::loader::{AugmentConfig, Pipeline};
+
+pub struct ScanResult {
+    pub report: DatasetReport,
+    /// Up to 8 train images per class.
+    pub samples: Vec<(String, Vec<PathBuf>)>,
+}
+
+pub enum ScanState {
+    Idle,
+    Scanning(Job<Result<ScanResult, String>>),
+    Ready(Box<ScanResult>),
+    Failed(String),
+}
+
+pub struct DatasetView {
+    pub state: ScanState,
+    pub scanned_path: String,
+    preview_source: Option<Job<Option<image::RgbImage>>>,
+    preview_key: Option<(AugmentConfig, usize, u64)>,
+    preview: Vec<egui::TextureHandle>,
+    preview_round: u64,
+}
+
+impl Default for DatasetView {
+    fn default() -> Self {
+        Self {
+            state: ScanState::Idle,
+            scanned_path: String::new(),
+            preview_source: None,
+            preview_key: None,
+            preview: Vec::new(),
+            preview_round: 0,
+        }
+    }
+}
+
+impl DatasetView {
+    /// Scan `path` in the background (report, full decode check, statistics).
+    pub fn open(&mut self, ctx: &egui::Context, path: &str, split: SplitConfig) {
+        let root = PathBuf::from(path.trim());
+        self.scanned_path = path.trim().to_string();
+        self.preview_source = None;
+        self.preview_key = None;
+        self.preview.clear();
+        self.state = ScanState::Scanning(Job::spawn(ctx, move || {
+            let report = DatasetReport::scan(&root, &split).map_err(|e| e.to_string())?;
+            let dataset = Dataset::open(&root, &split).map_err(|e| e.to_string())?;
+            let samples = dataset
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(c, name)| {
+                    let paths = dataset.train.iter().filter(|e| e.class == c).take(8).map(|e| e.path.clone()).collect();
+                    (name.clone(), paths)
+                })
+                .collect();
+            Ok(ScanResult { report, samples })
+        }));
+    }
+
+    pub fn poll(&mut self) {
+        if let ScanState::Scanning(job) = &mut self.state {
+            if let Some(result) = job.try_take() {
+                self.state = match result {
+                    Ok(r) => ScanState::Ready(Box::new(r)),
+                    Err(e) => ScanState::Failed(e),
+                };
+            }
+        }
+    }
+
+    pub fn error(&self) -> Option<String> {
+        match &self.state {
+            ScanState::Failed(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn report(&self) -> Option<&DatasetReport> {
+        match &self.state {
+            ScanState::Ready(r) => Some(&r.report),
+            _ => None,
+        }
+    }
+}
+
+pub fn dataset_tab_ui(ui: &mut Ui, view: &mut DatasetView, thumbs: &mut ThumbnailCache, config: &RunConfig) {
+    let result = match &view.state {
+        ScanState::Idle => {
+            ui.label("Choose a dataset folder on the left (Browse, type a path, or use the demo dataset).");
+            return;
+        }
+        ScanState::Scanning(_) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!("Scanning and decoding {} …", view.scanned_path));
+            });
+            return;
+        }
+        ScanState::Failed(e) => {
+            ui.colored_label(egui::Color32::from_rgb(230, 80, 70), format!("Cannot use this dataset: {e}"));
+            return;
+        }
+        ScanState::Ready(r) => r,
+    };
+    let report = result.report.clone();
+    let report = &report;
+    let samples = result.samples.clone();
+    let first_sample = samples.iter().find_map(|(_, p)| p.first().cloned());
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        summary_ui(ui, report);
+        ui.separator();
+        counts_chart_ui(ui, report);
+        if !report.skipped.is_empty() || !report.warnings.is_empty() {
+            ui.separator();
+            problems_ui(ui, report);
+        }
+        ui.separator();
+        ui.heading("Sample faces");
+        for (class, paths) in &samples {
+            ui.horizontal(|ui| {
+                ui.add_sized([140.0, 20.0], egui::Label::new(class).truncate());
+                for p in paths {
+                    thumbs.show(ui, p, 56.0).on_hover_text(p.display().to_string());
+                }
+            });
+        }
+        ui.separator();
+        if let Some(path) = first_sample {
+            augmentation_preview_ui(ui, view, &path, config);
+        }
+    });
+}
+
+fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
+    ui.heading(r.root.display().to_string());
+    egui::Grid::new("summary").num_columns(2).show(ui, |ui| {
+        ui.label("layout");
+        ui.label(format!("{:?}", r.layout));
+        ui.end_row();
+        ui.label("classes");
+        ui.label(r.classes.len().to_string());
+        ui.end_row();
+        ui.label("images");
+        ui.label(format!("train {}   val {}   test {}", r.totals[0], r.totals[1], r.totals[2]));
+        ui.end_row();
+        if let Some(s) = r.sizes {
+            ui.label("sizes");
+            ui.label(format!("{}x{} … {}x{}", s.min_width, s.min_height, s.max_width, s.max_height));
+            ui.end_row();
+        }
+        if let Some(st) = &r.stats {
+            ui.label("mean / std (train)");
+            ui.label(format!(
+                "[{:.3}, {:.3}, {:.3}] / [{:.3}, {:.3}, {:.3}]",
+                st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]
+            ));
+            ui.end_row();
+        }
+        ui.label("skipped files");
+        ui.label(r.skipped.len().to_string());
+        ui.end_row();
+    });
+}
+
+fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) {
+    ui.heading("Images per class and split");
+    let split_bars = |k: usize| -> Vec<Bar> {
+        r.classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let v = [c.train, c.val, c.test][k] as f64;
+                Bar::new(i as f64, v).width(0.8).name(&c.class)
+            })
+            .collect()
+    };
+    let train = BarChart::new("train", split_bars(0));
+    let val = BarChart::new("val", split_bars(1)).stack_on(&[&train]);
+    let test = BarChart::new("test", split_bars(2)).stack_on(&[&train, &val]);
+    let names: Vec<String> = r.classes.iter().map(|c| c.class.clone()).collect();
+    Plot::new("class-counts")
+        .height(220.0)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot| {
+            plot.bar_chart(train);
+            plot.bar_chart(val);
+            plot.bar_chart(test);
+        });
+}
+
+fn problems_ui(ui: &mut Ui, r: &DatasetReport) {
+    for w in &r.warnings {
+        ui.colored_label(egui::Color32::from_rgb(230, 150, 60), format!("warning: {w}"));
+    }
+    egui::CollapsingHeader::new(format!("Skipped files ({})", r.skipped.len())).default_open(r.skipped.len() <= 10).show(ui, |ui| {
+        egui::Grid::new("skipped").striped(true).show(ui, |ui| {
+            for s in &r.skipped {
+                ui.label(s.path.display().to_string());
+                ui.label(RichText::new(s.reason.describe()).strong());
+                ui.label(RichText::new(&s.detail).weak());
+                ui.end_row();
+            }
+        });
+    });
+}
+
+/// One face under 12 random draws of the current augmentation settings,
+/// redrawn whenever the settings change.
+fn augmentation_preview_ui(ui: &mut Ui, view: &mut DatasetView, path: &std::path::Path, config: &RunConfig) {
+    ui.horizontal(|ui| {
+        ui.heading("Augmentation preview");
+        if ui.button("new draws").clicked() {
+            view.preview_round += 1;
+        }
+    });
+    let size = config.data.input_size.clamp(32, 299);
+    if view.preview_source.is_none() {
+        let p = path.to_path_buf();
+        let working = size as u32;
+        view.preview_source = Some(Job::spawn(ui.ctx(), move || decode_working_size(&p, working).ok()));
+    }
+    let Some(source) = view.preview_source.as_mut().and_then(|j| j.poll()).and_then(|s| s.clone()) else {
+        ui.spinner();
+        return;
+    };
+    let key = (config.data.augment.clone(), size, view.preview_round);
+    if view.preview_key.as_ref() != Some(&key) {
+        let pipeline = Pipeline {
+            input_size: size,
+            augment: Some(config.data.augment.clone()),
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            seed: 1000 + view.preview_round,
+        };
+        view.preview = (0..12)
+            .map(|i| {
+                let draw = pipeline.draw(&source, 0, i);
+                let chw = pipeline.render(&source, &draw);
+                let plane = size * size;
+                let rgb = image::RgbImage::from_fn(size as u32, size as u32, |x, y| {
+                    let i = y as usize * size + x as usize;
+                    let px = |c: usize| (chw[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+                    image::Rgb([px(0), px(1), px(2)])
+                });
+                ui.ctx().load_texture(format!("aug-{i}"), color_image(&rgb), egui::TextureOptions::LINEAR)
+            })
+            .collect();
+        view.preview_key = Some(key);
+    }
+    ui.horizontal_wrapped(|ui| {
+        for tex in &view.preview {
+            ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(96.0, 96.0)));
+        }
+    });
+    ui.label(RichText::new(format!("{} at {size} px", path.display())).weak());
+}

@@ -1,0 +1,140 @@
+//! A run's events folded into the series the views draw. Fed live from the
+//! engine's channel, or from a `metrics.jsonl` being tailed.
+
+use crate::engine::{EpochMetrics, FinishStatus, TrainEvent};
+
+/// What happened in one run, ready to plot.
+#[derive(Debug, Default, Clone)]
+pub struct LiveRun {
+    pub name: String,
+    pub device: String,
+    pub epochs_planned: usize,
+    pub batches_per_epoch: usize,
+    pub batch_size: usize,
+    pub start_epoch: usize,
+    /// Per iteration: x = global iteration.
+    pub iter_x: Vec<f64>,
+    pub iter_loss: Vec<f64>,
+    pub iter_accuracy: Vec<f64>,
+    pub iter_lr: Vec<f64>,
+    pub iter_rate: Vec<f64>,
+    pub current_epoch: usize,
+    pub current_batch: usize,
+    pub epochs: Vec<EpochMetrics>,
+    /// Iterations at which the phase changed (two-phase fine-tuning).
+    pub phase_changes: Vec<(f64, String)>,
+    pub log: Vec<String>,
+    pub finished: Option<FinishStatus>,
+    pub failed: Option<String>,
+    pub test_accuracy: Option<f64>,
+    pub paused: bool,
+    pub seconds: f64,
+}
+
+impl LiveRun {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a TrainEvent>) -> Self {
+        let mut run = LiveRun::default();
+        for e in events {
+            run.apply(e);
+        }
+        run
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.finished.is_none() && self.failed.is_none()
+    }
+
+    pub fn apply(&mut self, event: &TrainEvent) {
+        match event {
+            TrainEvent::Started { run, config, device, start_epoch, params, .. } => {
+                self.name = run.clone();
+                self.device = device.clone();
+                self.epochs_planned = config.train.epochs;
+                self.batch_size = config.train.batch_size;
+                self.start_epoch = *start_epoch;
+                self.finished = None;
+                self.failed = None;
+                self.log.push(format!(
+                    "started {run} on {device}: {} ({params} parameters){}",
+                    config.model.display_name(),
+                    if *start_epoch > 0 { format!(", resuming after epoch {start_epoch}") } else { String::new() }
+                ));
+            }
+            TrainEvent::Iteration { epoch, iteration, batch, batches, loss, accuracy, lr, images_per_sec } => {
+                self.iter_x.push(*iteration as f64);
+                self.iter_loss.push(*loss);
+                self.iter_accuracy.push(*accuracy);
+                self.iter_lr.push(*lr);
+                self.iter_rate.push(*images_per_sec);
+                self.current_epoch = *epoch;
+                self.current_batch = *batch;
+                self.batches_per_epoch = *batches;
+            }
+            TrainEvent::Epoch(m) => {
+                self.log.push(format!(
+                    "epoch {}: train loss {:.4} acc {:.1}%, val loss {:.4} acc {:.1}%, {:.1}s",
+                    m.epoch,
+                    m.train_loss,
+                    m.train_accuracy * 100.0,
+                    m.val_loss,
+                    m.val_accuracy * 100.0,
+                    m.seconds
+                ));
+                self.seconds += m.seconds;
+                self.epochs.retain(|e| e.epoch != m.epoch);
+                self.epochs.push(m.clone());
+            }
+            TrainEvent::Checkpoint { epoch, kind, .. } => {
+                self.log.push(format!("checkpoint {} after epoch {epoch}", kind.name()))
+            }
+            TrainEvent::LrChanged { epoch, from, to, reason } => {
+                self.log.push(format!("epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"))
+            }
+            TrainEvent::PhaseChanged { epoch, phase, description } => {
+                let x = self.iter_x.last().copied().unwrap_or(0.0);
+                self.phase_changes.push((x, format!("phase {phase}")));
+                self.log.push(format!("epoch {epoch}: phase {phase}: {description}"));
+            }
+            TrainEvent::Paused { .. } => {
+                self.paused = true;
+                self.log.push("paused".into());
+            }
+            TrainEvent::Resumed { .. } => {
+                self.paused = false;
+                self.log.push("resumed".into());
+            }
+            TrainEvent::EarlyStopped { epoch, best_epoch, best_val_accuracy } => self.log.push(format!(
+                "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
+                best_val_accuracy * 100.0
+            )),
+            TrainEvent::Evaluated { split, accuracy, macro_f1, .. } => {
+                self.test_accuracy = Some(*accuracy);
+                self.log.push(format!("{split}: accuracy {:.2}%, macro F1 {macro_f1:.4}", accuracy * 100.0))
+            }
+            TrainEvent::Finished { status, epochs_completed, seconds, .. } => {
+                self.finished = Some(*status);
+                self.paused = false;
+                self.seconds = *seconds;
+                self.log.push(format!("finished ({status:?}) after {epochs_completed} epochs, {seconds:.0}s"));
+            }
+            TrainEvent::Failed { error } => {
+                self.failed = Some(error.clone());
+                self.paused = false;
+                self.log.push(format!("failed: {error}"));
+            }
+        }
+    }
+
+    /// Fraction of the run done, and estimated seconds left (from the recent
+    /// images/s and the batch size).
+    pub fn progress(&self) -> (f32, Option<f64>) {
+        let batches = self.batches_per_epoch.max(1) as f64;
+        let total = self.epochs_planned.max(1) as f64 * batches;
+        let done = self.current_epoch.saturating_sub(1) as f64 * batches + self.current_batch as f64;
+        let recent = &self.iter_rate[self.iter_rate.len().saturating_sub(20)..];
+        let rate = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+        let eta = (self.is_running() && rate > 0.0)
+            .then(|| (total - done).max(0.0) * self.batch_size.max(1) as f64 / rate);
+        ((done / total).clamp(0.0, 1.0) as f32, eta)
+    }
+}

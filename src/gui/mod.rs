@@ -1,0 +1,35 @@
+//! The egui workbench. It reads the engine's events and the run store; it never
+//! touches burn tensors.
+
+mod app;
+mod confusion;
+mod dataset_tab;
+mod decimate;
+mod experiment_panel;
+mod export;
+mod jobs;
+mod live_run;
+mod plots;
+mod results_tab;
+mod runs_tab;
+mod state;
+mod thumbnails;
+mod training_tab;
+
+pub use app::{TrainSession, WorkbenchApp};
+pub use confusion::{confusion_order, ConfusionView};
+pub use decimate::{ema, min_max_envelope};
+pub use experiment_panel::train_blocker;
+pub use live_run::LiveRun;
+pub use runs_tab::RunTail;
+pub use state::{AppState, Tab};
+
+/// Open the workbench window.
+pub fn run_gui() -> eframe::Result {
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default().with_inner_size([1500.0, 950.0]).with_title("facebench"),
+        ..Default::default()
+    };
+    eframe::run_native("facebench", options, Box::new(|cc| Ok(Box::new(WorkbenchApp::from_creation(cc)))))
+}

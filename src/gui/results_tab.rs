@@ -1,0 +1,347 @@
+//! The Results tab for one finished run: summary metrics, a sortable per-class
+//! table, the confusion matrix, ROC curves and the misclassified-faces gallery.
+
+use std::path::PathBuf;
+
+use egui::{Color32, RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::confusion::{confusion_ui, ConfusionView};
+use super::export::{write_csv, ExportRequest};
+use super::jobs::Job;
+use super::plots::palette;
+use super::thumbnails::ThumbnailCache;
+use crate::eval::EvalReport;
+use crate::store::{RunDir, RunRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortBy {
+    Class,
+    Precision,
+    Recall,
+    F1,
+    Support,
+    Auc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GallerySort {
+    Loss,
+    Confidence,
+}
+
+pub struct LoadedRun {
+    pub record: RunRecord,
+    pub eval: EvalReport,
+}
+
+pub struct ResultsView {
+    pub run: Option<PathBuf>,
+    load: Option<Job<Result<LoadedRun, String>>>,
+    pub loaded: Option<LoadedRun>,
+    pub error: Option<String>,
+    pub confusion: ConfusionView,
+    sort: (SortBy, bool),
+    roc_filter: String,
+    pub gallery_sort: GallerySort,
+    pub enlarged: Option<usize>,
+}
+
+impl Default for ResultsView {
+    fn default() -> Self {
+        Self {
+            run: None,
+            load: None,
+            loaded: None,
+            error: None,
+            confusion: ConfusionView::default(),
+            sort: (SortBy::Class, false),
+            roc_filter: String::new(),
+            gallery_sort: GallerySort::Loss,
+            enlarged: None,
+        }
+    }
+}
+
+impl ResultsView {
+    /// Load a run's config and eval.json in the background.
+    pub fn open(&mut self, ctx: &egui::Context, run: PathBuf) {
+        self.run = Some(run.clone());
+        self.confusion.selected = None;
+        self.enlarged = None;
+        self.error = None;
+        self.load = Some(Job::spawn(ctx, move || {
+            let dir = RunDir::new(run);
+            let record = dir.read_record().map_err(|e| format!("{e:#}"))?;
+            let eval = dir
+                .read_eval()
+                .map_err(|e| format!("{e:#}"))?
+                .ok_or_else(|| format!("{} has no eval.json yet: it has not finished (run `facebench eval` on it)", dir.path.display()))?;
+            Ok(LoadedRun { record, eval })
+        }));
+    }
+
+    pub fn poll(&mut self) {
+        if let Some(job) = &mut self.load {
+            if let Some(r) = job.try_take() {
+                self.load = None;
+                match r {
+                    Ok(l) => self.loaded = Some(l),
+                    Err(e) => {
+                        self.loaded = None;
+                        self.error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The predictions the gallery shows: the selected cell's, else every
+    /// misclassified image; sorted by loss or by confidence in the wrong answer.
+    pub fn gallery_items(&self) -> Vec<usize> {
+        let Some(l) = &self.loaded else { return Vec::new() };
+        let preds = &l.eval.predictions;
+        let mut items: Vec<usize> = (0..preds.len())
+            .filter(|&i| match self.confusion.selected {
+                Some((t, p)) => preds[i].true_class == t && preds[i].predicted == p,
+                None => preds[i].true_class != preds[i].predicted,
+            })
+            .collect();
+        let key = |i: &usize| match self.gallery_sort {
+            GallerySort::Loss => preds[*i].loss,
+            GallerySort::Confidence => preds[*i].top5.first().map_or(0.0, |t| t.1 as f64),
+        };
+        items.sort_by(|a, b| key(b).total_cmp(&key(a)));
+        items
+    }
+}
+
+pub fn results_tab_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, big: &mut ThumbnailCache, export: &mut Option<ExportRequest>) {
+    if view.load.is_some() {
+        ui.spinner();
+        return;
+    }
+    if let Some(e) = &view.error {
+        ui.colored_label(Color32::from_rgb(230, 80, 70), e);
+        return;
+    }
+    if view.loaded.is_none() {
+        ui.label("Pick a finished run in the Runs tab (or finish a training) to see its results.");
+        return;
+    }
+    summary_ui(ui, view, export);
+    ui.separator();
+    egui::ScrollArea::vertical().id_salt("results-scroll").show(ui, |ui| {
+        ui.columns(2, |cols| {
+            per_class_table_ui(&mut cols[0], view);
+            roc_ui(&mut cols[1], view);
+        });
+        ui.separator();
+        ui.heading("Confusion matrix");
+        let loaded = view.loaded.as_ref().expect("checked above");
+        let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
+        if confusion_ui(ui, &mut view.confusion, &classes, &matrix).is_some() {
+            view.enlarged = None;
+        }
+        ui.separator();
+        gallery_ui(ui, view, thumbs, big);
+    });
+}
+
+fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportRequest>) {
+    let l = view.loaded.as_ref().expect("checked by caller");
+    let e = &l.eval;
+    ui.horizontal(|ui| {
+        ui.heading(view.run.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        ui.label(RichText::new(format!("{} · {} split · {} checkpoint · {} images", l.record.config.model.display_name(), e.split, e.checkpoint, e.images)).weak());
+    });
+    ui.horizontal_wrapped(|ui| {
+        let metric = |ui: &mut Ui, name: &str, v: String| {
+            ui.group(|ui| {
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(name).small().weak());
+                    ui.label(RichText::new(v).heading());
+                });
+            });
+        };
+        metric(ui, "accuracy", format!("{:.2}%", e.accuracy * 100.0));
+        metric(ui, "macro F1", format!("{:.4}", e.macro_avg.f1));
+        metric(ui, "weighted F1", format!("{:.4}", e.weighted_avg.f1));
+        metric(ui, "macro precision", format!("{:.4}", e.macro_avg.precision));
+        metric(ui, "macro recall", format!("{:.4}", e.macro_avg.recall));
+        metric(ui, "macro AUC", e.auc_macro.map_or("n/a".into(), |a| format!("{a:.4}")));
+        metric(ui, "micro AUC", e.auc_micro.map_or("n/a".into(), |a| format!("{a:.4}")));
+        metric(ui, "loss", format!("{:.4}", e.loss));
+        metric(ui, "inference", format!("{:.0} img/s", e.images_per_sec));
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Export per-class CSV").clicked() {
+            if let Some(run) = &view.run {
+                let rows = e.per_class.iter().map(|m| {
+                    vec![m.class.clone(), m.precision.to_string(), m.recall.to_string(), m.f1.to_string(), m.support.to_string(), m.auc.map_or(String::new(), |a| a.to_string())]
+                });
+                *export = Some(ExportRequest::Done(write_csv(&run.join("per_class.csv"), &["class", "precision", "recall", "f1", "support", "auc"], rows)));
+            }
+        }
+        if ui.button("Export confusion CSV").clicked() {
+            if let Some(run) = &view.run {
+                let mut header = vec!["true \\ predicted".to_string()];
+                header.extend(e.classes.iter().cloned());
+                let rows = e.confusion.iter().enumerate().map(|(t, r)| {
+                    let mut row = vec![e.classes[t].clone()];
+                    row.extend(r.iter().map(|c| c.to_string()));
+                    row
+                });
+                let header: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+                *export = Some(ExportRequest::Done(write_csv(&run.join("confusion.csv"), &header, rows)));
+            }
+        }
+    });
+}
+
+fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
+    ui.heading("Per class");
+    let l = view.loaded.as_ref().expect("checked by caller");
+    let mut rows: Vec<&crate::eval::ClassMetrics> = l.eval.per_class.iter().collect();
+    let (by, desc) = view.sort;
+    rows.sort_by(|a, b| {
+        let o = match by {
+            SortBy::Class => a.class.cmp(&b.class),
+            SortBy::Precision => a.precision.total_cmp(&b.precision),
+            SortBy::Recall => a.recall.total_cmp(&b.recall),
+            SortBy::F1 => a.f1.total_cmp(&b.f1),
+            SortBy::Support => a.support.cmp(&b.support),
+            SortBy::Auc => a.auc.unwrap_or(-1.0).total_cmp(&b.auc.unwrap_or(-1.0)),
+        };
+        if desc { o.reverse() } else { o }
+    });
+    let mut clicked = None;
+    TableBuilder::new(ui)
+        .id_salt("per-class")
+        .striped(true)
+        .max_scroll_height(320.0)
+        .column(Column::auto().at_least(120.0))
+        .columns(Column::auto().at_least(60.0), 5)
+        .header(20.0, |mut header| {
+            for (name, key) in [("class", SortBy::Class), ("precision", SortBy::Precision), ("recall", SortBy::Recall), ("F1", SortBy::F1), ("support", SortBy::Support), ("AUC", SortBy::Auc)] {
+                header.col(|ui| {
+                    let arrow = if by == key { if desc { " ⏷" } else { " ⏶" } } else { "" };
+                    if ui.button(format!("{name}{arrow}")).clicked() {
+                        clicked = Some(key);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(18.0, rows.len(), |mut row| {
+                let m = rows[row.index()];
+                row.col(|ui| {
+                    ui.label(&m.class);
+                });
+                for v in [m.precision, m.recall, m.f1] {
+                    row.col(|ui| {
+                        ui.label(format!("{v:.3}"));
+                    });
+                }
+                row.col(|ui| {
+                    ui.label(m.support.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(m.auc.map_or("n/a".into(), |a| format!("{a:.3}")));
+                });
+            });
+        });
+    if let Some(key) = clicked {
+        view.sort = if view.sort.0 == key { (key, !view.sort.1) } else { (key, key != SortBy::Class) };
+    }
+}
+
+fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
+    ui.heading("ROC curves");
+    ui.horizontal(|ui| {
+        ui.label("classes");
+        ui.add(egui::TextEdit::singleline(&mut view.roc_filter).hint_text("filter, e.g. Tom").desired_width(140.0));
+    });
+    let l = view.loaded.as_ref().expect("checked by caller");
+    let filter = view.roc_filter.to_lowercase();
+    let shown: Vec<usize> = (0..l.eval.roc.len())
+        .filter(|&i| if filter.is_empty() { i < 10 } else { l.eval.roc[i].label.to_lowercase().contains(&filter) })
+        .collect();
+    Plot::new("roc").height(320.0).data_aspect(1.0).legend(Legend::default()).include_x(0.0).include_x(1.0).include_y(0.0).include_y(1.0).show(ui, |plot| {
+        let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> { c.fpr.iter().zip(&c.tpr).map(|(x, y)| [*x, *y]).collect() };
+        for &i in &shown {
+            let c = &l.eval.roc[i];
+            let name = format!("{} (AUC {})", c.label, c.auc.map_or("n/a".into(), |a| format!("{a:.3}")));
+            plot.line(Line::new(name, PlotPoints::new(curve(c))).color(palette(i)).width(1.2));
+        }
+        for (c, color) in [(&l.eval.roc_micro, Color32::WHITE), (&l.eval.roc_macro, Color32::from_rgb(250, 220, 60))] {
+            if let Some(c) = c {
+                let name = format!("{}-average (AUC {})", c.label, c.auc.map_or("n/a".into(), |a| format!("{a:.3}")));
+                plot.line(Line::new(name, PlotPoints::new(curve(c))).color(color).width(2.5));
+            }
+        }
+        plot.line(Line::new("chance", PlotPoints::new(vec![[0.0, 0.0], [1.0, 1.0]])).color(Color32::GRAY).style(egui_plot::LineStyle::dashed_dense()));
+    });
+    if filter.is_empty() && l.eval.roc.len() > 10 {
+        ui.label(RichText::new(format!("showing the first 10 of {} classes; type to filter", l.eval.roc.len())).weak());
+    }
+}
+
+fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, big: &mut ThumbnailCache) {
+    let items = view.gallery_items();
+    let l = view.loaded.as_ref().expect("checked by caller");
+    ui.horizontal(|ui| {
+        match view.confusion.selected {
+            Some((t, p)) => {
+                ui.heading(format!("{} → {}: {} face(s)", l.eval.classes[t], l.eval.classes[p], items.len()));
+                if ui.button("show all misclassified").clicked() {
+                    view.confusion.selected = None;
+                }
+            }
+            None => {
+                ui.heading(format!("Misclassified faces: {}", items.len()));
+            }
+        }
+        ui.label("sort by");
+        ui.selectable_value(&mut view.gallery_sort, GallerySort::Loss, "loss");
+        ui.selectable_value(&mut view.gallery_sort, GallerySort::Confidence, "confidence");
+    });
+    let preds = &l.eval.predictions;
+    let classes = &l.eval.classes;
+    let mut enlarge = None;
+    ui.horizontal_wrapped(|ui| {
+        for &i in &items {
+            let p = &preds[i];
+            ui.vertical(|ui| {
+                ui.set_width(104.0);
+                let r = thumbs.show(ui, &p.path, 96.0);
+                let top3: Vec<String> = p.top5.iter().take(3).map(|(c, pr)| format!("{} {:.1}%", classes[*c], pr * 100.0)).collect();
+                let r = r.on_hover_text(format!("{}\ntrue: {}\nloss {:.3}\n{}", p.path.display(), classes[p.true_class], p.loss, top3.join("\n")));
+                if r.clicked() {
+                    enlarge = Some(i);
+                }
+                ui.label(RichText::new(&classes[p.true_class]).small());
+                ui.label(RichText::new(format!("→ {}", classes[p.predicted])).small().color(Color32::from_rgb(230, 120, 100)));
+            });
+        }
+    });
+    if enlarge.is_some() {
+        view.enlarged = enlarge;
+    }
+    if let Some(i) = view.enlarged {
+        let p = &preds[i];
+        let mut open = true;
+        egui::Window::new("Face").open(&mut open).resizable(false).show(ui.ctx(), |ui| {
+            big.show(ui, &p.path, 320.0);
+            ui.label(p.path.display().to_string());
+            ui.label(format!("true: {}   predicted: {}   loss {:.3}", classes[p.true_class], classes[p.predicted], p.loss));
+            for (c, pr) in &p.top5 {
+                ui.add(egui::ProgressBar::new(*pr).text(format!("{} {:.1}%", classes[*c], pr * 100.0)));
+            }
+        });
+        if !open {
+            view.enlarged = None;
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The Runs tab: every run in the store, including ones another process is
+//! writing right now (their `metrics.jsonl` is tailed), curves of several runs
+//! overlaid, a comparison table, and rename / delete with confirmation.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui::{Color32, RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::export::{write_csv, ExportRequest};
+use super::jobs::Job;
+use super::live_run::LiveRun;
+use super::plots::palette;
+use crate::engine::TrainEvent;
+use crate::store::{RunStore, RunSummary};
+
+/// A `metrics.jsonl` read incrementally: only bytes added since the last read.
+#[derive(Default, Clone)]
+pub struct RunTail {
+    offset: u64,
+    partial: String,
+    pub live: LiveRun,
+}
+
+impl RunTail {
+    /// Read what was appended since the last call.
+    pub fn update(&mut self, path: &Path) -> std::io::Result<()> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len < self.offset {
+            *self = RunTail::default(); // rewritten: start over
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut buf = String::new();
+        file.read_to_string(&mut buf)?;
+        self.offset += buf.len() as u64;
+        self.partial.push_str(&buf);
+        let complete = match self.partial.rfind('\n') {
+            Some(i) => i + 1,
+            None => return Ok(()),
+        };
+        let text: String = self.partial.drain(..complete).collect();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok(ev) = serde_json::from_str::<TrainEvent>(line) {
+                self.live.apply(&ev);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    ValAccuracy,
+    ValLoss,
+    TrainLoss,
+    TrainAccuracy,
+}
+
+pub struct RunsView {
+    pub store: RunStore,
+    list: Option<Job<Vec<RunSummary>>>,
+    pub runs: Vec<RunSummary>,
+    last_refresh: Option<Instant>,
+    pub selected: BTreeSet<PathBuf>,
+    tails: HashMap<PathBuf, RunTail>,
+    tail_job: Option<Job<Vec<(PathBuf, RunTail)>>>,
+    pub overlay: Overlay,
+    rename: Option<(PathBuf, String)>,
+    delete: Option<PathBuf>,
+    pub message: Option<String>,
+}
+
+impl RunsView {
+    pub fn new(runs_dir: PathBuf) -> Self {
+        Self {
+            store: RunStore::new(runs_dir),
+            list: None,
+            runs: Vec::new(),
+            last_refresh: None,
+            selected: BTreeSet::new(),
+            tails: HashMap::new(),
+            tail_job: None,
+            overlay: Overlay::ValAccuracy,
+            rename: None,
+            delete: None,
+            message: None,
+        }
+    }
+
+    /// Re-list runs and tail the selected ones, at most once a second.
+    pub fn refresh(&mut self, ctx: &egui::Context, force: bool) {
+        if let Some(job) = &mut self.list {
+            if let Some(runs) = job.try_take() {
+                self.runs = runs;
+                self.list = None;
+            }
+        }
+        if let Some(job) = &mut self.tail_job {
+            if let Some(tails) = job.try_take() {
+                self.tails.extend(tails);
+                self.tail_job = None;
+            }
+        }
+        let due = force || self.last_refresh.is_none_or(|t| t.elapsed() > Duration::from_secs(1));
+        if !due || self.list.is_some() || self.tail_job.is_some() {
+            return;
+        }
+        self.last_refresh = Some(Instant::now());
+        let store = self.store.clone();
+        self.list = Some(Job::spawn(ctx, move || {
+            store.list().unwrap_or_default().iter().filter_map(|r| r.summary().ok()).collect()
+        }));
+        let work: Vec<(PathBuf, RunTail)> = self
+            .selected
+            .iter()
+            .map(|p| (p.clone(), self.tails.get(p).cloned().unwrap_or_default()))
+            .collect();
+        if !work.is_empty() {
+            self.tail_job = Some(Job::spawn(ctx, move || {
+                work.into_iter()
+                    .map(|(p, mut t)| {
+                        let _ = t.update(&p.join("metrics.jsonl"));
+                        (p, t)
+                    })
+                    .collect()
+            }));
+        }
+        ctx.request_repaint_after(Duration::from_secs(1));
+    }
+}
+
+/// Returns a run to open in the Results tab, when one is asked for.
+pub fn runs_tab_ui(ui: &mut Ui, view: &mut RunsView, export: &mut Option<ExportRequest>) -> Option<PathBuf> {
+    view.refresh(ui.ctx(), false);
+    let mut open = None;
+    ui.horizontal(|ui| {
+        ui.heading(format!("Runs in {}", view.store.root.display()));
+        if ui.button("Refresh").on_hover_text("Refresh now").clicked() {
+            view.refresh(ui.ctx(), true);
+        }
+        if ui.button("Export comparison CSV").clicked() {
+            let rows = view.runs.iter().map(|r| {
+                let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
+                vec![r.name.clone(), r.architecture.clone(), r.params.to_string(), o(r.best_val_accuracy), o(r.test_accuracy), o(r.macro_f1), o(r.macro_auc), r.seconds.to_string(), o(r.inference_images_per_sec), r.status.clone()]
+            });
+            *export = Some(ExportRequest::Done(write_csv(
+                &view.store.root.join("comparison.csv"),
+                &["run", "architecture", "params", "best_val_acc", "test_acc", "macro_f1", "macro_auc", "train_seconds", "inference_images_per_sec", "status"],
+                rows,
+            )));
+        }
+    });
+    if let Some(m) = &view.message {
+        ui.label(RichText::new(m).weak());
+    }
+    if view.runs.is_empty() {
+        ui.label("No runs yet. Train one, or point the runs folder at existing runs.");
+        return None;
+    }
+    comparison_table_ui(ui, view, &mut open);
+    ui.separator();
+    overlay_ui(ui, view);
+    dialogs_ui(ui, view);
+    open
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("–".into(), |a| format!("{:.2}%", a * 100.0))
+}
+
+fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
+    let runs = view.runs.clone();
+    TableBuilder::new(ui)
+        .id_salt("runs")
+        .striped(true)
+        .max_scroll_height(300.0)
+        .column(Column::exact(24.0))
+        .column(Column::auto().at_least(200.0))
+        .columns(Column::auto().at_least(70.0), 10)
+        .header(20.0, |mut h| {
+            for name in ["", "run", "architecture", "params", "epochs", "best val acc", "test acc", "macro F1", "macro AUC", "train time", "inference", ""] {
+                h.col(|ui| {
+                    ui.strong(name);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(22.0, runs.len(), |mut row| {
+                let r = &runs[row.index()];
+                row.col(|ui| {
+                    let mut on = view.selected.contains(&r.path);
+                    if ui.checkbox(&mut on, "").on_hover_text("overlay its curves").changed() {
+                        if on {
+                            view.selected.insert(r.path.clone());
+                            view.last_refresh = None;
+                        } else {
+                            view.selected.remove(&r.path);
+                        }
+                    }
+                });
+                row.col(|ui| {
+                    let status_color = match r.status.as_str() {
+                        "completed" | "early-stopped" => Color32::from_rgb(90, 190, 100),
+                        "failed" => Color32::from_rgb(230, 80, 70),
+                        _ => Color32::from_rgb(230, 150, 60),
+                    };
+                    ui.label(RichText::new("●").color(status_color)).on_hover_text(&r.status);
+                    ui.label(&r.name);
+                });
+                row.col(|ui| {
+                    ui.label(&r.architecture);
+                });
+                row.col(|ui| {
+                    ui.label(format!("{:.2} M", r.params as f64 / 1e6));
+                });
+                row.col(|ui| {
+                    ui.label(format!("{}/{}", r.epochs_completed, r.epochs_planned));
+                });
+                row.col(|ui| {
+                    ui.label(pct(r.best_val_accuracy));
+                });
+                row.col(|ui| {
+                    ui.label(pct(r.test_accuracy));
+                });
+                row.col(|ui| {
+                    ui.label(r.macro_f1.map_or("–".into(), |f| format!("{f:.4}")));
+                });
+                row.col(|ui| {
+                    ui.label(r.macro_auc.map_or("–".into(), |f| format!("{f:.4}")));
+                });
+                row.col(|ui| {
+                    ui.label(format!("{:.0} s", r.seconds));
+                });
+                row.col(|ui| {
+                    ui.label(r.inference_images_per_sec.map_or("–".into(), |f| format!("{f:.0} img/s")));
+                });
+                row.col(|ui| {
+                    if ui.small_button("results").clicked() {
+                        *open = Some(r.path.clone());
+                    }
+                    if ui.small_button("rename").clicked() {
+                        view.rename = Some((r.path.clone(), r.name.clone()));
+                    }
+                    if ui.small_button("delete").clicked() {
+                        view.delete = Some(r.path.clone());
+                    }
+                });
+            });
+        });
+}
+
+fn overlay_ui(ui: &mut Ui, view: &mut RunsView) {
+    ui.horizontal(|ui| {
+        ui.heading("Compare curves");
+        for (o, name) in [(Overlay::ValAccuracy, "val accuracy"), (Overlay::ValLoss, "val loss"), (Overlay::TrainAccuracy, "train accuracy"), (Overlay::TrainLoss, "train loss")] {
+            ui.selectable_value(&mut view.overlay, o, name);
+        }
+    });
+    if view.selected.is_empty() {
+        ui.label(RichText::new("Tick runs in the table to overlay their curves; runs in progress update live.").weak());
+        return;
+    }
+    Plot::new("overlay").height(ui.available_height().max(200.0) - 10.0).legend(Legend::default()).x_axis_label("epoch").show(ui, |plot| {
+        for (i, path) in view.selected.iter().enumerate() {
+            let Some(tail) = view.tails.get(path) else { continue };
+            let pts: Vec<[f64; 2]> = tail
+                .live
+                .epochs
+                .iter()
+                .map(|m| {
+                    let v = match view.overlay {
+                        Overlay::ValAccuracy => m.val_accuracy,
+                        Overlay::ValLoss => m.val_loss,
+                        Overlay::TrainAccuracy => m.train_accuracy,
+                        Overlay::TrainLoss => m.train_loss,
+                    };
+                    [m.epoch as f64, v]
+                })
+                .collect();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = if tail.live.is_running() { format!("{name} (live)") } else { name };
+            plot.line(Line::new(name, PlotPoints::new(pts)).color(palette(i)).width(2.0));
+        }
+    });
+}
+
+fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
+    if let Some((path, mut name)) = view.rename.take() {
+        let mut keep = true;
+        egui::Window::new("Rename run").collapsible(false).resizable(false).show(ui.ctx(), |ui| {
+            ui.text_edit_singleline(&mut name);
+            ui.horizontal(|ui| {
+                if ui.button("Rename").clicked() {
+                    let target = path.with_file_name(name.trim());
+                    view.message = Some(if name.trim().is_empty() || name.contains('/') {
+                        "a run name cannot be empty or contain '/'".into()
+                    } else if target.exists() {
+                        format!("{} already exists", target.display())
+                    } else {
+                        match std::fs::rename(&path, &target) {
+                            Ok(()) => {
+                                view.selected.remove(&path);
+                                format!("renamed to {}", target.display())
+                            }
+                            Err(e) => format!("cannot rename {}: {e}", path.display()),
+                        }
+                    });
+                    view.last_refresh = None;
+                    keep = false;
+                }
+                if ui.button("Cancel").clicked() {
+                    keep = false;
+                }
+            });
+        });
+        if keep {
+            view.rename = Some((path, name));
+        }
+    }
+    if let Some(path) = view.delete.take() {
+        let mut keep = true;
+        egui::Window::new("Delete run?").collapsible(false).resizable(false).show(ui.ctx(), |ui| {
+            ui.label(format!("Delete {} and all its checkpoints? This cannot be undone.", path.display()));
+            ui.horizontal(|ui| {
+                if ui.button(RichText::new("Delete").color(Color32::from_rgb(230, 80, 70))).clicked() {
+                    view.message = Some(match std::fs::remove_dir_all(&path) {
+                        Ok(()) => format!("deleted {}", path.display()),
+                        Err(e) => format!("cannot delete {}: {e}", path.display()),
+                    });
+                    view.selected.remove(&path);
+                    view.last_refresh = None;
+                    keep = false;
+                }
+                if ui.button("Cancel").clicked() {
+                    keep = false;
+                }
+            });
+        });
+        if keep {
+            view.delete = Some(path);
+        }
+    }
+}
