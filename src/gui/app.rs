@@ -38,15 +38,17 @@ pub struct WorkbenchApp {
     pub presets: Vec<PathBuf>,
     pub save_as_name: String,
     pub status: Option<String>,
-    thumbs: ThumbnailCache,
-    big_thumbs: ThumbnailCache,
+    /// Made on the first frame (they need the context to wake the UI).
+    thumbs: Option<(ThumbnailCache, ThumbnailCache)>,
+    open_on_first_frame: bool,
     export: Option<ExportRequest>,
     shots: (crossbeam_channel::Sender<Result<PathBuf, String>>, crossbeam_channel::Receiver<Result<PathBuf, String>>),
 }
 
 impl WorkbenchApp {
-    pub fn new(ctx: &egui::Context, state: AppState) -> Self {
-        let mut app = Self {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            open_on_first_frame: !state.dataset_path.trim().is_empty(),
             runs: RunsView::new(state.runs_dir.clone()),
             state,
             dataset: DatasetView::default(),
@@ -57,21 +59,16 @@ impl WorkbenchApp {
             presets: list_presets(),
             save_as_name: String::new(),
             status: None,
-            thumbs: ThumbnailCache::new(ctx, 96),
-            big_thumbs: ThumbnailCache::new(ctx, 320),
+            thumbs: None,
             export: None,
             shots: crossbeam_channel::unbounded(),
-        };
-        if !app.state.dataset_path.trim().is_empty() {
-            app.open_dataset(ctx);
         }
-        app
     }
 
     /// Restore the last dataset, config and tab.
     pub fn from_creation(cc: &eframe::CreationContext<'_>) -> Self {
         let state = cc.storage.and_then(|s| eframe::get_value::<AppState>(s, eframe::APP_KEY)).unwrap_or_default();
-        Self::new(&cc.egui_ctx, state)
+        Self::new(state)
     }
 
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
@@ -140,8 +137,15 @@ impl WorkbenchApp {
     fn poll(&mut self, ctx: &egui::Context) {
         self.dataset.poll();
         self.results.poll();
-        self.thumbs.poll(ctx);
-        self.big_thumbs.poll(ctx);
+        if self.open_on_first_frame {
+            // restore the last session's dataset without leaving its tab
+            self.open_on_first_frame = false;
+            let path = self.state.dataset_path.clone();
+            self.dataset.open(ctx, &path, self.state.config.data.split.clone());
+        }
+        let (small, big) = self.thumbs.get_or_insert_with(|| (ThumbnailCache::new(ctx, 96), ThumbnailCache::new(ctx, 320)));
+        small.poll(ctx);
+        big.poll(ctx);
         if let Some(job) = &mut self.folder_pick {
             if let Some(picked) = job.try_take() {
                 self.folder_pick = None;
@@ -195,6 +199,11 @@ impl WorkbenchApp {
         }
     }
 
+    /// Thumbnails still being decoded (for tests that wait for a settled view).
+    pub fn thumbnails_pending(&self) -> usize {
+        self.thumbs.as_ref().map_or(0, |(a, b)| a.pending() + b.pending())
+    }
+
     /// Ask for a PNG of the window (or the part inside `rect`); it is written
     /// when the renderer hands the pixels over, off the UI thread.
     pub fn request_screenshot(&mut self, ctx: &egui::Context, path: PathBuf, rect: Option<egui::Rect>) {
@@ -229,10 +238,11 @@ impl WorkbenchApp {
         egui::Panel::left("experiment").resizable(true).default_size(330.0).show(ui, |ui| {
             experiment_ui(ui, self);
         });
+        let (thumbs, big_thumbs) = self.thumbs.as_mut().expect("made in poll");
         egui::CentralPanel::default().show(ui, |ui| match self.state.tab {
-            Tab::Dataset => dataset_tab_ui(ui, &mut self.dataset, &mut self.thumbs, &self.state.config),
-            Tab::Training => training_tab_ui(ui, self.session.as_ref().map(|s| &s.live), &mut self.state.smoothing),
-            Tab::Results => results_tab_ui(ui, &mut self.results, &mut self.thumbs, &mut self.big_thumbs, &mut self.export),
+            Tab::Dataset => dataset_tab_ui(ui, &mut self.dataset, thumbs, &self.state.config),
+            Tab::Training => training_tab_ui(ui, self.session.as_ref().map(|s| &s.live), &mut self.state.smoothing, &mut self.export),
+            Tab::Results => results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export),
             Tab::Runs => {
                 if let Some(run) = runs_tab_ui(ui, &mut self.runs, &mut self.export) {
                     self.results.open(&ctx, run);

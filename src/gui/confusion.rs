@@ -11,11 +11,15 @@ pub struct ConfusionView {
     pub order_by_confusion: bool,
     pub cell: f32,
     pub selected: Option<(usize, usize)>,
+    /// Where the last frame drew the matrix: top-left of cell (0, 0), cell size
+    /// and the class order, so a click maps to a pair (and tests can aim).
+    #[doc(hidden)]
+    pub drawn: Option<(egui::Pos2, f32, Vec<usize>)>,
 }
 
 impl Default for ConfusionView {
     fn default() -> Self {
-        Self { normalised: false, order_by_confusion: false, cell: 22.0, selected: None }
+        Self { normalised: false, order_by_confusion: false, cell: 22.0, selected: None, drawn: None }
     }
 }
 
@@ -81,6 +85,7 @@ pub fn confusion_ui(ui: &mut Ui, view: &mut ConfusionView, classes: &[String], m
         let (rect, response) = ui.allocate_exact_size(size, Sense::click());
         let painter = ui.painter_at(rect);
         let origin = rect.min + Vec2::new(label_w, label_w.min(24.0));
+        view.drawn = Some((origin, cell, order.clone()));
         let font = egui::FontId::proportional((cell * 0.45).clamp(7.0, 12.0));
         for (r, &t) in order.iter().enumerate() {
             if label_w > 0.0 {
@@ -111,7 +116,7 @@ pub fn confusion_ui(ui: &mut Ui, view: &mut ConfusionView, classes: &[String], m
             }
         }
         if label_w > 0.0 {
-            painter.text(rect.min + Vec2::new(label_w, 4.0), egui::Align2::LEFT_TOP, "predicted →   (rows: true)", font, ui.visuals().weak_text_color());
+            painter.text(rect.min + Vec2::new(label_w, 4.0), egui::Align2::LEFT_TOP, "predicted ->   (rows: true)", font, ui.visuals().weak_text_color());
         }
         if let Some(pos) = response.hover_pos() {
             let rel = pos - origin;

@@ -280,7 +280,7 @@ pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<S
 fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) {
     let blocker = train_blocker(app, problems);
     ui.horizontal(|ui| {
-        let train = ui.add_enabled(blocker.is_none(), egui::Button::new(RichText::new("  Train  ").strong()));
+        let train = ui.add_enabled(blocker.is_none(), egui::Button::new(RichText::new("Train").strong()).min_size(egui::vec2(70.0, 0.0)));
         if train.clicked() {
             app.start_training(ui.ctx());
         }

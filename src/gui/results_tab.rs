@@ -226,7 +226,7 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
         .header(20.0, |mut header| {
             for (name, key) in [("class", SortBy::Class), ("precision", SortBy::Precision), ("recall", SortBy::Recall), ("F1", SortBy::F1), ("support", SortBy::Support), ("AUC", SortBy::Auc)] {
                 header.col(|ui| {
-                    let arrow = if by == key { if desc { " ⏷" } else { " ⏶" } } else { "" };
+                    let arrow = if by == key { if desc { " v" } else { " ^" } } else { "" };
                     if ui.button(format!("{name}{arrow}")).clicked() {
                         clicked = Some(key);
                     }
@@ -294,7 +294,7 @@ fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, 
     ui.horizontal(|ui| {
         match view.confusion.selected {
             Some((t, p)) => {
-                ui.heading(format!("{} → {}: {} face(s)", l.eval.classes[t], l.eval.classes[p], items.len()));
+                ui.heading(format!("{} -> {}: {} face(s)", l.eval.classes[t], l.eval.classes[p], items.len()));
                 if ui.button("show all misclassified").clicked() {
                     view.confusion.selected = None;
                 }
@@ -322,7 +322,7 @@ fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, 
                     enlarge = Some(i);
                 }
                 ui.label(RichText::new(&classes[p.true_class]).small());
-                ui.label(RichText::new(format!("→ {}", classes[p.predicted])).small().color(Color32::from_rgb(230, 120, 100)));
+                ui.label(RichText::new(format!("-> {}", classes[p.predicted])).small().color(Color32::from_rgb(230, 120, 100)));
             });
         }
     });

@@ -209,7 +209,9 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                         "failed" => Color32::from_rgb(230, 80, 70),
                         _ => Color32::from_rgb(230, 150, 60),
                     };
-                    ui.label(RichText::new("●").color(status_color)).on_hover_text(&r.status);
+                    let (dot, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    ui.painter().circle_filled(dot.center(), 4.0, status_color);
+                    resp.on_hover_text(&r.status);
                     ui.label(&r.name);
                 });
                 row.col(|ui| {

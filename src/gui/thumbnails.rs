@@ -79,6 +79,11 @@ impl ThumbnailCache {
         }
     }
 
+    /// Thumbnails asked for and not yet decoded.
+    pub fn pending(&self) -> usize {
+        self.slots.values().filter(|s| matches!(s, Slot::Loading)).count()
+    }
+
     pub fn failed(&self, path: &Path) -> bool {
         matches!(self.slots.get(path), Some(Slot::Failed))
     }

@@ -5,6 +5,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::decimate::ema;
+use super::export::ExportRequest;
 use super::live_run::LiveRun;
 use super::plots::{decimated_line, TRAIN, VAL};
 
@@ -17,7 +18,7 @@ fn fmt_duration(secs: f64) -> String {
     }
 }
 
-pub fn training_tab_ui(ui: &mut Ui, live: Option<&LiveRun>, smoothing: &mut f64) {
+pub fn training_tab_ui(ui: &mut Ui, live: Option<&LiveRun>, smoothing: &mut f64, export: &mut Option<ExportRequest>) {
     let Some(run) = live else {
         ui.label("No training yet: choose a dataset and press Train.");
         return;
@@ -28,15 +29,25 @@ pub fn training_tab_ui(ui: &mut Ui, live: Option<&LiveRun>, smoothing: &mut f64)
         ui.add(egui::Slider::new(smoothing, 0.0..=0.99));
         ui.label(RichText::new(format!("{} iterations", run.iter_x.len())).weak());
     });
-    let height = ((ui.available_height() - 160.0) / 2.0).max(150.0);
+    let height = ((ui.available_height() - 190.0) / 2.0).max(150.0);
+    let mut rects = Vec::new();
     ui.columns(2, |cols| {
-        iteration_loss_plot(&mut cols[0], run, *smoothing, height);
-        epoch_plot(&mut cols[1], run, "epoch-acc", "accuracy", height, |m| (m.train_accuracy, m.val_accuracy));
+        rects.push(("loss-per-iteration", iteration_loss_plot(&mut cols[0], run, *smoothing, height)));
+        rects.push(("accuracy-per-epoch", epoch_plot(&mut cols[1], run, "epoch-acc", "accuracy", height, |m| (m.train_accuracy, m.val_accuracy))));
     });
     ui.columns(3, |cols| {
-        epoch_plot(&mut cols[0], run, "epoch-loss", "loss", height * 0.8, |m| (m.train_loss, m.val_loss));
-        series_plot(&mut cols[1], run, "lr", "learning rate", &run.iter_lr, height * 0.8);
-        series_plot(&mut cols[2], run, "rate", "images / s", &run.iter_rate, height * 0.8);
+        rects.push(("loss-per-epoch", epoch_plot(&mut cols[0], run, "epoch-loss", "loss", height * 0.8, |m| (m.train_loss, m.val_loss))));
+        rects.push(("learning-rate", series_plot(&mut cols[1], run, "lr", "learning rate", &run.iter_lr, height * 0.8)));
+        rects.push(("throughput", series_plot(&mut cols[2], run, "rate", "images / s", &run.iter_rate, height * 0.8)));
+    });
+    ui.horizontal(|ui| {
+        ui.label("save as PNG:");
+        for (name, rect) in rects {
+            if ui.small_button(name).clicked() {
+                let path = std::path::PathBuf::from("screenshots").join(format!("{}-{name}.png", run.name));
+                *export = Some(ExportRequest::Screenshot { path, rect: Some(rect) });
+            }
+        }
     });
     log_ui(ui, run);
 }
@@ -76,14 +87,16 @@ fn phase_lines(plot: &mut egui_plot::PlotUi<'_>, run: &LiveRun, per_epoch: bool)
     }
 }
 
-fn iteration_loss_plot(ui: &mut Ui, run: &LiveRun, smoothing: f64, height: f32) {
+fn iteration_loss_plot(ui: &mut Ui, run: &LiveRun, smoothing: f64, height: f32) -> egui::Rect {
     ui.label(RichText::new("loss per iteration").strong());
     let smooth = ema(&run.iter_loss, smoothing);
     Plot::new("iter-loss").height(height).legend(Legend::default()).show(ui, |plot| {
         decimated_line(plot, "raw", &run.iter_x, &run.iter_loss, TRAIN.gamma_multiply(0.35), 1.0);
         decimated_line(plot, "smoothed", &run.iter_x, &smooth, TRAIN, 2.0);
         phase_lines(plot, run, false);
-    });
+    })
+    .response
+    .rect
 }
 
 fn epoch_plot(
@@ -93,7 +106,7 @@ fn epoch_plot(
     title: &str,
     height: f32,
     value: impl Fn(&crate::engine::EpochMetrics) -> (f64, f64),
-) {
+) -> egui::Rect {
     ui.label(RichText::new(format!("{title} per epoch")).strong());
     let train: Vec<[f64; 2]> = run.epochs.iter().map(|m| [m.epoch as f64, value(m).0]).collect();
     let val: Vec<[f64; 2]> = run.epochs.iter().map(|m| [m.epoch as f64, value(m).1]).collect();
@@ -101,15 +114,19 @@ fn epoch_plot(
         plot.line(Line::new("train", PlotPoints::new(train)).color(TRAIN).width(2.0));
         plot.line(Line::new("val", PlotPoints::new(val)).color(VAL).width(2.0));
         phase_lines(plot, run, true);
-    });
+    })
+    .response
+    .rect
 }
 
-fn series_plot(ui: &mut Ui, run: &LiveRun, id: &str, title: &str, ys: &[f64], height: f32) {
+fn series_plot(ui: &mut Ui, run: &LiveRun, id: &str, title: &str, ys: &[f64], height: f32) -> egui::Rect {
     ui.label(RichText::new(title).strong());
     Plot::new(id).height(height).show(ui, |plot| {
         decimated_line(plot, title, &run.iter_x, ys, TRAIN, 1.5);
         phase_lines(plot, run, false);
-    });
+    })
+    .response
+    .rect
 }
 
 fn log_ui(ui: &mut Ui, run: &LiveRun) {

@@ -1,0 +1,179 @@
+//! The workbench driven headless through egui_kittest: real clicks on real
+//! widgets, background work polled as in the app.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use facebench::engine::{train_blocking, FinishStatus, RunConfig, SchedulerKind, TrainRequest};
+use facebench::gui::{AppState, Tab, WorkbenchApp};
+use facebench::model::ModelConfig;
+
+fn tiny_config(epochs: usize) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.model = ModelConfig { depths: [1, 1, 1, 1], base_planes: 8, ..ModelConfig::default() };
+    c.data.input_size = 64;
+    c.scheduler.kind = SchedulerKind::None;
+    c.optimizer.lr = 3e-3;
+    c.train.epochs = epochs;
+    c.train.batch_size = 16;
+    c.device = "cpu".into();
+    c
+}
+
+fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
+    // Form fields are labelled by the row label beside them, which AccessKit
+    // does not link, so the unlabelled-widget check is off.
+    Harness::builder()
+        .with_size(size)
+        .with_accessibility_check(false)
+        .build_ui_state(|ui, app: &mut WorkbenchApp| app.frame_ui(ui), app)
+}
+
+/// Step the UI until `done` holds. The bound only catches a hang; no test
+/// depends on how fast the machine is.
+fn step_until(h: &mut Harness<'_, WorkbenchApp>, what: &str, done: impl Fn(&WorkbenchApp) -> bool) {
+    for _ in 0..30_000 {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn state(data: &std::path::Path, runs: PathBuf, config: RunConfig) -> AppState {
+    AppState { dataset_path: data.display().to_string(), config, runs_dir: runs, ..AppState::default() }
+}
+
+fn scanned(app: &WorkbenchApp) -> bool {
+    app.dataset.report().is_some() || app.dataset.error().is_some()
+}
+
+#[test]
+fn invalid_input_disables_train_with_its_reason() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 10, 48);
+    let mut config = tiny_config(1);
+    config.train.batch_size = 1;
+    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)), [1400.0, 900.0]);
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    h.get_by_label_contains("Train is disabled: fix train.batch_size");
+    assert!(h.get_by_label("Train").accesskit_node().is_disabled());
+    // the field itself is marked too: its message under it, besides the reason
+    assert!(h.get_all_by_label_contains("must be in 2..=4096").count() >= 2);
+
+    h.state_mut().state.config.train.batch_size = 16;
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Train is disabled").is_none());
+    assert!(!h.get_by_label("Train").accesskit_node().is_disabled());
+
+    // an unusable dataset blocks Train with the dataset's own message
+    h.state_mut().state.dataset_path = tmp.path().join("missing").display().to_string();
+    h.get_by_label("Open").click();
+    step_until(&mut h, "failed scan", |a| a.dataset.error().is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("Train is disabled: dataset:");
+}
+
+#[test]
+fn train_streams_points_into_the_plots_then_stops() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 30, 48);
+    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(50))), [1400.0, 900.0]);
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    h.get_by_label("Train").click();
+    step_until(&mut h, "iteration points", |a| a.session.as_ref().is_some_and(|s| s.live.iter_x.len() >= 3));
+    assert_eq!(h.state().state.tab, Tab::Training);
+    h.run_steps(2);
+    h.get_by_label("loss per iteration");
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "stopped", |a| a.session.as_ref().is_some_and(|s| !s.live.is_running()));
+    let live = &h.state().session.as_ref().unwrap().live;
+    assert_eq!(live.finished, Some(FinishStatus::Stopped), "{:?}", live.failed);
+    assert!(live.log.iter().any(|l| l.contains("checkpoint last")), "{:?}", live.log);
+}
+
+#[test]
+fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let runs = tmp.path().join("runs");
+    let run = train_blocking(
+        TrainRequest { config: tiny_config(1), data_root: data.clone(), runs_root: runs.clone(), resume: None },
+        |_| {},
+    )
+    .unwrap();
+    let mut app = WorkbenchApp::new(state(&data, runs, tiny_config(1)));
+    app.state.tab = Tab::Results;
+    let mut h = harness(app, [1400.0, 1600.0]);
+    h.step();
+    let ctx = h.ctx.clone();
+    h.state_mut().results.open(&ctx, run.clone());
+    step_until(&mut h, "results loaded", |a| a.results.loaded.is_some() || a.results.error.is_some());
+    assert!(h.state().results.error.is_none(), "{:?}", h.state().results.error);
+    h.run_steps(3);
+    h.get_by_label_contains("accuracy");
+    let (origin, cell, order) = h.state().results.confusion.drawn.clone().expect("matrix drawn");
+    // aim at the busiest off-diagonal cell, or the first diagonal one
+    let eval = h.state().results.loaded.as_ref().unwrap().eval.clone();
+    let m = eval.confusion.clone();
+    let (mut t, mut p) = (order[0], order[0]);
+    for (r, &a) in order.iter().enumerate() {
+        for (c, &b) in order.iter().enumerate() {
+            if a != b && m[a][b] > 0 && (t == p || m[a][b] > m[t][p]) {
+                (t, p) = (a, b);
+                let _ = (r, c);
+            }
+        }
+    }
+    let (r, c) = (order.iter().position(|&x| x == t).unwrap(), order.iter().position(|&x| x == p).unwrap());
+    let pos = origin + egui::vec2((c as f32 + 0.5) * cell, (r as f32 + 0.5) * cell);
+    h.hover_at(pos);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });
+        h.step();
+    }
+    h.run_steps(2);
+    assert_eq!(h.state().results.confusion.selected, Some((t, p)));
+    let items = h.state().results.gallery_items();
+    assert_eq!(items.len(), m[t][p], "the gallery holds exactly that cell's faces");
+    let preds = &h.state().results.loaded.as_ref().unwrap().eval.predictions;
+    assert!(items.iter().all(|&i| preds[i].true_class == t && preds[i].predicted == p));
+    let heading = format!("{} -> {}: {} face(s)", eval.classes[t], eval.classes[p], m[t][p]);
+    h.get_by_label(&heading);
+}
+
+#[test]
+fn snapshot_dataset_tab_on_the_demo_data() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 12, 64);
+    let mut config = tiny_config(1);
+    config.data.augment.brightness = 0.3;
+    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)), [1300.0, 1000.0]);
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(3);
+    step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
+    h.run_steps(5);
+    // the dataset path is a temp folder whose name (and so text width) varies:
+    // mask where it appears, out to a fixed right edge
+    let wide = |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
+    let mut masks = vec![wide(h.get_by_label(&data.display().to_string()).rect())];
+    masks.extend(h.get_all_by_value(&data.display().to_string()).map(|n| n.rect()));
+    masks.push(wide(h.get_by_label_contains("at 64 px").rect()));
+    for r in masks {
+        h.mask(r);
+    }
+    h.snapshot("dataset_tab_demo");
+}
