@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn gradient(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128]))
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128])
+    })
 }
 
 fn everything_on() -> AugmentConfig {
@@ -25,7 +27,13 @@ fn everything_on() -> AugmentConfig {
 }
 
 fn pipeline(augment: Option<AugmentConfig>, seed: u64) -> Pipeline {
-    Pipeline { input_size: 32, augment, mean: [0.5; 3], std: [0.5; 3], seed }
+    Pipeline {
+        input_size: 32,
+        augment,
+        mean: [0.5; 3],
+        std: [0.5; 3],
+        seed,
+    }
 }
 
 #[test]
@@ -34,9 +42,21 @@ fn same_seed_same_output_other_seed_other_output() {
     let a = pipeline(Some(everything_on()), 1);
     let b = pipeline(Some(everything_on()), 2);
     let first = a.render(&img, &a.draw(&img, 3, 17));
-    assert_eq!(first, a.render(&img, &a.draw(&img, 3, 17)), "deterministic under a seed");
-    assert_ne!(first, b.render(&img, &b.draw(&img, 3, 17)), "another seed draws differently");
-    assert_ne!(first, a.render(&img, &a.draw(&img, 4, 17)), "another epoch draws differently");
+    assert_eq!(
+        first,
+        a.render(&img, &a.draw(&img, 3, 17)),
+        "deterministic under a seed"
+    );
+    assert_ne!(
+        first,
+        b.render(&img, &b.draw(&img, 3, 17)),
+        "another seed draws differently"
+    );
+    assert_ne!(
+        first,
+        a.render(&img, &a.draw(&img, 4, 17)),
+        "another epoch draws differently"
+    );
 }
 
 #[test]
@@ -47,31 +67,55 @@ fn outputs_stay_in_the_normalised_range() {
         let out = p.render(&img, &p.draw(&img, 0, pos));
         assert_eq!(out.len(), 3 * 32 * 32);
         // [0, 1] pixels under mean 0.5 / std 0.5 land in [-1, 1]
-        assert!(out.iter().all(|v| (-1.0..=1.0).contains(v) && v.is_finite()), "draw {pos}");
+        assert!(
+            out.iter()
+                .all(|v| (-1.0..=1.0).contains(v) && v.is_finite()),
+            "draw {pos}"
+        );
     }
 }
 
 #[test]
 fn draws_respect_their_ranges() {
-    let cfg = AugmentConfig { crop_scale: [0.2, 0.6], ..AugmentConfig::default() };
+    let cfg = AugmentConfig {
+        crop_scale: [0.2, 0.6],
+        ..AugmentConfig::default()
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for _ in 0..500 {
         let d = cfg.draw(100, 80, &mut rng);
         let [x, y, w, h] = d.crop;
-        assert!(x >= 0.0 && y >= 0.0 && x + w <= 100.0 && y + h <= 80.0, "crop inside the image: {:?}", d.crop);
+        assert!(
+            x >= 0.0 && y >= 0.0 && x + w <= 100.0 && y + h <= 80.0,
+            "crop inside the image: {:?}",
+            d.crop
+        );
         let area = w * h / 8000.0;
         // rounding to whole pixels can move the area a little outside the range
         assert!((0.19..=0.61).contains(&area), "area {area}");
         let ratio = w / h;
         assert!((0.74..=1.35).contains(&ratio), "ratio {ratio}");
-        assert_eq!((d.brightness, d.contrast, d.saturation), (1.0, 1.0, 1.0), "jitter off by default");
+        assert_eq!(
+            (d.brightness, d.contrast, d.saturation),
+            (1.0, 1.0, 1.0),
+            "jitter off by default"
+        );
         assert!(!d.vflip);
     }
-    let jitter = AugmentConfig { brightness: 0.3, contrast: 0.2, saturation: 0.1, ..AugmentConfig::none() };
+    let jitter = AugmentConfig {
+        brightness: 0.3,
+        contrast: 0.2,
+        saturation: 0.1,
+        ..AugmentConfig::none()
+    };
     let mut seen_flip = false;
     for _ in 0..300 {
         let d = jitter.draw(10, 10, &mut rng);
-        assert!((0.7..=1.3).contains(&d.brightness) && (0.8..=1.2).contains(&d.contrast) && (0.9..=1.1).contains(&d.saturation));
+        assert!(
+            (0.7..=1.3).contains(&d.brightness)
+                && (0.8..=1.2).contains(&d.contrast)
+                && (0.9..=1.1).contains(&d.saturation)
+        );
         assert_eq!(d.crop, [0.0, 0.0, 10.0, 10.0]);
         seen_flip |= d.hflip;
     }
@@ -82,7 +126,10 @@ fn draws_respect_their_ranges() {
 fn horizontal_flip_mirrors_and_identity_resizes_exactly() {
     let img = gradient(32, 32);
     let plain = AugmentDraw::identity(32, 32);
-    let flipped = AugmentDraw { hflip: true, ..plain };
+    let flipped = AugmentDraw {
+        hflip: true,
+        ..plain
+    };
     let (mut a, mut b) = (vec![0f32; 3 * 32 * 32], vec![0f32; 3 * 32 * 32]);
     plain.render(&img, 32, [0.0; 3], [1.0; 3], &mut a);
     flipped.render(&img, 32, [0.0; 3], [1.0; 3], &mut b);
@@ -90,7 +137,9 @@ fn horizontal_flip_mirrors_and_identity_resizes_exactly() {
         for y in 0..32 {
             for x in 0..32 {
                 let i = c * 1024 + y * 32 + x;
-                assert!((a[i] - img.get_pixel(x as u32, y as u32).0[c] as f32 / 255.0).abs() < 1e-6);
+                assert!(
+                    (a[i] - img.get_pixel(x as u32, y as u32).0[c] as f32 / 255.0).abs() < 1e-6
+                );
                 assert_eq!(a[i], b[c * 1024 + y * 32 + (31 - x)]);
             }
         }
@@ -105,7 +154,8 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
         paths: vec![Default::default(); 10],
     });
     let p = Arc::new(pipeline(Some(everything_on()), 3));
-    let collect = || -> Vec<_> { BatchStream::spawn(bank.clone(), p.clone(), 4, 2, true, 2).collect() };
+    let collect =
+        || -> Vec<_> { BatchStream::spawn(bank.clone(), p.clone(), 4, 2, true, 2).collect() };
     let (one, two) = (collect(), collect());
     assert_eq!(one.len(), 3);
     for (x, y) in one.iter().zip(&two) {
@@ -114,7 +164,14 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
     }
     let mut seen: Vec<usize> = one.iter().flat_map(|b| b.indices.clone()).collect();
     seen.sort();
-    assert_eq!(seen, (0..10).collect::<Vec<_>>(), "every image once per epoch");
+    assert_eq!(
+        seen,
+        (0..10).collect::<Vec<_>>(),
+        "every image once per epoch"
+    );
     let other_epoch: Vec<_> = BatchStream::spawn(bank.clone(), p.clone(), 4, 3, true, 2).collect();
-    assert_ne!(other_epoch[0].indices, one[0].indices, "each epoch reshuffles");
+    assert_ne!(
+        other_epoch[0].indices, one[0].indices,
+        "each epoch reshuffles"
+    );
 }

@@ -15,11 +15,19 @@ fn facebench(args: &[&str], cwd: &Path) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn preset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("presets").join(name).to_string_lossy().into_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("presets")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -30,33 +38,68 @@ fn train_eval_runs_on_orl40_at_64px() {
     let runs_s = runs.to_str().unwrap();
     let out = facebench(
         &[
-            "train", "--data", orl.to_str().unwrap(), "--preset", &preset("resnet-tiny-cpu.json"),
-            "--set", "train.epochs=2", "--set", "name=orl-smoke", "--runs", runs_s, "--device", "cpu",
+            "train",
+            "--data",
+            orl.to_str().unwrap(),
+            "--preset",
+            &preset("resnet-tiny-cpu.json"),
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "name=orl-smoke",
+            "--runs",
+            runs_s,
+            "--device",
+            "cpu",
         ],
         tmp.path(),
     );
     assert!(out.status.success(), "train failed:\n{}", text(&out));
     let log = text(&out);
-    assert!(log.contains("40 classes: train 320  val 40  test 40"), "{log}");
+    assert!(
+        log.contains("40 classes: train 320  val 40  test 40"),
+        "{log}"
+    );
     assert!(log.contains("epoch   2"), "{log}");
     assert!(log.contains("test accuracy"), "{log}");
-    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let name = run.file_name().unwrap().to_str().unwrap().to_string();
     assert!(name.ends_with("-orl-smoke"), "{name}");
-    for f in ["config.json", "metrics.jsonl", "eval.json", "checkpoints/last/state.json", "checkpoints/best/model.mpk"] {
+    for f in [
+        "config.json",
+        "metrics.jsonl",
+        "eval.json",
+        "checkpoints/last/state.json",
+        "checkpoints/best/model.mpk",
+    ] {
         assert!(run.join(f).exists(), "{f} missing");
     }
     std::fs::remove_file(run.join("eval.json")).unwrap();
 
-    let out = facebench(&["eval", &name, "--runs", runs_s, "--device", "cpu"], tmp.path());
+    let out = facebench(
+        &["eval", &name, "--runs", runs_s, "--device", "cpu"],
+        tmp.path(),
+    );
     assert!(out.status.success(), "eval failed:\n{}", text(&out));
-    assert!(text(&out).contains("on test (40 images, best checkpoint): accuracy"), "{}", text(&out));
+    assert!(
+        text(&out).contains("on test (40 images, best checkpoint): accuracy"),
+        "{}",
+        text(&out)
+    );
     assert!(run.join("eval.json").exists());
 
     let out = facebench(&["runs", "--runs", runs_s], tmp.path());
     assert!(out.status.success(), "{}", text(&out));
     let table = text(&out);
-    assert!(table.contains(&name) && table.contains("2/2") && table.contains("completed"), "{table}");
+    assert!(
+        table.contains(&name) && table.contains("2/2") && table.contains("completed"),
+        "{table}"
+    );
     assert!(table.contains("ResNet [1,1,1,1] x16"), "{table}");
 }
 
@@ -66,44 +109,138 @@ fn config_errors_name_the_key_and_exit_non_zero() {
     let data = common::demo_dataset(tmp.path(), 2, 5, 32);
     let d = data.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["train", "--data", d, "--set", "optimizer.lrr=1"], "unknown key 'optimizer.lrr'"),
-        (&["train", "--data", d, "--set", "optimizer.lr=-1"], "optimizer.lr"),
-        (&["train", "--data", d, "--set", "train.epochs=many"], "bad value for 'train.epochs'"),
-        (&["train", "--data", d, "--set", "data.input_size=32"], "data.input_size"),
-        (&["train", "--data", d, "--set", "optimizer"], "must look like key=value"),
-        (&["train", "--data", d, "--device", "tpu"], "unknown device 'tpu'"),
-        (&["train", "--data", "/no/such/folder", "--device", "cpu", "--set", "train.epochs=1"], "does not exist"),
+        (
+            &["train", "--data", d, "--set", "optimizer.lrr=1"],
+            "unknown key 'optimizer.lrr'",
+        ),
+        (
+            &["train", "--data", d, "--set", "optimizer.lr=-1"],
+            "optimizer.lr",
+        ),
+        (
+            &["train", "--data", d, "--set", "train.epochs=many"],
+            "bad value for 'train.epochs'",
+        ),
+        (
+            &["train", "--data", d, "--set", "data.input_size=32"],
+            "data.input_size",
+        ),
+        (
+            &["train", "--data", d, "--set", "optimizer"],
+            "must look like key=value",
+        ),
+        (
+            &["train", "--data", d, "--device", "tpu"],
+            "unknown device 'tpu'",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                "/no/such/folder",
+                "--device",
+                "cpu",
+                "--set",
+                "train.epochs=1",
+            ],
+            "does not exist",
+        ),
         (&["eval", "nope", "--runs", "runs"], "no run 'nope'"),
-        (&["model-info", "--arch", "vgg"], "unknown architecture 'vgg'"),
+        (
+            &["model-info", "--arch", "vgg"],
+            "unknown architecture 'vgg'",
+        ),
     ];
     for (args, want) in cases {
         let out = facebench(args, tmp.path());
         assert!(!out.status.success(), "{args:?} should fail");
-        assert!(text(&out).contains(want), "{args:?}: expected '{want}' in:\n{}", text(&out));
+        assert!(
+            text(&out).contains(want),
+            "{args:?}: expected '{want}' in:\n{}",
+            text(&out)
+        );
     }
     let bad_preset = tmp.path().join("bad.json");
     std::fs::write(&bad_preset, r#"{ "train": { "epoch": 3 } }"#).unwrap();
-    let out = facebench(&["train", "--data", d, "--preset", bad_preset.to_str().unwrap()], tmp.path());
+    let out = facebench(
+        &[
+            "train",
+            "--data",
+            d,
+            "--preset",
+            bad_preset.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
     assert!(!out.status.success());
-    assert!(text(&out).contains("unknown field `epoch`") && text(&out).contains("bad.json"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown field `epoch`") && text(&out).contains("bad.json"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn demo_data_report_and_model_info() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = facebench(&["demo-data", "demo", "--people", "3", "--images", "6", "--size", "40"], tmp.path());
+    let out = facebench(
+        &[
+            "demo-data",
+            "demo",
+            "--people",
+            "3",
+            "--images",
+            "6",
+            "--size",
+            "40",
+        ],
+        tmp.path(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    std::fs::write(tmp.path().join("demo/person_01/broken.jpg"), b"\xFF\xD8\xFF\xE0 not really").unwrap();
+    std::fs::write(
+        tmp.path().join("demo/person_01/broken.jpg"),
+        b"\xFF\xD8\xFF\xE0 not really",
+    )
+    .unwrap();
     let out = facebench(&["data-report", "demo"], tmp.path());
     assert!(out.status.success(), "{}", text(&out));
     let report = text(&out);
-    assert!(report.contains("classes  3") && report.contains("person_03"), "{report}");
-    assert!(report.contains("broken.jpg") && report.contains("skipped  1 file(s)"), "{report}");
+    assert!(
+        report.contains("classes  3") && report.contains("person_03"),
+        "{report}"
+    );
+    assert!(
+        report.contains("broken.jpg") && report.contains("skipped  1 file(s)"),
+        "{report}"
+    );
     assert!(report.contains("sizes    40x40 .. 40x40"), "{report}");
     assert!(report.contains("mean     ["), "{report}");
 
-    let out = facebench(&["model-info", "--arch", "resnet", "--classes", "1000"], tmp.path());
-    assert!(text(&out).contains("parameters    25557032 trainable"), "{}", text(&out));
-    let out = facebench(&["model-info", "--depths", "1,1,1,1", "--base-planes", "16", "--classes", "40", "--layers"], tmp.path());
-    assert!(out.status.success() && text(&out).contains("layer1.0.conv1.weight"), "{}", text(&out));
+    let out = facebench(
+        &["model-info", "--arch", "resnet", "--classes", "1000"],
+        tmp.path(),
+    );
+    assert!(
+        text(&out).contains("parameters    25557032 trainable"),
+        "{}",
+        text(&out)
+    );
+    let out = facebench(
+        &[
+            "model-info",
+            "--depths",
+            "1,1,1,1",
+            "--base-planes",
+            "16",
+            "--classes",
+            "40",
+            "--layers",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success() && text(&out).contains("layer1.0.conv1.weight"),
+        "{}",
+        text(&out)
+    );
 }

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use facebench::data::{
-    channel_stats, decode_rgb8, Dataset, DatasetError, DatasetLayout, SkipReason, SplitConfig, StatsSource,
+    channel_stats, decode_rgb8, Dataset, DatasetError, DatasetLayout, SkipReason, SplitConfig,
+    StatsSource,
 };
 use image::{ImageBuffer, Luma, Rgb, RgbImage, Rgba};
 
@@ -21,7 +22,9 @@ fn make_classes(root: &Path, classes: &[&str], per_class: usize) {
         let dir = root.join(name);
         fs::create_dir_all(&dir).unwrap();
         for i in 0..per_class {
-            tiny_rgb((c * 40 + i) as u8).save(dir.join(format!("{i:03}.png"))).unwrap();
+            tiny_rgb((c * 40 + i) as u8)
+                .save(dir.join(format!("{i:03}.png")))
+                .unwrap();
         }
     }
 }
@@ -37,25 +40,61 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
     let cfg = SplitConfig::default();
     let ds = Dataset::open(tmp.path(), &cfg).unwrap();
     assert_eq!(ds.layout, DatasetLayout::Unsplit);
-    assert_eq!(ds.classes, vec!["alice", "bob", "carol"], "classes are sorted folder names");
+    assert_eq!(
+        ds.classes,
+        vec!["alice", "bob", "carol"],
+        "classes are sorted folder names"
+    );
     for c in 0..3 {
         let count = |s: &[facebench::data::ImageEntry]| s.iter().filter(|e| e.class == c).count();
-        assert_eq!((count(&ds.train), count(&ds.val), count(&ds.test)), (16, 2, 2), "class {c}");
+        assert_eq!(
+            (count(&ds.train), count(&ds.val), count(&ds.test)),
+            (16, 2, 2),
+            "class {c}"
+        );
     }
     let (tr, va, te) = (paths(&ds.train), paths(&ds.val), paths(&ds.test));
-    assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te), "no file in two splits");
+    assert!(
+        tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te),
+        "no file in two splits"
+    );
     assert_eq!(tr.len() + va.len() + te.len(), 60);
     // labels follow the folder
     for e in ds.train.iter().chain(&ds.val).chain(&ds.test) {
-        let folder = e.path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let folder = e
+            .path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(ds.classes[e.class], folder);
     }
     let again = Dataset::open(tmp.path(), &cfg).unwrap();
     assert_eq!(paths(&again.test), te, "same seed, same split");
-    let other = Dataset::open(tmp.path(), &SplitConfig { seed: 7, ..cfg.clone() }).unwrap();
+    let other = Dataset::open(
+        tmp.path(),
+        &SplitConfig {
+            seed: 7,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
     assert_ne!(paths(&other.test), te, "another seed, another split");
-    let custom = Dataset::open(tmp.path(), &SplitConfig { val_fraction: 0.25, test_fraction: 0.25, seed: 1 }).unwrap();
-    assert_eq!((custom.train.len(), custom.val.len(), custom.test.len()), (30, 15, 15));
+    let custom = Dataset::open(
+        tmp.path(),
+        &SplitConfig {
+            val_fraction: 0.25,
+            test_fraction: 0.25,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (custom.train.len(), custom.val.len(), custom.test.len()),
+        (30, 15, 15)
+    );
 }
 
 #[test]
@@ -64,11 +103,27 @@ fn presplit_folder_carves_val_from_train_and_reports_missing_classes() {
     make_classes(&tmp.path().join("train"), &["a", "b"], 10);
     make_classes(&tmp.path().join("test"), &["a"], 3);
     let ds = Dataset::open(tmp.path(), &SplitConfig::default()).unwrap();
-    assert_eq!(ds.layout, DatasetLayout::PreSplit { has_val: false, has_test: true });
+    assert_eq!(
+        ds.layout,
+        DatasetLayout::PreSplit {
+            has_val: false,
+            has_test: true
+        }
+    );
     assert_eq!((ds.train.len(), ds.val.len(), ds.test.len()), (18, 2, 3));
     assert!(paths(&ds.train).is_disjoint(&paths(&ds.val)));
-    assert!(ds.warnings.iter().any(|w| w.contains("no val/ folder")), "{:?}", ds.warnings);
-    assert!(ds.warnings.iter().any(|w| w.contains("test split has no images of: b")), "{:?}", ds.warnings);
+    assert!(
+        ds.warnings.iter().any(|w| w.contains("no val/ folder")),
+        "{:?}",
+        ds.warnings
+    );
+    assert!(
+        ds.warnings
+            .iter()
+            .any(|w| w.contains("test split has no images of: b")),
+        "{:?}",
+        ds.warnings
+    );
 }
 
 #[test]
@@ -89,7 +144,9 @@ fn bad_files_are_skipped_with_their_reason() {
     fs::write(dir.join("empty.jpg"), b"").unwrap();
     fs::write(dir.join("notes.jpg"), b"this is a text file, not a photo").unwrap();
     let mut png = Vec::new();
-    tiny_rgb(9).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    tiny_rgb(9)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
     fs::write(dir.join("truncated.png"), &png[..png.len() / 2]).unwrap();
     let mut corrupt = png.clone();
     for b in corrupt.iter_mut().skip(40).take(30) {
@@ -118,7 +175,10 @@ fn bad_files_are_skipped_with_their_reason() {
     assert_eq!(reason("empty.jpg"), SkipReason::Empty);
     assert_eq!(reason("notes.jpg"), SkipReason::NotAnImage);
     assert_eq!(reason("truncated.png"), SkipReason::Truncated);
-    assert!(matches!(reason("corrupt.png"), SkipReason::Corrupt | SkipReason::Truncated));
+    assert!(matches!(
+        reason("corrupt.png"),
+        SkipReason::Corrupt | SkipReason::Truncated
+    ));
     assert_eq!(reason("README.txt"), SkipReason::NotAnImage);
     assert_eq!(ds.num_images(), 12, "the good images all remain");
 }
@@ -128,9 +188,17 @@ fn unreadable_file_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     make_classes(tmp.path(), &["a", "b"], 4);
     // a dangling symlink cannot be opened
-    std::os::unix::fs::symlink(tmp.path().join("nowhere.png"), tmp.path().join("a/link.png")).unwrap();
+    std::os::unix::fs::symlink(
+        tmp.path().join("nowhere.png"),
+        tmp.path().join("a/link.png"),
+    )
+    .unwrap();
     let ds = Dataset::open(tmp.path(), &SplitConfig::default()).unwrap();
-    let s = ds.skipped.iter().find(|s| s.path.ends_with("a/link.png")).expect("reported");
+    let s = ds
+        .skipped
+        .iter()
+        .find(|s| s.path.ends_with("a/link.png"))
+        .expect("reported");
     assert_eq!(s.reason, SkipReason::Unreadable);
 }
 
@@ -141,7 +209,10 @@ fn structural_errors_say_what_to_fix() {
 
     let missing = tmp.path().join("nope");
     let e = Dataset::open(&missing, &cfg).unwrap_err();
-    assert!(matches!(e, DatasetError::Missing(_)) && e.to_string().contains("does not exist"), "{e}");
+    assert!(
+        matches!(e, DatasetError::Missing(_)) && e.to_string().contains("does not exist"),
+        "{e}"
+    );
 
     let file = tmp.path().join("file.txt");
     fs::write(&file, "x").unwrap();
@@ -151,18 +222,28 @@ fn structural_errors_say_what_to_fix() {
     let empty = tmp.path().join("empty");
     fs::create_dir(&empty).unwrap();
     let e = Dataset::open(&empty, &cfg).unwrap_err();
-    assert!(matches!(e, DatasetError::EmptyRoot(_)) && e.to_string().contains("one sub-folder per person"), "{e}");
+    assert!(
+        matches!(e, DatasetError::EmptyRoot(_))
+            && e.to_string().contains("one sub-folder per person"),
+        "{e}"
+    );
 
     let one = tmp.path().join("one");
     make_classes(&one, &["solo"], 5);
     let e = Dataset::open(&one, &cfg).unwrap_err();
-    assert!(matches!(e, DatasetError::OneClass { .. }) && e.to_string().contains("at least two"), "{e}");
+    assert!(
+        matches!(e, DatasetError::OneClass { .. }) && e.to_string().contains("at least two"),
+        "{e}"
+    );
 
     let hollow = tmp.path().join("hollow");
     make_classes(&hollow, &["a", "b"], 5);
     fs::create_dir(hollow.join("c")).unwrap();
     let e = Dataset::open(&hollow, &cfg).unwrap_err();
-    assert!(matches!(e, DatasetError::EmptyClass(ref p) if p.ends_with("c")), "{e}");
+    assert!(
+        matches!(e, DatasetError::EmptyClass(ref p) if p.ends_with("c")),
+        "{e}"
+    );
     assert!(e.to_string().contains("add photos"), "{e}");
 
     let junk = tmp.path().join("junk");
@@ -170,9 +251,20 @@ fn structural_errors_say_what_to_fix() {
     fs::create_dir(junk.join("c")).unwrap();
     fs::write(junk.join("c/x.jpg"), b"not an image").unwrap();
     let e = Dataset::open(&junk, &cfg).unwrap_err();
-    assert!(matches!(e, DatasetError::EmptyClass(_)), "a folder of only bad files is empty: {e}");
+    assert!(
+        matches!(e, DatasetError::EmptyClass(_)),
+        "a folder of only bad files is empty: {e}"
+    );
 
-    let e = Dataset::open(&hollow, &SplitConfig { val_fraction: 0.6, test_fraction: 0.5, seed: 0 }).unwrap_err();
+    let e = Dataset::open(
+        &hollow,
+        &SplitConfig {
+            val_fraction: 0.6,
+            test_fraction: 0.5,
+            seed: 0,
+        },
+    )
+    .unwrap_err();
     assert!(matches!(e, DatasetError::BadSplit(_)), "{e}");
 }
 
@@ -180,17 +272,34 @@ fn structural_errors_say_what_to_fix() {
 fn every_pixel_format_becomes_rgb8() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |n: &str| tmp.path().join(n);
-    ImageBuffer::from_fn(8, 6, |x, _| Luma([(x * 30) as u8])).save(p("gray.png")).unwrap();
-    ImageBuffer::from_fn(8, 6, |x, _| Rgba([200u8, x as u8, 0, 128])).save(p("alpha.png")).unwrap();
-    ImageBuffer::from_fn(8, 6, |x, _| Rgb([65535u16, (x * 1000) as u16, 0])).save(p("deep.png")).unwrap();
+    ImageBuffer::from_fn(8, 6, |x, _| Luma([(x * 30) as u8]))
+        .save(p("gray.png"))
+        .unwrap();
+    ImageBuffer::from_fn(8, 6, |x, _| Rgba([200u8, x as u8, 0, 128]))
+        .save(p("alpha.png"))
+        .unwrap();
+    ImageBuffer::from_fn(8, 6, |x, _| Rgb([65535u16, (x * 1000) as u16, 0]))
+        .save(p("deep.png"))
+        .unwrap();
     tiny_rgb(1).save(p("plain.bmp")).unwrap();
     tiny_rgb(2).save(p("plain.jpg")).unwrap();
     tiny_rgb(3).save(p("lossless.webp")).unwrap();
     let g = decode_rgb8(&p("gray.png")).unwrap();
     assert_eq!(g.dimensions(), (8, 6));
-    assert_eq!(g.get_pixel(3, 0).0, [90, 90, 90], "gray is copied into all three channels");
-    assert_eq!(decode_rgb8(&p("alpha.png")).unwrap().get_pixel(2, 1).0, [200, 2, 0]);
-    assert_eq!(decode_rgb8(&p("deep.png")).unwrap().get_pixel(0, 0).0[0], 255, "16-bit is scaled to 8-bit");
+    assert_eq!(
+        g.get_pixel(3, 0).0,
+        [90, 90, 90],
+        "gray is copied into all three channels"
+    );
+    assert_eq!(
+        decode_rgb8(&p("alpha.png")).unwrap().get_pixel(2, 1).0,
+        [200, 2, 0]
+    );
+    assert_eq!(
+        decode_rgb8(&p("deep.png")).unwrap().get_pixel(0, 0).0[0],
+        255,
+        "16-bit is scaled to 8-bit"
+    );
     for f in ["plain.bmp", "plain.jpg", "lossless.webp"] {
         assert_eq!(decode_rgb8(&p(f)).unwrap().dimensions(), (24, 20), "{f}");
     }
@@ -199,7 +308,11 @@ fn every_pixel_format_becomes_rgb8() {
 /// A JPEG with an EXIF APP1 segment whose Orientation tag is `orientation`.
 fn jpeg_with_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
     let mut jpeg = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
     let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
     tiff.extend([0x00, 0x01]); // one IFD entry
     tiff.extend([0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01]); // Orientation, SHORT, count 1
@@ -219,11 +332,19 @@ fn jpeg_with_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
 fn exif_orientation_is_honoured() {
     let tmp = tempfile::tempdir().unwrap();
     // left half white, right half black, 40 wide and 16 high
-    let img = RgbImage::from_fn(40, 16, |x, _| if x < 20 { Rgb([255; 3]) } else { Rgb([0; 3]) });
+    let img = RgbImage::from_fn(
+        40,
+        16,
+        |x, _| if x < 20 { Rgb([255; 3]) } else { Rgb([0; 3]) },
+    );
     let path = tmp.path().join("rotated.jpg");
     fs::write(&path, jpeg_with_orientation(&img, 6)).unwrap();
     let out = decode_rgb8(&path).unwrap();
-    assert_eq!(out.dimensions(), (16, 40), "orientation 6 turns the image by 90 degrees");
+    assert_eq!(
+        out.dimensions(),
+        (16, 40),
+        "orientation 6 turns the image by 90 degrees"
+    );
     // rotated clockwise: the former left (white) is now on top
     assert!(out.get_pixel(8, 5).0[0] > 200 && out.get_pixel(8, 35).0[0] < 50);
     let upright = tmp.path().join("upright.jpg");
@@ -238,19 +359,45 @@ fn channel_stats_are_cached_by_file_list_fingerprint() {
     let dir = tmp.path().join("data");
     make_classes(&dir, &["a", "b"], 5);
     // a known image: half red, half blue
-    let known = RgbImage::from_fn(10, 10, |x, _| if x < 5 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
+    let known = RgbImage::from_fn(10, 10, |x, _| {
+        if x < 5 {
+            Rgb([255, 0, 0])
+        } else {
+            Rgb([0, 0, 255])
+        }
+    });
     known.save(dir.join("a/known.png")).unwrap();
-    let ds = Dataset::open(&dir, &SplitConfig { val_fraction: 0.0, test_fraction: 0.0, seed: 1 }).unwrap();
+    let ds = Dataset::open(
+        &dir,
+        &SplitConfig {
+            val_fraction: 0.0,
+            test_fraction: 0.0,
+            seed: 1,
+        },
+    )
+    .unwrap();
     let (stats, source) = channel_stats(&ds.train);
     assert_eq!(source, StatsSource::Computed);
     assert_eq!(stats.images, 11);
     let (again, source) = channel_stats(&ds.train);
-    assert_eq!(source, StatsSource::Cached, "the second open does not recompute");
+    assert_eq!(
+        source,
+        StatsSource::Cached,
+        "the second open does not recompute"
+    );
     assert_eq!(again, stats);
     // a changed file changes the fingerprint
     std::thread::sleep(std::time::Duration::from_millis(20));
     known.save(dir.join("a/known.png")).unwrap();
-    let ds = Dataset::open(&dir, &SplitConfig { val_fraction: 0.0, test_fraction: 0.0, seed: 1 }).unwrap();
+    let ds = Dataset::open(
+        &dir,
+        &SplitConfig {
+            val_fraction: 0.0,
+            test_fraction: 0.0,
+            seed: 1,
+        },
+    )
+    .unwrap();
     assert_eq!(channel_stats(&ds.train).1, StatsSource::Computed);
 
     // exact values on a dataset of only the known image
@@ -259,7 +406,15 @@ fn channel_stats_are_cached_by_file_list_fingerprint() {
         fs::create_dir_all(only.join(c)).unwrap();
         known.save(only.join(c).join("k.png")).unwrap();
     }
-    let ds = Dataset::open(&only, &SplitConfig { val_fraction: 0.0, test_fraction: 0.0, seed: 1 }).unwrap();
+    let ds = Dataset::open(
+        &only,
+        &SplitConfig {
+            val_fraction: 0.0,
+            test_fraction: 0.0,
+            seed: 1,
+        },
+    )
+    .unwrap();
     let (s, _) = channel_stats(&ds.train);
     for (got, want) in s.mean.iter().zip([0.5, 0.0, 0.5]) {
         assert!((got - want).abs() < 1e-6, "mean {:?}", s.mean);
@@ -294,7 +449,10 @@ fn real_orl40_is_split_into_8_1_1_per_person() {
     let ds = Dataset::open(&common::orl40(), &SplitConfig::default()).unwrap();
     assert_eq!(ds.classes.len(), 40);
     assert_eq!((ds.train.len(), ds.val.len(), ds.test.len()), (320, 40, 40));
-    assert!(ds.skipped.iter().any(|s| s.path.ends_with("README.orl.txt")));
+    assert!(ds
+        .skipped
+        .iter()
+        .any(|s| s.path.ends_with("README.orl.txt")));
     let img = decode_rgb8(&ds.train[0].path).unwrap();
     assert_eq!(img.dimensions(), (92, 112));
     let p = img.get_pixel(40, 40).0;
@@ -304,7 +462,16 @@ fn real_orl40_is_split_into_8_1_1_per_person() {
 #[test]
 fn real_celeb23_is_read_as_presplit() {
     let ds = Dataset::open(&common::celeb23(), &SplitConfig::default()).unwrap();
-    assert_eq!(ds.layout, DatasetLayout::PreSplit { has_val: true, has_test: true });
+    assert_eq!(
+        ds.layout,
+        DatasetLayout::PreSplit {
+            has_val: true,
+            has_test: true
+        }
+    );
     assert_eq!(ds.classes.len(), 23);
-    assert_eq!((ds.train.len(), ds.val.len(), ds.test.len()), (4611, 577, 577));
+    assert_eq!(
+        (ds.train.len(), ds.val.len(), ds.test.len()),
+        (4611, 577, 577)
+    );
 }

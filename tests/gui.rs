@@ -14,7 +14,11 @@ use facebench::model::ModelConfig;
 
 fn tiny_config(epochs: usize) -> RunConfig {
     let mut c = RunConfig::default();
-    c.model = ModelConfig { depths: [1, 1, 1, 1], base_planes: 8, ..ModelConfig::default() };
+    c.model = ModelConfig {
+        depths: [1, 1, 1, 1],
+        base_planes: 8,
+        ..ModelConfig::default()
+    };
     c.data.input_size = 64;
     c.scheduler.kind = SchedulerKind::None;
     c.optimizer.lr = 3e-3;
@@ -47,7 +51,12 @@ fn step_until(h: &mut Harness<'_, WorkbenchApp>, what: &str, done: impl Fn(&Work
 }
 
 fn state(data: &std::path::Path, runs: PathBuf, config: RunConfig) -> AppState {
-    AppState { dataset_path: data.display().to_string(), config, runs_dir: runs, ..AppState::default() }
+    AppState {
+        dataset_path: data.display().to_string(),
+        config,
+        runs_dir: runs,
+        ..AppState::default()
+    }
 }
 
 fn scanned(app: &WorkbenchApp) -> bool {
@@ -61,7 +70,10 @@ fn invalid_input_disables_train_with_its_reason() {
     let data = common::demo_dataset(tmp.path(), 3, 10, 48);
     let mut config = tiny_config(1);
     config.train.batch_size = 1;
-    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)), [1400.0, 900.0]);
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)),
+        [1400.0, 900.0],
+    );
     step_until(&mut h, "dataset scan", scanned);
     h.run_steps(2);
     h.get_by_label_contains("Train is disabled: fix train.batch_size");
@@ -87,19 +99,35 @@ fn train_streams_points_into_the_plots_then_stops() {
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 4, 30, 48);
-    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(50))), [1400.0, 900.0]);
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(50))),
+        [1400.0, 900.0],
+    );
     step_until(&mut h, "dataset scan", scanned);
     h.run_steps(2);
     h.get_by_label("Train").click();
-    step_until(&mut h, "iteration points", |a| a.session.as_ref().is_some_and(|s| s.live.iter_x.len() >= 3));
+    step_until(&mut h, "iteration points", |a| {
+        a.session.as_ref().is_some_and(|s| s.live.iter_x.len() >= 3)
+    });
     assert_eq!(h.state().state.tab, Tab::Training);
     h.run_steps(2);
     h.get_by_label("loss per iteration");
     h.get_by_label("Stop").click();
-    step_until(&mut h, "stopped", |a| a.session.as_ref().is_some_and(|s| !s.live.is_running()));
+    step_until(&mut h, "stopped", |a| {
+        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+    });
     let live = &h.state().session.as_ref().unwrap().live;
-    assert_eq!(live.finished, Some(FinishStatus::Stopped), "{:?}", live.failed);
-    assert!(live.log.iter().any(|l| l.contains("checkpoint last")), "{:?}", live.log);
+    assert_eq!(
+        live.finished,
+        Some(FinishStatus::Stopped),
+        "{:?}",
+        live.failed
+    );
+    assert!(
+        live.log.iter().any(|l| l.contains("checkpoint last")),
+        "{:?}",
+        live.log
+    );
 }
 
 #[test]
@@ -109,7 +137,12 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
     let data = common::demo_dataset(tmp.path(), 4, 20, 48);
     let runs = tmp.path().join("runs");
     let run = train_blocking(
-        TrainRequest { config: tiny_config(1), data_root: data.clone(), runs_root: runs.clone(), resume: None },
+        TrainRequest {
+            config: tiny_config(1),
+            data_root: data.clone(),
+            runs_root: runs.clone(),
+            resume: None,
+        },
         |_| {},
     )
     .unwrap();
@@ -119,11 +152,23 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
     h.step();
     let ctx = h.ctx.clone();
     h.state_mut().results.open(&ctx, run.clone());
-    step_until(&mut h, "results loaded", |a| a.results.loaded.is_some() || a.results.error.is_some());
-    assert!(h.state().results.error.is_none(), "{:?}", h.state().results.error);
+    step_until(&mut h, "results loaded", |a| {
+        a.results.loaded.is_some() || a.results.error.is_some()
+    });
+    assert!(
+        h.state().results.error.is_none(),
+        "{:?}",
+        h.state().results.error
+    );
     h.run_steps(3);
     h.get_by_label_contains("accuracy");
-    let (origin, cell, order) = h.state().results.confusion.drawn.clone().expect("matrix drawn");
+    let (origin, cell, order) = h
+        .state()
+        .results
+        .confusion
+        .drawn
+        .clone()
+        .expect("matrix drawn");
     // aim at the busiest off-diagonal cell, or the first diagonal one
     let eval = h.state().results.loaded.as_ref().unwrap().eval.clone();
     let m = eval.confusion.clone();
@@ -136,21 +181,38 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
             }
         }
     }
-    let (r, c) = (order.iter().position(|&x| x == t).unwrap(), order.iter().position(|&x| x == p).unwrap());
+    let (r, c) = (
+        order.iter().position(|&x| x == t).unwrap(),
+        order.iter().position(|&x| x == p).unwrap(),
+    );
     let pos = origin + egui::vec2((c as f32 + 0.5) * cell, (r as f32 + 0.5) * cell);
     h.hover_at(pos);
     h.step();
     for pressed in [true, false] {
-        h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Default::default(),
+        });
         h.step();
     }
     h.run_steps(2);
     assert_eq!(h.state().results.confusion.selected, Some((t, p)));
     let items = h.state().results.gallery_items();
-    assert_eq!(items.len(), m[t][p], "the gallery holds exactly that cell's faces");
+    assert_eq!(
+        items.len(),
+        m[t][p],
+        "the gallery holds exactly that cell's faces"
+    );
     let preds = &h.state().results.loaded.as_ref().unwrap().eval.predictions;
-    assert!(items.iter().all(|&i| preds[i].true_class == t && preds[i].predicted == p));
-    let heading = format!("{} -> {}: {} face(s)", eval.classes[t], eval.classes[p], m[t][p]);
+    assert!(items
+        .iter()
+        .all(|&i| preds[i].true_class == t && preds[i].predicted == p));
+    let heading = format!(
+        "{} -> {}: {} face(s)",
+        eval.classes[t], eval.classes[p], m[t][p]
+    );
     h.get_by_label(&heading);
 }
 
@@ -161,16 +223,23 @@ fn snapshot_dataset_tab_on_the_demo_data() {
     let data = common::demo_dataset(tmp.path(), 4, 12, 64);
     let mut config = tiny_config(1);
     config.data.augment.brightness = 0.3;
-    let mut h = harness(WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)), [1300.0, 1000.0]);
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), config)),
+        [1300.0, 1000.0],
+    );
     step_until(&mut h, "dataset scan", scanned);
     h.run_steps(3);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
     h.run_steps(5);
     // the dataset path is a temp folder whose name (and so text width) varies:
     // mask where it appears, out to a fixed right edge
-    let wide = |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
+    let wide =
+        |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
     let mut masks = vec![wide(h.get_by_label(&data.display().to_string()).rect())];
-    masks.extend(h.get_all_by_value(&data.display().to_string()).map(|n| n.rect()));
+    masks.extend(
+        h.get_all_by_value(&data.display().to_string())
+            .map(|n| n.rect()),
+    );
     masks.push(wide(h.get_by_label_contains("at 64 px").rect()));
     for r in masks {
         h.mask(r);

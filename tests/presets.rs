@@ -5,11 +5,18 @@ mod common;
 
 use std::path::Path;
 
-use facebench::engine::{train_blocking, OptimizerKind, RunConfig, SchedulerKind, TrainEvent, TrainRequest};
+use facebench::engine::{
+    train_blocking, OptimizerKind, RunConfig, SchedulerKind, TrainEvent, TrainRequest,
+};
 use facebench::loader::Normalization;
 
 fn preset(name: &str) -> RunConfig {
-    RunConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets").join(name)).unwrap()
+    RunConfig::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -37,7 +44,10 @@ fn resnet50_preset_reproduces_the_reference_run() {
     assert_eq!(c.train.epochs, 20);
     assert_eq!(c.optimizer.kind, OptimizerKind::Adamw);
     assert_eq!((c.optimizer.lr, c.optimizer.weight_decay), (1e-3, 1e-4));
-    assert_eq!((c.scheduler.kind, c.scheduler.step_size, c.scheduler.gamma), (SchedulerKind::Step, 10, 0.1));
+    assert_eq!(
+        (c.scheduler.kind, c.scheduler.step_size, c.scheduler.gamma),
+        (SchedulerKind::Step, 10, 0.1)
+    );
     assert_eq!(c.data.normalization, Normalization::DatasetMeanStd);
     let a = &c.data.augment;
     assert!(a.random_resized_crop && a.horizontal_flip && !a.vertical_flip);
@@ -51,13 +61,19 @@ fn tiny_cpu_preset_reaches_half_the_orl_faces() {
     let mut test_accuracy = None;
     train_blocking(
         TrainRequest {
-            config: RunConfig { device: "cpu".into(), ..preset("resnet-tiny-cpu.json") },
+            config: RunConfig {
+                device: "cpu".into(),
+                ..preset("resnet-tiny-cpu.json")
+            },
             data_root: common::orl40(),
             runs_root: tmp.path().join("runs"),
             resume: None,
         },
         |e| {
-            if let TrainEvent::Finished { test_accuracy: t, .. } = e {
+            if let TrainEvent::Finished {
+                test_accuracy: t, ..
+            } = e
+            {
                 test_accuracy = *t;
             }
         },

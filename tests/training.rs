@@ -13,9 +13,16 @@ use facebench::store::{RunDir, RunStore};
 /// A tiny ResNet at 64 px that trains in seconds.
 fn tiny_config(epochs: usize) -> RunConfig {
     let mut c = RunConfig::default();
-    c.model = ModelConfig { depths: [1, 1, 1, 1], base_planes: 8, ..ModelConfig::default() };
+    c.model = ModelConfig {
+        depths: [1, 1, 1, 1],
+        base_planes: 8,
+        ..ModelConfig::default()
+    };
     c.data.input_size = 64;
-    c.data.augment = AugmentConfig { crop_scale: [0.6, 1.0], ..AugmentConfig::default() };
+    c.data.augment = AugmentConfig {
+        crop_scale: [0.6, 1.0],
+        ..AugmentConfig::default()
+    };
     c.optimizer.lr = 3e-3;
     c.scheduler.kind = facebench::engine::SchedulerKind::None;
     c.train.epochs = epochs;
@@ -72,21 +79,34 @@ fn training_on_demo_data_learns_well_above_chance() {
             _ => None,
         })
         .collect();
-    assert!(!first_losses.is_empty(), "per-iteration events are streamed");
+    assert!(
+        !first_losses.is_empty(),
+        "per-iteration events are streamed"
+    );
     let ep = epochs(&events);
     assert_eq!(ep.len(), 10);
     let start = first_losses.iter().sum::<f64>() / first_losses.len() as f64;
     let end = ep.last().unwrap().train_loss;
-    assert!(end < 0.7 * start, "train loss falls: first epoch {start:.3}, last {end:.3}");
+    assert!(
+        end < 0.7 * start,
+        "train loss falls: first epoch {start:.3}, last {end:.3}"
+    );
     let test_acc = events
         .iter()
         .find_map(|e| match e {
-            TrainEvent::Finished { status: FinishStatus::Completed, test_accuracy, .. } => *test_accuracy,
+            TrainEvent::Finished {
+                status: FinishStatus::Completed,
+                test_accuracy,
+                ..
+            } => *test_accuracy,
             _ => None,
         })
         .expect("finished with a test accuracy");
     // chance is 1/6
-    assert!(test_acc >= 0.5, "test accuracy {test_acc:.3} is well above chance (0.167)");
+    assert!(
+        test_acc >= 0.5,
+        "test accuracy {test_acc:.3} is well above chance (0.167)"
+    );
 
     // the run store holds everything the views need
     let run = RunDir::new(run_dir(&events));
@@ -94,12 +114,19 @@ fn training_on_demo_data_learns_well_above_chance() {
     assert_eq!(record.dataset.classes.len(), 6);
     assert_eq!(record.config, tiny_config(10));
     let logged = run.read_events().unwrap();
-    assert_eq!(logged.len(), events.len(), "every event is in metrics.jsonl");
+    assert_eq!(
+        logged.len(),
+        events.len(),
+        "every event is in metrics.jsonl"
+    );
     let eval = run.read_eval().unwrap().expect("eval.json");
     assert_eq!(eval.split, "test");
     assert!((eval.accuracy - test_acc).abs() < 1e-12);
     assert_eq!(eval.predictions.len(), eval.images);
-    assert!(eval.predictions.iter().all(|p| p.path.exists() && p.top5.len() == 5));
+    assert!(eval
+        .predictions
+        .iter()
+        .all(|p| p.path.exists() && p.top5.len() == 5));
     let summary = run.summary().unwrap();
     assert_eq!(summary.status, "completed");
     assert_eq!(summary.epochs_completed, 10);
@@ -128,14 +155,34 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
     let stopped_at = first
         .iter()
         .find_map(|e| match e {
-            TrainEvent::Finished { status: FinishStatus::Stopped, epochs_completed, .. } => Some(*epochs_completed),
+            TrainEvent::Finished {
+                status: FinishStatus::Stopped,
+                epochs_completed,
+                ..
+            } => Some(*epochs_completed),
             _ => None,
         })
         .unwrap_or_else(|| panic!("stopped: {:?}", first.last()));
-    assert!(stopped_at >= 2 && stopped_at < 4, "stopped after epoch {stopped_at}");
-    assert!(!first.iter().any(|e| matches!(e, TrainEvent::Evaluated { .. })), "a stopped run is not evaluated");
+    assert!(
+        stopped_at >= 2 && stopped_at < 4,
+        "stopped after epoch {stopped_at}"
+    );
+    assert!(
+        !first
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Evaluated { .. })),
+        "a stopped run is not evaluated"
+    );
     let dir = run_dir(&first);
-    assert_eq!(RunStore::new(&runs).open(&dir.to_string_lossy()).unwrap().summary().unwrap().status, "stopped");
+    assert_eq!(
+        RunStore::new(&runs)
+            .open(&dir.to_string_lossy())
+            .unwrap()
+            .summary()
+            .unwrap()
+            .status,
+        "stopped"
+    );
 
     let second = collect(TrainRequest {
         config: RunConfig::default(), // ignored: the run's own config is used
@@ -144,7 +191,11 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
         resume: Some(dir.clone()),
     });
     match &second[0] {
-        TrainEvent::Started { start_epoch, run_dir, .. } => {
+        TrainEvent::Started {
+            start_epoch,
+            run_dir,
+            ..
+        } => {
             assert_eq!(*start_epoch, stopped_at);
             assert_eq!(run_dir, &dir, "resume writes into the same run");
         }
@@ -169,10 +220,20 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
         .unwrap();
     assert!(iterations[0] > stopped_at, "iteration count continues");
     assert!(iterations[0] <= last_before + 1);
-    assert!(matches!(second.last(), Some(TrainEvent::Finished { status: FinishStatus::Completed, epochs_completed: 4, .. })));
+    assert!(matches!(
+        second.last(),
+        Some(TrainEvent::Finished {
+            status: FinishStatus::Completed,
+            epochs_completed: 4,
+            ..
+        })
+    ));
     // metrics.jsonl holds both sessions, epochs 1..=4 once each
     let run = RunDir::new(&dir);
-    let all: Vec<usize> = epochs(&run.read_events().unwrap()).iter().map(|m| m.epoch).collect();
+    let all: Vec<usize> = epochs(&run.read_events().unwrap())
+        .iter()
+        .map(|m| m.epoch)
+        .collect();
     assert_eq!(all, vec![1, 2, 3, 4]);
     assert!(run.read_eval().unwrap().is_some());
 }
@@ -229,6 +290,9 @@ fn a_bad_dataset_fails_with_its_message() {
         [TrainEvent::Failed { error }] => assert!(error.contains("does not exist"), "{error}"),
         other => panic!("{other:?}"),
     }
-    assert!(!tmp.path().join("runs").exists() || std::fs::read_dir(tmp.path().join("runs")).unwrap().count() == 0,
-        "no run folder for a run that never started");
+    assert!(
+        !tmp.path().join("runs").exists()
+            || std::fs::read_dir(tmp.path().join("runs")).unwrap().count() == 0,
+        "no run folder for a run that never started"
+    );
 }

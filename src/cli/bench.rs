@@ -13,7 +13,7 @@ use burn::tensor::backend::AutodiffBackend;
 use crate::data::{Dataset, SplitConfig};
 use crate::engine::{OptimizerConfig, ResolvedDevice};
 use crate::loader::{AugmentConfig, BatchStream, ImageBank, Pipeline};
-use crate::model::{Network, ModelConfig};
+use crate::model::{ModelConfig, Network};
 
 /// One row of the results table.
 pub struct BenchRow {
@@ -109,8 +109,13 @@ fn bench_on<B: AutodiffBackend>(
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     for &size in sizes {
         let mut model: Network<B> = config.init(100, &device);
-        let mut optim = crate::engine::AnyOptimizer::<Network<B>, B>::new(&OptimizerConfig::default());
-        let x = Tensor::<B, 4>::random([batch, 3, size, size], burn::tensor::Distribution::Default, &device);
+        let mut optim =
+            crate::engine::AnyOptimizer::<Network<B>, B>::new(&OptimizerConfig::default());
+        let x = Tensor::<B, 4>::random(
+            [batch, 3, size, size],
+            burn::tensor::Distribution::Default,
+            &device,
+        );
         let labels: Vec<i64> = (0..batch as i64).map(|i| i % 100).collect();
         let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), &device);
         let mut step = |model: Network<B>| {
@@ -133,10 +138,20 @@ fn bench_on<B: AutodiffBackend>(
         });
         let valid = model.valid();
         let xi = x.clone().inner();
-        let _: Vec<f32> = valid.forward(xi.clone()).into_data().convert::<f32>().to_vec().unwrap_or_default();
+        let _: Vec<f32> = valid
+            .forward(xi.clone())
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .unwrap_or_default();
         let start = Instant::now();
         for _ in 0..steps {
-            let _: Vec<f32> = valid.forward(xi.clone()).into_data().convert::<f32>().to_vec().unwrap_or_default();
+            let _: Vec<f32> = valid
+                .forward(xi.clone())
+                .into_data()
+                .convert::<f32>()
+                .to_vec()
+                .unwrap_or_default();
         }
         rows.push(BenchRow {
             what: format!("inference {}", config.display_name()),
@@ -150,10 +165,26 @@ fn bench_on<B: AutodiffBackend>(
 
 pub fn print_table(rows: &[BenchRow]) {
     let w = rows.iter().map(|r| r.what.len()).max().unwrap_or(10);
-    println!("| {:<w$} | {:>5} | {:>10} | {} |", "benchmark", "px", "images/s", "notes");
-    println!("|{}|{}|{}|{}|", "-".repeat(w + 2), "-".repeat(7), "-".repeat(12), "-".repeat(8));
+    println!(
+        "| {:<w$} | {:>5} | {:>10} | {} |",
+        "benchmark", "px", "images/s", "notes"
+    );
+    println!(
+        "|{}|{}|{}|{}|",
+        "-".repeat(w + 2),
+        "-".repeat(7),
+        "-".repeat(12),
+        "-".repeat(8)
+    );
     for r in rows {
-        let size = if r.size == 0 { "-".to_string() } else { r.size.to_string() };
-        println!("| {:<w$} | {:>5} | {:>10.1} | {} |", r.what, size, r.images_per_sec, r.note);
+        let size = if r.size == 0 {
+            "-".to_string()
+        } else {
+            r.size.to_string()
+        };
+        println!(
+            "| {:<w$} | {:>5} | {:>10.1} | {} |",
+            r.what, size, r.images_per_sec, r.note
+        );
     }
 }

@@ -4,24 +4,46 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-
 use super::bench;
 use super::progress::TrainProgress;
 use super::{Cli, Command};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
-use crate::engine::{evaluate_run, DeviceChoice, start_training, RunConfig, TrainEvent, TrainRequest};
+use crate::engine::{
+    evaluate_run, start_training, DeviceChoice, RunConfig, TrainEvent, TrainRequest,
+};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::store::RunStore;
 
 /// Run the parsed command line.
 pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Gui) {
-        Command::Gui => crate::gui::run_gui().map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display")),
-        Command::Train { data, preset, set, runs, resume, device, json } => {
-            train(data, preset, set, runs, resume, device, json)
+    match cli.command.unwrap_or(Command::Gui {
+        data: None,
+        preset: None,
+        runs: None,
+    }) {
+        Command::Gui { data, preset, runs } => {
+            let preset = match preset {
+                Some(p) => Some((RunConfig::load(&p)?, p)),
+                None => None,
+            };
+            crate::gui::run_gui(crate::gui::StartOptions { data, preset, runs }).map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display"))
         }
-        Command::Eval { run, runs, data, device } => {
+        Command::Train {
+            data,
+            preset,
+            set,
+            runs,
+            resume,
+            device,
+            json,
+        } => train(data, preset, set, runs, resume, device, json),
+        Command::Eval {
+            run,
+            runs,
+            data,
+            device,
+        } => {
             let store = RunStore::new(runs);
             let run = store.open(&run)?;
             let report = evaluate_run(&run, data.as_deref(), &device)?;
@@ -41,8 +63,18 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Runs { runs, json } => list_runs(runs, json),
-        Command::DataReport { dir, val_fraction, test_fraction, seed, json } => {
-            let split = SplitConfig { val_fraction, test_fraction, seed };
+        Command::DataReport {
+            dir,
+            val_fraction,
+            test_fraction,
+            seed,
+            json,
+        } => {
+            let split = SplitConfig {
+                val_fraction,
+                test_fraction,
+                seed,
+            };
             let report = DatasetReport::scan(&dir, &split)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -51,32 +83,68 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::DemoData { dir, people, images, size, seed } => {
-            let config = DemoConfig { people, images_per_person: images, size, seed };
+        Command::DemoData {
+            dir,
+            people,
+            images,
+            size,
+            seed,
+        } => {
+            let config = DemoConfig {
+                people,
+                images_per_person: images,
+                size,
+                seed,
+            };
             generate_demo_dataset(&dir, &config)?;
             println!(
                 "wrote {people} people x {images} images ({size}x{size} PNG) to {}",
                 dir.display()
             );
-            println!("train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json", dir.display());
+            println!(
+                "train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json",
+                dir.display()
+            );
             Ok(())
         }
-        Command::Bench { data, sizes, batch, steps, depths, device, loader_only } => {
+        Command::Bench {
+            data,
+            sizes,
+            batch,
+            steps,
+            depths,
+            device,
+            loader_only,
+        } => {
             let depths: [usize; 4] = depths
                 .as_slice()
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("--depths needs four numbers, e.g. 3,4,6,3"))?;
-            let model = ModelConfig { depths, ..ModelConfig::default() };
-            let device = DeviceChoice::parse(&device).and_then(DeviceChoice::resolve).map_err(anyhow::Error::msg)?;
+            let model = ModelConfig {
+                depths,
+                ..ModelConfig::default()
+            };
+            let device = DeviceChoice::parse(&device)
+                .and_then(DeviceChoice::resolve)
+                .map_err(anyhow::Error::msg)?;
             let tmp;
             let root = match data {
                 Some(d) => d,
                 None => {
                     tmp = tempfile::tempdir()?;
-                    generate_demo_dataset(tmp.path(), &DemoConfig { size: 128, ..DemoConfig::default() })?
+                    generate_demo_dataset(
+                        tmp.path(),
+                        &DemoConfig {
+                            size: 128,
+                            ..DemoConfig::default()
+                        },
+                    )?
                 }
             };
-            println!("machine: {} cores; device {device}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+            println!(
+                "machine: {} cores; device {device}",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
             let mut rows = bench::bench_loader(&root, &sizes, batch)?;
             if !loader_only {
                 rows.extend(bench::bench_model(&model, &sizes, batch, steps, device));
@@ -84,7 +152,13 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             bench::print_table(&rows);
             Ok(())
         }
-        Command::ModelInfo { arch, classes, depths, base_planes, layers } => {
+        Command::ModelInfo {
+            arch,
+            classes,
+            depths,
+            base_planes,
+            layers,
+        } => {
             let mut config = ModelConfig {
                 architecture: Architecture::parse(&arch).map_err(anyhow::Error::msg)?,
                 ..ModelConfig::default()
@@ -192,8 +266,18 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
-    let name_w = summaries.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let arch_w = summaries.iter().map(|s| s.architecture.len()).max().unwrap_or(4).max(12);
+    let name_w = summaries
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let arch_w = summaries
+        .iter()
+        .map(|s| s.architecture.len())
+        .max()
+        .unwrap_or(4)
+        .max(12);
     println!(
         "{:<name_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
         "name", "architecture", "epochs", "best val acc", "test acc", "macro F1", "params", "time"
@@ -233,10 +317,17 @@ fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
         }
         println!();
     }
-    let buffers: usize = table.iter().filter(|r| !r.trainable).map(|r| r.params).sum();
+    let buffers: usize = table
+        .iter()
+        .filter(|r| !r.trainable)
+        .map(|r| r.params)
+        .sum();
     println!("architecture  {}", config.display_name());
     println!("classes       {classes}");
     println!("tensors       {}", table.len());
-    println!("parameters    {} trainable", trainable_params::<B, _>(&model));
+    println!(
+        "parameters    {} trainable",
+        trainable_params::<B, _>(&model)
+    );
     println!("buffers       {buffers} (batch-norm running statistics)");
 }

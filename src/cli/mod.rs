@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 pub use commands::run_cli;
 
 #[derive(Debug, Parser)]
-#[command(name = "facebench", version, about = "Train and inspect face-classification CNNs")]
+#[command(
+    name = "facebench",
+    version,
+    about = "Train and inspect face-classification CNNs"
+)]
 pub struct Cli {
     /// Without a subcommand, the workbench window opens.
     #[command(subcommand)]
@@ -22,7 +26,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the workbench window (the default).
-    Gui,
+    Gui {
+        /// Open this dataset folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Start from this preset.
+        #[arg(long)]
+        preset: Option<PathBuf>,
+        /// Folder holding the runs.
+        #[arg(long)]
+        runs: Option<PathBuf>,
+    },
     /// Train a model on a folder of faces (one sub-folder per person).
     Train {
         /// Dataset folder: class folders, or train/ val/ test/ holding class folders.

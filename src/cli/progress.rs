@@ -64,7 +64,9 @@ impl TrainProgress {
                     self.println(format!("resuming after epoch {start_epoch}"));
                 }
                 let bar = self.multi.add(ProgressBar::new(config.train.epochs as u64));
-                bar.set_style(style("run   [{bar:30}] epoch {pos}/{len}  {elapsed_precise}  ETA {eta_precise}"));
+                bar.set_style(style(
+                    "run   [{bar:30}] epoch {pos}/{len}  {elapsed_precise}  ETA {eta_precise}",
+                ));
                 bar.set_position(*start_epoch as u64);
                 self.run = Some(bar);
             }
@@ -108,25 +110,42 @@ impl TrainProgress {
                     bar.set_position(m.epoch as u64);
                 }
             }
-            TrainEvent::LrChanged { from, to, reason, .. } => {
-                self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})"))
-            }
-            TrainEvent::EarlyStopped { epoch, best_epoch, best_val_accuracy } => self.println(format!(
+            TrainEvent::LrChanged {
+                from, to, reason, ..
+            } => self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})")),
+            TrainEvent::EarlyStopped {
+                epoch,
+                best_epoch,
+                best_val_accuracy,
+            } => self.println(format!(
                 "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
                 best_val_accuracy * 100.0
             )),
-            TrainEvent::Evaluated { split, accuracy, macro_f1, macro_auc, path } => self.println(format!(
+            TrainEvent::Evaluated {
+                split,
+                accuracy,
+                macro_f1,
+                macro_auc,
+                path,
+            } => self.println(format!(
                 "{split} accuracy {:.2}%  macro F1 {:.4}  macro AUC {}  -> {}",
                 accuracy * 100.0,
                 macro_f1,
                 macro_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
                 path.display()
             )),
-            TrainEvent::Finished { status, epochs_completed, seconds, .. } => {
+            TrainEvent::Finished {
+                status,
+                epochs_completed,
+                seconds,
+                ..
+            } => {
                 if let Some(bar) = self.run.take() {
                     bar.finish_and_clear();
                 }
-                self.println(format!("finished {status:?} after {epochs_completed} epochs in {seconds:.1}s"));
+                self.println(format!(
+                    "finished {status:?} after {epochs_completed} epochs in {seconds:.1}s"
+                ));
             }
             TrainEvent::Failed { error } => {
                 for bar in [self.epoch.take(), self.run.take()].into_iter().flatten() {

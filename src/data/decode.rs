@@ -132,5 +132,10 @@ pub fn decode_working_size(path: &Path, max_short_side: u32) -> Result<RgbImage,
     let scale = max_short_side as f64 / short as f64;
     let nw = ((w as f64 * scale).round() as u32).max(1);
     let nh = ((h as f64 * scale).round() as u32).max(1);
-    Ok(image::imageops::resize(&image, nw, nh, FilterType::Triangle))
+    Ok(image::imageops::resize(
+        &image,
+        nw,
+        nh,
+        FilterType::Triangle,
+    ))
 }

@@ -235,10 +235,15 @@ fn render(id: &Identity, shot: &Shot, size: u32, rng: &mut ChaCha8Rng) -> RgbIma
             let u = (px as f32 + ox) / size as f32 * 2.0 - 1.0;
             let v = (py as f32 + oy) / size as f32 * 2.0 - 1.0;
             // inverse pose: image coordinates -> canonical face coordinates
-            let (tx, ty) = ((u - shot.shift.0) / shot.scale, (v - shot.shift.1) / shot.scale);
+            let (tx, ty) = (
+                (u - shot.shift.0) / shot.scale,
+                (v - shot.shift.1) / shot.scale,
+            );
             let (x, y) = (cos * tx + sin * ty, -sin * tx + cos * ty);
-            let c = face_color(id, shot, x, y).unwrap_or_else(|| mix(shot.bg_a, shot.bg_b, (v + 1.0) / 2.0));
-            let light = shot.ambient * (1.0 + shot.light_strength * (shot.light_dir.0 * u + shot.light_dir.1 * v));
+            let c = face_color(id, shot, x, y)
+                .unwrap_or_else(|| mix(shot.bg_a, shot.bg_b, (v + 1.0) / 2.0));
+            let light = shot.ambient
+                * (1.0 + shot.light_strength * (shot.light_dir.0 * u + shot.light_dir.1 * v));
             for k in 0..3 {
                 acc[k] += c[k] * light / samples.len() as f32;
             }
@@ -272,7 +277,10 @@ pub fn demo_face(config: &DemoConfig, person: usize, index: usize) -> RgbImage {
 /// Write the demo dataset under `dir` as one folder of PNGs per person (unsplit,
 /// so facebench splits it). Returns the folder written.
 pub fn generate_demo_dataset(dir: &Path, config: &DemoConfig) -> anyhow::Result<PathBuf> {
-    anyhow::ensure!(config.people >= 2, "the demo dataset needs at least 2 people");
+    anyhow::ensure!(
+        config.people >= 2,
+        "the demo dataset needs at least 2 people"
+    );
     anyhow::ensure!(
         config.images_per_person >= 3,
         "the demo dataset needs at least 3 images per person to split"

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{channel_stats, decode_rgb8, ChannelStats, Dataset, DatasetError, DatasetLayout, SkippedFile, Split, SplitConfig};
+use super::{
+    channel_stats, decode_rgb8, ChannelStats, Dataset, DatasetError, DatasetLayout, SkippedFile,
+    Split, SplitConfig,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassCounts {
@@ -49,7 +52,10 @@ impl DatasetReport {
             .chain(&dataset.test)
             .map(|e| e.path.clone())
             .collect();
-        let bad: Vec<_> = all.par_iter().filter_map(|p| decode_rgb8(p).err()).collect();
+        let bad: Vec<_> = all
+            .par_iter()
+            .filter_map(|p| decode_rgb8(p).err())
+            .collect();
         dataset.remove_unusable(bad);
         let (stats, _) = channel_stats(&dataset.train);
         Ok(DatasetReport::new(&dataset, Some(stats)))
@@ -134,10 +140,24 @@ impl fmt::Display for DatasetReport {
                 st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2], st.images
             )?;
         }
-        let width = self.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).max(5);
-        writeln!(f, "\n{:<width$}  {:>6} {:>6} {:>6}", "class", "train", "val", "test")?;
+        let width = self
+            .classes
+            .iter()
+            .map(|c| c.class.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            f,
+            "\n{:<width$}  {:>6} {:>6} {:>6}",
+            "class", "train", "val", "test"
+        )?;
         for c in &self.classes {
-            writeln!(f, "{:<width$}  {:>6} {:>6} {:>6}", c.class, c.train, c.val, c.test)?;
+            writeln!(
+                f,
+                "{:<width$}  {:>6} {:>6} {:>6}",
+                c.class, c.train, c.val, c.test
+            )?;
         }
         if !self.warnings.is_empty() {
             writeln!(f, "\nwarnings")?;
@@ -147,7 +167,13 @@ impl fmt::Display for DatasetReport {
         }
         writeln!(f, "\nskipped  {} file(s)", self.skipped.len())?;
         for s in &self.skipped {
-            writeln!(f, "  {}: {} ({})", s.path.display(), s.reason.describe(), s.detail)?;
+            writeln!(
+                f,
+                "  {}: {} ({})",
+                s.path.display(),
+                s.reason.describe(),
+                s.detail
+            )?;
         }
         Ok(())
     }

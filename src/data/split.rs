@@ -80,7 +80,8 @@ pub fn stratified_split(
     let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for (class, mut items) in per_class.into_iter().enumerate() {
         items.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (class as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(seed ^ (class as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         items.shuffle(&mut rng);
         let n = items.len();
         let n_test = share(n, test_fraction);

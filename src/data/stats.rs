@@ -93,7 +93,9 @@ impl Sums {
 /// and cached. Files that fail to decode are left out (the loader reports them).
 pub fn channel_stats(entries: &[ImageEntry]) -> (ChannelStats, StatsSource) {
     let fingerprint = file_list_fingerprint(entries);
-    let cache_file = cache_dir().join("stats").join(format!("{fingerprint}.json"));
+    let cache_file = cache_dir()
+        .join("stats")
+        .join(format!("{fingerprint}.json"));
     if let Ok(text) = std::fs::read_to_string(&cache_file) {
         if let Ok(stats) = serde_json::from_str::<ChannelStats>(&text) {
             if stats.fingerprint == fingerprint {

@@ -63,8 +63,12 @@ pub fn save_checkpoint<B: AutodiffBackend>(
     let old = run.checkpoints_dir().join(format!("{}.old", kind.name()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    Recorder::<B>::record(&FileRecorder::new(), model.clone().into_record(), tmp.join("model"))
-        .map_err(|e| anyhow::anyhow!("cannot save model to {}: {e}", tmp.display()))?;
+    Recorder::<B>::record(
+        &FileRecorder::new(),
+        model.clone().into_record(),
+        tmp.join("model"),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot save model to {}: {e}", tmp.display()))?;
     if let Some(optimizer) = optimizer {
         optimizer.save(&tmp.join("optimizer"))?;
     }
@@ -83,15 +87,16 @@ pub fn save_checkpoint<B: AutodiffBackend>(
 pub fn find_checkpoint(run: &RunDir, kind: CheckpointKind) -> Option<PathBuf> {
     let dir = checkpoint_dir(run, kind);
     let old = run.checkpoints_dir().join(format!("{}.old", kind.name()));
-    [dir, old].into_iter().find(|d| d.join("state.json").exists())
+    [dir, old]
+        .into_iter()
+        .find(|d| d.join("state.json").exists())
 }
 
 pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {
     let path = dir.join("state.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{} is damaged: {e}", path.display()))
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is damaged: {e}", path.display()))
 }
 
 /// Load the weights of a checkpoint into `model` (any backend).
@@ -100,12 +105,13 @@ pub fn load_model<B: Backend>(
     model: Network<B>,
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
-    let record = Recorder::<B>::load(&FileRecorder::new(), dir.join("model"), device).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot load weights from {}: {e}; the checkpoint does not match this model config",
-            dir.display()
-        )
-    })?;
+    let record =
+        Recorder::<B>::load(&FileRecorder::new(), dir.join("model"), device).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load weights from {}: {e}; the checkpoint does not match this model config",
+                dir.display()
+            )
+        })?;
     Ok(model.load_record(record))
 }
 

@@ -201,9 +201,14 @@ impl RunConfig {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read preset {}", path.display()))?;
         let config: RunConfig = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("preset {} is not a valid facebench config: {e}", path.display())
+            anyhow::anyhow!(
+                "preset {} is not a valid facebench config: {e}",
+                path.display()
+            )
         })?;
-        config.check().with_context(|| format!("in preset {}", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("in preset {}", path.display()))?;
         Ok(config)
     }
 
@@ -217,7 +222,10 @@ impl RunConfig {
         for (i, part) in parts.iter().enumerate() {
             let here = parts[..=i].join(".");
             let Value::Object(map) = node else {
-                bail!("unknown key '{key}': '{}' has no sub-keys", parts[..i].join("."));
+                bail!(
+                    "unknown key '{key}': '{}' has no sub-keys",
+                    parts[..i].join(".")
+                );
             };
             let known: Vec<String> = map.keys().cloned().collect();
             node = map.get_mut(*part).ok_or_else(|| {
@@ -268,17 +276,26 @@ impl RunConfig {
             push("data.augment", p);
         }
         if self.data.prefetch_batches == 0 || self.data.prefetch_batches > 64 {
-            push("data.prefetch_batches", format!("{} must be in 1..=64", self.data.prefetch_batches));
+            push(
+                "data.prefetch_batches",
+                format!("{} must be in 1..=64", self.data.prefetch_batches),
+            );
         }
         let o = &self.optimizer;
         if !(o.lr > 0.0 && o.lr <= 10.0) {
             push("optimizer.lr", format!("{} must be in (0, 10]", o.lr));
         }
         if !(0.0..1.0).contains(&o.weight_decay) {
-            push("optimizer.weight_decay", format!("{} must be in [0, 1)", o.weight_decay));
+            push(
+                "optimizer.weight_decay",
+                format!("{} must be in [0, 1)", o.weight_decay),
+            );
         }
         if !(0.0..1.0).contains(&o.momentum) {
-            push("optimizer.momentum", format!("{} must be in [0, 1)", o.momentum));
+            push(
+                "optimizer.momentum",
+                format!("{} must be in [0, 1)", o.momentum),
+            );
         }
         let s = &self.scheduler;
         if s.kind == SchedulerKind::Step && s.step_size == 0 {
@@ -288,10 +305,16 @@ impl RunConfig {
             push("scheduler.gamma", format!("{} must be in (0, 1]", s.gamma));
         }
         if !(s.factor > 0.0 && s.factor < 1.0) {
-            push("scheduler.factor", format!("{} must be in (0, 1)", s.factor));
+            push(
+                "scheduler.factor",
+                format!("{} must be in (0, 1)", s.factor),
+            );
         }
         if s.min_lr < 0.0 {
-            push("scheduler.min_lr", format!("{} must not be negative", s.min_lr));
+            push(
+                "scheduler.min_lr",
+                format!("{} must not be negative", s.min_lr),
+            );
         }
         if self.early_stopping.enabled && self.early_stopping.patience == 0 {
             push("early_stopping.patience", "must be at least 1 epoch".into());
@@ -301,7 +324,10 @@ impl RunConfig {
             push("train.epochs", format!("{} must be in 1..=10000", t.epochs));
         }
         if t.batch_size < 2 || t.batch_size > 4096 {
-            push("train.batch_size", format!("{} must be in 2..=4096 (batch norm needs 2)", t.batch_size));
+            push(
+                "train.batch_size",
+                format!("{} must be in 2..=4096 (batch norm needs 2)", t.batch_size),
+            );
         }
         if let Err(e) = crate::engine::DeviceChoice::parse(&self.device) {
             push("device", e);

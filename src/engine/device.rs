@@ -19,7 +19,11 @@ pub enum ResolvedDevice {
 impl std::fmt::Display for ResolvedDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ResolvedDevice::Cpu => write!(f, "cpu (burn-flex, {} threads)", rayon::current_num_threads()),
+            ResolvedDevice::Cpu => write!(
+                f,
+                "cpu (burn-flex, {} threads)",
+                rayon::current_num_threads()
+            ),
             ResolvedDevice::Cuda(n) => write!(f, "cuda:{n} (burn-cuda)"),
         }
     }

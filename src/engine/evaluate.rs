@@ -33,7 +33,11 @@ pub fn predict<B: Backend>(
         let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), device);
         let p = softmax(model.forward(images), 1);
         let k = p.dims()[1];
-        let flat: Vec<f32> = p.into_data().convert::<f32>().into_vec().unwrap_or_default();
+        let flat: Vec<f32> = p
+            .into_data()
+            .convert::<f32>()
+            .into_vec()
+            .unwrap_or_default();
         probs.extend(flat.chunks(k).map(|c| c.to_vec()));
     }
     let rate = bank.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
@@ -78,7 +82,11 @@ pub fn evaluate_bank<B: Backend>(
 
 /// `facebench eval RUN`: load the run's best checkpoint (else its last), evaluate
 /// on the test split (else val) and write `eval.json`.
-pub fn evaluate_run(run: &RunDir, data_root: Option<&Path>, device: &str) -> anyhow::Result<EvalReport> {
+pub fn evaluate_run(
+    run: &RunDir,
+    data_root: Option<&Path>,
+    device: &str,
+) -> anyhow::Result<EvalReport> {
     let record = run.read_record()?;
     let root = data_root.unwrap_or(&record.data_root);
     let data = prepare_data(root, &record.config, true)?;
@@ -94,7 +102,10 @@ pub fn evaluate_run(run: &RunDir, data_root: Option<&Path>, device: &str) -> any
         Some(d) => (d, "best"),
         None => (
             find_checkpoint(run, CheckpointKind::Last).ok_or_else(|| {
-                anyhow::anyhow!("{} has no checkpoint to evaluate; train it first", run.path.display())
+                anyhow::anyhow!(
+                    "{} has no checkpoint to evaluate; train it first",
+                    run.path.display()
+                )
             })?,
             "last",
         ),
@@ -102,16 +113,34 @@ pub fn evaluate_run(run: &RunDir, data_root: Option<&Path>, device: &str) -> any
     let pipeline = data.pipeline(&record.config, false);
     let batch = record.config.train.batch_size;
     let classes = &record.dataset.classes;
-    let mut report = match DeviceChoice::parse(device).map_err(anyhow::Error::msg)?.resolve().map_err(anyhow::Error::msg)? {
+    let mut report = match DeviceChoice::parse(device)
+        .map_err(anyhow::Error::msg)?
+        .resolve()
+        .map_err(anyhow::Error::msg)?
+    {
         ResolvedDevice::Cpu => {
             let device = burn::backend::flex::FlexDevice;
-            let model = load_model(&dir, record.config.model.init::<burn::backend::Flex>(classes.len(), &device), &device)?;
+            let model = load_model(
+                &dir,
+                record
+                    .config
+                    .model
+                    .init::<burn::backend::Flex>(classes.len(), &device),
+                &device,
+            )?;
             evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
         }
         #[cfg(feature = "cuda")]
         ResolvedDevice::Cuda(n) => {
             let device = burn::backend::cuda::CudaDevice::new(n);
-            let model = load_model(&dir, record.config.model.init::<burn::backend::Cuda>(classes.len(), &device), &device)?;
+            let model = load_model(
+                &dir,
+                record
+                    .config
+                    .model
+                    .init::<burn::backend::Cuda>(classes.len(), &device),
+                &device,
+            )?;
             evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
         }
         #[cfg(not(feature = "cuda"))]

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::RunConfig;
 use super::checkpoint::CheckpointKind;
+use super::RunConfig;
 
 /// What the run is training on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ mod trainer;
 
 pub use checkpoint::{find_checkpoint, load_model, CheckpointKind, TrainerState};
 pub use config::{
-    ConfigProblem, DataConfig, EarlyStoppingConfig, Monitor, OptimizerConfig, OptimizerKind, RunConfig,
-    SchedulerConfig, SchedulerKind, TrainConfig,
+    ConfigProblem, DataConfig, EarlyStoppingConfig, Monitor, OptimizerConfig, OptimizerKind,
+    RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
 };
 pub use control::TrainControl;
 pub use device::{cuda_driver_available, DeviceChoice, ResolvedDevice};

@@ -7,7 +7,9 @@ use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig,
+};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
@@ -68,7 +70,8 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
             AnyOptimizer::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
             AnyOptimizer::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
         };
-        result.map_err(|e| anyhow::anyhow!("cannot save optimizer state to {}: {e}", path.display()))
+        result
+            .map_err(|e| anyhow::anyhow!("cannot save optimizer state to {}: {e}", path.display()))
     }
 
     /// Load state written by [`save`](Self::save) for the same optimizer kind.

@@ -24,7 +24,11 @@ pub struct PreparedData {
 
 /// Open and decode the dataset for `config`. With `only_eval`, only the split
 /// used for evaluation is decoded.
-pub fn prepare_data(root: &Path, config: &RunConfig, only_eval: bool) -> anyhow::Result<PreparedData> {
+pub fn prepare_data(
+    root: &Path,
+    config: &RunConfig,
+    only_eval: bool,
+) -> anyhow::Result<PreparedData> {
     let mut dataset = Dataset::open(root, &config.data.split)?;
     let fingerprint = file_list_fingerprint(&dataset.train);
     let stats = (config.data.normalization == Normalization::DatasetMeanStd)
@@ -34,7 +38,10 @@ pub fn prepare_data(root: &Path, config: &RunConfig, only_eval: bool) -> anyhow:
     let eval_split = dataset.eval_split();
     let decode = |split: Split| ImageBank::decode(dataset.split(split), working);
     let (train, val) = if only_eval {
-        ((ImageBank::default(), vec![]), (ImageBank::default(), vec![]))
+        (
+            (ImageBank::default(), vec![]),
+            (ImageBank::default(), vec![]),
+        )
     } else {
         (decode(Split::Train), decode(Split::Val))
     };

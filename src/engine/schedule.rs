@@ -40,7 +40,10 @@ impl LrSchedule {
             SchedulerKind::Step => {
                 let steps = epochs_done / self.config.step_size.max(1);
                 self.lr = self.base_lr * self.config.gamma.powi(steps as i32);
-                format!("StepLR: every {} epochs x{}", self.config.step_size, self.config.gamma)
+                format!(
+                    "StepLR: every {} epochs x{}",
+                    self.config.step_size, self.config.gamma
+                )
             }
             SchedulerKind::Plateau => {
                 // higher is better for both, after flipping the loss
@@ -48,7 +51,9 @@ impl LrSchedule {
                     Monitor::ValLoss => -val_loss,
                     Monitor::ValAccuracy => val_accuracy,
                 };
-                let improved = self.best.is_none_or(|b| value > b + 1e-12 * b.abs().max(1.0));
+                let improved = self
+                    .best
+                    .is_none_or(|b| value > b + 1e-12 * b.abs().max(1.0));
                 if improved {
                     self.best = Some(value);
                     self.bad_epochs = 0;

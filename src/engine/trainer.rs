@@ -13,7 +13,9 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use super::checkpoint::{find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, TrainerState};
+use super::checkpoint::{
+    find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, TrainerState,
+};
 use super::control::TrainControl;
 use super::device::{DeviceChoice, ResolvedDevice};
 use super::evaluate::{evaluate_bank, loss_and_accuracy};
@@ -79,7 +81,8 @@ pub fn start_training(request: TrainRequest) -> TrainHandle {
         .name("facebench-train".into())
         .spawn(move || {
             let mut reporter = Reporter { tx, log: None };
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(&request, &mut reporter, &ctl)));
+            let result =
+                std::panic::catch_unwind(AssertUnwindSafe(|| run(&request, &mut reporter, &ctl)));
             let error = match result {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => format!("{e:#}"),
@@ -107,7 +110,10 @@ pub fn start_training(request: TrainRequest) -> TrainHandle {
 
 /// Train synchronously on this thread, forwarding events to `on_event`.
 /// Returns the run folder.
-pub fn train_blocking(request: TrainRequest, mut on_event: impl FnMut(&TrainEvent)) -> anyhow::Result<PathBuf> {
+pub fn train_blocking(
+    request: TrainRequest,
+    mut on_event: impl FnMut(&TrainEvent),
+) -> anyhow::Result<PathBuf> {
     let handle = start_training(request);
     let mut run_dir = None;
     let mut failure = None;
@@ -126,7 +132,11 @@ pub fn train_blocking(request: TrainRequest, mut on_event: impl FnMut(&TrainEven
     run_dir.ok_or_else(|| anyhow::anyhow!("training ended before it started"))
 }
 
-fn run(request: &TrainRequest, reporter: &mut Reporter, control: &TrainControl) -> anyhow::Result<()> {
+fn run(
+    request: &TrainRequest,
+    reporter: &mut Reporter,
+    control: &TrainControl,
+) -> anyhow::Result<()> {
     let (config, run_dir, data_root, resume_dir) = match &request.resume {
         Some(path) => {
             let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
@@ -139,7 +149,12 @@ fn run(request: &TrainRequest, reporter: &mut Reporter, control: &TrainControl) 
             })?;
             (record.config, Some(run), record.data_root, Some(dir))
         }
-        None => (request.config.clone(), None, request.data_root.clone(), None),
+        None => (
+            request.config.clone(),
+            None,
+            request.data_root.clone(),
+            None,
+        ),
     };
     config.check()?;
     let device = DeviceChoice::parse(&config.device)
@@ -261,7 +276,14 @@ fn train_on<B: AutodiffBackend>(
     for epoch in state.epochs_completed..config.train.epochs {
         let lr = state.schedule.lr;
         let epoch_start = Instant::now();
-        let stream = BatchStream::spawn(data.train.clone(), train_pipeline.clone(), batch_size, epoch, true, prefetch);
+        let stream = BatchStream::spawn(
+            data.train.clone(),
+            train_pipeline.clone(),
+            batch_size,
+            epoch,
+            true,
+            prefetch,
+        );
         let batches = stream.batches();
         let (mut loss_sum, mut correct_sum, mut seen) = (0.0f64, 0usize, 0usize);
         let mut last_tick = Instant::now();
@@ -269,24 +291,50 @@ fn train_on<B: AutodiffBackend>(
             let iteration = state.iteration;
             let mut pause_error = None;
             let after = control.between_batches(|| {
-                pause_error = reporter.emit(TrainEvent::Paused { epoch: epoch + 1, iteration }).err();
+                pause_error = reporter
+                    .emit(TrainEvent::Paused {
+                        epoch: epoch + 1,
+                        iteration,
+                    })
+                    .err();
             });
             if let Some(e) = pause_error {
                 return Err(e);
             }
             if after.was_paused && !after.stop {
-                reporter.emit(TrainEvent::Resumed { epoch: epoch + 1, iteration })?;
+                reporter.emit(TrainEvent::Resumed {
+                    epoch: epoch + 1,
+                    iteration,
+                })?;
             }
             if after.stop {
                 state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-                let path = save_checkpoint(ctx.run, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
-                reporter.emit(TrainEvent::Checkpoint { epoch: state.epochs_completed, kind: CheckpointKind::Last, path })?;
-                return finish(reporter, FinishStatus::Stopped, &state, None, state.elapsed_seconds);
+                let path = save_checkpoint(
+                    ctx.run,
+                    CheckpointKind::Last,
+                    &model,
+                    Some(&optimizer),
+                    &state,
+                )?;
+                reporter.emit(TrainEvent::Checkpoint {
+                    epoch: state.epochs_completed,
+                    kind: CheckpointKind::Last,
+                    path,
+                })?;
+                return finish(
+                    reporter,
+                    FinishStatus::Stopped,
+                    &state,
+                    None,
+                    state.elapsed_seconds,
+                );
             }
             let n = batch.len();
             let s = batch.input_size;
-            let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
-            let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
+            let images =
+                Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
+            let targets =
+                Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), targets.clone());
             let loss_value: f64 = loss.clone().into_scalar().elem();
@@ -327,11 +375,19 @@ fn train_on<B: AutodiffBackend>(
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
         let valid = model.valid();
-        let (val_loss, val_accuracy) =
-            loss_and_accuracy(&valid, data.val.clone(), eval_pipeline.clone(), batch_size, prefetch, &device);
+        let (val_loss, val_accuracy) = loss_and_accuracy(
+            &valid,
+            data.val.clone(),
+            eval_pipeline.clone(),
+            batch_size,
+            prefetch,
+            &device,
+        );
         state.epochs_completed = epoch + 1;
         let is_best = state.early_stopping.observe(epoch + 1, val_accuracy);
-        let lr_change = state.schedule.on_epoch_end(epoch + 1, val_loss, val_accuracy);
+        let lr_change = state
+            .schedule
+            .on_epoch_end(epoch + 1, val_loss, val_accuracy);
         reporter.emit(TrainEvent::Epoch(EpochMetrics {
             epoch: epoch + 1,
             phase: state.phase,
@@ -344,14 +400,33 @@ fn train_on<B: AutodiffBackend>(
             images_per_sec: seen as f64 / train_seconds.max(1e-9),
         }))?;
         if let Some((from, to, reason)) = lr_change {
-            reporter.emit(TrainEvent::LrChanged { epoch: epoch + 1, from, to, reason })?;
+            reporter.emit(TrainEvent::LrChanged {
+                epoch: epoch + 1,
+                from,
+                to,
+                reason,
+            })?;
         }
         state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-        let path = save_checkpoint(ctx.run, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
-        reporter.emit(TrainEvent::Checkpoint { epoch: epoch + 1, kind: CheckpointKind::Last, path })?;
+        let path = save_checkpoint(
+            ctx.run,
+            CheckpointKind::Last,
+            &model,
+            Some(&optimizer),
+            &state,
+        )?;
+        reporter.emit(TrainEvent::Checkpoint {
+            epoch: epoch + 1,
+            kind: CheckpointKind::Last,
+            path,
+        })?;
         if is_best {
             let path = save_checkpoint(ctx.run, CheckpointKind::Best, &model, None, &state)?;
-            reporter.emit(TrainEvent::Checkpoint { epoch: epoch + 1, kind: CheckpointKind::Best, path })?;
+            reporter.emit(TrainEvent::Checkpoint {
+                epoch: epoch + 1,
+                kind: CheckpointKind::Best,
+                path,
+            })?;
         }
         if state.early_stopping.should_stop() {
             reporter.emit(TrainEvent::EarlyStopped {
@@ -363,18 +438,38 @@ fn train_on<B: AutodiffBackend>(
             break;
         }
         if control.is_stopping() {
-            return finish(reporter, FinishStatus::Stopped, &state, None, state.elapsed_seconds);
+            return finish(
+                reporter,
+                FinishStatus::Stopped,
+                &state,
+                None,
+                state.elapsed_seconds,
+            );
         }
     }
 
     // evaluate the best epoch's weights (or the last, when restore_best is off)
     let final_model = match find_checkpoint(ctx.run, CheckpointKind::Best) {
-        Some(dir) if config.early_stopping.restore_best => load_model(&dir, model.valid(), &device)?,
+        Some(dir) if config.early_stopping.restore_best => {
+            load_model(&dir, model.valid(), &device)?
+        }
         _ => model.valid(),
     };
-    let mut report = evaluate_bank(&final_model, data.eval.clone(), eval_pipeline, classes, batch_size, &device);
+    let mut report = evaluate_bank(
+        &final_model,
+        data.eval.clone(),
+        eval_pipeline,
+        classes,
+        batch_size,
+        &device,
+    );
     report.split = data.eval_split.name().into();
-    report.checkpoint = if config.early_stopping.restore_best { "best" } else { "last" }.into();
+    report.checkpoint = if config.early_stopping.restore_best {
+        "best"
+    } else {
+        "last"
+    }
+    .into();
     ctx.run.write_eval(&report)?;
     reporter.emit(TrainEvent::Evaluated {
         split: report.split.clone(),
@@ -399,7 +494,11 @@ fn finish(
         status,
         epochs_completed: state.epochs_completed,
         best_epoch: best.best_epoch,
-        best_val_accuracy: if best.best_epoch > 0 { best.best_accuracy } else { 0.0 },
+        best_val_accuracy: if best.best_epoch > 0 {
+            best.best_accuracy
+        } else {
+            0.0
+        },
         test_accuracy,
         seconds,
     })

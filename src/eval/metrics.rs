@@ -97,8 +97,16 @@ pub fn classification_report(
         let tp = confusion[c][c] as f64;
         let support: usize = confusion[c].iter().sum();
         let predicted: usize = (0..k).map(|t| confusion[t][c]).sum();
-        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+        let precision = if predicted > 0 {
+            tp / predicted as f64
+        } else {
+            0.0
+        };
+        let recall = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
         let f1 = if precision + recall > 0.0 {
             2.0 * precision * recall / (precision + recall)
         } else {
@@ -119,7 +127,11 @@ pub fn classification_report(
     }
     let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / k.max(1) as f64;
     let weighted = |f: fn(&ClassMetrics) -> f64| {
-        per_class.iter().map(|m| f(m) * m.support as f64).sum::<f64>() / n.max(1) as f64
+        per_class
+            .iter()
+            .map(|m| f(m) * m.support as f64)
+            .sum::<f64>()
+            / n.max(1) as f64
     };
     let macro_avg = Averages {
         precision: mean(|m| m.precision),
@@ -131,11 +143,18 @@ pub fn classification_report(
         recall: weighted(|m| m.recall),
         f1: weighted(|m| m.f1),
     };
-    let flat_pos: Vec<bool> = y_true.iter().flat_map(|&t| (0..k).map(move |c| c == t)).collect();
-    let flat_scores: Vec<f64> = probs.iter().flat_map(|p| p.iter().map(|&v| v as f64)).collect();
+    let flat_pos: Vec<bool> = y_true
+        .iter()
+        .flat_map(|&t| (0..k).map(move |c| c == t))
+        .collect();
+    let flat_scores: Vec<f64> = probs
+        .iter()
+        .flat_map(|p| p.iter().map(|&v| v as f64))
+        .collect();
     let micro = labelled_curve("micro", &flat_pos, &flat_scores);
     let defined: Vec<f64> = per_class.iter().filter_map(|m| m.auc).collect();
-    let auc_macro = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
+    let auc_macro =
+        (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
     EvalReport {
         split: String::new(),
         checkpoint: String::new(),

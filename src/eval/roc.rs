@@ -93,7 +93,13 @@ pub fn macro_curve(curves: &[RocCurve]) -> Option<RocCurve> {
     grid.dedup();
     let mean: Vec<f64> = grid
         .iter()
-        .map(|&x| defined.iter().map(|c| interp(x, &c.fpr, &c.tpr)).sum::<f64>() / defined.len() as f64)
+        .map(|&x| {
+            defined
+                .iter()
+                .map(|c| interp(x, &c.fpr, &c.tpr))
+                .sum::<f64>()
+                / defined.len() as f64
+        })
         .collect();
     Some(RocCurve {
         label: "macro".into(),

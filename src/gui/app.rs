@@ -42,7 +42,10 @@ pub struct WorkbenchApp {
     thumbs: Option<(ThumbnailCache, ThumbnailCache)>,
     open_on_first_frame: bool,
     export: Option<ExportRequest>,
-    shots: (crossbeam_channel::Sender<Result<PathBuf, String>>, crossbeam_channel::Receiver<Result<PathBuf, String>>),
+    shots: (
+        crossbeam_channel::Sender<Result<PathBuf, String>>,
+        crossbeam_channel::Receiver<Result<PathBuf, String>>,
+    ),
 }
 
 impl WorkbenchApp {
@@ -66,20 +69,38 @@ impl WorkbenchApp {
     }
 
     /// Restore the last dataset, config and tab.
-    pub fn from_creation(cc: &eframe::CreationContext<'_>) -> Self {
-        let state = cc.storage.and_then(|s| eframe::get_value::<AppState>(s, eframe::APP_KEY)).unwrap_or_default();
+    pub fn from_creation(cc: &eframe::CreationContext<'_>, start: super::StartOptions) -> Self {
+        let mut state = cc
+            .storage
+            .and_then(|s| eframe::get_value::<AppState>(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        if let Some(d) = start.data {
+            state.dataset_path = d.display().to_string();
+        }
+        if let Some((config, path)) = start.preset {
+            state.config = config;
+            state.preset = Some(path);
+        }
+        if let Some(r) = start.runs {
+            state.runs_dir = r;
+        }
         Self::new(state)
     }
 
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
         let path = self.state.dataset_path.clone();
-        self.dataset.open(ctx, &path, self.state.config.data.split.clone());
+        self.dataset
+            .open(ctx, &path, self.state.config.data.split.clone());
         self.state.tab = Tab::Dataset;
     }
 
     /// The native folder dialog, on its own thread (never on the UI thread).
     pub fn pick_folder(&mut self, ctx: &egui::Context) {
-        self.folder_pick = Some(Job::spawn(ctx, || rfd::FileDialog::new().set_title("Folder of faces").pick_folder()));
+        self.folder_pick = Some(Job::spawn(ctx, || {
+            rfd::FileDialog::new()
+                .set_title("Folder of faces")
+                .pick_folder()
+        }));
     }
 
     pub fn use_demo_dataset(&mut self, ctx: &egui::Context) {
@@ -107,7 +128,18 @@ impl WorkbenchApp {
     }
 
     pub fn save_preset(&mut self) {
-        let name: String = self.save_as_name.trim().chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let name: String = self
+            .save_as_name
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
         let path = user_preset_dir().join(format!("{name}.json"));
         let result = serde_json::to_vec_pretty(&self.state.config)
             .map_err(|e| e.to_string())
@@ -129,7 +161,11 @@ impl WorkbenchApp {
             runs_root: self.state.runs_dir.clone(),
             resume: None,
         });
-        self.session = Some(TrainSession { handle, live: LiveRun::default(), run_dir: None });
+        self.session = Some(TrainSession {
+            handle,
+            live: LiveRun::default(),
+            run_dir: None,
+        });
         self.state.tab = Tab::Training;
     }
 
@@ -141,9 +177,12 @@ impl WorkbenchApp {
             // restore the last session's dataset without leaving its tab
             self.open_on_first_frame = false;
             let path = self.state.dataset_path.clone();
-            self.dataset.open(ctx, &path, self.state.config.data.split.clone());
+            self.dataset
+                .open(ctx, &path, self.state.config.data.split.clone());
         }
-        let (small, big) = self.thumbs.get_or_insert_with(|| (ThumbnailCache::new(ctx, 96), ThumbnailCache::new(ctx, 320)));
+        let (small, big) = self
+            .thumbs
+            .get_or_insert_with(|| (ThumbnailCache::new(ctx, 96), ThumbnailCache::new(ctx, 320)));
         small.poll(ctx);
         big.poll(ctx);
         if let Some(job) = &mut self.folder_pick {
@@ -154,7 +193,12 @@ impl WorkbenchApp {
                         self.state.dataset_path = p.display().to_string();
                         self.open_dataset(ctx);
                     }
-                    None => self.status = Some("no folder chosen (if no dialog appeared, type or paste the path)".into()),
+                    None => {
+                        self.status = Some(
+                            "no folder chosen (if no dialog appeared, type or paste the path)"
+                                .into(),
+                        )
+                    }
                 }
             }
         }
@@ -201,19 +245,28 @@ impl WorkbenchApp {
 
     /// Thumbnails still being decoded (for tests that wait for a settled view).
     pub fn thumbnails_pending(&self) -> usize {
-        self.thumbs.as_ref().map_or(0, |(a, b)| a.pending() + b.pending())
+        self.thumbs
+            .as_ref()
+            .map_or(0, |(a, b)| a.pending() + b.pending())
     }
 
     /// Ask for a PNG of the window (or the part inside `rect`); it is written
     /// when the renderer hands the pixels over, off the UI thread.
-    pub fn request_screenshot(&mut self, ctx: &egui::Context, path: PathBuf, rect: Option<egui::Rect>) {
+    pub fn request_screenshot(
+        &mut self,
+        ctx: &egui::Context,
+        path: PathBuf,
+        rect: Option<egui::Rect>,
+    ) {
         let tx = self.shots.0.clone();
         let ppp = ctx.pixels_per_point();
         let repaint = ctx.clone();
-        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(egui::ScreenshotCallback::new(move |image| {
-            let _ = tx.send(save_screenshot(&image, rect, ppp, &path));
-            repaint.request_repaint();
-        })));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+            egui::ScreenshotCallback::new(move |image| {
+                let _ = tx.send(save_screenshot(&image, rect, ppp, &path));
+                repaint.request_repaint();
+            }),
+        ));
     }
 
     /// The whole window. Used by eframe and by the UI tests.
@@ -228,21 +281,43 @@ impl WorkbenchApp {
                     ui.selectable_value(&mut self.state.tab, tab, tab.title());
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui.button("Save screenshot").on_hover_text("Save the window to screenshots/").clicked() {
-                        let name = format!("{}-{}", self.state.tab.title().to_lowercase(), chrono::Local::now().format("%Y%m%d-%H%M%S"));
-                        self.request_screenshot(&ctx, PathBuf::from("screenshots").join(format!("{name}.png")), None);
+                    if ui
+                        .button("Save screenshot")
+                        .on_hover_text("Save the window to screenshots/")
+                        .clicked()
+                    {
+                        let name = format!(
+                            "{}-{}",
+                            self.state.tab.title().to_lowercase(),
+                            chrono::Local::now().format("%Y%m%d-%H%M%S")
+                        );
+                        self.request_screenshot(
+                            &ctx,
+                            PathBuf::from("screenshots").join(format!("{name}.png")),
+                            None,
+                        );
                     }
                 });
             });
         });
-        egui::Panel::left("experiment").resizable(true).default_size(330.0).show(ui, |ui| {
-            experiment_ui(ui, self);
-        });
+        egui::Panel::left("experiment")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                experiment_ui(ui, self);
+            });
         let (thumbs, big_thumbs) = self.thumbs.as_mut().expect("made in poll");
         egui::CentralPanel::default().show(ui, |ui| match self.state.tab {
             Tab::Dataset => dataset_tab_ui(ui, &mut self.dataset, thumbs, &self.state.config),
-            Tab::Training => training_tab_ui(ui, self.session.as_ref().map(|s| &s.live), &mut self.state.smoothing, &mut self.export),
-            Tab::Results => results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export),
+            Tab::Training => training_tab_ui(
+                ui,
+                self.session.as_ref().map(|s| &s.live),
+                &mut self.state.smoothing,
+                &mut self.export,
+            ),
+            Tab::Results => {
+                results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export)
+            }
             Tab::Runs => {
                 if let Some(run) = runs_tab_ui(ui, &mut self.runs, &mut self.export) {
                     self.results.open(&ctx, run);
@@ -257,7 +332,9 @@ impl WorkbenchApp {
                     Err(e) => e,
                 })
             }
-            Some(ExportRequest::Screenshot { path, rect }) => self.request_screenshot(&ctx, path, rect),
+            Some(ExportRequest::Screenshot { path, rect }) => {
+                self.request_screenshot(&ctx, path, rect)
+            }
             None => {}
         }
     }

@@ -19,7 +19,13 @@ pub struct ConfusionView {
 
 impl Default for ConfusionView {
     fn default() -> Self {
-        Self { normalised: false, order_by_confusion: false, cell: 22.0, selected: None, drawn: None }
+        Self {
+            normalised: false,
+            order_by_confusion: false,
+            cell: 22.0,
+            selected: None,
+            drawn: None,
+        }
     }
 }
 
@@ -35,11 +41,21 @@ pub fn confusion_order(m: &[Vec<usize>]) -> Vec<usize> {
         let (pos, _) = left
             .iter()
             .enumerate()
-            .max_by_key(|(_, &a)| left.iter().filter(|&&b| b != a).map(|&b| sym(a, b)).sum::<usize>())
+            .max_by_key(|(_, &a)| {
+                left.iter()
+                    .filter(|&&b| b != a)
+                    .map(|&b| sym(a, b))
+                    .sum::<usize>()
+            })
             .unwrap_or((0, &0));
         let mut cur = left.swap_remove(pos);
         order.push(cur);
-        while let Some((pos, _)) = left.iter().enumerate().filter(|(_, &b)| sym(cur, b) > 0).max_by_key(|(_, &b)| sym(cur, b)) {
+        while let Some((pos, _)) = left
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| sym(cur, b) > 0)
+            .max_by_key(|(_, &b)| sym(cur, b))
+        {
             cur = left.swap_remove(pos);
             order.push(cur);
         }
@@ -53,15 +69,29 @@ fn heat(t: f32) -> Color32 {
     let lerp = |a: f32, b: f32, x: f32| (a + (b - a) * x) as u8;
     if t < 0.5 {
         let x = t * 2.0;
-        Color32::from_rgb(lerp(20.0, 30.0, x), lerp(30.0, 150.0, x), lerp(70.0, 150.0, x))
+        Color32::from_rgb(
+            lerp(20.0, 30.0, x),
+            lerp(30.0, 150.0, x),
+            lerp(70.0, 150.0, x),
+        )
     } else {
         let x = (t - 0.5) * 2.0;
-        Color32::from_rgb(lerp(30.0, 250.0, x), lerp(150.0, 220.0, x), lerp(150.0, 60.0, x))
+        Color32::from_rgb(
+            lerp(30.0, 250.0, x),
+            lerp(150.0, 220.0, x),
+            lerp(150.0, 60.0, x),
+        )
     }
 }
 
 /// Draw the matrix; returns a newly clicked cell `(true, predicted)`.
-pub fn confusion_ui(ui: &mut Ui, view: &mut ConfusionView, classes: &[String], m: &[Vec<usize>]) -> Option<(usize, usize)> {
+pub fn confusion_ui(
+    ui: &mut Ui,
+    view: &mut ConfusionView,
+    classes: &[String],
+    m: &[Vec<usize>],
+    max_height: f32,
+) -> Option<(usize, usize)> {
     let k = classes.len();
     ui.horizontal(|ui| {
         ui.checkbox(&mut view.normalised, "row-normalised");
@@ -74,72 +104,114 @@ pub fn confusion_ui(ui: &mut Ui, view: &mut ConfusionView, classes: &[String], m
             view.cell = (view.cell * zoom).clamp(4.0, 48.0);
         }
     }
-    let order: Vec<usize> = if view.order_by_confusion { confusion_order(m) } else { (0..k).collect() };
+    let order: Vec<usize> = if view.order_by_confusion {
+        confusion_order(m)
+    } else {
+        (0..k).collect()
+    };
     let row_sum: Vec<usize> = m.iter().map(|r| r.iter().sum()).collect();
     let max = m.iter().flatten().copied().max().unwrap_or(1).max(1) as f32;
     let label_w = if view.cell >= 12.0 { 140.0 } else { 0.0 };
     let cell = view.cell;
     let mut clicked = None;
-    egui::ScrollArea::both().max_height(ui.available_height() * 0.55).show(ui, |ui| {
-        let size = Vec2::new(label_w + cell * k as f32, label_w.min(24.0) + cell * k as f32);
-        let (rect, response) = ui.allocate_exact_size(size, Sense::click());
-        let painter = ui.painter_at(rect);
-        let origin = rect.min + Vec2::new(label_w, label_w.min(24.0));
-        view.drawn = Some((origin, cell, order.clone()));
-        let font = egui::FontId::proportional((cell * 0.45).clamp(7.0, 12.0));
-        for (r, &t) in order.iter().enumerate() {
-            if label_w > 0.0 {
-                painter.text(
-                    egui::pos2(origin.x - 4.0, origin.y + (r as f32 + 0.5) * cell),
-                    egui::Align2::RIGHT_CENTER,
-                    &classes[t],
-                    font.clone(),
-                    ui.visuals().text_color(),
-                );
-            }
-            for (c, &p) in order.iter().enumerate() {
-                let cell_rect = Rect::from_min_size(origin + Vec2::new(c as f32 * cell, r as f32 * cell), Vec2::splat(cell));
-                if !ui.is_rect_visible(cell_rect) {
-                    continue;
-                }
-                let count = m[t][p];
-                let v = if view.normalised { count as f32 / row_sum[t].max(1) as f32 } else { count as f32 / max };
-                painter.rect_filled(cell_rect.shrink(0.5), 0.0, heat(v));
-                if cell >= 18.0 && count > 0 {
-                    let text = if view.normalised { format!("{:.0}", v * 100.0) } else { count.to_string() };
-                    let color = if v > 0.6 { Color32::BLACK } else { Color32::WHITE };
-                    painter.text(cell_rect.center(), egui::Align2::CENTER_CENTER, text, font.clone(), color);
-                }
-                if view.selected == Some((t, p)) {
-                    painter.rect_stroke(cell_rect, 0.0, egui::Stroke::new(2.0, Color32::WHITE), egui::StrokeKind::Inside);
-                }
-            }
-        }
-        if label_w > 0.0 {
-            painter.text(rect.min + Vec2::new(label_w, 4.0), egui::Align2::LEFT_TOP, "predicted ->   (rows: true)", font, ui.visuals().weak_text_color());
-        }
-        if let Some(pos) = response.hover_pos() {
-            let rel = pos - origin;
-            if rel.x >= 0.0 && rel.y >= 0.0 {
-                let (c, r) = ((rel.x / cell) as usize, (rel.y / cell) as usize);
-                if r < k && c < k {
-                    let (t, p) = (order[r], order[c]);
-                    let count = m[t][p];
-                    let tip = format!(
-                        "true {}\npredicted {}\n{count} image(s), {:.1}% of the row",
-                        classes[t],
-                        classes[p],
-                        100.0 * count as f32 / row_sum[t].max(1) as f32
+    egui::ScrollArea::both()
+        .id_salt("confusion")
+        .max_height(max_height)
+        .show(ui, |ui| {
+            let size = Vec2::new(
+                label_w + cell * k as f32,
+                label_w.min(24.0) + cell * k as f32,
+            );
+            let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+            let painter = ui.painter_at(rect);
+            let origin = rect.min + Vec2::new(label_w, label_w.min(24.0));
+            view.drawn = Some((origin, cell, order.clone()));
+            let font = egui::FontId::proportional((cell * 0.45).clamp(7.0, 12.0));
+            for (r, &t) in order.iter().enumerate() {
+                if label_w > 0.0 {
+                    painter.text(
+                        egui::pos2(origin.x - 4.0, origin.y + (r as f32 + 0.5) * cell),
+                        egui::Align2::RIGHT_CENTER,
+                        &classes[t],
+                        font.clone(),
+                        ui.visuals().text_color(),
                     );
-                    response.clone().on_hover_text_at_pointer(tip);
-                    if response.clicked() {
-                        view.selected = Some((t, p));
-                        clicked = Some((t, p));
+                }
+                for (c, &p) in order.iter().enumerate() {
+                    let cell_rect = Rect::from_min_size(
+                        origin + Vec2::new(c as f32 * cell, r as f32 * cell),
+                        Vec2::splat(cell),
+                    );
+                    if !ui.is_rect_visible(cell_rect) {
+                        continue;
+                    }
+                    let count = m[t][p];
+                    let v = if view.normalised {
+                        count as f32 / row_sum[t].max(1) as f32
+                    } else {
+                        count as f32 / max
+                    };
+                    painter.rect_filled(cell_rect.shrink(0.5), 0.0, heat(v));
+                    if cell >= 18.0 && count > 0 {
+                        let text = if view.normalised {
+                            format!("{:.0}", v * 100.0)
+                        } else {
+                            count.to_string()
+                        };
+                        let color = if v > 0.6 {
+                            Color32::BLACK
+                        } else {
+                            Color32::WHITE
+                        };
+                        painter.text(
+                            cell_rect.center(),
+                            egui::Align2::CENTER_CENTER,
+                            text,
+                            font.clone(),
+                            color,
+                        );
+                    }
+                    if view.selected == Some((t, p)) {
+                        painter.rect_stroke(
+                            cell_rect,
+                            0.0,
+                            egui::Stroke::new(2.0, Color32::WHITE),
+                            egui::StrokeKind::Inside,
+                        );
                     }
                 }
             }
-        }
-    });
+            if label_w > 0.0 {
+                painter.text(
+                    rect.min + Vec2::new(label_w, 4.0),
+                    egui::Align2::LEFT_TOP,
+                    "predicted ->   (rows: true)",
+                    font,
+                    ui.visuals().weak_text_color(),
+                );
+            }
+            if let Some(pos) = response.hover_pos() {
+                let rel = pos - origin;
+                if rel.x >= 0.0 && rel.y >= 0.0 {
+                    let (c, r) = ((rel.x / cell) as usize, (rel.y / cell) as usize);
+                    if r < k && c < k {
+                        let (t, p) = (order[r], order[c]);
+                        let count = m[t][p];
+                        let tip = format!(
+                            "true {}\npredicted {}\n{count} image(s), {:.1}% of the row",
+                            classes[t],
+                            classes[p],
+                            100.0 * count as f32 / row_sum[t].max(1) as f32
+                        );
+                        response.clone().on_hover_text_at_pointer(tip);
+                        if response.clicked() {
+                            view.selected = Some((t, p));
+                            clicked = Some((t, p));
+                        }
+                    }
+                }
+            }
+        });
     clicked
 }
 
@@ -150,7 +222,12 @@ mod tests {
     #[test]
     fn confused_classes_end_up_adjacent() {
         // 0 <-> 3 and 1 <-> 2 are confused
-        let m = vec![vec![5, 0, 0, 4], vec![0, 5, 3, 0], vec![0, 2, 5, 0], vec![3, 0, 0, 5]];
+        let m = vec![
+            vec![5, 0, 0, 4],
+            vec![0, 5, 3, 0],
+            vec![0, 2, 5, 0],
+            vec![3, 0, 0, 5],
+        ];
         let order = confusion_order(&m);
         let pos = |c: usize| order.iter().position(|&x| x == c).unwrap();
         assert_eq!(pos(0).abs_diff(pos(3)), 1);

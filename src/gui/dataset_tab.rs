@@ -63,7 +63,13 @@ impl DatasetView {
                 .iter()
                 .enumerate()
                 .map(|(c, name)| {
-                    let paths = dataset.train.iter().filter(|e| e.class == c).take(8).map(|e| e.path.clone()).collect();
+                    let paths = dataset
+                        .train
+                        .iter()
+                        .filter(|e| e.class == c)
+                        .take(8)
+                        .map(|e| e.path.clone())
+                        .collect();
                     (name.clone(), paths)
                 })
                 .collect();
@@ -97,7 +103,12 @@ impl DatasetView {
     }
 }
 
-pub fn dataset_tab_ui(ui: &mut Ui, view: &mut DatasetView, thumbs: &mut ThumbnailCache, config: &RunConfig) {
+pub fn dataset_tab_ui(
+    ui: &mut Ui,
+    view: &mut DatasetView,
+    thumbs: &mut ThumbnailCache,
+    config: &RunConfig,
+) {
     let result = match &view.state {
         ScanState::Idle => {
             ui.label("Choose a dataset folder on the left (Browse, type a path, or use the demo dataset).");
@@ -111,7 +122,10 @@ pub fn dataset_tab_ui(ui: &mut Ui, view: &mut DatasetView, thumbs: &mut Thumbnai
             return;
         }
         ScanState::Failed(e) => {
-            ui.colored_label(egui::Color32::from_rgb(230, 80, 70), format!("Cannot use this dataset: {e}"));
+            ui.colored_label(
+                egui::Color32::from_rgb(230, 80, 70),
+                format!("Cannot use this dataset: {e}"),
+            );
             return;
         }
         ScanState::Ready(r) => r,
@@ -134,7 +148,9 @@ pub fn dataset_tab_ui(ui: &mut Ui, view: &mut DatasetView, thumbs: &mut Thumbnai
             ui.horizontal(|ui| {
                 ui.add_sized([140.0, 20.0], egui::Label::new(class).truncate());
                 for p in paths {
-                    thumbs.show(ui, p, 56.0).on_hover_text(p.display().to_string());
+                    thumbs
+                        .show(ui, p, 56.0)
+                        .on_hover_text(p.display().to_string());
                 }
             });
         }
@@ -149,17 +165,34 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
     ui.heading(r.root.display().to_string());
     egui::Grid::new("summary").num_columns(2).show(ui, |ui| {
         ui.label("layout");
-        ui.label(format!("{:?}", r.layout));
+        ui.label(match r.layout {
+            crate::data::DatasetLayout::Unsplit => "class folders, split by facebench".to_string(),
+            crate::data::DatasetLayout::PreSplit { has_val, has_test } => format!(
+                "pre-split: train/{}{}",
+                if has_val {
+                    " val/"
+                } else {
+                    " (val carved from train)"
+                },
+                if has_test { " test/" } else { "" }
+            ),
+        });
         ui.end_row();
         ui.label("classes");
         ui.label(r.classes.len().to_string());
         ui.end_row();
         ui.label("images");
-        ui.label(format!("train {}   val {}   test {}", r.totals[0], r.totals[1], r.totals[2]));
+        ui.label(format!(
+            "train {}   val {}   test {}",
+            r.totals[0], r.totals[1], r.totals[2]
+        ));
         ui.end_row();
         if let Some(s) = r.sizes {
             ui.label("sizes");
-            ui.label(format!("{}x{} … {}x{}", s.min_width, s.min_height, s.max_width, s.max_height));
+            ui.label(format!(
+                "{}x{} … {}x{}",
+                s.min_width, s.min_height, s.max_width, s.max_height
+            ));
             ui.end_row();
         }
         if let Some(st) = &r.stats {
@@ -213,23 +246,33 @@ fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) {
 
 fn problems_ui(ui: &mut Ui, r: &DatasetReport) {
     for w in &r.warnings {
-        ui.colored_label(egui::Color32::from_rgb(230, 150, 60), format!("warning: {w}"));
+        ui.colored_label(
+            egui::Color32::from_rgb(230, 150, 60),
+            format!("warning: {w}"),
+        );
     }
-    egui::CollapsingHeader::new(format!("Skipped files ({})", r.skipped.len())).default_open(r.skipped.len() <= 10).show(ui, |ui| {
-        egui::Grid::new("skipped").striped(true).show(ui, |ui| {
-            for s in &r.skipped {
-                ui.label(s.path.display().to_string());
-                ui.label(RichText::new(s.reason.describe()).strong());
-                ui.label(RichText::new(&s.detail).weak());
-                ui.end_row();
-            }
+    egui::CollapsingHeader::new(format!("Skipped files ({})", r.skipped.len()))
+        .default_open(r.skipped.len() <= 10)
+        .show(ui, |ui| {
+            egui::Grid::new("skipped").striped(true).show(ui, |ui| {
+                for s in &r.skipped {
+                    ui.label(s.path.display().to_string());
+                    ui.label(RichText::new(s.reason.describe()).strong());
+                    ui.label(RichText::new(&s.detail).weak());
+                    ui.end_row();
+                }
+            });
         });
-    });
 }
 
 /// One face under 12 random draws of the current augmentation settings,
 /// redrawn whenever the settings change.
-fn augmentation_preview_ui(ui: &mut Ui, view: &mut DatasetView, path: &std::path::Path, config: &RunConfig) {
+fn augmentation_preview_ui(
+    ui: &mut Ui,
+    view: &mut DatasetView,
+    path: &std::path::Path,
+    config: &RunConfig,
+) {
     ui.horizontal(|ui| {
         ui.heading("Augmentation preview");
         if ui.button("new draws").clicked() {
@@ -240,9 +283,16 @@ fn augmentation_preview_ui(ui: &mut Ui, view: &mut DatasetView, path: &std::path
     if view.preview_source.is_none() {
         let p = path.to_path_buf();
         let working = size as u32;
-        view.preview_source = Some(Job::spawn(ui.ctx(), move || decode_working_size(&p, working).ok()));
+        view.preview_source = Some(Job::spawn(ui.ctx(), move || {
+            decode_working_size(&p, working).ok()
+        }));
     }
-    let Some(source) = view.preview_source.as_mut().and_then(|j| j.poll()).and_then(|s| s.clone()) else {
+    let Some(source) = view
+        .preview_source
+        .as_mut()
+        .and_then(|j| j.poll())
+        .and_then(|s| s.clone())
+    else {
         ui.spinner();
         return;
     };
@@ -265,7 +315,11 @@ fn augmentation_preview_ui(ui: &mut Ui, view: &mut DatasetView, path: &std::path
                     let px = |c: usize| (chw[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
                     image::Rgb([px(0), px(1), px(2)])
                 });
-                ui.ctx().load_texture(format!("aug-{i}"), color_image(&rgb), egui::TextureOptions::LINEAR)
+                ui.ctx().load_texture(
+                    format!("aug-{i}"),
+                    color_image(&rgb),
+                    egui::TextureOptions::LINEAR,
+                )
             })
             .collect();
         view.preview_key = Some(key);

@@ -5,7 +5,13 @@
 /// the x-range `[x_min, x_max]`. Each column keeps its first, min, max and last
 /// point in x order; a point just outside each end is kept so lines reach the
 /// edges. With fewer points than about 4 per column, everything in range is kept.
-pub fn min_max_envelope(xs: &[f64], ys: &[f64], x_min: f64, x_max: f64, columns: usize) -> Vec<[f64; 2]> {
+pub fn min_max_envelope(
+    xs: &[f64],
+    ys: &[f64],
+    x_min: f64,
+    x_max: f64,
+    columns: usize,
+) -> Vec<[f64; 2]> {
     debug_assert_eq!(xs.len(), ys.len());
     if xs.is_empty() || columns == 0 || x_max <= x_min {
         return Vec::new();
@@ -79,7 +85,10 @@ mod tests {
         let pts = min_max_envelope(&xs, &ys, 0.0, n as f64, 800);
         assert!(pts.len() <= 800 * 4 + 8, "{} points", pts.len());
         assert!(pts.iter().any(|p| p[1] == 50.0) && pts.iter().any(|p| p[1] == -50.0));
-        assert!(pts.windows(2).all(|w| w[0][0] <= w[1][0]), "x stays ordered");
+        assert!(
+            pts.windows(2).all(|w| w[0][0] <= w[1][0]),
+            "x stays ordered"
+        );
         assert_eq!(pts.first().unwrap()[0], 0.0);
         assert_eq!(pts.last().unwrap()[0], (n - 1) as f64);
     }

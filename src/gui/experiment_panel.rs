@@ -11,11 +11,19 @@ use crate::loader::Normalization;
 use crate::model::Architecture;
 
 fn problem_for<'a>(problems: &'a [ConfigProblem], key: &str) -> Option<&'a ConfigProblem> {
-    problems.iter().find(|p| p.key == key || p.key.starts_with(&format!("{key}.")))
+    problems
+        .iter()
+        .find(|p| p.key == key || p.key.starts_with(&format!("{key}.")))
 }
 
 /// A labelled row; the label turns red with the problem as tooltip when invalid.
-fn row(ui: &mut Ui, label: &str, tip: &str, problem: Option<&ConfigProblem>, add: impl FnOnce(&mut Ui)) {
+fn row(
+    ui: &mut Ui,
+    label: &str,
+    tip: &str,
+    problem: Option<&ConfigProblem>,
+    add: impl FnOnce(&mut Ui),
+) {
     ui.horizontal(|ui| {
         let text = match problem {
             Some(_) => RichText::new(label).color(Color32::from_rgb(230, 80, 70)),
@@ -29,24 +37,35 @@ fn row(ui: &mut Ui, label: &str, tip: &str, problem: Option<&ConfigProblem>, add
         add(ui);
     });
     if let Some(p) = problem {
-        ui.label(RichText::new(format!("  {}", p.message)).small().color(Color32::from_rgb(230, 80, 70)));
+        ui.label(
+            RichText::new(format!("  {}", p.message))
+                .small()
+                .color(Color32::from_rgb(230, 80, 70)),
+        );
     }
 }
 
 fn combo<T: Copy + PartialEq>(ui: &mut Ui, id: &str, value: &mut T, options: &[(T, &str)]) {
-    let current = options.iter().find(|(v, _)| v == value).map_or("?", |(_, n)| n);
-    egui::ComboBox::from_id_salt(id).selected_text(current).show_ui(ui, |ui| {
-        for (v, name) in options {
-            ui.selectable_value(value, *v, *name);
-        }
-    });
+    let current = options
+        .iter()
+        .find(|(v, _)| v == value)
+        .map_or("?", |(_, n)| n);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for (v, name) in options {
+                ui.selectable_value(value, *v, *name);
+            }
+        });
 }
 
 /// Presets found on disk: shipped ones first, then the user's.
 pub fn list_presets() -> Vec<std::path::PathBuf> {
     let mut out: Vec<std::path::PathBuf> = Vec::new();
     for dir in preset_dirs() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut files: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -68,9 +87,11 @@ pub fn experiment_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
     preset_section_ui(ui, app);
     ui.separator();
     let problems = app.state.config.problems();
-    egui::ScrollArea::vertical().max_height(ui.available_height() - 110.0).show(ui, |ui| {
-        config_form_ui(ui, &mut app.state.config, &problems);
-    });
+    egui::ScrollArea::vertical()
+        .max_height(ui.available_height() - 110.0)
+        .show(ui, |ui| {
+            config_form_ui(ui, &mut app.state.config, &problems);
+        });
     ui.separator();
     controls_ui(ui, app, &problems);
 }
@@ -86,18 +107,28 @@ fn dataset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
         if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             app.open_dataset(ui.ctx());
         }
-        if ui.button("Open").on_hover_text("Scan this folder").clicked() {
+        if ui
+            .button("Open")
+            .on_hover_text("Scan this folder")
+            .clicked()
+        {
             app.open_dataset(ui.ctx());
         }
     });
     ui.horizontal(|ui| {
         let picking = app.folder_pick.as_ref().is_some_and(|j| j.is_pending());
-        if ui.add_enabled(!picking, egui::Button::new("Browse…")).clicked() {
+        if ui
+            .add_enabled(!picking, egui::Button::new("Browse…"))
+            .clicked()
+        {
             app.pick_folder(ui.ctx());
         }
         if ui
             .button("Use demo dataset")
-            .on_hover_text(format!("8 synthetic people x 60 faces, written to {}", demo_dataset_dir().display()))
+            .on_hover_text(format!(
+                "8 synthetic people x 60 faces, written to {}",
+                demo_dataset_dir().display()
+            ))
             .clicked()
         {
             app.use_demo_dataset(ui.ctx());
@@ -115,152 +146,434 @@ fn preset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
             .and_then(|p| p.file_stem())
             .map_or("(none)".to_string(), |s| s.to_string_lossy().into_owned());
         let mut chosen = None;
-        egui::ComboBox::from_id_salt("preset").selected_text(current).width(170.0).show_ui(ui, |ui| {
-            for p in &app.presets {
-                let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                if ui.selectable_label(app.state.preset.as_ref() == Some(p), name).clicked() {
-                    chosen = Some(p.clone());
+        egui::ComboBox::from_id_salt("preset")
+            .selected_text(current)
+            .width(170.0)
+            .show_ui(ui, |ui| {
+                for p in &app.presets {
+                    let name = p
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if ui
+                        .selectable_label(app.state.preset.as_ref() == Some(p), name)
+                        .clicked()
+                    {
+                        chosen = Some(p.clone());
+                    }
                 }
-            }
-        });
+            });
         if let Some(p) = chosen {
             app.load_preset(&p);
         }
-        if ui.add_enabled(app.state.preset.is_some(), egui::Button::new("Reset")).on_hover_text("Back to the preset's values").clicked() {
+        if ui
+            .add_enabled(app.state.preset.is_some(), egui::Button::new("Reset"))
+            .on_hover_text("Back to the preset's values")
+            .clicked()
+        {
             if let Some(p) = app.state.preset.clone() {
                 app.load_preset(&p);
             }
         }
     });
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(&mut app.save_as_name).hint_text("my-preset").desired_width(150.0));
+        ui.add(
+            egui::TextEdit::singleline(&mut app.save_as_name)
+                .hint_text("my-preset")
+                .desired_width(150.0),
+        );
         let valid = !app.save_as_name.trim().is_empty();
-        if ui.add_enabled(valid, egui::Button::new("Save as")).on_hover_text(format!("Save to {}", user_preset_dir().display())).clicked() {
+        if ui
+            .add_enabled(valid, egui::Button::new("Save as"))
+            .on_hover_text(format!("Save to {}", user_preset_dir().display()))
+            .clicked()
+        {
             app.save_preset();
         }
     });
 }
 
 fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
-    egui::CollapsingHeader::new("Architecture").default_open(true).show(ui, |ui| {
-        row(ui, "architecture", "Networks the engine can train", None, |ui| {
-            let options: Vec<(Architecture, &str)> = Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
-            combo(ui, "arch", &mut c.model.architecture, &options);
+    egui::CollapsingHeader::new("Architecture")
+        .default_open(true)
+        .show(ui, |ui| {
+            row(
+                ui,
+                "architecture",
+                "Networks the engine can train",
+                None,
+                |ui| {
+                    let options: Vec<(Architecture, &str)> =
+                        Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
+                    combo(ui, "arch", &mut c.model.architecture, &options);
+                },
+            );
+            row(
+                ui,
+                "blocks per stage",
+                "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
+                problem_for(problems, "model"),
+                |ui| {
+                    for d in &mut c.model.depths {
+                        ui.add(egui::DragValue::new(d).range(1..=64));
+                    }
+                },
+            );
+            row(
+                ui,
+                "base planes",
+                "Planes of the first stage (64 in ResNet-50); later stages double it",
+                problem_for(problems, "model"),
+                |ui| {
+                    ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
+                },
+            );
+            ui.label(RichText::new(c.model.display_name()).weak());
         });
-        row(ui, "blocks per stage", "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50", problem_for(problems, "model"), |ui| {
-            for d in &mut c.model.depths {
-                ui.add(egui::DragValue::new(d).range(1..=64));
-            }
-        });
-        row(ui, "base planes", "Planes of the first stage (64 in ResNet-50); later stages double it", problem_for(problems, "model"), |ui| {
-            ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
-        });
-        ui.label(RichText::new(c.model.display_name()).weak());
-    });
-    egui::CollapsingHeader::new("Data").default_open(true).show(ui, |ui| {
-        row(ui, "input size", "Side of the square input, in pixels (64-299)", problem_for(problems, "data.input_size"), |ui| {
-            ui.add(egui::DragValue::new(&mut c.data.input_size).range(32..=512).suffix(" px"));
-        });
-        row(ui, "normalisation", "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)", None, |ui| {
-            combo(ui, "norm", &mut c.data.normalization, &[
-                (Normalization::DatasetMeanStd, "dataset mean/std"),
-                (Normalization::KerasTf, "keras tf [-1, 1]"),
-                (Normalization::TorchImagenet, "ImageNet (torch)"),
-            ]);
-        });
-        let split = problem_for(problems, "data.split");
-        row(ui, "val / test split", "Fractions per person for folders without train/ val/ test/", split, |ui| {
-            ui.add(egui::DragValue::new(&mut c.data.split.val_fraction).range(0.0..=0.9).speed(0.01));
-            ui.add(egui::DragValue::new(&mut c.data.split.test_fraction).range(0.0..=0.9).speed(0.01));
-        });
-        row(ui, "split seed", "Same seed, same split", None, |ui| {
-            ui.add(egui::DragValue::new(&mut c.data.split.seed));
-        });
-    });
-    egui::CollapsingHeader::new("Augmentation").default_open(false).show(ui, |ui| {
-        let a = &mut c.data.augment;
-        let p = problem_for(problems, "data.augment");
-        row(ui, "resized crop", "RandomResizedCrop: area and aspect ratio ranges", p, |ui| {
-            ui.checkbox(&mut a.random_resized_crop, "");
-            ui.add(egui::DragValue::new(&mut a.crop_scale[0]).range(0.01..=1.0).speed(0.01));
-            ui.add(egui::DragValue::new(&mut a.crop_scale[1]).range(0.01..=1.0).speed(0.01));
-        });
-        row(ui, "random crop", "Crop this fraction of each side at a random place, then resize", None, |ui| {
-            ui.checkbox(&mut a.random_crop, "");
-            ui.add(egui::DragValue::new(&mut a.random_crop_fraction).range(0.3..=1.0).speed(0.01));
-        });
-        row(ui, "flips", "Horizontal / vertical, each with probability 1/2", None, |ui| {
-            ui.checkbox(&mut a.horizontal_flip, "h");
-            ui.checkbox(&mut a.vertical_flip, "v");
-        });
-        row(ui, "jitter b / c / s", "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off", None, |ui| {
-            ui.add(egui::DragValue::new(&mut a.brightness).range(0.0..=1.0).speed(0.01));
-            ui.add(egui::DragValue::new(&mut a.contrast).range(0.0..=1.0).speed(0.01));
-            ui.add(egui::DragValue::new(&mut a.saturation).range(0.0..=1.0).speed(0.01));
-        });
-    });
-    egui::CollapsingHeader::new("Optimisation").default_open(true).show(ui, |ui| {
-        let o = &mut c.optimizer;
-        row(ui, "optimizer", "AdamW (decoupled decay), Adam or SGD with momentum", None, |ui| {
-            combo(ui, "opt", &mut o.kind, &[(OptimizerKind::Adamw, "AdamW"), (OptimizerKind::Adam, "Adam"), (OptimizerKind::Sgd, "SGD")]);
-        });
-        row(ui, "learning rate", "Initial learning rate", problem_for(problems, "optimizer.lr"), |ui| {
-            ui.add(egui::DragValue::new(&mut o.lr).speed(1e-4).range(0.0..=10.0).custom_formatter(|v, _| format!("{v:.1e}")));
-        });
-        row(ui, "weight decay", "Decoupled for AdamW, L2 otherwise", problem_for(problems, "optimizer.weight_decay"), |ui| {
-            ui.add(egui::DragValue::new(&mut o.weight_decay).speed(1e-5).range(0.0..=0.5).custom_formatter(|v, _| format!("{v:.1e}")));
-        });
-        if o.kind == OptimizerKind::Sgd {
-            row(ui, "momentum", "SGD momentum", problem_for(problems, "optimizer.momentum"), |ui| {
-                ui.add(egui::DragValue::new(&mut o.momentum).range(0.0..=0.999).speed(0.01));
-                ui.checkbox(&mut o.nesterov, "Nesterov");
+    egui::CollapsingHeader::new("Data")
+        .default_open(true)
+        .show(ui, |ui| {
+            row(
+                ui,
+                "input size",
+                "Side of the square input, in pixels (64-299)",
+                problem_for(problems, "data.input_size"),
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut c.data.input_size)
+                            .range(32..=512)
+                            .suffix(" px"),
+                    );
+                },
+            );
+            row(
+                ui,
+                "normalisation",
+                "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)",
+                None,
+                |ui| {
+                    combo(
+                        ui,
+                        "norm",
+                        &mut c.data.normalization,
+                        &[
+                            (Normalization::DatasetMeanStd, "dataset mean/std"),
+                            (Normalization::KerasTf, "keras tf [-1, 1]"),
+                            (Normalization::TorchImagenet, "ImageNet (torch)"),
+                        ],
+                    );
+                },
+            );
+            let split = problem_for(problems, "data.split");
+            row(
+                ui,
+                "val / test split",
+                "Fractions per person for folders without train/ val/ test/",
+                split,
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut c.data.split.val_fraction)
+                            .range(0.0..=0.9)
+                            .speed(0.01),
+                    );
+                    ui.add(
+                        egui::DragValue::new(&mut c.data.split.test_fraction)
+                            .range(0.0..=0.9)
+                            .speed(0.01),
+                    );
+                },
+            );
+            row(ui, "split seed", "Same seed, same split", None, |ui| {
+                ui.add(egui::DragValue::new(&mut c.data.split.seed));
             });
-        }
-        let t = &mut c.train;
-        row(ui, "epochs", "Passes over the train split", problem_for(problems, "train.epochs"), |ui| {
-            ui.add(egui::DragValue::new(&mut t.epochs).range(0..=10000));
         });
-        row(ui, "batch size", "Images per step (at least 2 for batch norm)", problem_for(problems, "train.batch_size"), |ui| {
-            ui.add(egui::DragValue::new(&mut t.batch_size).range(0..=4096));
+    egui::CollapsingHeader::new("Augmentation")
+        .default_open(false)
+        .show(ui, |ui| {
+            let a = &mut c.data.augment;
+            let p = problem_for(problems, "data.augment");
+            row(
+                ui,
+                "resized crop",
+                "RandomResizedCrop: area and aspect ratio ranges",
+                p,
+                |ui| {
+                    ui.checkbox(&mut a.random_resized_crop, "");
+                    ui.add(
+                        egui::DragValue::new(&mut a.crop_scale[0])
+                            .range(0.01..=1.0)
+                            .speed(0.01),
+                    );
+                    ui.add(
+                        egui::DragValue::new(&mut a.crop_scale[1])
+                            .range(0.01..=1.0)
+                            .speed(0.01),
+                    );
+                },
+            );
+            row(
+                ui,
+                "random crop",
+                "Crop this fraction of each side at a random place, then resize",
+                None,
+                |ui| {
+                    ui.checkbox(&mut a.random_crop, "");
+                    ui.add(
+                        egui::DragValue::new(&mut a.random_crop_fraction)
+                            .range(0.3..=1.0)
+                            .speed(0.01),
+                    );
+                },
+            );
+            row(
+                ui,
+                "flips",
+                "Horizontal / vertical, each with probability 1/2",
+                None,
+                |ui| {
+                    ui.checkbox(&mut a.horizontal_flip, "h");
+                    ui.checkbox(&mut a.vertical_flip, "v");
+                },
+            );
+            row(
+                ui,
+                "jitter b / c / s",
+                "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off",
+                None,
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut a.brightness)
+                            .range(0.0..=1.0)
+                            .speed(0.01),
+                    );
+                    ui.add(
+                        egui::DragValue::new(&mut a.contrast)
+                            .range(0.0..=1.0)
+                            .speed(0.01),
+                    );
+                    ui.add(
+                        egui::DragValue::new(&mut a.saturation)
+                            .range(0.0..=1.0)
+                            .speed(0.01),
+                    );
+                },
+            );
         });
-        row(ui, "seed", "Seeds weights, shuffling and augmentation", None, |ui| {
-            ui.add(egui::DragValue::new(&mut t.seed));
-        });
-    });
-    egui::CollapsingHeader::new("Schedule and stopping").default_open(false).show(ui, |ui| {
-        let s = &mut c.scheduler;
-        row(ui, "LR schedule", "StepLR or ReduceLROnPlateau", None, |ui| {
-            combo(ui, "sched", &mut s.kind, &[(SchedulerKind::None, "constant"), (SchedulerKind::Step, "StepLR"), (SchedulerKind::Plateau, "on plateau")]);
-        });
-        match s.kind {
-            SchedulerKind::Step => row(ui, "step / gamma", "Multiply by gamma every step epochs", problem_for(problems, "scheduler"), |ui| {
-                ui.add(egui::DragValue::new(&mut s.step_size).range(0..=1000).suffix(" ep"));
-                ui.add(egui::DragValue::new(&mut s.gamma).range(0.0..=1.0).speed(0.01));
-            }),
-            SchedulerKind::Plateau => {
-                row(ui, "factor / patience", "Multiply by factor after patience epochs without improvement", problem_for(problems, "scheduler"), |ui| {
-                    ui.add(egui::DragValue::new(&mut s.factor).range(0.0..=0.99).speed(0.01));
-                    ui.add(egui::DragValue::new(&mut s.patience).range(0..=100).suffix(" ep"));
-                });
-                row(ui, "min lr / monitor", "Lower bound and the value watched", None, |ui| {
-                    ui.add(egui::DragValue::new(&mut s.min_lr).speed(1e-7).custom_formatter(|v, _| format!("{v:.0e}")));
-                    combo(ui, "monitor", &mut s.monitor, &[(Monitor::ValLoss, "val loss"), (Monitor::ValAccuracy, "val acc")]);
-                });
+    egui::CollapsingHeader::new("Optimisation")
+        .default_open(true)
+        .show(ui, |ui| {
+            let o = &mut c.optimizer;
+            row(
+                ui,
+                "optimizer",
+                "AdamW (decoupled decay), Adam or SGD with momentum",
+                None,
+                |ui| {
+                    combo(
+                        ui,
+                        "opt",
+                        &mut o.kind,
+                        &[
+                            (OptimizerKind::Adamw, "AdamW"),
+                            (OptimizerKind::Adam, "Adam"),
+                            (OptimizerKind::Sgd, "SGD"),
+                        ],
+                    );
+                },
+            );
+            row(
+                ui,
+                "learning rate",
+                "Initial learning rate",
+                problem_for(problems, "optimizer.lr"),
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut o.lr)
+                            .speed(1e-4)
+                            .range(0.0..=10.0)
+                            .custom_formatter(|v, _| format!("{v:.1e}")),
+                    );
+                },
+            );
+            row(
+                ui,
+                "weight decay",
+                "Decoupled for AdamW, L2 otherwise",
+                problem_for(problems, "optimizer.weight_decay"),
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut o.weight_decay)
+                            .speed(1e-5)
+                            .range(0.0..=0.5)
+                            .custom_formatter(|v, _| format!("{v:.1e}")),
+                    );
+                },
+            );
+            if o.kind == OptimizerKind::Sgd {
+                row(
+                    ui,
+                    "momentum",
+                    "SGD momentum",
+                    problem_for(problems, "optimizer.momentum"),
+                    |ui| {
+                        ui.add(
+                            egui::DragValue::new(&mut o.momentum)
+                                .range(0.0..=0.999)
+                                .speed(0.01),
+                        );
+                        ui.checkbox(&mut o.nesterov, "Nesterov");
+                    },
+                );
             }
-            SchedulerKind::None => {}
-        }
-        let e = &mut c.early_stopping;
-        row(ui, "early stopping", "Stop after patience epochs without a better val accuracy", problem_for(problems, "early_stopping"), |ui| {
-            ui.checkbox(&mut e.enabled, "");
-            ui.add_enabled(e.enabled, egui::DragValue::new(&mut e.patience).range(0..=1000).suffix(" ep"));
+            let t = &mut c.train;
+            row(
+                ui,
+                "epochs",
+                "Passes over the train split",
+                problem_for(problems, "train.epochs"),
+                |ui| {
+                    ui.add(egui::DragValue::new(&mut t.epochs).range(0..=10000));
+                },
+            );
+            row(
+                ui,
+                "batch size",
+                "Images per step (at least 2 for batch norm)",
+                problem_for(problems, "train.batch_size"),
+                |ui| {
+                    ui.add(egui::DragValue::new(&mut t.batch_size).range(0..=4096));
+                },
+            );
+            row(
+                ui,
+                "seed",
+                "Seeds weights, shuffling and augmentation",
+                None,
+                |ui| {
+                    ui.add(egui::DragValue::new(&mut t.seed));
+                },
+            );
         });
-        row(ui, "restore best", "Evaluate the best epoch's weights at the end", None, |ui| {
-            ui.checkbox(&mut e.restore_best, "");
+    egui::CollapsingHeader::new("Schedule and stopping")
+        .default_open(false)
+        .show(ui, |ui| {
+            let s = &mut c.scheduler;
+            row(
+                ui,
+                "LR schedule",
+                "StepLR or ReduceLROnPlateau",
+                None,
+                |ui| {
+                    combo(
+                        ui,
+                        "sched",
+                        &mut s.kind,
+                        &[
+                            (SchedulerKind::None, "constant"),
+                            (SchedulerKind::Step, "StepLR"),
+                            (SchedulerKind::Plateau, "on plateau"),
+                        ],
+                    );
+                },
+            );
+            match s.kind {
+                SchedulerKind::Step => row(
+                    ui,
+                    "step / gamma",
+                    "Multiply by gamma every step epochs",
+                    problem_for(problems, "scheduler"),
+                    |ui| {
+                        ui.add(
+                            egui::DragValue::new(&mut s.step_size)
+                                .range(0..=1000)
+                                .suffix(" ep"),
+                        );
+                        ui.add(
+                            egui::DragValue::new(&mut s.gamma)
+                                .range(0.0..=1.0)
+                                .speed(0.01),
+                        );
+                    },
+                ),
+                SchedulerKind::Plateau => {
+                    row(
+                        ui,
+                        "factor / patience",
+                        "Multiply by factor after patience epochs without improvement",
+                        problem_for(problems, "scheduler"),
+                        |ui| {
+                            ui.add(
+                                egui::DragValue::new(&mut s.factor)
+                                    .range(0.0..=0.99)
+                                    .speed(0.01),
+                            );
+                            ui.add(
+                                egui::DragValue::new(&mut s.patience)
+                                    .range(0..=100)
+                                    .suffix(" ep"),
+                            );
+                        },
+                    );
+                    row(
+                        ui,
+                        "min lr / monitor",
+                        "Lower bound and the value watched",
+                        None,
+                        |ui| {
+                            ui.add(
+                                egui::DragValue::new(&mut s.min_lr)
+                                    .speed(1e-7)
+                                    .custom_formatter(|v, _| format!("{v:.0e}")),
+                            );
+                            combo(
+                                ui,
+                                "monitor",
+                                &mut s.monitor,
+                                &[
+                                    (Monitor::ValLoss, "val loss"),
+                                    (Monitor::ValAccuracy, "val acc"),
+                                ],
+                            );
+                        },
+                    );
+                }
+                SchedulerKind::None => {}
+            }
+            let e = &mut c.early_stopping;
+            row(
+                ui,
+                "early stopping",
+                "Stop after patience epochs without a better val accuracy",
+                problem_for(problems, "early_stopping"),
+                |ui| {
+                    ui.checkbox(&mut e.enabled, "");
+                    ui.add_enabled(
+                        e.enabled,
+                        egui::DragValue::new(&mut e.patience)
+                            .range(0..=1000)
+                            .suffix(" ep"),
+                    );
+                },
+            );
+            row(
+                ui,
+                "restore best",
+                "Evaluate the best epoch's weights at the end",
+                None,
+                |ui| {
+                    ui.checkbox(&mut e.restore_best, "");
+                },
+            );
+            row(
+                ui,
+                "device",
+                "auto, cpu, cuda or cuda:N",
+                problem_for(problems, "device"),
+                |ui| {
+                    ui.add(egui::TextEdit::singleline(&mut c.device).desired_width(80.0));
+                },
+            );
         });
-        row(ui, "device", "auto, cpu, cuda or cuda:N", problem_for(problems, "device"), |ui| {
-            ui.add(egui::TextEdit::singleline(&mut c.device).desired_width(80.0));
-        });
-    });
 }
 
 /// Why Train is disabled, if it is.
@@ -280,7 +593,10 @@ pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<S
 fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) {
     let blocker = train_blocker(app, problems);
     ui.horizontal(|ui| {
-        let train = ui.add_enabled(blocker.is_none(), egui::Button::new(RichText::new("Train").strong()).min_size(egui::vec2(70.0, 0.0)));
+        let train = ui.add_enabled(
+            blocker.is_none(),
+            egui::Button::new(RichText::new("Train").strong()).min_size(egui::vec2(70.0, 0.0)),
+        );
         if train.clicked() {
             app.start_training(ui.ctx());
         }
@@ -288,15 +604,26 @@ fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) 
         if let Some(s) = running {
             let paused = s.live.paused || s.handle.control.is_paused();
             if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-                if paused { s.handle.control.resume() } else { s.handle.control.pause() }
+                if paused {
+                    s.handle.control.resume()
+                } else {
+                    s.handle.control.pause()
+                }
             }
-            if ui.button("Stop").on_hover_text("Stops after this batch and saves a checkpoint").clicked() {
+            if ui
+                .button("Stop")
+                .on_hover_text("Stops after this batch and saves a checkpoint")
+                .clicked()
+            {
                 s.handle.control.stop();
             }
         }
     });
     if let Some(reason) = blocker {
-        ui.label(RichText::new(format!("Train is disabled: {reason}")).color(Color32::from_rgb(230, 150, 60)));
+        ui.label(
+            RichText::new(format!("Train is disabled: {reason}"))
+                .color(Color32::from_rgb(230, 150, 60)),
+        );
     }
     if let Some(msg) = &app.status {
         ui.label(RichText::new(msg).weak());

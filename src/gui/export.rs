@@ -6,7 +6,10 @@ pub enum ExportRequest {
     /// A file was written (or not).
     Done(Result<PathBuf, String>),
     /// Save the next frame's pixels inside `rect` (the whole window if `None`).
-    Screenshot { path: PathBuf, rect: Option<egui::Rect> },
+    Screenshot {
+        path: PathBuf,
+        rect: Option<egui::Rect>,
+    },
 }
 
 fn csv_field(s: &str) -> String {
@@ -18,19 +21,38 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Write a CSV file (atomically) and return its path.
-pub fn write_csv(path: &Path, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<PathBuf, String> {
-    let mut text = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
+pub fn write_csv(
+    path: &Path,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<PathBuf, String> {
+    let mut text = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
     text.push('\n');
     for row in rows {
-        text.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        text.push_str(
+            &row.iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         text.push('\n');
     }
-    crate::store::atomic_write(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::store::atomic_write(path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.to_path_buf())
 }
 
 /// Crop a screenshot to `rect` (in points) and save it as PNG.
-pub fn save_screenshot(image: &egui::ColorImage, rect: Option<egui::Rect>, pixels_per_point: f32, path: &Path) -> Result<PathBuf, String> {
+pub fn save_screenshot(
+    image: &egui::ColorImage,
+    rect: Option<egui::Rect>,
+    pixels_per_point: f32,
+    path: &Path,
+) -> Result<PathBuf, String> {
     let [w, h] = image.size;
     let (x0, y0, x1, y1) = match rect {
         Some(r) => (
@@ -50,9 +72,11 @@ pub fn save_screenshot(image: &egui::ColorImage, rect: Option<egui::Rect>, pixel
         }
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    out.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    out.save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.to_path_buf())
 }
 
@@ -62,7 +86,15 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
-        super::write_csv(&p, &["a", "b"], vec![vec!["x,y".into(), "say \"hi\"".into()]]).unwrap();
-        assert_eq!(std::fs::read_to_string(p).unwrap(), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
+        super::write_csv(
+            &p,
+            &["a", "b"],
+            vec![vec!["x,y".into(), "say \"hi\"".into()]],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(p).unwrap(),
+            "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n"
+        );
     }
 }

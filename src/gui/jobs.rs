@@ -17,12 +17,18 @@ impl<T: Send + 'static> Job<T> {
             let _ = tx.send(work());
             ctx.request_repaint();
         });
-        Self { rx: Some(rx), result: None }
+        Self {
+            rx: Some(rx),
+            result: None,
+        }
     }
 
     /// A job that is already done.
     pub fn ready(value: T) -> Self {
-        Self { rx: None, result: Some(value) }
+        Self {
+            rx: None,
+            result: Some(value),
+        }
     }
 
     /// The result, once there is one.

@@ -46,7 +46,14 @@ impl LiveRun {
 
     pub fn apply(&mut self, event: &TrainEvent) {
         match event {
-            TrainEvent::Started { run, config, device, start_epoch, params, .. } => {
+            TrainEvent::Started {
+                run,
+                config,
+                device,
+                start_epoch,
+                params,
+                ..
+            } => {
                 self.name = run.clone();
                 self.device = device.clone();
                 self.epochs_planned = config.train.epochs;
@@ -57,10 +64,23 @@ impl LiveRun {
                 self.log.push(format!(
                     "started {run} on {device}: {} ({params} parameters){}",
                     config.model.display_name(),
-                    if *start_epoch > 0 { format!(", resuming after epoch {start_epoch}") } else { String::new() }
+                    if *start_epoch > 0 {
+                        format!(", resuming after epoch {start_epoch}")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
-            TrainEvent::Iteration { epoch, iteration, batch, batches, loss, accuracy, lr, images_per_sec } => {
+            TrainEvent::Iteration {
+                epoch,
+                iteration,
+                batch,
+                batches,
+                loss,
+                accuracy,
+                lr,
+                images_per_sec,
+            } => {
                 self.iter_x.push(*iteration as f64);
                 self.iter_loss.push(*loss);
                 self.iter_accuracy.push(*accuracy);
@@ -84,16 +104,26 @@ impl LiveRun {
                 self.epochs.retain(|e| e.epoch != m.epoch);
                 self.epochs.push(m.clone());
             }
-            TrainEvent::Checkpoint { epoch, kind, .. } => {
-                self.log.push(format!("checkpoint {} after epoch {epoch}", kind.name()))
-            }
-            TrainEvent::LrChanged { epoch, from, to, reason } => {
-                self.log.push(format!("epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"))
-            }
-            TrainEvent::PhaseChanged { epoch, phase, description } => {
+            TrainEvent::Checkpoint { epoch, kind, .. } => self
+                .log
+                .push(format!("checkpoint {} after epoch {epoch}", kind.name())),
+            TrainEvent::LrChanged {
+                epoch,
+                from,
+                to,
+                reason,
+            } => self.log.push(format!(
+                "epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"
+            )),
+            TrainEvent::PhaseChanged {
+                epoch,
+                phase,
+                description,
+            } => {
                 let x = self.iter_x.last().copied().unwrap_or(0.0);
                 self.phase_changes.push((x, format!("phase {phase}")));
-                self.log.push(format!("epoch {epoch}: phase {phase}: {description}"));
+                self.log
+                    .push(format!("epoch {epoch}: phase {phase}: {description}"));
             }
             TrainEvent::Paused { .. } => {
                 self.paused = true;
@@ -103,19 +133,38 @@ impl LiveRun {
                 self.paused = false;
                 self.log.push("resumed".into());
             }
-            TrainEvent::EarlyStopped { epoch, best_epoch, best_val_accuracy } => self.log.push(format!(
+            TrainEvent::EarlyStopped {
+                epoch,
+                best_epoch,
+                best_val_accuracy,
+            } => self.log.push(format!(
                 "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
                 best_val_accuracy * 100.0
             )),
-            TrainEvent::Evaluated { split, accuracy, macro_f1, .. } => {
+            TrainEvent::Evaluated {
+                split,
+                accuracy,
+                macro_f1,
+                ..
+            } => {
                 self.test_accuracy = Some(*accuracy);
-                self.log.push(format!("{split}: accuracy {:.2}%, macro F1 {macro_f1:.4}", accuracy * 100.0))
+                self.log.push(format!(
+                    "{split}: accuracy {:.2}%, macro F1 {macro_f1:.4}",
+                    accuracy * 100.0
+                ))
             }
-            TrainEvent::Finished { status, epochs_completed, seconds, .. } => {
+            TrainEvent::Finished {
+                status,
+                epochs_completed,
+                seconds,
+                ..
+            } => {
                 self.finished = Some(*status);
                 self.paused = false;
                 self.seconds = *seconds;
-                self.log.push(format!("finished ({status:?}) after {epochs_completed} epochs, {seconds:.0}s"));
+                self.log.push(format!(
+                    "finished ({status:?}) after {epochs_completed} epochs, {seconds:.0}s"
+                ));
             }
             TrainEvent::Failed { error } => {
                 self.failed = Some(error.clone());
@@ -130,7 +179,8 @@ impl LiveRun {
     pub fn progress(&self) -> (f32, Option<f64>) {
         let batches = self.batches_per_epoch.max(1) as f64;
         let total = self.epochs_planned.max(1) as f64 * batches;
-        let done = self.current_epoch.saturating_sub(1) as f64 * batches + self.current_batch as f64;
+        let done =
+            self.current_epoch.saturating_sub(1) as f64 * batches + self.current_batch as f64;
         let recent = &self.iter_rate[self.iter_rate.len().saturating_sub(20)..];
         let rate = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
         let eta = (self.is_running() && rate > 0.0)

@@ -17,19 +17,35 @@ mod thumbnails;
 mod training_tab;
 
 pub use app::{TrainSession, WorkbenchApp};
-pub use confusion::{confusion_order, ConfusionView};
+pub use confusion::{confusion_order, confusion_ui, ConfusionView};
 pub use decimate::{ema, min_max_envelope};
 pub use experiment_panel::train_blocker;
 pub use live_run::LiveRun;
+pub use results_tab::{LoadedRun, ResultsView};
 pub use runs_tab::RunTail;
 pub use state::{AppState, Tab};
+pub use training_tab::training_tab_ui;
+
+/// What the command line asks the window to start with (over the saved state).
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    pub data: Option<std::path::PathBuf>,
+    pub preset: Option<(crate::engine::RunConfig, std::path::PathBuf)>,
+    pub runs: Option<std::path::PathBuf>,
+}
 
 /// Open the workbench window.
-pub fn run_gui() -> eframe::Result {
+pub fn run_gui(start: StartOptions) -> eframe::Result {
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
-        viewport: egui::ViewportBuilder::default().with_inner_size([1500.0, 950.0]).with_title("facebench"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1500.0, 950.0])
+            .with_title("facebench"),
         ..Default::default()
     };
-    eframe::run_native("facebench", options, Box::new(|cc| Ok(Box::new(WorkbenchApp::from_creation(cc)))))
+    eframe::run_native(
+        "facebench",
+        options,
+        Box::new(move |cc| Ok(Box::new(WorkbenchApp::from_creation(cc, start)))),
+    )
 }

@@ -7,7 +7,14 @@ use super::decimate::min_max_envelope;
 
 /// Add a line, decimated to the plot's current x-range and pixel width so a
 /// million points cost no more than a few thousand.
-pub fn decimated_line(plot: &mut PlotUi<'_>, name: &str, xs: &[f64], ys: &[f64], color: Color32, width: f32) {
+pub fn decimated_line(
+    plot: &mut PlotUi<'_>,
+    name: &str,
+    xs: &[f64],
+    ys: &[f64],
+    color: Color32,
+    width: f32,
+) {
     if xs.is_empty() {
         return;
     }
@@ -24,7 +31,11 @@ pub fn decimated_line(plot: &mut PlotUi<'_>, name: &str, xs: &[f64], ys: &[f64],
     }
     let columns = plot.response().rect.width().max(100.0) as usize;
     let points = min_max_envelope(xs, ys, lo, hi, columns);
-    plot.line(Line::new(name, PlotPoints::new(points)).color(color).width(width));
+    plot.line(
+        Line::new(name, PlotPoints::new(points))
+            .color(color)
+            .width(width),
+    );
 }
 
 pub const TRAIN: Color32 = Color32::from_rgb(80, 150, 240);

@@ -77,7 +77,12 @@ impl ResultsView {
             let eval = dir
                 .read_eval()
                 .map_err(|e| format!("{e:#}"))?
-                .ok_or_else(|| format!("{} has no eval.json yet: it has not finished (run `facebench eval` on it)", dir.path.display()))?;
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no eval.json yet: it has not finished (run `facebench eval` on it)",
+                        dir.path.display()
+                    )
+                })?;
             Ok(LoadedRun { record, eval })
         }));
     }
@@ -100,7 +105,9 @@ impl ResultsView {
     /// The predictions the gallery shows: the selected cell's, else every
     /// misclassified image; sorted by loss or by confidence in the wrong answer.
     pub fn gallery_items(&self) -> Vec<usize> {
-        let Some(l) = &self.loaded else { return Vec::new() };
+        let Some(l) = &self.loaded else {
+            return Vec::new();
+        };
         let preds = &l.eval.predictions;
         let mut items: Vec<usize> = (0..preds.len())
             .filter(|&i| match self.confusion.selected {
@@ -117,7 +124,13 @@ impl ResultsView {
     }
 }
 
-pub fn results_tab_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, big: &mut ThumbnailCache, export: &mut Option<ExportRequest>) {
+pub fn results_tab_ui(
+    ui: &mut Ui,
+    view: &mut ResultsView,
+    thumbs: &mut ThumbnailCache,
+    big: &mut ThumbnailCache,
+    export: &mut Option<ExportRequest>,
+) {
     if view.load.is_some() {
         ui.spinner();
         return;
@@ -132,29 +145,46 @@ pub fn results_tab_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut Thumbnai
     }
     summary_ui(ui, view, export);
     ui.separator();
-    egui::ScrollArea::vertical().id_salt("results-scroll").show(ui, |ui| {
-        ui.columns(2, |cols| {
-            per_class_table_ui(&mut cols[0], view);
-            roc_ui(&mut cols[1], view);
+    egui::ScrollArea::vertical()
+        .id_salt("results-scroll")
+        .show(ui, |ui| {
+            ui.columns(2, |cols| {
+                per_class_table_ui(&mut cols[0], view);
+                roc_ui(&mut cols[1], view);
+            });
+            ui.separator();
+            ui.heading("Confusion matrix");
+            let loaded = view.loaded.as_ref().expect("checked above");
+            let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
+            if confusion_ui(ui, &mut view.confusion, &classes, &matrix, 640.0).is_some() {
+                view.enlarged = None;
+            }
+            ui.separator();
+            gallery_ui(ui, view, thumbs, big);
         });
-        ui.separator();
-        ui.heading("Confusion matrix");
-        let loaded = view.loaded.as_ref().expect("checked above");
-        let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
-        if confusion_ui(ui, &mut view.confusion, &classes, &matrix).is_some() {
-            view.enlarged = None;
-        }
-        ui.separator();
-        gallery_ui(ui, view, thumbs, big);
-    });
 }
 
 fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportRequest>) {
     let l = view.loaded.as_ref().expect("checked by caller");
     let e = &l.eval;
     ui.horizontal(|ui| {
-        ui.heading(view.run.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        ui.label(RichText::new(format!("{} · {} split · {} checkpoint · {} images", l.record.config.model.display_name(), e.split, e.checkpoint, e.images)).weak());
+        ui.heading(
+            view.run
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        ui.label(
+            RichText::new(format!(
+                "{} · {} split · {} checkpoint · {} images",
+                l.record.config.model.display_name(),
+                e.split,
+                e.checkpoint,
+                e.images
+            ))
+            .weak(),
+        );
     });
     ui.horizontal_wrapped(|ui| {
         let metric = |ui: &mut Ui, name: &str, v: String| {
@@ -168,10 +198,22 @@ fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportReq
         metric(ui, "accuracy", format!("{:.2}%", e.accuracy * 100.0));
         metric(ui, "macro F1", format!("{:.4}", e.macro_avg.f1));
         metric(ui, "weighted F1", format!("{:.4}", e.weighted_avg.f1));
-        metric(ui, "macro precision", format!("{:.4}", e.macro_avg.precision));
+        metric(
+            ui,
+            "macro precision",
+            format!("{:.4}", e.macro_avg.precision),
+        );
         metric(ui, "macro recall", format!("{:.4}", e.macro_avg.recall));
-        metric(ui, "macro AUC", e.auc_macro.map_or("n/a".into(), |a| format!("{a:.4}")));
-        metric(ui, "micro AUC", e.auc_micro.map_or("n/a".into(), |a| format!("{a:.4}")));
+        metric(
+            ui,
+            "macro AUC",
+            e.auc_macro.map_or("n/a".into(), |a| format!("{a:.4}")),
+        );
+        metric(
+            ui,
+            "micro AUC",
+            e.auc_micro.map_or("n/a".into(), |a| format!("{a:.4}")),
+        );
         metric(ui, "loss", format!("{:.4}", e.loss));
         metric(ui, "inference", format!("{:.0} img/s", e.images_per_sec));
     });
@@ -179,9 +221,20 @@ fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportReq
         if ui.button("Export per-class CSV").clicked() {
             if let Some(run) = &view.run {
                 let rows = e.per_class.iter().map(|m| {
-                    vec![m.class.clone(), m.precision.to_string(), m.recall.to_string(), m.f1.to_string(), m.support.to_string(), m.auc.map_or(String::new(), |a| a.to_string())]
+                    vec![
+                        m.class.clone(),
+                        m.precision.to_string(),
+                        m.recall.to_string(),
+                        m.f1.to_string(),
+                        m.support.to_string(),
+                        m.auc.map_or(String::new(), |a| a.to_string()),
+                    ]
                 });
-                *export = Some(ExportRequest::Done(write_csv(&run.join("per_class.csv"), &["class", "precision", "recall", "f1", "support", "auc"], rows)));
+                *export = Some(ExportRequest::Done(write_csv(
+                    &run.join("per_class.csv"),
+                    &["class", "precision", "recall", "f1", "support", "auc"],
+                    rows,
+                )));
             }
         }
         if ui.button("Export confusion CSV").clicked() {
@@ -194,7 +247,11 @@ fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportReq
                     row
                 });
                 let header: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
-                *export = Some(ExportRequest::Done(write_csv(&run.join("confusion.csv"), &header, rows)));
+                *export = Some(ExportRequest::Done(write_csv(
+                    &run.join("confusion.csv"),
+                    &header,
+                    rows,
+                )));
             }
         }
     });
@@ -214,7 +271,11 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
             SortBy::Support => a.support.cmp(&b.support),
             SortBy::Auc => a.auc.unwrap_or(-1.0).total_cmp(&b.auc.unwrap_or(-1.0)),
         };
-        if desc { o.reverse() } else { o }
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
     });
     let mut clicked = None;
     TableBuilder::new(ui)
@@ -224,9 +285,24 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
         .column(Column::auto().at_least(120.0))
         .columns(Column::auto().at_least(60.0), 5)
         .header(20.0, |mut header| {
-            for (name, key) in [("class", SortBy::Class), ("precision", SortBy::Precision), ("recall", SortBy::Recall), ("F1", SortBy::F1), ("support", SortBy::Support), ("AUC", SortBy::Auc)] {
+            for (name, key) in [
+                ("class", SortBy::Class),
+                ("precision", SortBy::Precision),
+                ("recall", SortBy::Recall),
+                ("F1", SortBy::F1),
+                ("support", SortBy::Support),
+                ("AUC", SortBy::Auc),
+            ] {
                 header.col(|ui| {
-                    let arrow = if by == key { if desc { " v" } else { " ^" } } else { "" };
+                    let arrow = if by == key {
+                        if desc {
+                            " v"
+                        } else {
+                            " ^"
+                        }
+                    } else {
+                        ""
+                    };
                     if ui.button(format!("{name}{arrow}")).clicked() {
                         clicked = Some(key);
                     }
@@ -253,7 +329,11 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
             });
         });
     if let Some(key) = clicked {
-        view.sort = if view.sort.0 == key { (key, !view.sort.1) } else { (key, key != SortBy::Class) };
+        view.sort = if view.sort.0 == key {
+            (key, !view.sort.1)
+        } else {
+            (key, key != SortBy::Class)
+        };
     }
 }
 
@@ -261,40 +341,105 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
     ui.heading("ROC curves");
     ui.horizontal(|ui| {
         ui.label("classes");
-        ui.add(egui::TextEdit::singleline(&mut view.roc_filter).hint_text("filter, e.g. Tom").desired_width(140.0));
+        ui.add(
+            egui::TextEdit::singleline(&mut view.roc_filter)
+                .hint_text("filter, e.g. Tom")
+                .desired_width(140.0),
+        );
     });
     let l = view.loaded.as_ref().expect("checked by caller");
     let filter = view.roc_filter.to_lowercase();
     let shown: Vec<usize> = (0..l.eval.roc.len())
-        .filter(|&i| if filter.is_empty() { i < 10 } else { l.eval.roc[i].label.to_lowercase().contains(&filter) })
-        .collect();
-    Plot::new("roc").height(320.0).data_aspect(1.0).legend(Legend::default()).include_x(0.0).include_x(1.0).include_y(0.0).include_y(1.0).show(ui, |plot| {
-        let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> { c.fpr.iter().zip(&c.tpr).map(|(x, y)| [*x, *y]).collect() };
-        for &i in &shown {
-            let c = &l.eval.roc[i];
-            let name = format!("{} (AUC {})", c.label, c.auc.map_or("n/a".into(), |a| format!("{a:.3}")));
-            plot.line(Line::new(name, PlotPoints::new(curve(c))).color(palette(i)).width(1.2));
-        }
-        for (c, color) in [(&l.eval.roc_micro, Color32::WHITE), (&l.eval.roc_macro, Color32::from_rgb(250, 220, 60))] {
-            if let Some(c) = c {
-                let name = format!("{}-average (AUC {})", c.label, c.auc.map_or("n/a".into(), |a| format!("{a:.3}")));
-                plot.line(Line::new(name, PlotPoints::new(curve(c))).color(color).width(2.5));
+        .filter(|&i| {
+            if filter.is_empty() {
+                i < 10
+            } else {
+                l.eval.roc[i].label.to_lowercase().contains(&filter)
             }
-        }
-        plot.line(Line::new("chance", PlotPoints::new(vec![[0.0, 0.0], [1.0, 1.0]])).color(Color32::GRAY).style(egui_plot::LineStyle::dashed_dense()));
-    });
+        })
+        .collect();
+    Plot::new("roc")
+        .height(320.0)
+        .legend(Legend::default())
+        .x_axis_label("false positive rate")
+        .y_axis_label("true positive rate")
+        .include_x(0.0)
+        .include_x(1.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |plot| {
+            let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> {
+                let mut pts: Vec<[f64; 2]> =
+                    c.fpr.iter().zip(&c.tpr).map(|(x, y)| [*x, *y]).collect();
+                pts.dedup();
+                pts
+            };
+            for &i in &shown {
+                let c = &l.eval.roc[i];
+                let name = format!(
+                    "{} (AUC {})",
+                    c.label,
+                    c.auc.map_or("n/a".into(), |a| format!("{a:.3}"))
+                );
+                plot.line(
+                    Line::new(name, PlotPoints::new(curve(c)))
+                        .color(palette(i))
+                        .width(1.2)
+                        .allow_band(false),
+                );
+            }
+            for (c, color) in [
+                (&l.eval.roc_micro, Color32::WHITE),
+                (&l.eval.roc_macro, Color32::from_rgb(250, 220, 60)),
+            ] {
+                if let Some(c) = c {
+                    let name = format!(
+                        "{}-average (AUC {})",
+                        c.label,
+                        c.auc.map_or("n/a".into(), |a| format!("{a:.3}"))
+                    );
+                    plot.line(
+                        Line::new(name, PlotPoints::new(curve(c)))
+                            .color(color)
+                            .width(2.5)
+                            .allow_band(false),
+                    );
+                }
+            }
+            plot.line(
+                Line::new("chance", PlotPoints::new(vec![[0.0, 0.0], [1.0, 1.0]]))
+                    .color(Color32::GRAY)
+                    .style(egui_plot::LineStyle::dashed_dense()),
+            );
+        });
     if filter.is_empty() && l.eval.roc.len() > 10 {
-        ui.label(RichText::new(format!("showing the first 10 of {} classes; type to filter", l.eval.roc.len())).weak());
+        ui.label(
+            RichText::new(format!(
+                "showing the first 10 of {} classes; type to filter",
+                l.eval.roc.len()
+            ))
+            .weak(),
+        );
     }
 }
 
-fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, big: &mut ThumbnailCache) {
+fn gallery_ui(
+    ui: &mut Ui,
+    view: &mut ResultsView,
+    thumbs: &mut ThumbnailCache,
+    big: &mut ThumbnailCache,
+) {
     let items = view.gallery_items();
     let l = view.loaded.as_ref().expect("checked by caller");
     ui.horizontal(|ui| {
         match view.confusion.selected {
             Some((t, p)) => {
-                ui.heading(format!("{} -> {}: {} face(s)", l.eval.classes[t], l.eval.classes[p], items.len()));
+                ui.heading(format!(
+                    "{} -> {}: {} face(s)",
+                    l.eval.classes[t],
+                    l.eval.classes[p],
+                    items.len()
+                ));
                 if ui.button("show all misclassified").clicked() {
                     view.confusion.selected = None;
                 }
@@ -305,7 +450,11 @@ fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, 
         }
         ui.label("sort by");
         ui.selectable_value(&mut view.gallery_sort, GallerySort::Loss, "loss");
-        ui.selectable_value(&mut view.gallery_sort, GallerySort::Confidence, "confidence");
+        ui.selectable_value(
+            &mut view.gallery_sort,
+            GallerySort::Confidence,
+            "confidence",
+        );
     });
     let preds = &l.eval.predictions;
     let classes = &l.eval.classes;
@@ -316,13 +465,28 @@ fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, 
             ui.vertical(|ui| {
                 ui.set_width(104.0);
                 let r = thumbs.show(ui, &p.path, 96.0);
-                let top3: Vec<String> = p.top5.iter().take(3).map(|(c, pr)| format!("{} {:.1}%", classes[*c], pr * 100.0)).collect();
-                let r = r.on_hover_text(format!("{}\ntrue: {}\nloss {:.3}\n{}", p.path.display(), classes[p.true_class], p.loss, top3.join("\n")));
+                let top3: Vec<String> = p
+                    .top5
+                    .iter()
+                    .take(3)
+                    .map(|(c, pr)| format!("{} {:.1}%", classes[*c], pr * 100.0))
+                    .collect();
+                let r = r.on_hover_text(format!(
+                    "{}\ntrue: {}\nloss {:.3}\n{}",
+                    p.path.display(),
+                    classes[p.true_class],
+                    p.loss,
+                    top3.join("\n")
+                ));
                 if r.clicked() {
                     enlarge = Some(i);
                 }
                 ui.label(RichText::new(&classes[p.true_class]).small());
-                ui.label(RichText::new(format!("-> {}", classes[p.predicted])).small().color(Color32::from_rgb(230, 120, 100)));
+                ui.label(
+                    RichText::new(format!("-> {}", classes[p.predicted]))
+                        .small()
+                        .color(Color32::from_rgb(230, 120, 100)),
+                );
             });
         }
     });
@@ -332,14 +496,24 @@ fn gallery_ui(ui: &mut Ui, view: &mut ResultsView, thumbs: &mut ThumbnailCache, 
     if let Some(i) = view.enlarged {
         let p = &preds[i];
         let mut open = true;
-        egui::Window::new("Face").open(&mut open).resizable(false).show(ui.ctx(), |ui| {
-            big.show(ui, &p.path, 320.0);
-            ui.label(p.path.display().to_string());
-            ui.label(format!("true: {}   predicted: {}   loss {:.3}", classes[p.true_class], classes[p.predicted], p.loss));
-            for (c, pr) in &p.top5 {
-                ui.add(egui::ProgressBar::new(*pr).text(format!("{} {:.1}%", classes[*c], pr * 100.0)));
-            }
-        });
+        egui::Window::new("Face")
+            .open(&mut open)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                big.show(ui, &p.path, 320.0);
+                ui.label(p.path.display().to_string());
+                ui.label(format!(
+                    "true: {}   predicted: {}   loss {:.3}",
+                    classes[p.true_class], classes[p.predicted], p.loss
+                ));
+                for (c, pr) in &p.top5 {
+                    ui.add(egui::ProgressBar::new(*pr).text(format!(
+                        "{} {:.1}%",
+                        classes[*c],
+                        pr * 100.0
+                    )));
+                }
+            });
         if !open {
             view.enlarged = None;
         }

@@ -106,14 +106,22 @@ impl RunsView {
                 self.tail_job = None;
             }
         }
-        let due = force || self.last_refresh.is_none_or(|t| t.elapsed() > Duration::from_secs(1));
+        let due = force
+            || self
+                .last_refresh
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(1));
         if !due || self.list.is_some() || self.tail_job.is_some() {
             return;
         }
         self.last_refresh = Some(Instant::now());
         let store = self.store.clone();
         self.list = Some(Job::spawn(ctx, move || {
-            store.list().unwrap_or_default().iter().filter_map(|r| r.summary().ok()).collect()
+            store
+                .list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r.summary().ok())
+                .collect()
         }));
         let work: Vec<(PathBuf, RunTail)> = self
             .selected
@@ -135,7 +143,11 @@ impl RunsView {
 }
 
 /// Returns a run to open in the Results tab, when one is asked for.
-pub fn runs_tab_ui(ui: &mut Ui, view: &mut RunsView, export: &mut Option<ExportRequest>) -> Option<PathBuf> {
+pub fn runs_tab_ui(
+    ui: &mut Ui,
+    view: &mut RunsView,
+    export: &mut Option<ExportRequest>,
+) -> Option<PathBuf> {
     view.refresh(ui.ctx(), false);
     let mut open = None;
     ui.horizontal(|ui| {
@@ -146,11 +158,33 @@ pub fn runs_tab_ui(ui: &mut Ui, view: &mut RunsView, export: &mut Option<ExportR
         if ui.button("Export comparison CSV").clicked() {
             let rows = view.runs.iter().map(|r| {
                 let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
-                vec![r.name.clone(), r.architecture.clone(), r.params.to_string(), o(r.best_val_accuracy), o(r.test_accuracy), o(r.macro_f1), o(r.macro_auc), r.seconds.to_string(), o(r.inference_images_per_sec), r.status.clone()]
+                vec![
+                    r.name.clone(),
+                    r.architecture.clone(),
+                    r.params.to_string(),
+                    o(r.best_val_accuracy),
+                    o(r.test_accuracy),
+                    o(r.macro_f1),
+                    o(r.macro_auc),
+                    r.seconds.to_string(),
+                    o(r.inference_images_per_sec),
+                    r.status.clone(),
+                ]
             });
             *export = Some(ExportRequest::Done(write_csv(
                 &view.store.root.join("comparison.csv"),
-                &["run", "architecture", "params", "best_val_acc", "test_acc", "macro_f1", "macro_auc", "train_seconds", "inference_images_per_sec", "status"],
+                &[
+                    "run",
+                    "architecture",
+                    "params",
+                    "best_val_acc",
+                    "test_acc",
+                    "macro_f1",
+                    "macro_auc",
+                    "train_seconds",
+                    "inference_images_per_sec",
+                    "status",
+                ],
                 rows,
             )));
         }
@@ -183,7 +217,20 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
         .column(Column::auto().at_least(200.0))
         .columns(Column::auto().at_least(70.0), 10)
         .header(20.0, |mut h| {
-            for name in ["", "run", "architecture", "params", "epochs", "best val acc", "test acc", "macro F1", "macro AUC", "train time", "inference", ""] {
+            for name in [
+                "",
+                "run",
+                "architecture",
+                "params",
+                "epochs",
+                "best val acc",
+                "test acc",
+                "macro F1",
+                "macro AUC",
+                "train time",
+                "inference",
+                "",
+            ] {
                 h.col(|ui| {
                     ui.strong(name);
                 });
@@ -194,7 +241,11 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                 let r = &runs[row.index()];
                 row.col(|ui| {
                     let mut on = view.selected.contains(&r.path);
-                    if ui.checkbox(&mut on, "").on_hover_text("overlay its curves").changed() {
+                    if ui
+                        .checkbox(&mut on, "")
+                        .on_hover_text("overlay its curves")
+                        .changed()
+                    {
                         if on {
                             view.selected.insert(r.path.clone());
                             view.last_refresh = None;
@@ -209,7 +260,8 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                         "failed" => Color32::from_rgb(230, 80, 70),
                         _ => Color32::from_rgb(230, 150, 60),
                     };
-                    let (dot, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    let (dot, resp) =
+                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                     ui.painter().circle_filled(dot.center(), 4.0, status_color);
                     resp.on_hover_text(&r.status);
                     ui.label(&r.name);
@@ -239,7 +291,10 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.label(format!("{:.0} s", r.seconds));
                 });
                 row.col(|ui| {
-                    ui.label(r.inference_images_per_sec.map_or("–".into(), |f| format!("{f:.0} img/s")));
+                    ui.label(
+                        r.inference_images_per_sec
+                            .map_or("–".into(), |f| format!("{f:.0} img/s")),
+                    );
                 });
                 row.col(|ui| {
                     if ui.small_button("results").clicked() {
@@ -259,90 +314,129 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
 fn overlay_ui(ui: &mut Ui, view: &mut RunsView) {
     ui.horizontal(|ui| {
         ui.heading("Compare curves");
-        for (o, name) in [(Overlay::ValAccuracy, "val accuracy"), (Overlay::ValLoss, "val loss"), (Overlay::TrainAccuracy, "train accuracy"), (Overlay::TrainLoss, "train loss")] {
+        for (o, name) in [
+            (Overlay::ValAccuracy, "val accuracy"),
+            (Overlay::ValLoss, "val loss"),
+            (Overlay::TrainAccuracy, "train accuracy"),
+            (Overlay::TrainLoss, "train loss"),
+        ] {
             ui.selectable_value(&mut view.overlay, o, name);
         }
     });
     if view.selected.is_empty() {
-        ui.label(RichText::new("Tick runs in the table to overlay their curves; runs in progress update live.").weak());
+        ui.label(
+            RichText::new(
+                "Tick runs in the table to overlay their curves; runs in progress update live.",
+            )
+            .weak(),
+        );
         return;
     }
-    Plot::new("overlay").height(ui.available_height().max(200.0) - 10.0).legend(Legend::default()).x_axis_label("epoch").show(ui, |plot| {
-        for (i, path) in view.selected.iter().enumerate() {
-            let Some(tail) = view.tails.get(path) else { continue };
-            let pts: Vec<[f64; 2]> = tail
-                .live
-                .epochs
-                .iter()
-                .map(|m| {
-                    let v = match view.overlay {
-                        Overlay::ValAccuracy => m.val_accuracy,
-                        Overlay::ValLoss => m.val_loss,
-                        Overlay::TrainAccuracy => m.train_accuracy,
-                        Overlay::TrainLoss => m.train_loss,
-                    };
-                    [m.epoch as f64, v]
-                })
-                .collect();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let name = if tail.live.is_running() { format!("{name} (live)") } else { name };
-            plot.line(Line::new(name, PlotPoints::new(pts)).color(palette(i)).width(2.0));
-        }
-    });
+    Plot::new("overlay")
+        .height(ui.available_height().max(200.0) - 10.0)
+        .legend(Legend::default())
+        .x_axis_label("epoch")
+        .show(ui, |plot| {
+            for (i, path) in view.selected.iter().enumerate() {
+                let Some(tail) = view.tails.get(path) else {
+                    continue;
+                };
+                let pts: Vec<[f64; 2]> = tail
+                    .live
+                    .epochs
+                    .iter()
+                    .map(|m| {
+                        let v = match view.overlay {
+                            Overlay::ValAccuracy => m.val_accuracy,
+                            Overlay::ValLoss => m.val_loss,
+                            Overlay::TrainAccuracy => m.train_accuracy,
+                            Overlay::TrainLoss => m.train_loss,
+                        };
+                        [m.epoch as f64, v]
+                    })
+                    .collect();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let name = if tail.live.is_running() {
+                    format!("{name} (live)")
+                } else {
+                    name
+                };
+                plot.line(
+                    Line::new(name, PlotPoints::new(pts))
+                        .color(palette(i))
+                        .width(2.0),
+                );
+            }
+        });
 }
 
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
     if let Some((path, mut name)) = view.rename.take() {
         let mut keep = true;
-        egui::Window::new("Rename run").collapsible(false).resizable(false).show(ui.ctx(), |ui| {
-            ui.text_edit_singleline(&mut name);
-            ui.horizontal(|ui| {
-                if ui.button("Rename").clicked() {
-                    let target = path.with_file_name(name.trim());
-                    view.message = Some(if name.trim().is_empty() || name.contains('/') {
-                        "a run name cannot be empty or contain '/'".into()
-                    } else if target.exists() {
-                        format!("{} already exists", target.display())
-                    } else {
-                        match std::fs::rename(&path, &target) {
-                            Ok(()) => {
-                                view.selected.remove(&path);
-                                format!("renamed to {}", target.display())
+        egui::Window::new("Rename run")
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.text_edit_singleline(&mut name);
+                ui.horizontal(|ui| {
+                    if ui.button("Rename").clicked() {
+                        let target = path.with_file_name(name.trim());
+                        view.message = Some(if name.trim().is_empty() || name.contains('/') {
+                            "a run name cannot be empty or contain '/'".into()
+                        } else if target.exists() {
+                            format!("{} already exists", target.display())
+                        } else {
+                            match std::fs::rename(&path, &target) {
+                                Ok(()) => {
+                                    view.selected.remove(&path);
+                                    format!("renamed to {}", target.display())
+                                }
+                                Err(e) => format!("cannot rename {}: {e}", path.display()),
                             }
-                            Err(e) => format!("cannot rename {}: {e}", path.display()),
-                        }
-                    });
-                    view.last_refresh = None;
-                    keep = false;
-                }
-                if ui.button("Cancel").clicked() {
-                    keep = false;
-                }
+                        });
+                        view.last_refresh = None;
+                        keep = false;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        keep = false;
+                    }
+                });
             });
-        });
         if keep {
             view.rename = Some((path, name));
         }
     }
     if let Some(path) = view.delete.take() {
         let mut keep = true;
-        egui::Window::new("Delete run?").collapsible(false).resizable(false).show(ui.ctx(), |ui| {
-            ui.label(format!("Delete {} and all its checkpoints? This cannot be undone.", path.display()));
-            ui.horizontal(|ui| {
-                if ui.button(RichText::new("Delete").color(Color32::from_rgb(230, 80, 70))).clicked() {
-                    view.message = Some(match std::fs::remove_dir_all(&path) {
-                        Ok(()) => format!("deleted {}", path.display()),
-                        Err(e) => format!("cannot delete {}: {e}", path.display()),
-                    });
-                    view.selected.remove(&path);
-                    view.last_refresh = None;
-                    keep = false;
-                }
-                if ui.button("Cancel").clicked() {
-                    keep = false;
-                }
+        egui::Window::new("Delete run?")
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "Delete {} and all its checkpoints? This cannot be undone.",
+                    path.display()
+                ));
+                ui.horizontal(|ui| {
+                    if ui
+                        .button(RichText::new("Delete").color(Color32::from_rgb(230, 80, 70)))
+                        .clicked()
+                    {
+                        view.message = Some(match std::fs::remove_dir_all(&path) {
+                            Ok(()) => format!("deleted {}", path.display()),
+                            Err(e) => format!("cannot delete {}: {e}", path.display()),
+                        });
+                        view.selected.remove(&path);
+                        view.last_refresh = None;
+                        keep = false;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        keep = false;
+                    }
+                });
             });
-        });
         if keep {
             view.delete = Some(path);
         }

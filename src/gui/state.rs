@@ -61,7 +61,10 @@ pub fn demo_dataset_dir() -> PathBuf {
 
 /// Folders searched for presets: the shipped `presets/` and the user's own.
 pub fn preset_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("presets"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")];
+    let mut dirs = vec![
+        PathBuf::from("presets"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets"),
+    ];
     dirs.push(user_preset_dir());
     dirs
 }

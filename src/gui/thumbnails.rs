@@ -40,7 +40,11 @@ impl ThumbnailCache {
                         let (w, h) = img.dimensions();
                         let scale = size as f32 / w.max(h) as f32;
                         let small = if scale < 1.0 {
-                            image::imageops::thumbnail(&img, ((w as f32 * scale) as u32).max(1), ((h as f32 * scale) as u32).max(1))
+                            image::imageops::thumbnail(
+                                &img,
+                                ((w as f32 * scale) as u32).max(1),
+                                ((h as f32 * scale) as u32).max(1),
+                            )
                         } else {
                             img
                         };
@@ -53,14 +57,22 @@ impl ThumbnailCache {
                 }
             })
             .ok();
-        Self { slots: HashMap::new(), requests, done }
+        Self {
+            slots: HashMap::new(),
+            requests,
+            done,
+        }
     }
 
     /// Move finished decodes into textures; call once per frame.
     pub fn poll(&mut self, ctx: &egui::Context) {
         for (path, img) in self.done.try_iter() {
             let slot = match img {
-                Some(img) => Slot::Ready(ctx.load_texture(path.to_string_lossy(), img, TextureOptions::LINEAR)),
+                Some(img) => Slot::Ready(ctx.load_texture(
+                    path.to_string_lossy(),
+                    img,
+                    TextureOptions::LINEAR,
+                )),
                 None => Slot::Failed,
             };
             self.slots.insert(path, slot);
@@ -81,7 +93,10 @@ impl ThumbnailCache {
 
     /// Thumbnails asked for and not yet decoded.
     pub fn pending(&self) -> usize {
-        self.slots.values().filter(|s| matches!(s, Slot::Loading)).count()
+        self.slots
+            .values()
+            .filter(|s| matches!(s, Slot::Loading))
+            .count()
     }
 
     pub fn failed(&self, path: &Path) -> bool {
@@ -96,11 +111,23 @@ impl ThumbnailCache {
                 Some(tex) => {
                     let [w, h] = tex.size();
                     let s = size / w.max(h) as f32;
-                    let r = egui::Rect::from_center_size(rect.center(), egui::vec2(w as f32 * s, h as f32 * s));
-                    ui.painter().image(tex.id(), r, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
+                    let r = egui::Rect::from_center_size(
+                        rect.center(),
+                        egui::vec2(w as f32 * s, h as f32 * s),
+                    );
+                    ui.painter().image(
+                        tex.id(),
+                        r,
+                        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                        egui::Color32::WHITE,
+                    );
                 }
                 None => {
-                    let color = if self.failed(path) { egui::Color32::from_rgb(90, 30, 30) } else { ui.visuals().faint_bg_color };
+                    let color = if self.failed(path) {
+                        egui::Color32::from_rgb(90, 30, 30)
+                    } else {
+                        ui.visuals().faint_bg_color
+                    };
                     ui.painter().rect_filled(rect, 2.0, color);
                 }
             }

@@ -62,11 +62,15 @@ impl AugmentConfig {
         let mut out = Vec::new();
         let [s0, s1] = self.crop_scale;
         if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
-            out.push(format!("crop_scale [{s0}, {s1}] must satisfy 0 < min <= max <= 1"));
+            out.push(format!(
+                "crop_scale [{s0}, {s1}] must satisfy 0 < min <= max <= 1"
+            ));
         }
         let [r0, r1] = self.crop_ratio;
         if !(r0 > 0.0 && r0 <= r1) {
-            out.push(format!("crop_ratio [{r0}, {r1}] must satisfy 0 < min <= max"));
+            out.push(format!(
+                "crop_ratio [{r0}, {r1}] must satisfy 0 < min <= max"
+            ));
         }
         if !(self.random_crop_fraction > 0.0 && self.random_crop_fraction <= 1.0) {
             out.push(format!(
@@ -94,7 +98,10 @@ impl AugmentConfig {
             crop = self.resized_crop(w, h, rng);
         }
         if self.random_crop {
-            let (cw, ch) = (crop[2] * self.random_crop_fraction, crop[3] * self.random_crop_fraction);
+            let (cw, ch) = (
+                crop[2] * self.random_crop_fraction,
+                crop[3] * self.random_crop_fraction,
+            );
             let x = crop[0] + rng.random_range(0.0..=(crop[2] - cw));
             let y = crop[1] + rng.random_range(0.0..=(crop[3] - ch));
             crop = [x, y, cw, ch];
@@ -173,9 +180,20 @@ impl AugmentDraw {
 
     /// Sample the crop into `size` x `size`, apply flips and colour jitter, clamp
     /// to [0, 1] and write `(v - mean) / std` into `out` (CHW, 3 * size * size).
-    pub fn render(&self, src: &RgbImage, size: usize, mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
+    pub fn render(
+        &self,
+        src: &RgbImage,
+        size: usize,
+        mean: [f32; 3],
+        std: [f32; 3],
+        out: &mut [f32],
+    ) {
         let plane = size * size;
-        assert_eq!(out.len(), 3 * plane, "output buffer must hold 3 x size x size");
+        assert_eq!(
+            out.len(),
+            3 * plane,
+            "output buffer must hold 3 x size x size"
+        );
         let (sw, sh) = (src.width() as usize, src.height() as usize);
         let raw = src.as_raw();
         let [x0, y0, cw, ch] = self.crop;

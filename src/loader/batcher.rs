@@ -90,7 +90,8 @@ impl BatchStream {
     ) -> BatchStream {
         let mut order: Vec<usize> = (0..bank.len()).collect();
         if shuffle {
-            let mut rng = ChaCha8Rng::seed_from_u64(pipeline.seed.wrapping_add(epoch as u64 * 7919));
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(pipeline.seed.wrapping_add(epoch as u64 * 7919));
             order.shuffle(&mut rng);
         }
         let batch_size = batch_size.max(1);

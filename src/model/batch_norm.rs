@@ -46,7 +46,10 @@ impl<B: Backend> BatchNorm2d<B> {
             let mean = x3.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
             let centred = x3 - per_item(mean.clone());
             let var = centred.clone().square().mean_dim(2).mean_dim(0);
-            let unbiased = var.clone().detach().mul_scalar(count / (count - 1.0).max(1.0));
+            let unbiased = var
+                .clone()
+                .detach()
+                .mul_scalar(count / (count - 1.0).max(1.0));
             self.update_running(mean.detach().reshape([c]), unbiased.reshape([c]));
             let scale = self.gamma.val().reshape([1, c, 1]) / var.add_scalar(self.epsilon).sqrt();
             centred * per_item(scale) + per_item(self.beta.val().reshape([1, c, 1]))

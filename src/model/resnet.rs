@@ -103,7 +103,12 @@ impl ResNetConfig {
         let mut stage = |planes: usize, blocks: usize, stride: usize| {
             let mut layers = Vec::with_capacity(blocks);
             for i in 0..blocks {
-                layers.push(Bottleneck::new(cin, planes, if i == 0 { stride } else { 1 }, device));
+                layers.push(Bottleneck::new(
+                    cin,
+                    planes,
+                    if i == 0 { stride } else { 1 },
+                    device,
+                ));
                 cin = planes * EXPANSION;
             }
             layers
@@ -132,7 +137,9 @@ impl ResNetConfig {
 
 impl<B: Backend> ResNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(images)));
+        let x = self
+            .relu
+            .forward(self.bn1.forward(self.conv1.forward(images)));
         let mut x = self.maxpool.forward(x);
         for block in self
             .layer1

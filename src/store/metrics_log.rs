@@ -43,8 +43,8 @@ impl MetricsLog {
 /// Read every complete event line. A torn last line (a crash mid-write) is
 /// ignored; a damaged line elsewhere is an error naming the line.
 pub fn read_events(path: &Path) -> anyhow::Result<Vec<TrainEvent>> {
-    let file = File::open(path)
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    let file =
+        File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
     let mut events = Vec::with_capacity(lines.len());
     let last = lines.len().saturating_sub(1);

@@ -57,7 +57,13 @@ impl RunStore {
             .with_context(|| format!("cannot create runs folder {}", self.root.display()))?;
         let label: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         for k in 1.. {
@@ -70,7 +76,9 @@ impl RunStore {
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(RunDir { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
             }
         }
         unreachable!("an unbounded counter always finds a free name")
@@ -229,5 +237,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is damaged or from another version", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged or from another version", path.display()))
 }

@@ -31,8 +31,16 @@ pub fn celeb23() -> PathBuf {
 /// A small demo dataset written into `dir`.
 pub fn demo_dataset(dir: &Path, people: usize, images: usize, size: u32) -> PathBuf {
     let root = dir.join("demo");
-    generate_demo_dataset(&root, &DemoConfig { people, images_per_person: images, size, seed: 7 })
-        .expect("demo dataset");
+    generate_demo_dataset(
+        &root,
+        &DemoConfig {
+            people,
+            images_per_person: images,
+            size,
+            seed: 7,
+        },
+    )
+    .expect("demo dataset");
     root
 }
 
