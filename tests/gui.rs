@@ -246,3 +246,49 @@ fn snapshot_dataset_tab_on_the_demo_data() {
     }
     h.snapshot("dataset_tab_demo");
 }
+
+/// The Results tab on a fixed evaluation (the scikit-learn fixture's
+/// predictions), so the snapshot does not depend on any training.
+#[test]
+fn snapshot_results_tab_on_a_fixed_evaluation() {
+    use facebench::engine::DatasetSummary;
+    use facebench::gui::LoadedRun;
+    use facebench::store::RunRecord;
+    let fx: serde_json::Value = serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
+    let classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
+    let y_true: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
+    let probs: Vec<Vec<f32>> = serde_json::from_value(fx["probs"].clone()).unwrap();
+    let mut eval = facebench::eval::classification_report(&classes, &y_true, &probs, &[]);
+    eval.split = "test".into();
+    eval.checkpoint = "best".into();
+    eval.images_per_sec = 1000.0;
+    let record = RunRecord {
+        facebench_version: "test".into(),
+        created: String::new(),
+        data_root: PathBuf::new(),
+        config: tiny_config(1),
+        dataset: DatasetSummary {
+            root: PathBuf::new(),
+            classes: classes.clone(),
+            train: 0,
+            val: 0,
+            test: y_true.len(),
+            skipped: 0,
+            fingerprint: String::new(),
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        },
+        device: "cpu".into(),
+        params: 0,
+    };
+    let mut app = WorkbenchApp::new(AppState { tab: Tab::Results, ..AppState::default() });
+    app.results.run = Some(PathBuf::from("fixture-run"));
+    app.results.loaded = Some(LoadedRun { record, eval });
+    app.results.confusion.selected = Some((1, 0));
+    let mut h = harness(app, [1300.0, 1300.0]);
+    h.run_steps(4);
+    step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
+    h.run_steps(3);
+    h.get_by_label_contains("person_1 -> person_0:");
+    h.snapshot("results_tab_fixture");
+}

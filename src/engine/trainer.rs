@@ -309,18 +309,7 @@ fn train_on<B: AutodiffBackend>(
             }
             if after.stop {
                 state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-                let path = save_checkpoint(
-                    ctx.run,
-                    CheckpointKind::Last,
-                    &model,
-                    Some(&optimizer),
-                    &state,
-                )?;
-                reporter.emit(TrainEvent::Checkpoint {
-                    epoch: state.epochs_completed,
-                    kind: CheckpointKind::Last,
-                    path,
-                })?;
+                checkpoint(ctx, reporter, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
                 return finish(
                     reporter,
                     FinishStatus::Stopped,
@@ -408,25 +397,9 @@ fn train_on<B: AutodiffBackend>(
             })?;
         }
         state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-        let path = save_checkpoint(
-            ctx.run,
-            CheckpointKind::Last,
-            &model,
-            Some(&optimizer),
-            &state,
-        )?;
-        reporter.emit(TrainEvent::Checkpoint {
-            epoch: epoch + 1,
-            kind: CheckpointKind::Last,
-            path,
-        })?;
+        checkpoint(ctx, reporter, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
         if is_best {
-            let path = save_checkpoint(ctx.run, CheckpointKind::Best, &model, None, &state)?;
-            reporter.emit(TrainEvent::Checkpoint {
-                epoch: epoch + 1,
-                kind: CheckpointKind::Best,
-                path,
-            })?;
+            checkpoint(ctx, reporter, CheckpointKind::Best, &model, None, &state)?;
         }
         if state.early_stopping.should_stop() {
             reporter.emit(TrainEvent::EarlyStopped {
@@ -480,6 +453,23 @@ fn train_on<B: AutodiffBackend>(
     })?;
     let seconds = elapsed_before + started.elapsed().as_secs_f64();
     finish(reporter, status, &state, Some(report.accuracy), seconds)
+}
+
+/// Save a checkpoint of `kind` and report it.
+fn checkpoint<B: AutodiffBackend>(
+    ctx: &RunContext,
+    reporter: &mut Reporter,
+    kind: CheckpointKind,
+    model: &Network<B>,
+    optimizer: Option<&AnyOptimizer<Network<B>, B>>,
+    state: &TrainerState,
+) -> anyhow::Result<()> {
+    let path = save_checkpoint(ctx.run, kind, model, optimizer, state)?;
+    reporter.emit(TrainEvent::Checkpoint {
+        epoch: state.epochs_completed,
+        kind,
+        path,
+    })
 }
 
 fn finish(
