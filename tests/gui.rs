@@ -254,7 +254,8 @@ fn snapshot_results_tab_on_a_fixed_evaluation() {
     use facebench::engine::DatasetSummary;
     use facebench::gui::LoadedRun;
     use facebench::store::RunRecord;
-    let fx: serde_json::Value = serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
+    let fx: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
     let classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
     let y_true: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
     let probs: Vec<Vec<f32>> = serde_json::from_value(fx["probs"].clone()).unwrap();
@@ -281,7 +282,10 @@ fn snapshot_results_tab_on_a_fixed_evaluation() {
         device: "cpu".into(),
         params: 0,
     };
-    let mut app = WorkbenchApp::new(AppState { tab: Tab::Results, ..AppState::default() });
+    let mut app = WorkbenchApp::new(AppState {
+        tab: Tab::Results,
+        ..AppState::default()
+    });
     app.results.run = Some(PathBuf::from("fixture-run"));
     app.results.loaded = Some(LoadedRun { record, eval });
     app.results.confusion.selected = Some((1, 0));
@@ -291,4 +295,60 @@ fn snapshot_results_tab_on_a_fixed_evaluation() {
     h.run_steps(3);
     h.get_by_label_contains("person_1 -> person_0:");
     h.snapshot("results_tab_fixture");
+}
+
+/// The Training tab on a fixed, synthetic event stream (two phases, an LR
+/// change), so the snapshot does not depend on a real run's timing.
+#[test]
+fn snapshot_training_tab_on_fixed_events() {
+    use facebench::engine::{EpochMetrics, TrainEvent};
+    use facebench::gui::{training_tab_ui, LiveRun};
+    let mut live = LiveRun::default();
+    live.name = "fixed-run".into();
+    live.device = "cpu".into();
+    live.epochs_planned = 8;
+    live.batch_size = 32;
+    for i in 0..2000usize {
+        let t = i as f64;
+        if i == 1000 {
+            live.apply(&TrainEvent::PhaseChanged {
+                epoch: 5,
+                phase: 2,
+                description: "unfreeze the base".into(),
+            });
+        }
+        live.apply(&TrainEvent::Iteration {
+            epoch: i / 250 + 1,
+            iteration: i + 1,
+            batch: i % 250 + 1,
+            batches: 250,
+            loss: 3.0 * (-t / 600.0).exp() + 0.2 * (t * 0.7).sin().abs(),
+            accuracy: 0.5,
+            lr: if i < 1000 { 1e-3 } else { 1e-5 },
+            images_per_sec: 120.0 + 10.0 * (t * 0.05).sin(),
+        });
+        if (i + 1) % 250 == 0 {
+            let e = (i + 1) / 250;
+            live.apply(&TrainEvent::Epoch(EpochMetrics {
+                epoch: e,
+                phase: if e > 4 { 2 } else { 1 },
+                train_loss: 2.5 / e as f64,
+                train_accuracy: 1.0 - 0.8 / e as f64,
+                val_loss: 2.8 / e as f64,
+                val_accuracy: 0.9 - 0.7 / e as f64,
+                lr: 1e-3,
+                seconds: 60.0,
+                images_per_sec: 120.0,
+            }));
+        }
+    }
+    let mut smoothing = 0.6;
+    let mut h = Harness::builder()
+        .with_size([1200.0, 800.0])
+        .with_accessibility_check(false)
+        .build_ui(|ui| training_tab_ui(ui, Some(&live), &mut smoothing, &mut None));
+    h.run_steps(3);
+    h.get_by_label("loss per iteration");
+    h.get_by_label_contains("epoch 8/8");
+    h.snapshot("training_tab_fixed");
 }

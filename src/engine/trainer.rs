@@ -309,7 +309,14 @@ fn train_on<B: AutodiffBackend>(
             }
             if after.stop {
                 state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-                checkpoint(ctx, reporter, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
+                checkpoint(
+                    ctx,
+                    reporter,
+                    CheckpointKind::Last,
+                    &model,
+                    Some(&optimizer),
+                    &state,
+                )?;
                 return finish(
                     reporter,
                     FinishStatus::Stopped,
@@ -397,7 +404,14 @@ fn train_on<B: AutodiffBackend>(
             })?;
         }
         state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
-        checkpoint(ctx, reporter, CheckpointKind::Last, &model, Some(&optimizer), &state)?;
+        checkpoint(
+            ctx,
+            reporter,
+            CheckpointKind::Last,
+            &model,
+            Some(&optimizer),
+            &state,
+        )?;
         if is_best {
             checkpoint(ctx, reporter, CheckpointKind::Best, &model, None, &state)?;
         }

@@ -15,6 +15,8 @@ pub struct ConfusionView {
     /// and the class order, so a click maps to a pair (and tests can aim).
     #[doc(hidden)]
     pub drawn: Option<(egui::Pos2, f32, Vec<usize>)>,
+    /// The visible part of the matrix on screen, for exporting it as PNG.
+    pub area: Option<Rect>,
 }
 
 impl Default for ConfusionView {
@@ -25,6 +27,7 @@ impl Default for ConfusionView {
             cell: 22.0,
             selected: None,
             drawn: None,
+            area: None,
         }
     }
 }
@@ -126,6 +129,7 @@ pub fn confusion_ui(
             let painter = ui.painter_at(rect);
             let origin = rect.min + Vec2::new(label_w, label_w.min(24.0));
             view.drawn = Some((origin, cell, order.clone()));
+            view.area = Some(rect.intersect(ui.clip_rect()));
             let font = egui::FontId::proportional((cell * 0.45).clamp(7.0, 12.0));
             for (r, &t) in order.iter().enumerate() {
                 if label_w > 0.0 {

@@ -337,7 +337,7 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
     }
 }
 
-fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
+fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
     ui.heading("ROC curves");
     ui.horizontal(|ui| {
         ui.label("classes");
@@ -358,7 +358,7 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
             }
         })
         .collect();
-    Plot::new("roc")
+    let rect = Plot::new("roc")
         .height(320.0)
         .legend(Legend::default())
         .x_axis_label("false positive rate")
@@ -411,7 +411,9 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
                     .color(Color32::GRAY)
                     .style(egui_plot::LineStyle::dashed_dense()),
             );
-        });
+        })
+        .response
+        .rect;
     if filter.is_empty() && l.eval.roc.len() > 10 {
         ui.label(
             RichText::new(format!(
@@ -421,6 +423,7 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) {
             .weak(),
         );
     }
+    rect
 }
 
 fn gallery_ui(

@@ -198,7 +198,18 @@ pub fn runs_tab_ui(
     }
     comparison_table_ui(ui, view, &mut open);
     ui.separator();
-    overlay_ui(ui, view);
+    if let Some(rect) = overlay_ui(ui, view) {
+        if ui.small_button("save plot as PNG").clicked() {
+            let path = PathBuf::from("screenshots").join(format!(
+                "runs-overlay-{}.png",
+                chrono::Local::now().format("%Y%m%d-%H%M%S")
+            ));
+            *export = Some(ExportRequest::Screenshot {
+                path,
+                rect: Some(rect),
+            });
+        }
+    }
     dialogs_ui(ui, view);
     open
 }
@@ -311,7 +322,7 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
         });
 }
 
-fn overlay_ui(ui: &mut Ui, view: &mut RunsView) {
+fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
     ui.horizontal(|ui| {
         ui.heading("Compare curves");
         for (o, name) in [
@@ -330,10 +341,10 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) {
             )
             .weak(),
         );
-        return;
+        return None;
     }
-    Plot::new("overlay")
-        .height(ui.available_height().max(200.0) - 10.0)
+    let response = Plot::new("overlay")
+        .height((ui.available_height() - 40.0).max(200.0))
         .legend(Legend::default())
         .x_axis_label("epoch")
         .show(ui, |plot| {
@@ -371,6 +382,7 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) {
                 );
             }
         });
+    Some(response.response.rect)
 }
 
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
