@@ -286,6 +286,19 @@ fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             row(ui, "split seed", "Same seed, same split", None, |ui| {
                 ui.add(egui::DragValue::new(&mut c.data.split.seed));
             });
+            row(
+                ui,
+                "prefetch",
+                "Batches prepared ahead of the model on a background thread",
+                problem_for(problems, "data.prefetch_batches"),
+                |ui| {
+                    ui.add(
+                        egui::DragValue::new(&mut c.data.prefetch_batches)
+                            .range(0..=64)
+                            .suffix(" batches"),
+                    );
+                },
+            );
         });
     egui::CollapsingHeader::new("Augmentation")
         .default_open(false)
@@ -294,8 +307,8 @@ fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             let p = problem_for(problems, "data.augment");
             row(
                 ui,
-                "resized crop",
-                "RandomResizedCrop: area and aspect ratio ranges",
+                "crop area",
+                "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)",
                 p,
                 |ui| {
                     ui.checkbox(&mut a.random_resized_crop, "");
@@ -309,6 +322,16 @@ fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
                             .range(0.01..=1.0)
                             .speed(0.01),
                     );
+                },
+            );
+            row(
+                ui,
+                "crop ratio",
+                "Range of the crop's aspect ratio w/h (reference 3/4-4/3)",
+                p,
+                |ui| {
+                    ui.add(egui::DragValue::new(&mut a.crop_ratio[0]).range(0.1..=10.0).speed(0.01));
+                    ui.add(egui::DragValue::new(&mut a.crop_ratio[1]).range(0.1..=10.0).speed(0.01));
                 },
             );
             row(
