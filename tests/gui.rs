@@ -352,3 +352,89 @@ fn snapshot_training_tab_on_fixed_events() {
     h.get_by_label_contains("epoch 8/8");
     h.snapshot("training_tab_fixed");
 }
+
+/// The Runs tab on two hand-written run folders (fixed names and numbers), one
+/// ticked for the overlay.
+#[test]
+fn snapshot_runs_tab_on_fixed_runs() {
+    use facebench::engine::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+    use facebench::store::{MetricsLog, RunDir, RunRecord};
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    for (k, name) in ["run-a-resnet", "run-b-resnet"].iter().enumerate() {
+        let dir = RunDir::new(runs.join(name));
+        std::fs::create_dir_all(&dir.path).unwrap();
+        let mut config = tiny_config(5);
+        config.model.depths = [k + 1; 4];
+        dir.write_record(&RunRecord {
+            facebench_version: "test".into(),
+            created: String::new(),
+            data_root: PathBuf::new(),
+            config,
+            dataset: DatasetSummary {
+                root: PathBuf::new(),
+                classes: vec!["a".into(), "b".into()],
+                train: 8,
+                val: 2,
+                test: 2,
+                skipped: 0,
+                fingerprint: String::new(),
+                mean: [0.5; 3],
+                std: [0.5; 3],
+            },
+            device: "cpu".into(),
+            params: 100_000 * (k + 1),
+        })
+        .unwrap();
+        let mut log = MetricsLog::open(&dir.metrics_path()).unwrap();
+        for e in 1..=5 {
+            log.append(&TrainEvent::Epoch(EpochMetrics {
+                epoch: e,
+                phase: 1,
+                train_loss: 2.0 / e as f64,
+                train_accuracy: 0.5 + 0.08 * e as f64,
+                val_loss: 2.2 / e as f64,
+                val_accuracy: 0.4 + (0.06 + 0.02 * k as f64) * e as f64,
+                lr: 1e-3,
+                seconds: 10.0,
+                images_per_sec: 100.0,
+            }))
+            .unwrap();
+        }
+        log.append(&TrainEvent::Finished {
+            status: FinishStatus::Completed,
+            epochs_completed: 5,
+            best_epoch: 5,
+            best_val_accuracy: 0.7,
+            test_accuracy: None,
+            seconds: 50.0,
+        })
+        .unwrap();
+    }
+    let mut app = WorkbenchApp::new(AppState {
+        tab: Tab::Runs,
+        runs_dir: runs.clone(),
+        ..AppState::default()
+    });
+    app.runs.selected.insert(runs.join("run-a-resnet"));
+    app.runs.selected.insert(runs.join("run-b-resnet"));
+    let mut h = harness(app, [1300.0, 800.0]);
+    step_until(&mut h, "runs listed", |a| a.runs.runs.len() == 2);
+    step_until(&mut h, "curves tailed", |a| {
+        a.runs.selected.iter().all(|p| a.runs.tail_epochs(p) == 5)
+    });
+    h.run_steps(3);
+    assert_eq!(
+        h.get_all_by_label("run-a-resnet").count(),
+        2,
+        "in the table and the legend"
+    );
+    h.get_by_label("ResNet [2,2,2,2] x8");
+    // the folder is a temp path: mask the heading
+    let heading = h.get_by_label_contains("Runs in ").rect();
+    h.mask(egui::Rect::from_min_max(
+        heading.min,
+        egui::pos2(heading.min.x.max(700.0), heading.max.y),
+    ));
+    h.snapshot("runs_tab_fixed");
+}

@@ -308,7 +308,13 @@ impl WorkbenchApp {
             });
         let (thumbs, big_thumbs) = self.thumbs.as_mut().expect("made in poll");
         egui::CentralPanel::default().show(ui, |ui| match self.state.tab {
-            Tab::Dataset => dataset_tab_ui(ui, &mut self.dataset, thumbs, &self.state.config),
+            Tab::Dataset => dataset_tab_ui(
+                ui,
+                &mut self.dataset,
+                thumbs,
+                &self.state.config,
+                &mut self.export,
+            ),
             Tab::Training => training_tab_ui(
                 ui,
                 self.session.as_ref().map(|s| &s.live),

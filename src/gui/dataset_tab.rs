@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use egui::{RichText, Ui};
 use egui_plot::{Bar, BarChart, Legend, Plot};
 
+use super::export::ExportRequest;
 use super::jobs::Job;
 use super::thumbnails::{color_image, ThumbnailCache};
 use crate::data::{decode_working_size, Dataset, DatasetReport, SplitConfig};
@@ -108,6 +109,7 @@ pub fn dataset_tab_ui(
     view: &mut DatasetView,
     thumbs: &mut ThumbnailCache,
     config: &RunConfig,
+    export: &mut Option<ExportRequest>,
 ) {
     let result = match &view.state {
         ScanState::Idle => {
@@ -137,7 +139,14 @@ pub fn dataset_tab_ui(
     egui::ScrollArea::vertical().show(ui, |ui| {
         summary_ui(ui, report);
         ui.separator();
-        counts_chart_ui(ui, report);
+        let chart = counts_chart_ui(ui, report);
+        if ui.small_button("save chart as PNG").clicked() {
+            let path = PathBuf::from("screenshots").join("dataset-class-counts.png");
+            *export = Some(ExportRequest::Screenshot {
+                path,
+                rect: Some(chart),
+            });
+        }
         if !report.skipped.is_empty() || !report.warnings.is_empty() {
             ui.separator();
             problems_ui(ui, report);
@@ -209,7 +218,7 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
     });
 }
 
-fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) {
+fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
     ui.heading("Images per class and split");
     let split_bars = |k: usize| -> Vec<Bar> {
         r.classes
@@ -241,7 +250,9 @@ fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) {
             plot.bar_chart(train);
             plot.bar_chart(val);
             plot.bar_chart(test);
-        });
+        })
+        .response
+        .rect
 }
 
 fn problems_ui(ui: &mut Ui, r: &DatasetReport) {

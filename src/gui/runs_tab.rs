@@ -142,6 +142,13 @@ impl RunsView {
     }
 }
 
+impl RunsView {
+    /// Epochs read so far from a ticked run's metrics.
+    pub fn tail_epochs(&self, run: &Path) -> usize {
+        self.tails.get(run).map_or(0, |t| t.live.epochs.len())
+    }
+}
+
 /// Returns a run to open in the Results tab, when one is asked for.
 pub fn runs_tab_ui(
     ui: &mut Ui,
@@ -196,7 +203,12 @@ pub fn runs_tab_ui(
         ui.label("No runs yet. Train one, or point the runs folder at existing runs.");
         return None;
     }
-    comparison_table_ui(ui, view, &mut open);
+    // the table scrolls sideways rather than widening the whole tab
+    egui::ScrollArea::horizontal()
+        .id_salt("runs-table")
+        .show(ui, |ui| {
+            comparison_table_ui(ui, view, &mut open);
+        });
     ui.separator();
     if let Some(rect) = overlay_ui(ui, view) {
         if ui.small_button("save plot as PNG").clicked() {
