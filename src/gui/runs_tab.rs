@@ -158,7 +158,7 @@ pub fn runs_tab_ui(
     view.refresh(ui.ctx(), false);
     let mut open = None;
     ui.horizontal(|ui| {
-        ui.heading(format!("Runs in {}", view.store.root.display()));
+        ui.heading("Runs");
         if ui.button("Refresh").on_hover_text("Refresh now").clicked() {
             view.refresh(ui.ctx(), true);
         }
@@ -195,6 +195,7 @@ pub fn runs_tab_ui(
                 rows,
             )));
         }
+        ui.label(RichText::new(format!("in {}", view.store.root.display())).weak());
     });
     if let Some(m) = &view.message {
         ui.label(RichText::new(m).weak());
