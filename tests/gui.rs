@@ -3,30 +3,15 @@
 
 mod common;
 
+use common::tiny_config;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
-use facebench::engine::{train_blocking, FinishStatus, RunConfig, SchedulerKind, TrainRequest};
+use facebench::engine::{train_blocking, FinishStatus, RunConfig, TrainRequest};
 use facebench::gui::{AppState, Tab, WorkbenchApp};
-use facebench::model::ModelConfig;
-
-fn tiny_config(epochs: usize) -> RunConfig {
-    let mut c = RunConfig::default();
-    c.model = ModelConfig {
-        depths: [1, 1, 1, 1],
-        base_planes: 8,
-        ..ModelConfig::default()
-    };
-    c.data.input_size = 64;
-    c.scheduler.kind = SchedulerKind::None;
-    c.optimizer.lr = 3e-3;
-    c.train.epochs = epochs;
-    c.train.batch_size = 16;
-    c.device = "cpu".into();
-    c
-}
 
 fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
     // Form fields are labelled by the row label beside them, which AccessKit

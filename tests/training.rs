@@ -3,33 +3,12 @@
 
 mod common;
 
+use common::tiny_config;
+
 use std::path::PathBuf;
 
 use facebench::engine::{start_training, FinishStatus, RunConfig, TrainEvent, TrainRequest};
-use facebench::loader::AugmentConfig;
-use facebench::model::ModelConfig;
 use facebench::store::{RunDir, RunStore};
-
-/// A tiny ResNet at 64 px that trains in seconds.
-fn tiny_config(epochs: usize) -> RunConfig {
-    let mut c = RunConfig::default();
-    c.model = ModelConfig {
-        depths: [1, 1, 1, 1],
-        base_planes: 8,
-        ..ModelConfig::default()
-    };
-    c.data.input_size = 64;
-    c.data.augment = AugmentConfig {
-        crop_scale: [0.6, 1.0],
-        ..AugmentConfig::default()
-    };
-    c.optimizer.lr = 3e-3;
-    c.scheduler.kind = facebench::engine::SchedulerKind::None;
-    c.train.epochs = epochs;
-    c.train.batch_size = 16;
-    c.device = "cpu".into();
-    c
-}
 
 fn collect(request: TrainRequest) -> Vec<TrainEvent> {
     let handle = start_training(request);

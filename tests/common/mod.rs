@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use facebench::data::demo::{generate_demo_dataset, DemoConfig};
+use facebench::engine::{RunConfig, SchedulerKind};
+use facebench::loader::AugmentConfig;
+use facebench::model::ModelConfig;
 
 /// `../shared` beside the repository (or `$FACEBENCH_SHARED`). Panics with a clear
 /// message when it is missing: these tests need the real face data.
@@ -54,4 +57,25 @@ pub fn isolate_cache() -> &'static Path {
         d
     });
     dir.path()
+}
+
+/// A tiny ResNet at 64 px that trains in seconds.
+pub fn tiny_config(epochs: usize) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.model = ModelConfig {
+        depths: [1, 1, 1, 1],
+        base_planes: 8,
+        ..ModelConfig::default()
+    };
+    c.data.input_size = 64;
+    c.data.augment = AugmentConfig {
+        crop_scale: [0.6, 1.0],
+        ..AugmentConfig::default()
+    };
+    c.optimizer.lr = 3e-3;
+    c.scheduler.kind = SchedulerKind::None;
+    c.train.epochs = epochs;
+    c.train.batch_size = 16;
+    c.device = "cpu".into();
+    c
 }
