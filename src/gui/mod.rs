@@ -2,6 +2,7 @@
 //! touches burn tensors.
 
 mod app;
+mod config_form;
 mod confusion;
 mod dataset_tab;
 mod decimate;
