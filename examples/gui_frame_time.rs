@@ -64,33 +64,30 @@ fn main() {
                 .collect()
         })
         .collect();
-    let mut view = ConfusionView {
-        cell: 6.0,
-        ..ConfusionView::default()
-    };
-    let mut h = Harness::builder()
-        .with_size([1500.0, 1200.0])
-        .with_accessibility_check(false)
-        .build_ui(|ui| {
-            confusion_ui(ui, &mut view, &classes, &matrix, 1100.0);
-        });
-    time_frames(
-        "Confusion matrix, 160 classes (25,600 cells), 6 px cells",
-        &mut h,
-    );
-    let mut view = ConfusionView {
-        cell: 22.0,
-        order_by_confusion: true,
-        ..ConfusionView::default()
-    };
-    let mut h = Harness::builder()
-        .with_size([1500.0, 1200.0])
-        .with_accessibility_check(false)
-        .build_ui(|ui| {
-            confusion_ui(ui, &mut view, &classes, &matrix, 1100.0);
-        });
-    time_frames(
-        "Confusion matrix, 160 classes, 22 px cells with counts, ordered by confusion",
-        &mut h,
-    );
+    let views = [
+        (
+            "Confusion matrix, 160 classes (25,600 cells), 6 px cells",
+            ConfusionView {
+                cell: 6.0,
+                ..ConfusionView::default()
+            },
+        ),
+        (
+            "Confusion matrix, 160 classes, 22 px cells with counts, ordered by confusion",
+            ConfusionView {
+                cell: 22.0,
+                order_by_confusion: true,
+                ..ConfusionView::default()
+            },
+        ),
+    ];
+    for (name, mut view) in views {
+        let mut h = Harness::builder()
+            .with_size([1500.0, 1200.0])
+            .with_accessibility_check(false)
+            .build_ui(|ui| {
+                confusion_ui(ui, &mut view, &classes, &matrix, 1100.0);
+            });
+        time_frames(name, &mut h);
+    }
 }

@@ -75,7 +75,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 test_fraction,
                 seed,
             };
-            let report = DatasetReport::scan(&dir, &split)?;
+            let (report, _) = DatasetReport::scan(&dir, &split)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

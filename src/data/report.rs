@@ -42,8 +42,9 @@ pub struct DatasetReport {
 
 impl DatasetReport {
     /// Scan `dir`, fully decode every file (a header alone does not show a
-    /// damaged body) and measure the train split.
-    pub fn scan(dir: &Path, split: &SplitConfig) -> Result<Self, DatasetError> {
+    /// damaged body) and measure the train split. Also returns the dataset
+    /// (without the files the decode rejected).
+    pub fn scan(dir: &Path, split: &SplitConfig) -> Result<(Self, Dataset), DatasetError> {
         let mut dataset = Dataset::open(dir, split)?;
         let all: Vec<PathBuf> = dataset
             .train
@@ -58,7 +59,7 @@ impl DatasetReport {
             .collect();
         dataset.remove_unusable(bad);
         let (stats, _) = channel_stats(&dataset.train);
-        Ok(DatasetReport::new(&dataset, Some(stats)))
+        Ok((DatasetReport::new(&dataset, Some(stats)), dataset))
     }
 
     pub fn new(dataset: &Dataset, stats: Option<ChannelStats>) -> Self {

@@ -110,7 +110,13 @@ pub fn evaluate_run(
             "last",
         ),
     };
-    let pipeline = data.pipeline(&record.config, false);
+    // normalise exactly as in training (the recorded mean/std), even if the
+    // dataset's cached statistics were recomputed since
+    let pipeline = std::sync::Arc::new(crate::loader::Pipeline {
+        mean: record.dataset.mean,
+        std: record.dataset.std,
+        ..(*data.pipeline(&record.config, false)).clone()
+    });
     let batch = record.config.train.batch_size;
     let classes = &record.dataset.classes;
     let mut report = match DeviceChoice::parse(device)

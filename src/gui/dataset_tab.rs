@@ -9,7 +9,7 @@ use egui_plot::{Bar, BarChart, Legend, Plot};
 use super::export::ExportRequest;
 use super::jobs::Job;
 use super::thumbnails::{color_image, ThumbnailCache};
-use crate::data::{decode_working_size, Dataset, DatasetReport, SplitConfig};
+use crate::data::{decode_working_size, DatasetReport, SplitConfig};
 use crate::engine::RunConfig;
 use crate::loader::{AugmentConfig, Pipeline};
 
@@ -57,8 +57,8 @@ impl DatasetView {
         self.preview_key = None;
         self.preview.clear();
         self.state = ScanState::Scanning(Job::spawn(ctx, move || {
-            let report = DatasetReport::scan(&root, &split).map_err(|e| e.to_string())?;
-            let dataset = Dataset::open(&root, &split).map_err(|e| e.to_string())?;
+            let (report, dataset) =
+                DatasetReport::scan(&root, &split).map_err(|e| e.to_string())?;
             let samples = dataset
                 .classes
                 .iter()
