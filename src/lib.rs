@@ -3,7 +3,8 @@
 //! Data flows one way: [`data`] scans and decodes a folder of faces, [`loader`]
 //! augments and batches it, [`engine`] trains a [`model`] on a background thread
 //! and streams [`engine::TrainEvent`]s, [`store`] writes every run to disk, and
-//! [`eval`] computes the metrics shown afterwards. The [`cli`] drives it headless.
+//! [`eval`] computes the metrics shown afterwards. [`weights`] reads pretrained
+//! Keras/PyTorch files. The [`cli`] drives it headless.
 
 pub mod cli;
 pub mod data;
@@ -13,3 +14,4 @@ pub mod gui;
 pub mod loader;
 pub mod model;
 pub mod store;
+pub mod weights;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::bench;
 use super::progress::TrainProgress;
-use super::{Cli, Command};
+use super::{Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
 use crate::engine::{
@@ -178,7 +178,55 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             model_info(&config, classes, layers);
             Ok(())
         }
+        Command::Weights {
+            action:
+                WeightsAction::Check {
+                    file,
+                    arch,
+                    tensors,
+                },
+        } => {
+            let arch = Architecture::parse(&arch).map_err(anyhow::Error::msg)?;
+            let report = crate::weights::check_weights(&file, arch)?;
+            println!(
+                "{}: {} weights for {} fit",
+                report.file.display(),
+                report.format.name(),
+                arch.name()
+            );
+            println!("  tensors matched: {}", report.matched.len());
+            println!(
+                "  parameters: {} (Keras count, with batch-norm statistics); {} trainable",
+                thousands(report.values),
+                thousands(report.trainable)
+            );
+            if !report.ignored.is_empty() {
+                println!(
+                    "  ignored (ImageNet top / counters): {}",
+                    report.ignored.join(", ")
+                );
+            }
+            if tensors {
+                for (path, shape) in &report.matched {
+                    println!("  {path:<48} {shape:?}");
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+/// 20861480 -> "20,861,480".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn fmt_opt(v: Option<f64>) -> String {

@@ -1,5 +1,5 @@
 //! The headless command line: `facebench train | eval | runs | data-report |
-//! demo-data | model-info`.
+//! demo-data | model-info | weights check | bench`.
 
 mod bench;
 mod commands;
@@ -140,5 +140,25 @@ pub enum Command {
         /// Also list every parameter tensor.
         #[arg(long)]
         layers: bool,
+    },
+    /// Inspect pretrained weight files.
+    Weights {
+        #[command(subcommand)]
+        action: WeightsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WeightsAction {
+    /// Load a .h5 / .pth / .safetensors file into an architecture's base and
+    /// print the tensors matched and the parameter count, or every mismatch.
+    Check {
+        file: PathBuf,
+        /// xception or densenet121.
+        #[arg(long)]
+        arch: String,
+        /// Also list every matched tensor.
+        #[arg(long)]
+        tensors: bool,
     },
 }

@@ -35,13 +35,16 @@ impl<B: Backend> BatchNorm2d<B> {
         }
     }
 
-    /// Batch statistics when the backend records gradients (training), running
-    /// statistics otherwise (inference).
+    /// Batch statistics when the backend records gradients and the layer is
+    /// trainable, running statistics otherwise (inference or frozen).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
         let x3 = x.reshape([n, c, h * w]);
         let per_item = |t: Tensor<B, 3>| t.repeat_dim(0, n);
-        let y = if B::ad_enabled(&x3.device()) {
+        // a frozen BN (its parameters not trainable) normalises with its running
+        // statistics, as Keras does for layers with trainable=False
+        let training = B::ad_enabled(&x3.device()) && self.gamma.val().is_require_grad();
+        let y = if training {
             let count = (n * h * w) as f64;
             let mean = x3.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
             let centred = x3 - per_item(mean.clone());

@@ -1,15 +1,27 @@
 //! Model definitions and the architecture registry.
 
 mod batch_norm;
+mod densenet;
+mod freeze;
+mod keras_layers;
+mod layers;
 mod params;
 mod resnet;
+mod transfer;
+mod xception;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use batch_norm::BatchNorm2d;
 pub use params::{layer_table, trainable_params, LayerRow};
+pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_MIN_INPUT};
+pub use freeze::{set_trainable, FreezePlan};
+pub use keras_layers::{densenet_torch_prefix, keras_layer_names, keras_layers, KerasLayer, SlotKind};
+pub use layers::tf_same_padding;
 pub use resnet::{Bottleneck, ResNet, ResNetConfig};
+pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet};
+pub use xception::{Xception, XCEPTION_FEATURES, XCEPTION_MIN_INPUT};
 
 /// The architectures the engine can train. The GUI lists exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,20 +29,46 @@ pub use resnet::{Bottleneck, ResNet, ResNetConfig};
 pub enum Architecture {
     /// ResNet with bottleneck blocks, trained from scratch.
     Resnet,
+    /// Xception (Keras layout) with the reference head, fine-tuned from ImageNet.
+    Xception,
+    /// DenseNet-121 with the reference head, fine-tuned from ImageNet.
+    Densenet121,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 1] = [Architecture::Resnet];
+    pub const ALL: [Architecture; 3] = [
+        Architecture::Resnet,
+        Architecture::Xception,
+        Architecture::Densenet121,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Resnet => "resnet",
+            Architecture::Xception => "xception",
+            Architecture::Densenet121 => "densenet121",
+        }
+    }
+
+    /// A pretrained base with the reference head, trained in two phases.
+    pub fn is_transfer(self) -> bool {
+        !matches!(self, Architecture::Resnet)
+    }
+
+    /// Smallest input side the network accepts.
+    pub fn min_input(self) -> usize {
+        match self {
+            Architecture::Resnet => 32,
+            Architecture::Xception => XCEPTION_MIN_INPUT,
+            Architecture::Densenet121 => DENSENET_MIN_INPUT,
         }
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
         match text.to_ascii_lowercase().as_str() {
             "resnet" | "resnet50" | "resnet-50" => Ok(Architecture::Resnet),
+            "xception" => Ok(Architecture::Xception),
+            "densenet121" | "densenet-121" | "densenet" => Ok(Architecture::Densenet121),
             other => Err(format!(
                 "unknown architecture '{other}'; available: {}",
                 Self::ALL.map(|a| a.name()).join(", ")
@@ -48,6 +86,12 @@ pub struct ModelConfig {
     pub depths: [usize; 4],
     /// Planes of the first stage (64 in ResNet-50); later stages double it.
     pub base_planes: usize,
+    /// The classification head on a pretrained base (Xception, DenseNet-121).
+    pub head: HeadConfig,
+    /// ImageNet weights for the base (.h5, .pth or .safetensors, optionally
+    /// gzipped). A bare file name is also looked up in `$FACEBENCH_WEIGHTS_DIR`
+    /// and the cache's `weights/` folder. None: random initialisation.
+    pub weights: Option<String>,
 }
 
 impl Default for ModelConfig {
@@ -56,6 +100,8 @@ impl Default for ModelConfig {
             architecture: Architecture::Resnet,
             depths: [3, 4, 6, 3],
             base_planes: 64,
+            head: HeadConfig::default(),
+            weights: None,
         }
     }
 }
@@ -88,6 +134,12 @@ impl ModelConfig {
                 }
                 .init(device),
             ),
+            Architecture::Xception => {
+                Network::Xception(XceptionNet::new(&self.head, num_classes, device))
+            }
+            Architecture::Densenet121 => {
+                Network::Densenet121(DenseNetNet::new(&self.head, num_classes, device))
+            }
         }
     }
 
@@ -112,6 +164,8 @@ impl ModelConfig {
                     format!("{name} x{}", self.base_planes)
                 }
             }
+            Architecture::Xception => "Xception".into(),
+            Architecture::Densenet121 => "DenseNet-121".into(),
         }
     }
 }
@@ -121,12 +175,25 @@ impl ModelConfig {
 #[derive(Module, Debug)]
 pub enum Network<B: Backend> {
     Resnet(ResNet<B>),
+    Xception(XceptionNet<B>),
+    Densenet121(DenseNetNet<B>),
 }
 
 impl<B: Backend> Network<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         match self {
             Network::Resnet(m) => m.forward(images),
+            Network::Xception(m) => m.forward(images),
+            Network::Densenet121(m) => m.forward(images),
+        }
+    }
+
+    /// Regularisation added to the loss (the head's L2), if any.
+    pub fn penalty(&self) -> Option<Tensor<B, 1>> {
+        match self {
+            Network::Resnet(_) => None,
+            Network::Xception(m) => m.head.penalty(),
+            Network::Densenet121(m) => m.head.penalty(),
         }
     }
 }

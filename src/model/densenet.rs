@@ -1,0 +1,149 @@
+//! DenseNet-121 (Huang et al. 2017) without its classifier: growth 32, blocks
+//! 6-12-24-16, BN-ReLU-conv ordering, 4x bottleneck, compression 0.5. The same
+//! network as torchvision's `densenet121().features` and Keras' `DenseNet121`
+//! (which pads explicitly where torchvision pads in the op: same result).
+
+use burn::nn::conv::Conv2d;
+use burn::nn::Relu;
+use burn::prelude::*;
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+
+use super::batch_norm::BatchNorm2d;
+use super::layers::{conv_config, KERAS_BN_MOMENTUM};
+
+/// Keras' DenseNet epsilon (torchvision's 1e-5 differs by 1e-8: no measurable change).
+pub const DENSENET_BN_EPSILON: f64 = 1.001e-5;
+pub const DENSENET_GROWTH: usize = 32;
+pub const DENSENET121_BLOCKS: [usize; 4] = [6, 12, 24, 16];
+/// Channels of the last feature map.
+pub const DENSENET121_FEATURES: usize = 1024;
+pub const DENSENET_MIN_INPUT: usize = 32;
+
+fn bn<B: Backend>(channels: usize, device: &B::Device) -> BatchNorm2d<B> {
+    let mut b = BatchNorm2d::with_epsilon(channels, DENSENET_BN_EPSILON, device);
+    b.momentum = KERAS_BN_MOMENTUM;
+    b
+}
+
+/// BN-ReLU-conv1x1 (4 x growth) - BN-ReLU-conv3x3 (growth); its output is
+/// concatenated to its input.
+#[derive(Module, Debug)]
+pub struct DenseLayer<B: Backend> {
+    pub norm1: BatchNorm2d<B>,
+    pub conv1: Conv2d<B>,
+    pub norm2: BatchNorm2d<B>,
+    pub conv2: Conv2d<B>,
+    relu: Relu,
+}
+
+impl<B: Backend> DenseLayer<B> {
+    fn new(cin: usize, device: &B::Device) -> Self {
+        let mid = 4 * DENSENET_GROWTH;
+        Self {
+            norm1: bn(cin, device),
+            conv1: conv_config(cin, mid, 1, 1, 0).init(device),
+            norm2: bn(mid, device),
+            conv2: conv_config(mid, DENSENET_GROWTH, 3, 1, 1).init(device),
+            relu: Relu::new(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let y = self.conv1.forward(self.relu.forward(self.norm1.forward(x)));
+        self.conv2.forward(self.relu.forward(self.norm2.forward(y)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct DenseBlock<B: Backend> {
+    pub layers: Vec<DenseLayer<B>>,
+}
+
+impl<B: Backend> DenseBlock<B> {
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let mut features = vec![x];
+        for layer in &self.layers {
+            let input = if features.len() == 1 {
+                features[0].clone()
+            } else {
+                Tensor::cat(features.clone(), 1)
+            };
+            features.push(layer.forward(input));
+        }
+        Tensor::cat(features, 1)
+    }
+}
+
+/// BN-ReLU-conv1x1 halving the channels, then 2x2 average pooling.
+#[derive(Module, Debug)]
+pub struct Transition<B: Backend> {
+    pub norm: BatchNorm2d<B>,
+    pub conv: Conv2d<B>,
+    relu: Relu,
+}
+
+impl<B: Backend> Transition<B> {
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = self.conv.forward(self.relu.forward(self.norm.forward(x)));
+        avg_pool2d(x, [2, 2], [2, 2], [0, 0], true, false)
+    }
+}
+
+/// The DenseNet-121 base: images `[N, 3, H, W]` to features `[N, 1024, h, w]`
+/// (after the final BN and ReLU).
+#[derive(Module, Debug)]
+pub struct DenseNet<B: Backend> {
+    pub conv0: Conv2d<B>,
+    pub norm0: BatchNorm2d<B>,
+    pub blocks: Vec<DenseBlock<B>>,
+    pub transitions: Vec<Transition<B>>,
+    pub norm5: BatchNorm2d<B>,
+    relu: Relu,
+}
+
+impl<B: Backend> DenseNet<B> {
+    pub fn densenet121(device: &B::Device) -> Self {
+        let mut channels = 64;
+        let mut blocks = Vec::new();
+        let mut transitions = Vec::new();
+        for (i, &n) in DENSENET121_BLOCKS.iter().enumerate() {
+            let layers = (0..n)
+                .map(|l| DenseLayer::new(channels + l * DENSENET_GROWTH, device))
+                .collect();
+            blocks.push(DenseBlock { layers });
+            channels += n * DENSENET_GROWTH;
+            if i + 1 < DENSENET121_BLOCKS.len() {
+                transitions.push(Transition {
+                    norm: bn(channels, device),
+                    conv: conv_config(channels, channels / 2, 1, 1, 0).init(device),
+                    relu: Relu::new(),
+                });
+                channels /= 2;
+            }
+        }
+        Self {
+            conv0: conv_config(3, 64, 7, 2, 3).init(device),
+            norm0: bn(64, device),
+            blocks,
+            transitions,
+            norm5: bn(channels, device),
+            relu: Relu::new(),
+        }
+    }
+
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = self
+            .relu
+            .forward(self.norm0.forward(self.conv0.forward(images)));
+        // after a ReLU, zero padding (Keras) and -inf padding (torchvision) agree
+        let x = x.pad((1, 1, 1, 1), burn::tensor::ops::PadMode::Constant(0.0));
+        let mut x = max_pool2d(x, [3, 3], [2, 2], [0, 0], [1, 1], false);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if let Some(t) = self.transitions.get(i) {
+                x = t.forward(x);
+            }
+        }
+        self.relu.forward(self.norm5.forward(x))
+    }
+}

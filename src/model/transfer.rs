@@ -1,0 +1,166 @@
+//! Pretrained bases with the reference work's classification head:
+//! global average pool -> BN -> Dense(d1, L2) -> BN -> ReLU -> Dropout ->
+//! Dense(d2) -> BN -> ReLU -> Dropout -> Dense(classes).
+
+use burn::module::Initializer;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::batch_norm::BatchNorm2d;
+use super::densenet::{DenseNet, DENSENET121_FEATURES};
+use super::layers::{global_avg_pool, KERAS_BN_MOMENTUM};
+use super::xception::{Xception, XCEPTION_FEATURES};
+
+/// Sizes of the reference head. Dropout is 0.3 for Xception and 0.5 for
+/// DenseNet-121 in the reference runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadConfig {
+    pub dense1: usize,
+    pub dense2: usize,
+    pub dropout: f64,
+    /// L2 penalty on the first dense kernel, added to the loss as Keras does.
+    pub l2: f64,
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        Self {
+            dense1: 1024,
+            dense2: 512,
+            dropout: 0.3,
+            l2: 1e-4,
+        }
+    }
+}
+
+impl HeadConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, v) in [("dense1", self.dense1), ("dense2", self.dense2)] {
+            if !(8..=8192).contains(&v) {
+                out.push(format!("head.{name} {v} must be in 8..=8192"));
+            }
+        }
+        if !(0.0..0.95).contains(&self.dropout) {
+            out.push(format!("head.dropout {} must be in [0, 0.95)", self.dropout));
+        }
+        if !(0.0..1.0).contains(&self.l2) {
+            out.push(format!("head.l2 {} must be in [0, 1)", self.l2));
+        }
+        out
+    }
+
+    pub fn init<B: Backend>(
+        &self,
+        features: usize,
+        classes: usize,
+        device: &B::Device,
+    ) -> ReferenceHead<B> {
+        // Keras defaults: glorot-uniform kernels, zero biases, BN epsilon 1e-3
+        let dense = |i: usize, o: usize| {
+            LinearConfig::new(i, o)
+                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                .init(device)
+        };
+        let bn = |c: usize| {
+            let mut b = BatchNorm2d::with_epsilon(c, 1e-3, device);
+            b.momentum = KERAS_BN_MOMENTUM;
+            b
+        };
+        ReferenceHead {
+            bn0: bn(features),
+            dense1: dense(features, self.dense1),
+            bn1: bn(self.dense1),
+            dense2: dense(self.dense1, self.dense2),
+            bn2: bn(self.dense2),
+            out: dense(self.dense2, classes),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            relu: Relu::new(),
+            l2: self.l2,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ReferenceHead<B: Backend> {
+    pub bn0: BatchNorm2d<B>,
+    pub dense1: Linear<B>,
+    pub bn1: BatchNorm2d<B>,
+    pub dense2: Linear<B>,
+    pub bn2: BatchNorm2d<B>,
+    pub out: Linear<B>,
+    dropout: Dropout,
+    relu: Relu,
+    pub l2: f64,
+}
+
+fn bn_1d<B: Backend>(bn: &BatchNorm2d<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [n, c] = x.dims();
+    bn.forward(x.reshape([n, c, 1, 1])).reshape([n, c])
+}
+
+impl<B: Backend> ReferenceHead<B> {
+    /// Feature map `[N, C, h, w]` to logits `[N, classes]`.
+    pub fn forward(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = bn_1d(&self.bn0, global_avg_pool(features));
+        let x = bn_1d(&self.bn1, self.dense1.forward(x));
+        let x = self.dropout.forward(self.relu.forward(x));
+        let x = bn_1d(&self.bn2, self.dense2.forward(x));
+        let x = self.dropout.forward(self.relu.forward(x));
+        self.out.forward(x)
+    }
+
+    /// `l2 * sum(w^2)` over the first dense kernel (Keras' kernel_regularizer).
+    pub fn penalty(&self) -> Option<Tensor<B, 1>> {
+        (self.l2 > 0.0).then(|| {
+            self.dense1
+                .weight
+                .val()
+                .square()
+                .sum()
+                .mul_scalar(self.l2)
+        })
+    }
+}
+
+/// Xception base plus the reference head.
+#[derive(Module, Debug)]
+pub struct XceptionNet<B: Backend> {
+    pub base: Xception<B>,
+    pub head: ReferenceHead<B>,
+}
+
+impl<B: Backend> XceptionNet<B> {
+    pub fn new(head: &HeadConfig, classes: usize, device: &B::Device) -> Self {
+        Self {
+            base: Xception::new(device),
+            head: head.init(XCEPTION_FEATURES, classes, device),
+        }
+    }
+
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.head.forward(self.base.forward(images))
+    }
+}
+
+/// DenseNet-121 base plus the reference head.
+#[derive(Module, Debug)]
+pub struct DenseNetNet<B: Backend> {
+    pub base: DenseNet<B>,
+    pub head: ReferenceHead<B>,
+}
+
+impl<B: Backend> DenseNetNet<B> {
+    pub fn new(head: &HeadConfig, classes: usize, device: &B::Device) -> Self {
+        Self {
+            base: DenseNet::densenet121(device),
+            head: head.init(DENSENET121_FEATURES, classes, device),
+        }
+    }
+
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.head.forward(self.base.forward(images))
+    }
+}
