@@ -113,6 +113,18 @@ impl TrainProgress {
             TrainEvent::LrChanged {
                 from, to, reason, ..
             } => self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})")),
+            TrainEvent::PhaseChanged {
+                epoch, description, ..
+            } => self.println(format!("epoch {epoch}: {description}")),
+            TrainEvent::WeightsLoaded {
+                file,
+                format,
+                tensors,
+                values,
+            } => self.println(format!(
+                "weights  {tensors} tensors ({values} values, {format}) from {}",
+                file.display()
+            )),
             TrainEvent::EarlyStopped {
                 epoch,
                 best_epoch,
@@ -155,8 +167,7 @@ impl TrainProgress {
             }
             TrainEvent::Paused { .. }
             | TrainEvent::Resumed { .. }
-            | TrainEvent::Checkpoint { .. }
-            | TrainEvent::PhaseChanged { .. } => {}
+            | TrainEvent::Checkpoint { .. } => {}
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct RunConfig {
     pub scheduler: SchedulerConfig,
     pub early_stopping: EarlyStoppingConfig,
     pub train: TrainConfig,
+    /// Two-phase fine-tuning of a pretrained base (Xception, DenseNet-121).
+    pub finetune: FinetuneConfig,
     /// "auto", "cpu", "cuda" or "cuda:N".
     pub device: String,
 }
@@ -36,6 +38,7 @@ impl Default for RunConfig {
             scheduler: SchedulerConfig::default(),
             early_stopping: EarlyStoppingConfig::default(),
             train: TrainConfig::default(),
+            finetune: FinetuneConfig::default(),
             device: "auto".into(),
         }
     }
@@ -181,6 +184,38 @@ impl Default for TrainConfig {
     }
 }
 
+/// Phase 1 trains the head on the frozen base (its batch norms in inference
+/// mode) at `optimizer.lr`; phase 2 unfreezes the base (all of it, or all but
+/// its first Keras layers) at a lower learning rate, until `train.epochs`.
+/// Early stopping, the best checkpoint and the scheduler run across both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Epochs of phase 1 (0 starts with phase 2).
+    pub phase1_epochs: usize,
+    pub phase2_lr: f64,
+    pub phase2_weight_decay: f64,
+    /// Keras layers of the base that stay frozen in phase 2 (the reference
+    /// DenseNet run: 100; Xception: 0, everything trains).
+    pub phase2_frozen_layers: usize,
+    /// Let the base's batch norms train in phase 2 (batch statistics). Off by
+    /// default: they keep their ImageNet statistics, as the Keras fine-tuning
+    /// guide advises; switching to batch statistics mid-run throws the head off.
+    pub phase2_train_batch_norm: bool,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            phase1_epochs: 10,
+            phase2_lr: 1e-5,
+            phase2_weight_decay: 1e-5,
+            phase2_frozen_layers: 0,
+            phase2_train_batch_norm: false,
+        }
+    }
+}
+
 /// One invalid value: the dotted key and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
@@ -266,8 +301,18 @@ impl RunConfig {
             push("model", p);
         }
         let size = self.data.input_size;
+        let arch = self.model.architecture;
         if !(64..=299).contains(&size) {
             push("data.input_size", format!("{size} px is outside 64..=299"));
+        } else if size < arch.min_input() {
+            push(
+                "data.input_size",
+                format!(
+                    "{} needs at least {} px, not {size}",
+                    arch.name(),
+                    arch.min_input()
+                ),
+            );
         }
         if let Err(e) = self.data.split.validate() {
             push("data.split", e.to_string());
@@ -327,6 +372,39 @@ impl RunConfig {
             push(
                 "train.batch_size",
                 format!("{} must be in 2..=4096 (batch norm needs 2)", t.batch_size),
+            );
+        }
+        let f = &self.finetune;
+        if !(f.phase2_lr > 0.0 && f.phase2_lr <= 10.0) {
+            push(
+                "finetune.phase2_lr",
+                format!("{} must be in (0, 10]", f.phase2_lr),
+            );
+        }
+        if !(0.0..1.0).contains(&f.phase2_weight_decay) {
+            push(
+                "finetune.phase2_weight_decay",
+                format!("{} must be in [0, 1)", f.phase2_weight_decay),
+            );
+        }
+        let layers = crate::model::keras_layers(arch).len();
+        if arch.is_transfer() && f.phase2_frozen_layers >= layers {
+            push(
+                "finetune.phase2_frozen_layers",
+                format!(
+                    "{} would freeze the whole base ({} has {layers} Keras layers)",
+                    f.phase2_frozen_layers,
+                    arch.name()
+                ),
+            );
+        }
+        if arch.is_transfer() && f.phase1_epochs > t.epochs {
+            push(
+                "finetune.phase1_epochs",
+                format!(
+                    "{} is more than train.epochs ({}), which counts both phases",
+                    f.phase1_epochs, t.epochs
+                ),
             );
         }
         if let Err(e) = crate::engine::DeviceChoice::parse(&self.device) {

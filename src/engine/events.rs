@@ -62,6 +62,13 @@ pub enum TrainEvent {
         start_epoch: usize,
         time: String,
     },
+    /// Pretrained weights were loaded into the base.
+    WeightsLoaded {
+        file: PathBuf,
+        format: String,
+        tensors: usize,
+        values: usize,
+    },
     Iteration {
         epoch: usize,
         /// Counts across the whole run, 1-based.

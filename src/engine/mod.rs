@@ -8,14 +8,15 @@ mod device;
 mod evaluate;
 mod events;
 mod optimizer;
+mod phases;
 mod prepare;
 mod schedule;
 mod trainer;
 
 pub use checkpoint::{find_checkpoint, load_model, CheckpointKind, TrainerState};
 pub use config::{
-    ConfigProblem, DataConfig, EarlyStoppingConfig, Monitor, OptimizerConfig, OptimizerKind,
-    RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
+    ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
+    OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
 };
 pub use control::TrainControl;
 pub use device::{cuda_driver_available, DeviceChoice, ResolvedDevice};

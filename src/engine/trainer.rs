@@ -14,13 +14,15 @@ use burn::tensor::backend::AutodiffBackend;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::checkpoint::{
-    find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, TrainerState,
+    find_checkpoint, load_model, load_state, load_training, save_checkpoint, CheckpointKind,
+    TrainerState,
 };
 use super::control::TrainControl;
 use super::device::{DeviceChoice, ResolvedDevice};
 use super::evaluate::{evaluate_bank, loss_and_accuracy};
 use super::events::{EpochMetrics, FinishStatus, TrainEvent};
 use super::optimizer::AnyOptimizer;
+use super::phases;
 use super::prepare::{prepare_data, PreparedData};
 use super::schedule::{EarlyStopping, LrSchedule};
 use super::RunConfig;
@@ -229,18 +231,33 @@ fn train_on<B: AutodiffBackend>(
     let classes = &data.dataset.classes;
     B::seed(&device, config.train.seed);
     let mut model: Network<B> = config.model.init(classes.len(), &device);
-    let mut optimizer = AnyOptimizer::<Network<B>, B>::new(&config.optimizer);
+    let mut phase = phases::first_phase(config);
+    if let Some(dir) = ctx.resume {
+        phase = load_state(dir)?.phase;
+    }
+    let mut optimizer =
+        AnyOptimizer::<Network<B>, B>::new(&phases::optimizer_config(config, phase));
     let mut state = TrainerState {
         epochs_completed: 0,
         iteration: 0,
-        schedule: LrSchedule::new(config.scheduler.clone(), config.optimizer.lr),
+        schedule: LrSchedule::new(
+            config.scheduler.clone(),
+            phases::optimizer_config(config, phase).lr,
+        ),
         early_stopping: EarlyStopping::new(config.early_stopping.clone()),
         elapsed_seconds: 0.0,
-        phase: 1,
+        phase,
     };
+    let mut weights_loaded = None;
     if let Some(dir) = ctx.resume {
         (model, optimizer, state) = load_training(dir, model, optimizer, &device)?;
+    } else if let Some(spec) = &config.model.weights {
+        let path = crate::weights::resolve_weights(spec)?;
+        let (loaded, report) = crate::weights::load_pretrained(model, &path)?;
+        model = loaded;
+        weights_loaded = Some(report);
     }
+    model = model.with_freeze(&phases::freeze_plan(config, state.phase));
     let params = trainable_params(&model);
     if ctx.resume.is_none() {
         ctx.run.write_record(&RunRecord {
@@ -264,6 +281,22 @@ fn train_on<B: AutodiffBackend>(
         time: chrono::Local::now().to_rfc3339(),
     })?;
 
+    if let Some(report) = weights_loaded {
+        reporter.emit(TrainEvent::WeightsLoaded {
+            file: report.file,
+            format: report.format.name().into(),
+            tensors: report.matched.len(),
+            values: report.values,
+        })?;
+    }
+    if ctx.resume.is_none() && config.model.architecture.is_transfer() {
+        reporter.emit(TrainEvent::PhaseChanged {
+            epoch: 1,
+            phase: state.phase,
+            description: phases::describe(config, state.phase),
+        })?;
+    }
+
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let train_pipeline = data.pipeline(config, true);
     let eval_pipeline = data.pipeline(config, false);
@@ -273,7 +306,23 @@ fn train_on<B: AutodiffBackend>(
     let started = Instant::now();
     let elapsed_before = state.elapsed_seconds;
 
+    let mut phase1_stopped_early = false;
     for epoch in state.epochs_completed..config.train.epochs {
+        if phases::enters_phase2(config, state.phase, epoch) || phase1_stopped_early {
+            phase1_stopped_early = false;
+            state.phase = 2;
+            model = model.with_freeze(&phases::freeze_plan(config, 2));
+            let o = phases::optimizer_config(config, 2);
+            optimizer = AnyOptimizer::new(&o);
+            state.schedule.base_lr = o.lr;
+            state.schedule.lr = o.lr;
+            state.schedule.bad_epochs = 0;
+            reporter.emit(TrainEvent::PhaseChanged {
+                epoch: epoch + 1,
+                phase: 2,
+                description: phases::describe(config, 2),
+            })?;
+        }
         let lr = state.schedule.lr;
         let epoch_start = Instant::now();
         let stream = BatchStream::spawn(
@@ -333,6 +382,10 @@ fn train_on<B: AutodiffBackend>(
                 Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), targets.clone());
+            let loss = match model.penalty() {
+                Some(penalty) => loss + penalty,
+                None => loss,
+            };
             let loss_value: f64 = loss.clone().into_scalar().elem();
             if !loss_value.is_finite() {
                 anyhow::bail!(
@@ -415,7 +468,15 @@ fn train_on<B: AutodiffBackend>(
         if is_best {
             checkpoint(ctx, reporter, CheckpointKind::Best, &model, None, &state)?;
         }
-        if state.early_stopping.should_stop() {
+        if state.early_stopping.should_stop()
+            && state.phase == 1
+            && config.model.architecture.is_transfer()
+            && epoch + 1 < config.train.epochs
+        {
+            // early stopping ends phase 1, not the run
+            state.early_stopping.epochs_without_improvement = 0;
+            phase1_stopped_early = true;
+        } else if state.early_stopping.should_stop() {
             reporter.emit(TrainEvent::EarlyStopped {
                 epoch: epoch + 1,
                 best_epoch: state.early_stopping.best_epoch,

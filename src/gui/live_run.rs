@@ -122,9 +122,17 @@ impl LiveRun {
             } => {
                 let x = self.iter_x.last().copied().unwrap_or(0.0);
                 self.phase_changes.push((x, format!("phase {phase}")));
-                self.log
-                    .push(format!("epoch {epoch}: phase {phase}: {description}"));
+                self.log.push(format!("epoch {epoch}: {description}"));
             }
+            TrainEvent::WeightsLoaded {
+                file,
+                format,
+                tensors,
+                values,
+            } => self.log.push(format!(
+                "loaded {tensors} pretrained tensors ({values} values, {format}) from {}",
+                file.display()
+            )),
             TrainEvent::Paused { .. } => {
                 self.paused = true;
                 self.log.push("paused".into());

@@ -5,36 +5,52 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 
-use super::keras_layers::keras_layers;
+use super::keras_layers::{keras_layers, SlotKind};
 use super::{Architecture, Network};
 
-/// Which parameters train in a phase.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FreezePlan {
-    /// Everything trains.
-    None,
+/// Which parameters train in a phase. The default freezes nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FreezePlan {
     /// The whole pretrained base is frozen; only the head trains (phase 1).
-    Base,
-    /// The base's first `k` Keras layers are frozen (phase 2 of DenseNet; k = 0
-    /// unfreezes everything).
-    FirstKerasLayers(usize),
+    pub whole_base: bool,
+    /// The base's first Keras layers that stay frozen (DenseNet phase 2).
+    pub first_keras_layers: usize,
+    /// Every batch norm of the base stays frozen, so it keeps normalising with
+    /// its ImageNet statistics (the Keras fine-tuning guide's advice).
+    pub base_batch_norms: bool,
 }
 
 impl FreezePlan {
+    /// Freeze the base, train the head.
+    pub fn base() -> Self {
+        Self {
+            whole_base: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn freezes_anything(&self) -> bool {
+        self.whole_base || self.first_keras_layers > 0 || self.base_batch_norms
+    }
+
     /// Dotted module prefixes (relative to the whole network) that stay frozen.
     pub fn frozen_prefixes(&self, arch: Architecture) -> Vec<String> {
         if !arch.is_transfer() {
             return Vec::new();
         }
-        match self {
-            FreezePlan::None => Vec::new(),
-            FreezePlan::Base => vec!["base".into()],
-            FreezePlan::FirstKerasLayers(k) => keras_layers(arch)
-                .into_iter()
-                .take(*k)
-                .filter_map(|l| l.target.map(|(path, _)| format!("base.{path}")))
-                .collect(),
+        if self.whole_base {
+            return vec!["base".into()];
         }
+        keras_layers(arch)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let (path, kind) = l.target?;
+                let frozen = i < self.first_keras_layers
+                    || (self.base_batch_norms && kind == SlotKind::BatchNorm);
+                frozen.then(|| format!("base.{path}"))
+            })
+            .collect()
     }
 }
 

@@ -163,10 +163,18 @@ fn densenet121_layers() -> Vec<KerasLayer> {
         for l in 0..n {
             let k = format!("conv{}_block{}", b + 2, l + 1);
             let p = format!("blocks.{b}.layers.{l}");
-            v.push(weighted(format!("{k}_0_bn"), format!("{p}.norm1"), BatchNorm));
+            v.push(weighted(
+                format!("{k}_0_bn"),
+                format!("{p}.norm1"),
+                BatchNorm,
+            ));
             v.push(plain(format!("{k}_0_relu")));
             v.push(weighted(format!("{k}_1_conv"), format!("{p}.conv1"), Conv));
-            v.push(weighted(format!("{k}_1_bn"), format!("{p}.norm2"), BatchNorm));
+            v.push(weighted(
+                format!("{k}_1_bn"),
+                format!("{p}.norm2"),
+                BatchNorm,
+            ));
             v.push(plain(format!("{k}_1_relu")));
             v.push(weighted(format!("{k}_2_conv"), format!("{p}.conv2"), Conv));
             v.push(plain(format!("{k}_concat")));

@@ -32,9 +32,7 @@ pub struct SeparableConv2d<B: Backend> {
 impl<B: Backend> SeparableConv2d<B> {
     pub fn new(cin: usize, cout: usize, device: &B::Device) -> Self {
         Self {
-            depthwise: conv_config(cin, cin, 3, 1, 1)
-                .with_groups(cin)
-                .init(device),
+            depthwise: conv_config(cin, cin, 3, 1, 1).with_groups(cin).init(device),
             pointwise: conv_config(cin, cout, 1, 1, 0).init(device),
         }
     }
@@ -58,7 +56,10 @@ pub fn max_pool_same<B: Backend>(x: Tensor<B, 4>, kernel: usize, stride: usize) 
     let (top, bottom) = tf_same_padding(h, kernel, stride);
     let (left, right) = tf_same_padding(w, kernel, stride);
     let x = if top + bottom + left + right > 0 {
-        x.pad((left, right, top, bottom), PadMode::Constant(f32::NEG_INFINITY))
+        x.pad(
+            (left, right, top, bottom),
+            PadMode::Constant(f32::NEG_INFINITY),
+        )
     } else {
         x
     };

@@ -14,11 +14,13 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use batch_norm::BatchNorm2d;
-pub use params::{layer_table, trainable_params, LayerRow};
 pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_MIN_INPUT};
 pub use freeze::{set_trainable, FreezePlan};
-pub use keras_layers::{densenet_torch_prefix, keras_layer_names, keras_layers, KerasLayer, SlotKind};
+pub use keras_layers::{
+    densenet_torch_prefix, keras_layer_names, keras_layers, KerasLayer, SlotKind,
+};
 pub use layers::tf_same_padding;
+pub use params::{layer_table, trainable_params, LayerRow};
 pub use resnet::{Bottleneck, ResNet, ResNetConfig};
 pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet};
 pub use xception::{Xception, XCEPTION_FEATURES, XCEPTION_MIN_INPUT};

@@ -44,7 +44,10 @@ impl HeadConfig {
             }
         }
         if !(0.0..0.95).contains(&self.dropout) {
-            out.push(format!("head.dropout {} must be in [0, 0.95)", self.dropout));
+            out.push(format!(
+                "head.dropout {} must be in [0, 0.95)",
+                self.dropout
+            ));
         }
         if !(0.0..1.0).contains(&self.l2) {
             out.push(format!("head.l2 {} must be in [0, 1)", self.l2));
@@ -114,14 +117,7 @@ impl<B: Backend> ReferenceHead<B> {
 
     /// `l2 * sum(w^2)` over the first dense kernel (Keras' kernel_regularizer).
     pub fn penalty(&self) -> Option<Tensor<B, 1>> {
-        (self.l2 > 0.0).then(|| {
-            self.dense1
-                .weight
-                .val()
-                .square()
-                .sum()
-                .mul_scalar(self.l2)
-        })
+        (self.l2 > 0.0).then(|| self.dense1.weight.val().square().sum().mul_scalar(self.l2))
     }
 }
 

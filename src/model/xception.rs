@@ -137,7 +137,10 @@ impl<B: Backend> Xception<B> {
 
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let r = &self.relu;
-        let x = r.forward(self.block1_conv1_bn.forward(self.block1_conv1.forward(images)));
+        let x = r.forward(
+            self.block1_conv1_bn
+                .forward(self.block1_conv1.forward(images)),
+        );
         let mut x = r.forward(self.block1_conv2_bn.forward(self.block1_conv2.forward(x)));
         for block in &self.entry {
             x = block.forward(x);

@@ -60,9 +60,11 @@ fn flatten(file: &WeightFile) -> Vec<(String, &RawTensor)> {
             for layer in layers {
                 let mut name = normalise_keras(&layer.name);
                 for base in ["conv2d", "batch_normalization"] {
-                    let numbered = name
-                        .strip_prefix(base)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_') && rest[1..].chars().all(|c| c.is_ascii_digit()));
+                    let numbered = name.strip_prefix(base).is_some_and(|rest| {
+                        rest.is_empty()
+                            || rest.starts_with('_')
+                                && rest[1..].chars().all(|c| c.is_ascii_digit())
+                    });
                     if numbered && !layer.weights.is_empty() {
                         let k = counters.entry(base).or_insert(0);
                         *k += 1;
@@ -110,9 +112,7 @@ fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expe
         );
     }
     let mut out = Vec::new();
-    let mut push = |path: String, key: String, convert| {
-        out.push(Expected { path, key, convert })
-    };
+    let mut push = |path: String, key: String, convert| out.push(Expected { path, key, convert });
     for layer in keras_layers(arch) {
         let Some((prefix, kind)) = layer.target else {
             continue;

@@ -103,18 +103,16 @@ impl WeightFile {
                 path: path.to_path_buf(),
                 layers,
             }),
-            WeightFormat::Pytorch => read_pytorch(bytes).map(|tensors| WeightFile::Flat {
+            WeightFormat::Pytorch => read_pytorch(path, bytes).map(|tensors| WeightFile::Flat {
                 path: path.to_path_buf(),
                 format,
                 tensors,
             }),
-            WeightFormat::Safetensors => {
-                read_safetensors(&bytes).map(|tensors| WeightFile::Flat {
-                    path: path.to_path_buf(),
-                    format,
-                    tensors,
-                })
-            }
+            WeightFormat::Safetensors => read_safetensors(&bytes).map(|tensors| WeightFile::Flat {
+                path: path.to_path_buf(),
+                format,
+                tensors,
+            }),
         };
         parsed.with_context(|| {
             format!(
@@ -129,7 +127,10 @@ impl WeightFile {
 fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     let raw = std::fs::read(path)
         .with_context(|| format!("cannot read weight file {}", path.display()))?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
@@ -140,7 +141,11 @@ fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// A string-list attribute; h5py writes an empty list as an empty float array.
 fn h5_strings(attr: hdf5_reader::Attribute) -> anyhow::Result<Vec<String>> {
+    if attr.num_elements()? == 0 {
+        return Ok(Vec::new());
+    }
     Ok(attr.read_strings()?)
 }
 
@@ -195,20 +200,40 @@ fn read_keras(bytes: &[u8]) -> anyhow::Result<Vec<H5Layer>> {
     Ok(layers)
 }
 
-fn read_pytorch(bytes: Vec<u8>) -> anyhow::Result<Vec<(String, RawTensor)>> {
-    let reader = burn_store::pytorch::PytorchReader::from_reader(std::io::Cursor::new(bytes), None)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+/// burn-store reads the zip container of modern `.pth` files from a path, so
+/// a gzipped file is unpacked to a temporary file first.
+fn read_pytorch(path: &Path, bytes: Vec<u8>) -> anyhow::Result<Vec<(String, RawTensor)>> {
+    use burn_store::pytorch::PytorchReader;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    // tensors load lazily from the file: keep the temporary file until the end
+    let mut _unpacked = None;
+    let reader = if gz {
+        let mut tmp = tempfile::NamedTempFile::new()?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        let reader = PytorchReader::new(tmp.path());
+        _unpacked = Some(tmp);
+        reader
+    } else {
+        drop(bytes);
+        PytorchReader::new(path)
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::new();
     for (key, snap) in reader.into_tensors() {
+        // integer buffers such as num_batches_tracked carry no weights
+        if !snap.dtype.is_float() {
+            continue;
+        }
         let data = snap
             .to_data()
             .map_err(|e| anyhow::anyhow!("tensor '{key}': {e:?}"))?;
         let shape = data.shape.to_vec();
-        let values = match data.convert::<f32>().into_vec::<f32>() {
-            Ok(v) => v,
-            // integer buffers such as num_batches_tracked are kept as a count only
-            Err(_) => continue,
-        };
+        let values = data
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("tensor '{key}': {e:?}"))?;
         out.push((
             key,
             RawTensor {
