@@ -35,6 +35,53 @@ fn every_preset_loads_and_validates() {
 }
 
 #[test]
+fn finetune_presets_reproduce_the_reference_runs() {
+    use facebench::model::Architecture;
+    for (file, arch, size, norm, dropout, frozen) in [
+        (
+            "xception-finetune.json",
+            Architecture::Xception,
+            299,
+            Normalization::KerasTf,
+            0.3,
+            0,
+        ),
+        (
+            "densenet121-finetune.json",
+            Architecture::Densenet121,
+            224,
+            Normalization::TorchImagenet,
+            0.5,
+            100,
+        ),
+    ] {
+        let c = preset(file);
+        assert_eq!(c.model.architecture, arch, "{file}");
+        assert!(c
+            .model
+            .weights
+            .as_deref()
+            .is_some_and(|w| w.ends_with("_notop.h5")));
+        assert_eq!(c.data.input_size, size, "{file}");
+        assert_eq!(c.data.normalization, norm, "{file}");
+        assert_eq!((c.model.head.dense1, c.model.head.dense2), (1024, 512));
+        assert_eq!(c.model.head.dropout, dropout, "{file}");
+        assert_eq!(c.model.head.l2, 1e-4);
+        assert_eq!(c.optimizer.lr, 1e-3);
+        assert_eq!(c.finetune.phase2_lr, 1e-5);
+        assert!(c.finetune.phase2_weight_decay > 0.0);
+        assert_eq!(c.finetune.phase2_frozen_layers, frozen, "{file}");
+        assert_eq!(c.scheduler.kind, SchedulerKind::Plateau);
+        assert_eq!(
+            (c.scheduler.factor, c.scheduler.patience, c.scheduler.min_lr),
+            (0.2, 3, 1e-6)
+        );
+        assert!(c.early_stopping.enabled && c.early_stopping.restore_best);
+        assert_eq!(c.early_stopping.patience, 5);
+    }
+}
+
+#[test]
 fn resnet50_preset_reproduces_the_reference_run() {
     let c = preset("resnet50-scratch.json");
     assert_eq!(c.model.depths, [3, 4, 6, 3]);

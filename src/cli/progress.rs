@@ -114,8 +114,10 @@ impl TrainProgress {
                 from, to, reason, ..
             } => self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})")),
             TrainEvent::PhaseChanged {
-                epoch, description, ..
-            } => self.println(format!("epoch {epoch}: {description}")),
+                epoch,
+                phase,
+                description,
+            } => self.println(format!("epoch {epoch}: phase {phase}: {description}")),
             TrainEvent::WeightsLoaded {
                 file,
                 format,

@@ -54,7 +54,7 @@ pub fn describe(config: &RunConfig, phase: usize) -> String {
     let plan = freeze_plan(config, phase);
     if plan.whole_base {
         return format!(
-            "phase 1: base frozen (batch norms in inference mode), head trains at lr {:e}",
+            "base frozen (batch norms in inference mode), head trains at lr {:e}",
             o.lr
         );
     }
@@ -68,7 +68,7 @@ pub fn describe(config: &RunConfig, phase: usize) -> String {
         ", its batch norms training"
     };
     format!(
-        "phase 2: {what}{bn}; lr {:e}, weight decay {:e}",
+        "{what}{bn}; lr {:e}, weight decay {:e}",
         o.lr, o.weight_decay
     )
 }

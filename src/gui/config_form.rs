@@ -7,14 +7,17 @@ use crate::engine::{ConfigProblem, Monitor, OptimizerKind, RunConfig, SchedulerK
 use crate::loader::Normalization;
 use crate::model::Architecture;
 
-fn problem_for<'a>(problems: &'a [ConfigProblem], key: &str) -> Option<&'a ConfigProblem> {
+pub(crate) fn problem_for<'a>(
+    problems: &'a [ConfigProblem],
+    key: &str,
+) -> Option<&'a ConfigProblem> {
     problems
         .iter()
         .find(|p| p.key == key || p.key.starts_with(&format!("{key}.")))
 }
 
 /// A labelled row; the label turns red with the problem as tooltip when invalid.
-fn row(
+pub(crate) fn row(
     ui: &mut Ui,
     label: &str,
     tip: &str,
@@ -71,26 +74,30 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
                     combo(ui, "arch", &mut c.model.architecture, &options);
                 },
             );
-            row(
-                ui,
-                "blocks per stage",
-                "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
-                problem_for(problems, "model"),
-                |ui| {
-                    for d in &mut c.model.depths {
-                        ui.add(egui::DragValue::new(d).range(1..=64));
-                    }
-                },
-            );
-            row(
-                ui,
-                "base planes",
-                "Planes of the first stage (64 in ResNet-50); later stages double it",
-                problem_for(problems, "model"),
-                |ui| {
-                    ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
-                },
-            );
+            if c.model.architecture.is_transfer() {
+                super::finetune_form::head_fields_ui(ui, c, problems);
+            } else {
+                row(
+                    ui,
+                    "blocks per stage",
+                    "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
+                    problem_for(problems, "model"),
+                    |ui| {
+                        for d in &mut c.model.depths {
+                            ui.add(egui::DragValue::new(d).range(1..=64));
+                        }
+                    },
+                );
+                row(
+                    ui,
+                    "base planes",
+                    "Planes of the first stage (64 in ResNet-50); later stages double it",
+                    problem_for(problems, "model"),
+                    |ui| {
+                        ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
+                    },
+                );
+            }
             ui.label(RichText::new(c.model.display_name()).weak());
         });
     egui::CollapsingHeader::new("Data")
@@ -340,6 +347,13 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
                 },
             );
         });
+    if c.model.architecture.is_transfer() {
+        egui::CollapsingHeader::new("Fine-tuning phases")
+            .default_open(true)
+            .show(ui, |ui| {
+                super::finetune_form::phase_fields_ui(ui, c, problems)
+            });
+    }
     egui::CollapsingHeader::new("Schedule and stopping")
         .default_open(false)
         .show(ui, |ui| {

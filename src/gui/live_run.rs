@@ -122,7 +122,8 @@ impl LiveRun {
             } => {
                 let x = self.iter_x.last().copied().unwrap_or(0.0);
                 self.phase_changes.push((x, format!("phase {phase}")));
-                self.log.push(format!("epoch {epoch}: {description}"));
+                self.log
+                    .push(format!("epoch {epoch}: phase {phase}: {description}"));
             }
             TrainEvent::WeightsLoaded {
                 file,

@@ -8,6 +8,7 @@ mod dataset_tab;
 mod decimate;
 mod experiment_panel;
 mod export;
+mod finetune_form;
 mod jobs;
 mod live_run;
 mod plots;

@@ -83,7 +83,12 @@ impl<B: Backend> ModuleMapper<B> for TrainableMapper<'_> {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let trainable = !self.is_frozen();
-        param.set_require_grad(trainable)
+        if param.val().is_require_grad() == trainable {
+            return param;
+        }
+        // a parameter fresh from a record may not be a leaf of the autodiff
+        // graph yet, and burn refuses to re-mark those: detach it first
+        param.map(|t| t.detach().set_require_grad(trainable))
     }
 }
 
