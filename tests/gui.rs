@@ -423,3 +423,36 @@ fn snapshot_runs_tab_on_fixed_runs() {
     ));
     h.snapshot("runs_tab_fixed");
 }
+
+#[test]
+fn transfer_architectures_show_weights_head_and_phase_fields() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 10, 48);
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(1))),
+        [1400.0, 1000.0],
+    );
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    assert!(h.query_by_label("blocks per stage").is_some());
+    assert!(h.query_by_label("phase 1 epochs").is_none());
+
+    let config = &mut h.state_mut().state.config;
+    config.model.architecture = facebench::model::Architecture::Xception;
+    config.finetune.phase1_epochs = 5; // more than train.epochs (1)
+    h.run_steps(2);
+    assert!(h.query_by_label("blocks per stage").is_none());
+    h.get_by_label("weights");
+    h.get_by_label("head dense");
+    h.get_by_label("phase 1 epochs");
+    // 64 px is below Xception's minimum and phase 1 is longer than the run:
+    // both block Train with their reasons
+    h.get_by_label_contains("Train is disabled");
+    assert!(h.get_all_by_label_contains("needs at least 71 px").count() >= 1);
+    assert!(
+        h.get_all_by_label_contains("more than train.epochs")
+            .count()
+            >= 1
+    );
+}
