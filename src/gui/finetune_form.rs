@@ -1,7 +1,7 @@
 //! Form fields of the transfer architectures: the pretrained weights, the
 //! reference head and the two fine-tuning phases.
 
-use egui::{RichText, Ui};
+use egui::Ui;
 
 use super::config_form::{problem_for, row};
 use crate::engine::{ConfigProblem, RunConfig};
@@ -65,7 +65,6 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
             );
         },
     );
-    ui.label(RichText::new(c.model.display_name()).weak());
 }
 
 /// Phase 1 length and the phase 2 settings.

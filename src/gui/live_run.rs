@@ -16,7 +16,8 @@ pub struct LiveRun {
     pub iter_x: Vec<f64>,
     pub iter_loss: Vec<f64>,
     pub iter_accuracy: Vec<f64>,
-    pub iter_lr: Vec<f64>,
+    /// log10 of the learning rate (plotted on a log axis).
+    pub iter_log_lr: Vec<f64>,
     pub iter_rate: Vec<f64>,
     pub current_epoch: usize,
     pub current_batch: usize,
@@ -84,7 +85,7 @@ impl LiveRun {
                 self.iter_x.push(*iteration as f64);
                 self.iter_loss.push(*loss);
                 self.iter_accuracy.push(*accuracy);
-                self.iter_lr.push(*lr);
+                self.iter_log_lr.push(lr.max(1e-12).log10());
                 self.iter_rate.push(*images_per_sec);
                 self.current_epoch = *epoch;
                 self.current_batch = *batch;
@@ -122,8 +123,11 @@ impl LiveRun {
             } => {
                 let x = self.iter_x.last().copied().unwrap_or(0.0);
                 self.phase_changes.push((x, format!("phase {phase}")));
+                // runs recorded by early builds put "phase N: " in the description
+                let prefix = format!("phase {phase}: ");
+                let what = description.strip_prefix(&prefix).unwrap_or(description);
                 self.log
-                    .push(format!("epoch {epoch}: phase {phase}: {description}"));
+                    .push(format!("epoch {epoch}: phase {phase}: {what}"));
             }
             TrainEvent::WeightsLoaded {
                 file,

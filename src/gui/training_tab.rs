@@ -61,9 +61,10 @@ pub fn training_tab_ui(
                 &mut cols[1],
                 run,
                 "lr",
-                "learning rate",
-                &run.iter_lr,
+                "learning rate (log scale)",
+                &run.iter_log_lr,
                 height * 0.8,
+                |v| format!("{:.0e}", 10f64.powf(v)),
             ),
         ));
         rects.push((
@@ -75,6 +76,7 @@ pub fn training_tab_ui(
                 "images / s",
                 &run.iter_rate,
                 height * 0.8,
+                format_axis,
             ),
         ));
     });
@@ -212,11 +214,12 @@ fn series_plot(
     title: &str,
     ys: &[f64],
     height: f32,
+    y_label: fn(f64) -> String,
 ) -> egui::Rect {
     ui.label(RichText::new(title).strong());
     Plot::new(id)
         .height(height)
-        .y_axis_formatter(|mark, _| format_axis(mark.value))
+        .y_axis_formatter(move |mark, _| y_label(mark.value))
         .show(ui, |plot| {
             decimated_line(plot, title, &run.iter_x, ys, TRAIN, 1.5);
             phase_lines(plot, run, false);
