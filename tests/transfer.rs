@@ -301,3 +301,117 @@ fn a_frozen_base_gets_no_gradients_and_keeps_its_statistics() {
         "the head's BN should train"
     );
 }
+
+/// Write the real Keras Xception weights as a timm `legacy_xception`
+/// safetensors file, using the key list the fixture script derived by walking
+/// timm's and Keras' models side by side (independent of facebench's mapping).
+fn timm_layout_safetensors(dir: &Path) -> PathBuf {
+    let keys: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("xception_timm_keys.json")).unwrap(),
+    )
+    .unwrap();
+    let WeightFile::Keras { layers, .. } = WeightFile::read(&xception_h5()).unwrap() else {
+        panic!("an .h5 reads as Keras layers");
+    };
+    // Keras numbers the four shortcut layers per session: match them by order
+    let shortcut = |n: &str| n.starts_with("conv2d") || n.starts_with("batch_normalization");
+    let mut rename = std::collections::HashMap::new();
+    let mut seen = Vec::new();
+    for (_, v) in keys["keys"].as_object().unwrap() {
+        let name = v[0].as_str().unwrap();
+        if shortcut(name) && !seen.contains(&name.to_string()) {
+            seen.push(name.to_string());
+        }
+    }
+    // (serde_json's map is sorted by key, so order the names by their number)
+    let number = |n: &str| {
+        n.rsplit_once('_')
+            .and_then(|(_, d)| d.parse::<usize>().ok())
+            .map_or(0, |d| d + 1)
+    };
+    seen.sort_by_key(|n| (n.starts_with("batch"), number(n)));
+    let mut file_shortcuts: Vec<&str> = layers
+        .iter()
+        .filter(|l| shortcut(&l.name) && !l.weights.is_empty())
+        .map(|l| l.name.as_str())
+        .collect();
+    file_shortcuts.sort_by_key(|n| (n.starts_with("batch"), number(n)));
+    for (json_name, file_name) in seen.iter().zip(&file_shortcuts) {
+        rename.insert(json_name.clone(), file_name.to_string());
+    }
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (key, v) in keys["keys"].as_object().unwrap() {
+        let layer = v[0].as_str().unwrap();
+        let layer = rename.get(layer).map(String::as_str).unwrap_or(layer);
+        let (weight, how) = (v[1].as_str().unwrap(), v[2].as_str().unwrap());
+        let t = &layers
+            .iter()
+            .find(|l| l.name == layer)
+            .unwrap_or_else(|| panic!("layer {layer}"))
+            .weights
+            .iter()
+            .find(|(w, _)| w == weight)
+            .unwrap()
+            .1;
+        let (shape, data) = match how {
+            "same" => (t.shape.clone(), t.data.clone()),
+            _ => {
+                // HWIO -> OIHW (depthwise: [kh, kw, C, 1] -> [C, 1, kh, kw])
+                let [kh, kw, ci, co] = <[usize; 4]>::try_from(t.shape.clone()).unwrap();
+                let mut out = vec![0f32; t.data.len()];
+                let (o_n, i_n) = if how == "depthwise" {
+                    (ci, co)
+                } else {
+                    (co, ci)
+                };
+                for y in 0..kh {
+                    for x in 0..kw {
+                        for i in 0..ci {
+                            for o in 0..co {
+                                let (oo, ii) = if how == "depthwise" { (i, o) } else { (o, i) };
+                                out[((oo * i_n + ii) * kh + y) * kw + x] =
+                                    t.data[((y * kw + x) * ci + i) * co + o];
+                            }
+                        }
+                    }
+                }
+                (vec![o_n, i_n, kh, kw], out)
+            }
+        };
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tensors.push((key.clone(), shape, bytes));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(k, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .unwrap();
+            (k.clone(), view)
+        })
+        .collect();
+    let path = dir.join("legacy_xception.safetensors");
+    safetensors::tensor::serialize_to_file(views, None, &path).unwrap();
+    path
+}
+
+#[test]
+fn xception_loads_timm_legacy_xception_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = timm_layout_safetensors(tmp.path());
+    let mut net = Xception::<B>::new(&Default::default());
+    let report = import_into(
+        &mut net,
+        Architecture::Xception,
+        &WeightFile::read(&path).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report.matched.len(), 234);
+    // the weights came from Keras: in our Keras-layout network they reproduce
+    // Keras' outputs (timm's own port differs: BN epsilon 1e-5, symmetric pooling)
+    for case in meta()["xception"]["cases"].as_array().unwrap() {
+        let out = net.forward(input(&case["input"]));
+        let rel = relative_error(out, &case["output"]);
+        assert!(rel <= 1e-4, "relative error {rel} > 1e-4");
+    }
+}

@@ -212,6 +212,54 @@ pub fn densenet_torch_prefix(path: &str) -> String {
     }
 }
 
+/// timm `legacy_xception`'s state-dict prefix for one of our Xception modules,
+/// e.g. `entry.1.sepconv2_bn` -> `block2.rep.5`, `middle.0.sepconvs.1` ->
+/// `block4.rep.4`, `exit.shortcut` -> `block12.skip`.
+pub fn xception_timm_prefix(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    let index = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    // timm's rep lists [ReLU,] sep, BN, ReLU, sep, BN[, ReLU, sep, BN]
+    let down = |block: usize, relu_first: bool, part: &str| {
+        let a = usize::from(relu_first);
+        let local = match part {
+            "shortcut" => return format!("block{block}.skip"),
+            "shortcut_bn" => return format!("block{block}.skipbn"),
+            "sepconv1" => a,
+            "sepconv1_bn" => a + 1,
+            "sepconv2" => a + 3,
+            _ => a + 4, // sepconv2_bn
+        };
+        format!("block{block}.rep.{local}")
+    };
+    match parts.as_slice() {
+        ["block1_conv1"] => "conv1".into(),
+        ["block1_conv1_bn"] => "bn1".into(),
+        ["block1_conv2"] => "conv2".into(),
+        ["block1_conv2_bn"] => "bn2".into(),
+        ["block14_sepconv1"] => "conv3".into(),
+        ["block14_sepconv1_bn"] => "bn3".into(),
+        ["block14_sepconv2"] => "conv4".into(),
+        ["block14_sepconv2_bn"] => "bn4".into(),
+        ["entry", _, part] => down(index(1) + 1, index(1) > 0, part),
+        ["exit", part] => down(12, true, part),
+        ["middle", _, kind, _] => {
+            let j = index(3);
+            let local = if *kind == "sepconvs" {
+                3 * j + 1
+            } else {
+                3 * j + 2
+            };
+            format!("block{}.rep.{local}", index(1) + 4)
+        }
+        _ => path.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +270,15 @@ mod tests {
         // len(DenseNet121(include_top=False).layers) == 427
         assert_eq!(keras_layers(Architecture::Xception).len(), 132);
         assert_eq!(keras_layers(Architecture::Densenet121).len(), 427);
+    }
+
+    #[test]
+    fn timm_prefixes() {
+        assert_eq!(xception_timm_prefix("entry.0.sepconv1"), "block1.rep.0");
+        assert_eq!(xception_timm_prefix("entry.1.sepconv2_bn"), "block2.rep.5");
+        assert_eq!(xception_timm_prefix("middle.7.bns.2"), "block11.rep.8");
+        assert_eq!(xception_timm_prefix("exit.shortcut_bn"), "block12.skipbn");
+        assert_eq!(xception_timm_prefix("block14_sepconv2_bn"), "bn4");
     }
 
     #[test]

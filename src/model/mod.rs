@@ -17,7 +17,8 @@ pub use batch_norm::BatchNorm2d;
 pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_MIN_INPUT};
 pub use freeze::{set_trainable, FreezePlan};
 pub use keras_layers::{
-    densenet_torch_prefix, keras_layer_names, keras_layers, KerasLayer, SlotKind,
+    densenet_torch_prefix, keras_layer_names, keras_layers, xception_timm_prefix, KerasLayer,
+    SlotKind,
 };
 pub use layers::tf_same_padding;
 pub use params::{layer_table, trainable_params, LayerRow};

@@ -9,7 +9,9 @@ use burn::prelude::*;
 use burn_store::{ModuleSnapshot, TensorSnapshot};
 
 use super::source::{RawTensor, WeightFile, WeightFormat};
-use crate::model::{densenet_torch_prefix, keras_layers, Architecture, SlotKind};
+use crate::model::{
+    densenet_torch_prefix, keras_layers, xception_timm_prefix, Architecture, SlotKind,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Convert {
@@ -105,11 +107,8 @@ fn normalise_torch_key(key: &str) -> String {
 
 fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expected>> {
     let keras = format == WeightFormat::KerasH5;
-    if !keras && arch != Architecture::Densenet121 {
-        anyhow::bail!(
-            "PyTorch-layout weights are supported for densenet121 (torchvision); for {} use the Keras .h5 file",
-            arch.name()
-        );
+    if arch == Architecture::Resnet {
+        anyhow::bail!("resnet trains from scratch: no pretrained layout is defined");
     }
     let mut out = Vec::new();
     let mut push = |path: String, key: String, convert| out.push(Expected { path, key, convert });
@@ -118,7 +117,11 @@ fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expe
             continue;
         };
         let k = normalise_keras(&layer.name);
-        let t = densenet_torch_prefix(&prefix);
+        // PyTorch layouts: torchvision's densenet121, timm's legacy_xception
+        let t = match arch {
+            Architecture::Xception => xception_timm_prefix(&prefix),
+            _ => densenet_torch_prefix(&prefix),
+        };
         match (kind, keras) {
             (SlotKind::Conv, true) => push(
                 format!("{prefix}.weight"),
@@ -130,7 +133,19 @@ fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expe
                 format!("{t}.weight"),
                 Convert::Same,
             ),
-            (SlotKind::SeparableConv, _) => {
+            (SlotKind::SeparableConv, false) => {
+                push(
+                    format!("{prefix}.depthwise.weight"),
+                    format!("{t}.conv1.weight"),
+                    Convert::Same,
+                );
+                push(
+                    format!("{prefix}.pointwise.weight"),
+                    format!("{t}.pointwise.weight"),
+                    Convert::Same,
+                );
+            }
+            (SlotKind::SeparableConv, true) => {
                 push(
                     format!("{prefix}.depthwise.weight"),
                     format!("{k}/depthwise_kernel"),
@@ -337,7 +352,7 @@ pub fn import_into<B: Backend, M: ModuleSnapshot<B>>(
 
 fn guess_architecture(source: &[(String, &RawTensor)]) -> Option<Architecture> {
     let has = |needle: &str| source.iter().any(|(k, _)| k.contains(needle));
-    if has("block14_sepconv") {
+    if has("block14_sepconv") || has("block12.skipbn") {
         Some(Architecture::Xception)
     } else if has("conv5_block16") || has("denseblock4.denselayer16") {
         Some(Architecture::Densenet121)
