@@ -415,3 +415,33 @@ fn xception_loads_timm_legacy_xception_layout() {
         assert!(rel <= 1e-4, "relative error {rel} > 1e-4");
     }
 }
+
+#[test]
+fn both_namings_of_the_xception_shortcut_layers_load() {
+    // this copy names them conv2d, conv2d_1..3; the Keras download conv2d_1..4
+    let mut file = WeightFile::read(&xception_h5()).unwrap();
+    let WeightFile::Keras { layers, .. } = &mut file else {
+        panic!("an .h5 reads as Keras layers");
+    };
+    let mut renamed = 0;
+    for layer in layers.iter_mut().rev() {
+        for base in ["conv2d", "batch_normalization"] {
+            let n = match layer.name.strip_prefix(base) {
+                Some("") => 0,
+                Some(rest) => match rest.strip_prefix('_').and_then(|d| d.parse().ok()) {
+                    Some(d) => d,
+                    None => continue,
+                },
+                None => continue,
+            };
+            layer.name = format!("{base}_{}", n + 1);
+            renamed += 1;
+        }
+    }
+    assert_eq!(renamed, 8);
+    let mut net = Xception::<B>::new(&Default::default());
+    import_into(&mut net, Architecture::Xception, &file).unwrap();
+    let case = &meta()["xception"]["cases"][0];
+    let rel = relative_error(net.forward(input(&case["input"])), &case["output"]);
+    assert!(rel <= 1e-4, "relative error {rel}");
+}
