@@ -225,6 +225,17 @@ fn demo_data_report_and_model_info() {
         "{}",
         text(&out)
     );
+    for (arch, count) in [("densenet121", "7,978,856"), ("xception", "22,855,952")] {
+        let out = facebench(
+            &["model-info", "--arch", arch, "--classes", "1000"],
+            tmp.path(),
+        );
+        assert!(
+            text(&out).contains(&format!("classifier instead of the head: {count}")),
+            "{}",
+            text(&out)
+        );
+    }
     let out = facebench(
         &[
             "model-info",

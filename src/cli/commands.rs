@@ -378,4 +378,27 @@ fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
         trainable_params::<B, _>(&model)
     );
     println!("buffers       {buffers} (batch-norm running statistics)");
+    if config.architecture.is_transfer() {
+        let base = |r: &&crate::model::LayerRow| r.path.starts_with("base");
+        let base_trainable: usize = table
+            .iter()
+            .filter(base)
+            .filter(|r| r.trainable)
+            .map(|r| r.params)
+            .sum();
+        let base_all: usize = table.iter().filter(base).map(|r| r.params).sum();
+        let features = match config.architecture {
+            Architecture::Xception => crate::model::XCEPTION_FEATURES,
+            _ => crate::model::DENSENET121_FEATURES,
+        };
+        println!(
+            "base          {} trainable, {} with statistics (Keras count_params of the no-top model)",
+            thousands(base_trainable),
+            thousands(base_all)
+        );
+        println!(
+            "              with a plain linear classifier instead of the head: {} (the torchvision/timm count)",
+            thousands(base_trainable + features * classes + classes)
+        );
+    }
 }
