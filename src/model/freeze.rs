@@ -6,6 +6,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 
 use super::keras_layers::{keras_layers, SlotKind};
+use super::params::ModulePath;
 use super::{Architecture, Network};
 
 /// Which parameters train in a phase. The default freezes nothing.
@@ -55,13 +56,13 @@ impl FreezePlan {
 }
 
 struct TrainableMapper<'a> {
-    path: Vec<String>,
+    path: ModulePath,
     frozen: &'a [String],
 }
 
 impl TrainableMapper<'_> {
     fn is_frozen(&self) -> bool {
-        let path = self.path.join(".");
+        let path = self.path.joined();
         self.frozen
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{p}.")))
@@ -70,15 +71,11 @@ impl TrainableMapper<'_> {
 
 impl<B: Backend> ModuleMapper<B> for TrainableMapper<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
@@ -96,7 +93,7 @@ impl<B: Backend> ModuleMapper<B> for TrainableMapper<'_> {
 /// other one trainable.
 pub fn set_trainable<B: Backend, M: Module<B>>(module: M, frozen: &[String]) -> M {
     let mut mapper = TrainableMapper {
-        path: Vec::new(),
+        path: ModulePath::default(),
         frozen,
     };
     module.map(&mut mapper)

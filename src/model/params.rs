@@ -13,9 +13,36 @@ pub struct LayerRow {
     pub trainable: bool,
 }
 
+/// The dotted path of the module a visitor or mapper is in. Enum variants add
+/// no level a user would recognise, so they are skipped.
+#[derive(Default)]
+pub(crate) struct ModulePath(Vec<String>);
+
+impl ModulePath {
+    pub(crate) fn enter(&mut self, name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.push(name.to_string());
+        }
+    }
+
+    pub(crate) fn exit(&mut self, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.pop();
+        }
+    }
+
+    pub(crate) fn joined(&self) -> String {
+        self.0.join(".")
+    }
+
+    fn last(&self) -> Option<&str> {
+        self.0.last().map(String::as_str)
+    }
+}
+
 #[derive(Default)]
 struct Collector {
-    path: Vec<String>,
+    path: ModulePath,
     rows: Vec<LayerRow>,
 }
 
@@ -25,23 +52,18 @@ fn is_buffer(name: &str) -> bool {
 
 impl<B: Backend> ModuleVisitor<B> for Collector {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        // enum variants add no level a user would recognise
-        if !container_type.starts_with("Enum:") {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let shape = param.val().dims().to_vec();
-        let trainable = !self.path.last().is_some_and(|n| is_buffer(n));
+        let trainable = !self.path.last().is_some_and(is_buffer);
         self.rows.push(LayerRow {
-            path: self.path.join("."),
+            path: self.path.joined(),
             params: shape.iter().product(),
             shape,
             trainable,
