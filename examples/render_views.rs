@@ -1,6 +1,7 @@
-//! Renders two views headless (egui_kittest + wgpu) for screenshots/:
-//! the Training tab replaying a finished run's metrics.jsonl, and the whole
-//! window with a fine-tuning preset loaded.
+//! Renders views headless (egui_kittest + wgpu) for screenshots/: the
+//! Training tab replaying a finished run's metrics.jsonl, the whole window with
+//! a fine-tuning preset loaded, and the Runs tab of that run's folder with
+//! every run ticked.
 //!
 //! cargo run --release --example render_views -- RUN_DIR DATASET PRESET OUT_DIR
 
@@ -51,6 +52,35 @@ fn main() -> anyhow::Result<()> {
     h.run_steps(5);
     let image = h.render().map_err(|e| anyhow::anyhow!("{e}"))?;
     image.save(out.join("finetune-form.png"))?;
+
+    let runs_dir = run.parent().map(PathBuf::from).unwrap_or_default();
+    let state = AppState {
+        dataset_path: data.display().to_string(),
+        config: RunConfig::load(&preset)?,
+        runs_dir: runs_dir.clone(),
+        tab: Tab::Runs,
+        ..AppState::default()
+    };
+    let mut h = Harness::builder()
+        .with_size([1500.0, 900.0])
+        .with_accessibility_check(false)
+        .build_ui_state(|ui, app: &mut WorkbenchApp| app.frame_ui(ui), WorkbenchApp::new(state));
+    for _ in 0..300 {
+        h.step();
+        let app = h.state_mut();
+        if !app.runs.runs.is_empty() && app.runs.selected.is_empty() {
+            let all: Vec<PathBuf> = app.runs.runs.iter().map(|r| r.path.clone()).collect();
+            app.runs.selected.extend(all);
+        }
+        let ticked = &app.runs.selected;
+        if !ticked.is_empty() && ticked.iter().all(|r| app.runs.tail_epochs(r) > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    h.run_steps(5);
+    let image = h.render().map_err(|e| anyhow::anyhow!("{e}"))?;
+    image.save(out.join("runs-transfer.png"))?;
     println!("wrote {}", out.display());
     Ok(())
 }
