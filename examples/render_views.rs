@@ -64,7 +64,10 @@ fn main() -> anyhow::Result<()> {
     let mut h = Harness::builder()
         .with_size([1500.0, 900.0])
         .with_accessibility_check(false)
-        .build_ui_state(|ui, app: &mut WorkbenchApp| app.frame_ui(ui), WorkbenchApp::new(state));
+        .build_ui_state(
+            |ui, app: &mut WorkbenchApp| app.frame_ui(ui),
+            WorkbenchApp::new(state),
+        );
     for _ in 0..300 {
         h.step();
         let app = h.state_mut();

@@ -445,3 +445,20 @@ fn both_namings_of_the_xception_shortcut_layers_load() {
     let rel = relative_error(net.forward(input(&case["input"])), &case["output"]);
     assert!(rel <= 1e-4, "relative error {rel}");
 }
+
+#[test]
+fn keras3_layer_names_load_like_keras2_names() {
+    // Keras 3 writes conv1_conv where the published file has conv1/conv
+    let mut file = WeightFile::read(&fixtures().join("densenet121_random_notop.h5.gz")).unwrap();
+    let WeightFile::Keras { layers, .. } = &mut file else {
+        panic!("an .h5 reads as Keras layers");
+    };
+    let mut renamed = 0;
+    for layer in layers.iter_mut().filter(|l| l.name.contains('/')) {
+        layer.name = layer.name.replace('/', "_");
+        renamed += 1;
+    }
+    assert!(renamed >= 2, "the fixture has Keras 2 names");
+    let mut net = DenseNet::<B>::densenet121(&Default::default());
+    import_into(&mut net, Architecture::Densenet121, &file).unwrap();
+}
