@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 
 use super::batch_norm::BatchNorm2d;
-use super::layers::{conv_config, KERAS_BN_MOMENTUM};
+use super::layers::{conv_config, keras_batch_norm};
 
 /// Keras' DenseNet epsilon (torchvision's 1e-5 differs by 1e-8: no measurable change).
 pub const DENSENET_BN_EPSILON: f64 = 1.001e-5;
@@ -20,9 +20,7 @@ pub const DENSENET121_FEATURES: usize = 1024;
 pub const DENSENET_MIN_INPUT: usize = 32;
 
 fn bn<B: Backend>(channels: usize, device: &B::Device) -> BatchNorm2d<B> {
-    let mut b = BatchNorm2d::with_epsilon(channels, DENSENET_BN_EPSILON, device);
-    b.momentum = KERAS_BN_MOMENTUM;
-    b
+    keras_batch_norm(channels, DENSENET_BN_EPSILON, device)
 }
 
 /// BN-ReLU-conv1x1 (4 x growth) - BN-ReLU-conv3x3 (growth); its output is

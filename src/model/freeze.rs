@@ -30,10 +30,6 @@ impl FreezePlan {
         }
     }
 
-    pub fn freezes_anything(&self) -> bool {
-        self.whole_base || self.first_keras_layers > 0 || self.base_batch_norms
-    }
-
     /// Dotted module prefixes (relative to the whole network) that stay frozen.
     pub fn frozen_prefixes(&self, arch: Architecture) -> Vec<String> {
         if !arch.is_transfer() {

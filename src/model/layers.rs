@@ -8,9 +8,22 @@ use burn::prelude::*;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::PadMode;
 
+use super::batch_norm::BatchNorm2d;
+
 /// Keras' BatchNormalization momentum 0.99, written the PyTorch way (weight of
 /// the new batch statistic).
 pub const KERAS_BN_MOMENTUM: f64 = 0.01;
+
+/// A batch norm with Keras' momentum and the given epsilon.
+pub fn keras_batch_norm<B: Backend>(
+    channels: usize,
+    epsilon: f64,
+    device: &B::Device,
+) -> BatchNorm2d<B> {
+    let mut b = BatchNorm2d::with_epsilon(channels, epsilon, device);
+    b.momentum = KERAS_BN_MOMENTUM;
+    b
+}
 
 /// A bias-free convolution with Keras' default glorot-uniform kernel init.
 pub fn conv_config(cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Conv2dConfig {

@@ -20,7 +20,6 @@ pub use keras_layers::{
     densenet_torch_prefix, keras_layer_names, keras_layers, xception_timm_prefix, KerasLayer,
     SlotKind,
 };
-pub use layers::tf_same_padding;
 pub use params::{layer_table, trainable_params, LayerRow};
 pub use resnet::{Bottleneck, ResNet, ResNetConfig};
 pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet};

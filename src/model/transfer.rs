@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch_norm::BatchNorm2d;
 use super::densenet::{DenseNet, DENSENET121_FEATURES};
-use super::layers::{global_avg_pool, KERAS_BN_MOMENTUM};
+use super::layers::{global_avg_pool, keras_batch_norm};
 use super::xception::{Xception, XCEPTION_FEATURES};
 
 /// Sizes of the reference head. Dropout is 0.3 for Xception and 0.5 for
@@ -67,11 +67,7 @@ impl HeadConfig {
                 .with_initializer(Initializer::XavierUniform { gain: 1.0 })
                 .init(device)
         };
-        let bn = |c: usize| {
-            let mut b = BatchNorm2d::with_epsilon(c, 1e-3, device);
-            b.momentum = KERAS_BN_MOMENTUM;
-            b
-        };
+        let bn = |c: usize| keras_batch_norm(c, 1e-3, device);
         ReferenceHead {
             bn0: bn(features),
             dense1: dense(features, self.dense1),

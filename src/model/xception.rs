@@ -7,7 +7,7 @@ use burn::nn::Relu;
 use burn::prelude::*;
 
 use super::batch_norm::BatchNorm2d;
-use super::layers::{conv_config, max_pool_same, SeparableConv2d, KERAS_BN_MOMENTUM};
+use super::layers::{conv_config, keras_batch_norm, max_pool_same, SeparableConv2d};
 
 pub const XCEPTION_BN_EPSILON: f64 = 1e-3;
 /// Smallest input side the network accepts (Keras' own limit).
@@ -16,9 +16,7 @@ pub const XCEPTION_MIN_INPUT: usize = 71;
 pub const XCEPTION_FEATURES: usize = 2048;
 
 fn bn<B: Backend>(channels: usize, device: &B::Device) -> BatchNorm2d<B> {
-    let mut b = BatchNorm2d::with_epsilon(channels, XCEPTION_BN_EPSILON, device);
-    b.momentum = KERAS_BN_MOMENTUM;
-    b
+    keras_batch_norm(channels, XCEPTION_BN_EPSILON, device)
 }
 
 /// An entry/exit block: two separable convs and a strided max pool, plus a 1x1
