@@ -18,6 +18,8 @@ pub struct LiveRun {
     pub iter_accuracy: Vec<f64>,
     /// log10 of the learning rate (plotted on a log axis).
     pub iter_log_lr: Vec<f64>,
+    /// Smallest and largest of `iter_log_lr`, kept as points arrive.
+    pub log_lr_range: Option<(f64, f64)>,
     pub iter_rate: Vec<f64>,
     pub current_epoch: usize,
     pub current_batch: usize,
@@ -85,7 +87,12 @@ impl LiveRun {
                 self.iter_x.push(*iteration as f64);
                 self.iter_loss.push(*loss);
                 self.iter_accuracy.push(*accuracy);
-                self.iter_log_lr.push(lr.max(1e-12).log10());
+                let log_lr = lr.max(1e-12).log10();
+                self.iter_log_lr.push(log_lr);
+                self.log_lr_range = Some(match self.log_lr_range {
+                    Some((lo, hi)) => (lo.min(log_lr), hi.max(log_lr)),
+                    None => (log_lr, log_lr),
+                });
                 self.iter_rate.push(*images_per_sec);
                 self.current_epoch = *epoch;
                 self.current_batch = *batch;

@@ -65,6 +65,9 @@ pub fn training_tab_ui(
                 &run.iter_log_lr,
                 height * 0.8,
                 |v| format!("{:.0e}", 10f64.powf(v)),
+                // half a decade around the rates seen, so a constant rate
+                // still gets labelled ticks around it
+                run.log_lr_range.map(|(lo, hi)| (lo - 0.5, hi + 0.5)),
             ),
         ));
         rects.push((
@@ -77,6 +80,7 @@ pub fn training_tab_ui(
                 &run.iter_rate,
                 height * 0.8,
                 format_axis,
+                None,
             ),
         ));
     });
@@ -215,11 +219,14 @@ fn series_plot(
     ys: &[f64],
     height: f32,
     y_label: fn(f64) -> String,
+    y_bounds: Option<(f64, f64)>,
 ) -> egui::Rect {
     ui.label(RichText::new(title).strong());
-    Plot::new(id)
-        .height(height)
-        .y_axis_formatter(move |mark, _| y_label(mark.value))
+    let mut plot = Plot::new(id).height(height);
+    if let Some((lo, hi)) = y_bounds {
+        plot = plot.include_y(lo).include_y(hi);
+    }
+    plot.y_axis_formatter(move |mark, _| y_label(mark.value))
         .show(ui, |plot| {
             decimated_line(plot, title, &run.iter_x, ys, TRAIN, 1.5);
             phase_lines(plot, run, false);
