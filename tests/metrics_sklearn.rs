@@ -130,3 +130,76 @@ fn undefined_auc_for_a_class_without_test_images() {
     assert_eq!(r.predictions[3].predicted, 2);
     assert_eq!(r.predictions[3].top5.len(), 3);
 }
+
+fn assert_curve(got: &facebench::eval::RocCurve, want: &Value, what: &str) {
+    let (fpr, tpr) = (floats(&want["fpr"]), floats(&want["tpr"]));
+    assert_eq!(
+        got.fpr.len(),
+        fpr.len(),
+        "{what}: point count (facebench fpr {:?}, scikit-learn fpr {fpr:?})",
+        got.fpr
+    );
+    for i in 0..fpr.len() {
+        close(got.fpr[i], fpr[i], &format!("{what}.fpr[{i}]"));
+        close(got.tpr[i], tpr[i], &format!("{what}.tpr[{i}]"));
+    }
+    if let Some(area) = want.get("auc") {
+        close(
+            got.auc.unwrap(),
+            area.as_f64().unwrap(),
+            &format!("{what} AUC"),
+        );
+    }
+}
+
+/// The whole macro- and micro-average curves, not only their areas, equal
+/// scikit-learn's recipe (per-class roc_curve, the union of their FPRs,
+/// np.interp, averaged) on cases with ties and perfectly separated classes.
+#[test]
+fn macro_and_micro_curves_equal_scikit_learn_recipe() {
+    let fx: Value = serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
+    let cases = fx["roc_cases"].as_array().unwrap();
+    assert!(
+        cases.len() >= 4,
+        "the fixture holds the tie and perfect cases"
+    );
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let y_true: Vec<usize> = serde_json::from_value(case["y_true"].clone()).unwrap();
+        let probs: Vec<Vec<f32>> = case["probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| floats(row).into_iter().map(|v| v as f32).collect())
+            .collect();
+        let k = probs[0].len();
+        let classes: Vec<String> = (0..k).map(|c| format!("c{c}")).collect();
+        let r = classification_report(&classes, &y_true, &probs, &[]);
+        for (c, curve) in r.roc.iter().enumerate() {
+            assert_curve(curve, &case["roc"][c], &format!("{name}: roc[{c}]"));
+        }
+        assert_curve(
+            r.roc_macro.as_ref().unwrap(),
+            &case["macro"],
+            &format!("{name}: macro"),
+        );
+        assert_curve(
+            r.roc_micro.as_ref().unwrap(),
+            &case["micro"],
+            &format!("{name}: micro"),
+        );
+        close(
+            r.auc_macro.unwrap(),
+            case["auc_macro"].as_f64().unwrap(),
+            &format!("{name}: macro AUC"),
+        );
+        close(
+            r.auc_micro.unwrap(),
+            case["auc_micro"].as_f64().unwrap(),
+            &format!("{name}: micro AUC"),
+        );
+    }
+    // the case the issue reported: every class perfect gives a macro curve of area 1
+    let perfect = cases.iter().find(|c| c["name"] == "perfect").unwrap();
+    assert_eq!(perfect["macro"]["auc"].as_f64(), Some(1.0));
+}

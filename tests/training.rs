@@ -7,7 +7,9 @@ use common::tiny_config;
 
 use std::path::PathBuf;
 
-use facebench::engine::{start_training, FinishStatus, RunConfig, TrainEvent, TrainRequest};
+use facebench::engine::{
+    start_training, CheckpointKind, FinishStatus, RunConfig, TrainEvent, TrainRequest,
+};
 use facebench::store::{RunDir, RunStore};
 
 fn collect(request: TrainRequest) -> Vec<TrainEvent> {
@@ -217,6 +219,126 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
     assert!(run.read_eval().unwrap().is_some());
 }
 
+fn iteration_losses(events: &[TrainEvent]) -> Vec<(usize, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Iteration {
+                iteration, loss, ..
+            } => Some((*iteration, *loss)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1e-3),
+        "{what}: resumed {a} vs uninterrupted {b}"
+    );
+}
+
+/// Stop in the middle of an epoch, then resume: every iteration's loss and
+/// every epoch's metrics equal those of an uninterrupted run with the same seed.
+#[test]
+fn stop_mid_epoch_then_resume_equals_an_uninterrupted_run() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let mut config = tiny_config(3);
+    config.train.batch_size = 4;
+    let request = |runs: &str, resume: Option<PathBuf>| TrainRequest {
+        config: config.clone(),
+        data_root: data.clone(),
+        runs_root: tmp.path().join(runs),
+        resume,
+    };
+    let whole = collect(request("whole", None));
+
+    let handle = start_training(request("stopped", None));
+    let mut first = Vec::new();
+    for ev in handle.events.iter() {
+        if matches!(
+            ev,
+            TrainEvent::Iteration {
+                epoch: 2,
+                batch: 3,
+                ..
+            }
+        ) {
+            handle.control.stop();
+        }
+        first.push(ev);
+    }
+    handle.join();
+    let (saved_epochs, saved_batch) = first
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TrainEvent::Checkpoint {
+                kind: CheckpointKind::Last,
+                epoch,
+                batch,
+                ..
+            } => Some((*epoch, *batch)),
+            _ => None,
+        })
+        .expect("a last checkpoint");
+    let batches = first
+        .iter()
+        .find_map(|e| match e {
+            TrainEvent::Iteration { batches, .. } => Some(*batches),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(saved_epochs, 1, "stopped in epoch 2, after epoch 1");
+    let saved_batch = saved_batch.expect("the checkpoint records its place in epoch 2");
+    assert!(
+        saved_batch >= 3 && saved_batch < batches,
+        "stopped in the middle of epoch 2: batch {saved_batch} of {batches}"
+    );
+
+    let second = collect(request("stopped", Some(run_dir(&first))));
+    match &second[0] {
+        TrainEvent::Started {
+            start_epoch,
+            start_batch,
+            ..
+        } => assert_eq!((*start_epoch, *start_batch), (1, saved_batch)),
+        other => panic!("first event {other:?}"),
+    }
+    let mut resumed = iteration_losses(&first);
+    resumed.extend(iteration_losses(&second));
+    let uninterrupted = iteration_losses(&whole);
+    assert_eq!(
+        resumed.iter().map(|r| r.0).collect::<Vec<_>>(),
+        uninterrupted.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "each iteration trains once"
+    );
+    for ((i, a), (_, b)) in resumed.iter().zip(&uninterrupted) {
+        assert_close(*a, *b, &format!("loss of iteration {i}"));
+    }
+    let mut resumed_epochs = epochs(&first);
+    resumed_epochs.extend(epochs(&second));
+    let whole_epochs = epochs(&whole);
+    assert_eq!(resumed_epochs.len(), 3);
+    for (a, b) in resumed_epochs.iter().zip(&whole_epochs) {
+        assert_eq!(a.epoch, b.epoch);
+        let what = |m: &str| format!("epoch {} {m}", a.epoch);
+        assert_close(a.train_loss, b.train_loss, &what("train loss"));
+        assert_close(a.train_accuracy, b.train_accuracy, &what("train accuracy"));
+        assert_close(a.val_loss, b.val_loss, &what("val loss"));
+        assert_close(a.val_accuracy, b.val_accuracy, &what("val accuracy"));
+    }
+    let test_accuracy = |events: &[TrainEvent]| {
+        events.iter().find_map(|e| match e {
+            TrainEvent::Finished { test_accuracy, .. } => *test_accuracy,
+            _ => None,
+        })
+    };
+    assert_eq!(test_accuracy(&second), test_accuracy(&whole));
+}
+
 #[test]
 fn pause_and_resume_are_reported() {
     common::isolate_cache();
@@ -273,5 +395,73 @@ fn a_bad_dataset_fails_with_its_message() {
         !tmp.path().join("runs").exists()
             || std::fs::read_dir(tmp.path().join("runs")).unwrap().count() == 0,
         "no run folder for a run that never started"
+    );
+}
+
+/// A checkpoint with a flipped byte is refused with the damaged file's name,
+/// never loaded silently.
+#[test]
+fn a_damaged_checkpoint_is_refused_by_name() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let events = collect(TrainRequest {
+        config: tiny_config(1),
+        data_root: data.clone(),
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let run = RunDir::new(run_dir(&events));
+    // intact, it evaluates
+    facebench::engine::evaluate_run(&run, None, "cpu").unwrap();
+    let weights = run.path.join("checkpoints/best/model.mpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&weights, bytes).unwrap();
+    let err = facebench::engine::evaluate_run(&run, None, "cpu")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.mpk") && err.contains("damaged"),
+        "the error names the file: {err}"
+    );
+}
+
+/// A second process resuming a run that is being trained is refused, and
+/// logs nothing into it.
+#[test]
+fn resuming_a_run_another_process_holds_is_refused() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let runs = tmp.path().join("runs");
+    let events = collect(TrainRequest {
+        config: tiny_config(1),
+        data_root: data,
+        runs_root: runs.clone(),
+        resume: None,
+    });
+    let dir = run_dir(&events);
+    let logged = RunDir::new(&dir).read_events().unwrap().len();
+    let _held = facebench::store::lock_run(&dir).unwrap();
+    let handle = start_training(TrainRequest {
+        config: RunConfig::default(),
+        data_root: PathBuf::new(),
+        runs_root: runs,
+        resume: Some(dir.clone()),
+    });
+    let second: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    match second.last() {
+        Some(TrainEvent::Failed { error }) => {
+            assert!(error.contains("is being trained by"), "{error}")
+        }
+        other => panic!("the resume must fail, got {other:?}"),
+    }
+    assert_eq!(
+        RunDir::new(&dir).read_events().unwrap().len(),
+        logged,
+        "nothing is logged into the held run"
     );
 }

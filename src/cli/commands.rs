@@ -1,5 +1,6 @@
 //! What each subcommand does.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -258,7 +259,8 @@ fn train(
         resume: resume.map(PathBuf::from),
     };
     let handle = start_training(request);
-    // first Ctrl-C: stop after this batch and checkpoint; second: quit at once
+    // first Ctrl-C (or SIGTERM / SIGHUP): stop after this batch and
+    // checkpoint; a second one: quit at once
     let control = handle.control.clone();
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -266,15 +268,25 @@ fn train(
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping after this batch (Ctrl-C again to quit now)...");
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nstopping after this batch and saving a checkpoint (Ctrl-C again to quit now)..."
+        );
         control.stop();
     });
     let mut progress = TrainProgress::new();
     let mut failure = None;
     let mut run_dir = None;
+    // a closed stdout (`| head -1`) ends the output, never the training
+    let mut stdout_open = true;
     for event in handle.events.iter() {
         if json {
-            println!("{}", serde_json::to_string(&event)?);
+            if stdout_open {
+                let mut out = std::io::stdout().lock();
+                stdout_open = serde_json::to_writer(&mut out, &event).is_ok()
+                    && out.write_all(b"\n").is_ok()
+                    && out.flush().is_ok();
+            }
         } else {
             progress.on_event(&event);
         }
@@ -290,7 +302,11 @@ fn train(
     }
     if let Some(d) = run_dir {
         if interrupted.load(Ordering::SeqCst) {
-            eprintln!("continue with: facebench train --resume {}", d.display());
+            let _ = writeln!(
+                std::io::stderr(),
+                "continue with: facebench train --resume {}",
+                d.display()
+            );
         }
     }
     Ok(())

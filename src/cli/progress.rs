@@ -1,6 +1,7 @@
 //! Progress bars for `facebench train`: a sink of training events.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::io::Write;
 
 use crate::engine::TrainEvent;
 
@@ -26,7 +27,8 @@ impl TrainProgress {
     /// Above the bars on a terminal; plain lines when output is piped.
     fn println(&self, line: String) {
         if self.multi.is_hidden() {
-            eprintln!("{line}");
+            // a closed stderr must not end the run
+            let _ = writeln!(std::io::stderr(), "{line}");
         } else {
             let _ = self.multi.println(line);
         }
@@ -42,6 +44,7 @@ impl TrainProgress {
                 device,
                 params,
                 start_epoch,
+                start_batch,
                 ..
             } => {
                 self.println(format!("run      {run}  ({})", run_dir.display()));
@@ -60,7 +63,13 @@ impl TrainProgress {
                     dataset.skipped
                 ));
                 self.println(format!("device   {device}"));
-                if *start_epoch > 0 {
+                if *start_batch > 0 {
+                    self.println(format!(
+                        "resuming epoch {} at batch {}",
+                        start_epoch + 1,
+                        start_batch + 1
+                    ));
+                } else if *start_epoch > 0 {
                     self.println(format!("resuming after epoch {start_epoch}"));
                 }
                 let bar = self.multi.add(ProgressBar::new(config.train.epochs as u64));
@@ -167,6 +176,16 @@ impl TrainProgress {
                 }
                 self.println(format!("failed: {error}"));
             }
+            TrainEvent::Checkpoint {
+                epoch,
+                batch: Some(b),
+                kind,
+                ..
+            } => self.println(format!(
+                "checkpoint {} at epoch {}, batch {b}: --resume continues there",
+                kind.name(),
+                epoch + 1
+            )),
             TrainEvent::Paused { .. }
             | TrainEvent::Resumed { .. }
             | TrainEvent::Checkpoint { .. } => {}

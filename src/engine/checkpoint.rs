@@ -44,6 +44,26 @@ pub struct TrainerState {
     pub early_stopping: EarlyStopping,
     pub elapsed_seconds: f64,
     pub phase: usize,
+    /// Where the epoch after `epochs_completed` stood when the run stopped in
+    /// its middle: resuming trains only its remaining batches. `None` at an
+    /// epoch boundary (and in checkpoints written before this field existed).
+    #[serde(default)]
+    pub epoch_progress: Option<EpochProgress>,
+    /// Early stopping ended phase 1; the next epoch starts phase 2.
+    #[serde(default)]
+    pub phase2_pending: bool,
+}
+
+/// The part of an epoch already trained, with the sums its metrics need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochProgress {
+    /// Batches of the epoch already trained (the next one is 0-based `batches_done`).
+    pub batches_done: usize,
+    pub loss_sum: f64,
+    pub correct: usize,
+    pub seen: usize,
+    /// Training seconds spent in this epoch so far.
+    pub seconds: f64,
 }
 
 fn checkpoint_dir(run: &RunDir, kind: CheckpointKind) -> PathBuf {
@@ -62,24 +82,111 @@ pub fn save_checkpoint<B: AutodiffBackend>(
     let tmp = run.checkpoints_dir().join(format!("{}.tmp", kind.name()));
     let old = run.checkpoints_dir().join(format!("{}.old", kind.name()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
+    let written = write_checkpoint_files(&tmp, model, optimizer, state);
+    if let Err(e) = written {
+        // a partial checkpoint (a full disk, say) never stays behind
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!(
+            "cannot save the {} checkpoint into {}; the previous one is kept",
+            kind.name(),
+            final_dir.display()
+        )));
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    if final_dir.exists() {
+        std::fs::rename(&final_dir, &old).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot rename {} to {}: {e}",
+                final_dir.display(),
+                old.display()
+            )
+        })?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot rename {} to {}: {e}",
+            tmp.display(),
+            final_dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(final_dir)
+}
+
+/// The files of one checkpoint, written into the folder `dir`.
+fn write_checkpoint_files<B: AutodiffBackend>(
+    dir: &Path,
+    model: &Network<B>,
+    optimizer: Option<&AnyOptimizer<Network<B>, B>>,
+    state: &TrainerState,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     Recorder::<B>::record(
         &FileRecorder::new(),
         model.clone().into_record(),
-        tmp.join("model"),
+        dir.join("model"),
     )
-    .map_err(|e| anyhow::anyhow!("cannot save model to {}: {e}", tmp.display()))?;
+    .map_err(|e| anyhow::anyhow!("cannot save model to {}: {e}", dir.display()))?;
     if let Some(optimizer) = optimizer {
-        optimizer.save(&tmp.join("optimizer"))?;
+        optimizer.save(&dir.join("optimizer"))?;
     }
-    atomic_write(&tmp.join("state.json"), &serde_json::to_vec_pretty(state)?)?;
-    let _ = std::fs::remove_dir_all(&old);
-    if final_dir.exists() {
-        std::fs::rename(&final_dir, &old)?;
+    atomic_write(&dir.join("state.json"), &serde_json::to_vec_pretty(state)?)?;
+    write_checksums(dir)
+}
+
+/// The file in a checkpoint folder that lists the SHA-256 of every other file.
+const CHECKSUMS: &str = "checksums.json";
+
+fn sha256_hex(path: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Write `checksums.json`: the SHA-256 of each file in `dir`.
+fn write_checksums(dir: &Path) -> anyhow::Result<()> {
+    let mut sums = std::collections::BTreeMap::new();
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
+    {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(name) = name.filter(|n| n != CHECKSUMS && path.is_file()) {
+            sums.insert(name, sha256_hex(&path)?);
+        }
     }
-    std::fs::rename(&tmp, &final_dir)?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(final_dir)
+    atomic_write(&dir.join(CHECKSUMS), &serde_json::to_vec_pretty(&sums)?)?;
+    Ok(())
+}
+
+/// Check every file of a checkpoint against its `checksums.json`, so flipped
+/// bytes are found before anything loads them. Checkpoints written before
+/// checksums existed have none and pass.
+pub fn verify_checkpoint(dir: &Path) -> anyhow::Result<()> {
+    let list = dir.join(CHECKSUMS);
+    let text = match std::fs::read_to_string(&list) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", list.display()),
+    };
+    let sums: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is damaged: {e}", list.display()))?;
+    for (name, want) in &sums {
+        let path = dir.join(name);
+        if sha256_hex(&path)? != *want {
+            anyhow::bail!(
+                "{} is damaged: its checksum differs from the one saved with it; \
+                 this checkpoint cannot be trusted (resume from another copy of the run, or start a new run)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The folder of a saved checkpoint of `kind`, also after a crash between the two
@@ -93,6 +200,7 @@ pub fn find_checkpoint(run: &RunDir, kind: CheckpointKind) -> Option<PathBuf> {
 }
 
 pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {
+    verify_checkpoint(dir)?;
     let path = dir.join("state.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -105,6 +213,7 @@ pub fn load_model<B: Backend>(
     model: Network<B>,
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
+    verify_checkpoint(dir)?;
     let record =
         Recorder::<B>::load(&FileRecorder::new(), dir.join("model"), device).map_err(|e| {
             anyhow::anyhow!(

@@ -60,6 +60,9 @@ pub enum TrainEvent {
         params: usize,
         /// Epochs already done (non-zero when resuming).
         start_epoch: usize,
+        /// Batches of the next epoch already done (a run resumed mid-epoch).
+        #[serde(default)]
+        start_batch: usize,
         time: String,
     },
     /// Pretrained weights were loaded into the base.
@@ -82,7 +85,11 @@ pub enum TrainEvent {
     },
     Epoch(EpochMetrics),
     Checkpoint {
+        /// Epochs completed when it was saved.
         epoch: usize,
+        /// Batches of the next epoch in it, when saved in the middle of one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<usize>,
         kind: CheckpointKind,
         path: PathBuf,
     },

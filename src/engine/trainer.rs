@@ -15,7 +15,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::checkpoint::{
     find_checkpoint, load_model, load_state, load_training, save_checkpoint, CheckpointKind,
-    TrainerState,
+    EpochProgress, TrainerState,
 };
 use super::control::TrainControl;
 use super::device::{DeviceChoice, ResolvedDevice};
@@ -28,7 +28,7 @@ use super::schedule::{EarlyStopping, LrSchedule};
 use super::RunConfig;
 use crate::loader::BatchStream;
 use crate::model::{trainable_params, Network};
-use crate::store::{MetricsLog, RunDir, RunRecord, RunStore};
+use crate::store::{lock_run, MetricsLog, ResumePoint, RunDir, RunRecord, RunStore};
 
 /// What to train.
 #[derive(Debug, Clone)]
@@ -149,12 +149,20 @@ fn run(
                     run.path.display()
                 )
             })?;
-            (record.config, Some(run), record.data_root, Some(dir))
+            // `--data` on a resume points at the dataset's new place; the
+            // fingerprint check below makes sure it is the same data
+            let root = if request.data_root.as_os_str().is_empty() {
+                record.data_root
+            } else {
+                request.data_root.clone()
+            };
+            (record.config, Some(run), root, Some(dir))
         }
         None => (
             request.config.clone(),
             None,
-            request.data_root.clone(),
+            // stored absolute, so resume and eval work from any folder
+            std::fs::canonicalize(&request.data_root).unwrap_or_else(|_| request.data_root.clone()),
             None,
         ),
     };
@@ -183,7 +191,22 @@ fn run(
             RunStore::new(&request.runs_root).create(&label)?
         }
     };
-    reporter.log = Some(MetricsLog::open(&run_dir.metrics_path())?);
+    // one process per run: a second resume of the same run stops here
+    let _lock = lock_run(&run_dir.path)?;
+    let metrics_path = run_dir.metrics_path();
+    reporter.log = Some(match resume_dir.as_deref() {
+        Some(dir) => {
+            let state = load_state(dir)?;
+            let point = ResumePoint {
+                epochs_completed: state.epochs_completed,
+                iteration: state.iteration,
+                phase: state.phase,
+            };
+            MetricsLog::open_for_resume(&metrics_path, &point)?.0
+        }
+        None => MetricsLog::open(&metrics_path)
+            .with_context(|| format!("cannot open {}", metrics_path.display()))?,
+    });
     let ctx = RunContext {
         config: &config,
         data: &data,
@@ -247,6 +270,8 @@ fn train_on<B: AutodiffBackend>(
         early_stopping: EarlyStopping::new(config.early_stopping.clone()),
         elapsed_seconds: 0.0,
         phase,
+        epoch_progress: None,
+        phase2_pending: false,
     };
     let mut weights_loaded = None;
     if let Some(dir) = ctx.resume {
@@ -278,6 +303,7 @@ fn train_on<B: AutodiffBackend>(
         device: ctx.device_name.clone(),
         params,
         start_epoch: state.epochs_completed,
+        start_batch: state.epoch_progress.as_ref().map_or(0, |p| p.batches_done),
         time: chrono::Local::now().to_rfc3339(),
     })?;
 
@@ -306,10 +332,9 @@ fn train_on<B: AutodiffBackend>(
     let started = Instant::now();
     let elapsed_before = state.elapsed_seconds;
 
-    let mut phase1_stopped_early = false;
     for epoch in state.epochs_completed..config.train.epochs {
-        if phases::enters_phase2(config, state.phase, epoch) || phase1_stopped_early {
-            phase1_stopped_early = false;
+        if phases::enters_phase2(config, state.phase, epoch) || state.phase2_pending {
+            state.phase2_pending = false;
             state.phase = 2;
             model = model.with_freeze(&phases::freeze_plan(config, 2));
             let o = phases::optimizer_config(config, 2);
@@ -325,18 +350,21 @@ fn train_on<B: AutodiffBackend>(
         }
         let lr = state.schedule.lr;
         let epoch_start = Instant::now();
-        let stream = BatchStream::spawn(
+        // a run stopped in the middle of this epoch goes on from where it stood
+        let mut progress: EpochProgress = state.epoch_progress.take().unwrap_or_default();
+        let seconds_before = progress.seconds;
+        let stream = BatchStream::spawn_from(
             data.train.clone(),
             train_pipeline.clone(),
             batch_size,
             epoch,
             true,
             prefetch,
+            progress.batches_done,
         );
         let batches = stream.batches();
-        let (mut loss_sum, mut correct_sum, mut seen) = (0.0f64, 0usize, 0usize);
         let mut last_tick = Instant::now();
-        for (b, batch) in stream.enumerate() {
+        for (b, batch) in (progress.batches_done..).zip(stream) {
             let iteration = state.iteration;
             let mut pause_error = None;
             let after = control.between_batches(|| {
@@ -358,6 +386,8 @@ fn train_on<B: AutodiffBackend>(
             }
             if after.stop {
                 state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
+                progress.seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
+                state.epoch_progress = (progress.batches_done > 0).then_some(progress);
                 checkpoint(
                     ctx,
                     reporter,
@@ -380,6 +410,9 @@ fn train_on<B: AutodiffBackend>(
                 Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
             let targets =
                 Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
+            // random ops (dropout) draw from a seed of the iteration alone, so a
+            // resumed run draws what the uninterrupted one would have
+            B::seed(&device, iteration_seed(config.train.seed, state.iteration));
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), targets.clone());
             let loss = match model.penalty() {
@@ -405,9 +438,10 @@ fn train_on<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(lr, model, grads);
             state.iteration += 1;
-            loss_sum += loss_value * n as f64;
-            correct_sum += correct as usize;
-            seen += n;
+            progress.batches_done = b + 1;
+            progress.loss_sum += loss_value * n as f64;
+            progress.correct += correct as usize;
+            progress.seen += n;
             let now = Instant::now();
             let rate = n as f64 / now.duration_since(last_tick).as_secs_f64().max(1e-9);
             last_tick = now;
@@ -422,7 +456,7 @@ fn train_on<B: AutodiffBackend>(
                 images_per_sec: rate,
             })?;
         }
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let train_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
         let valid = model.valid();
         let (val_loss, val_accuracy) = loss_and_accuracy(
             &valid,
@@ -437,16 +471,17 @@ fn train_on<B: AutodiffBackend>(
         let lr_change = state
             .schedule
             .on_epoch_end(epoch + 1, val_loss, val_accuracy);
+        let seen = progress.seen.max(1) as f64;
         reporter.emit(TrainEvent::Epoch(EpochMetrics {
             epoch: epoch + 1,
             phase: state.phase,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_accuracy: correct_sum as f64 / seen.max(1) as f64,
+            train_loss: progress.loss_sum / seen,
+            train_accuracy: progress.correct as f64 / seen,
             val_loss,
             val_accuracy,
             lr,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-            images_per_sec: seen as f64 / train_seconds.max(1e-9),
+            seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
+            images_per_sec: progress.seen as f64 / train_seconds.max(1e-9),
         }))?;
         if let Some((from, to, reason)) = lr_change {
             reporter.emit(TrainEvent::LrChanged {
@@ -456,7 +491,24 @@ fn train_on<B: AutodiffBackend>(
                 reason,
             })?;
         }
+        // early stopping in phase 1 of a transfer run ends the phase, not the
+        // run; decided before the checkpoint so a resume knows it
+        let stop_early = state.early_stopping.should_stop();
+        if stop_early
+            && state.phase == 1
+            && config.model.architecture.is_transfer()
+            && epoch + 1 < config.train.epochs
+        {
+            state.early_stopping.epochs_without_improvement = 0;
+            state.phase2_pending = true;
+        }
         state.elapsed_seconds = elapsed_before + started.elapsed().as_secs_f64();
+        // best first: a crash between the two saves leaves `last` at the epoch
+        // before, which resuming trains again, never `last` naming a best epoch
+        // whose weights `best` lacks
+        if is_best {
+            checkpoint(ctx, reporter, CheckpointKind::Best, &model, None, &state)?;
+        }
         checkpoint(
             ctx,
             reporter,
@@ -465,18 +517,7 @@ fn train_on<B: AutodiffBackend>(
             Some(&optimizer),
             &state,
         )?;
-        if is_best {
-            checkpoint(ctx, reporter, CheckpointKind::Best, &model, None, &state)?;
-        }
-        if state.early_stopping.should_stop()
-            && state.phase == 1
-            && config.model.architecture.is_transfer()
-            && epoch + 1 < config.train.epochs
-        {
-            // early stopping ends phase 1, not the run
-            state.early_stopping.epochs_without_improvement = 0;
-            phase1_stopped_early = true;
-        } else if state.early_stopping.should_stop() {
+        if stop_early && !state.phase2_pending {
             reporter.emit(TrainEvent::EarlyStopped {
                 epoch: epoch + 1,
                 best_epoch: state.early_stopping.best_epoch,
@@ -530,6 +571,12 @@ fn train_on<B: AutodiffBackend>(
     finish(reporter, status, &state, Some(report.accuracy), seconds)
 }
 
+/// The seed of the backend's random ops in one iteration: a function of the
+/// run's seed and the iteration alone.
+fn iteration_seed(seed: u64, iteration: usize) -> u64 {
+    seed ^ (iteration as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Save a checkpoint of `kind` and report it.
 fn checkpoint<B: AutodiffBackend>(
     ctx: &RunContext,
@@ -542,6 +589,7 @@ fn checkpoint<B: AutodiffBackend>(
     let path = save_checkpoint(ctx.run, kind, model, optimizer, state)?;
     reporter.emit(TrainEvent::Checkpoint {
         epoch: state.epochs_completed,
+        batch: state.epoch_progress.as_ref().map(|p| p.batches_done),
         kind,
         path,
     })

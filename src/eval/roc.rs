@@ -109,20 +109,38 @@ pub fn macro_curve(curves: &[RocCurve]) -> Option<RocCurve> {
     })
 }
 
-/// numpy.interp: linear interpolation in increasing `xs`, taking the last of
-/// equal x values as numpy does at a step.
+/// numpy.interp: linear interpolation in increasing `xs`. Where several points
+/// share an x (a vertical step, as every ROC curve has at FPR 0), the value at
+/// that x is the last of them, as numpy returns: `np.interp(0, [0,0,1],
+/// [0,1,1])` is 1.0.
 fn interp(x: f64, xs: &[f64], ys: &[f64]) -> f64 {
-    if x <= xs[0] {
+    // the number of points at or left of x: x lies in [xs[j-1], xs[j])
+    let j = xs.partition_point(|&v| v <= x);
+    if j == 0 {
         return ys[0];
     }
-    if x >= xs[xs.len() - 1] {
+    if j == xs.len() {
         return ys[ys.len() - 1];
     }
-    let j = xs.partition_point(|&v| v <= x);
     let (x0, x1, y0, y1) = (xs[j - 1], xs[j], ys[j - 1], ys[j]);
-    if x1 == x0 {
-        y1
-    } else {
-        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    // x0 <= x < x1, so x1 > x0
+    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interp;
+
+    #[test]
+    fn interp_takes_the_last_value_at_a_repeated_x() {
+        assert_eq!(interp(0.0, &[0.0, 0.0, 1.0], &[0.0, 1.0, 1.0]), 1.0);
+        assert_eq!(
+            interp(0.5, &[0.0, 0.5, 0.5, 1.0], &[0.0, 0.2, 0.8, 1.0]),
+            0.8
+        );
+        assert_eq!(interp(1.0, &[0.0, 1.0, 1.0], &[0.0, 0.5, 1.0]), 1.0);
+        assert_eq!(interp(0.25, &[0.0, 0.5], &[0.0, 1.0]), 0.5);
+        assert_eq!(interp(-1.0, &[0.0, 0.5], &[0.3, 1.0]), 0.3);
+        assert_eq!(interp(2.0, &[0.0, 0.5], &[0.3, 1.0]), 1.0);
     }
 }

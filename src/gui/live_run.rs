@@ -112,9 +112,16 @@ impl LiveRun {
                 self.epochs.retain(|e| e.epoch != m.epoch);
                 self.epochs.push(m.clone());
             }
-            TrainEvent::Checkpoint { epoch, kind, .. } => self
-                .log
-                .push(format!("checkpoint {} after epoch {epoch}", kind.name())),
+            TrainEvent::Checkpoint {
+                epoch, batch, kind, ..
+            } => self.log.push(match batch {
+                Some(b) => format!(
+                    "checkpoint {} at epoch {}, batch {b} (resume continues there)",
+                    kind.name(),
+                    epoch + 1
+                ),
+                None => format!("checkpoint {} after epoch {epoch}", kind.name()),
+            }),
             TrainEvent::LrChanged {
                 epoch,
                 from,

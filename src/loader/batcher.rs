@@ -88,6 +88,21 @@ impl BatchStream {
         shuffle: bool,
         prefetch: usize,
     ) -> BatchStream {
+        Self::spawn_from(bank, pipeline, batch_size, epoch, shuffle, prefetch, 0)
+    }
+
+    /// The same batches as [`BatchStream::spawn`], without the first
+    /// `first_batch` of them: a run resumed in the middle of an epoch gets
+    /// exactly the batches (order and augmentation) it had not trained on yet.
+    pub fn spawn_from(
+        bank: Arc<ImageBank>,
+        pipeline: Arc<Pipeline>,
+        batch_size: usize,
+        epoch: usize,
+        shuffle: bool,
+        prefetch: usize,
+        first_batch: usize,
+    ) -> BatchStream {
         let mut order: Vec<usize> = (0..bank.len()).collect();
         if shuffle {
             let mut rng =
@@ -104,8 +119,9 @@ impl BatchStream {
         let handle = std::thread::Builder::new()
             .name("facebench-batcher".into())
             .spawn(move || {
-                let mut position = 0;
-                for chunk in chunks {
+                // augmentation draws depend on the position in the epoch
+                let mut position: usize = chunks.iter().take(first_batch).map(Vec::len).sum();
+                for chunk in chunks.into_iter().skip(first_batch) {
                     let start = position;
                     position += chunk.len();
                     let size = pipeline.input_size;
@@ -141,7 +157,7 @@ impl BatchStream {
         }
     }
 
-    /// Number of batches this epoch.
+    /// Number of batches this epoch, including any skipped by `spawn_from`.
     pub fn batches(&self) -> usize {
         self.batches
     }

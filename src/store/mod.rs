@@ -4,7 +4,9 @@
 mod atomic;
 mod metrics_log;
 mod run_dir;
+mod run_lock;
 
 pub use atomic::atomic_write;
-pub use metrics_log::{read_events, MetricsLog};
+pub use metrics_log::{read_events, MetricsLog, ResumePoint};
 pub use run_dir::{RunDir, RunRecord, RunStore, RunSummary};
+pub use run_lock::{lock_run, RunLock, LOCK_FILE};
