@@ -27,6 +27,8 @@ pub enum DatasetError {
     },
     #[error("class {class} has {count} image(s), too few to split into train/val/test; add images or lower val/test fractions")]
     TooFewImages { class: String, count: usize },
+    #[error("the path of dataset folder {0} is not valid UTF-8, which run files cannot record; rename or move it")]
+    NameNotUtf8(PathBuf),
     #[error("bad split fractions: {0}")]
     BadSplit(String),
 }

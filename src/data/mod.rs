@@ -8,8 +8,11 @@ mod report;
 mod scan;
 mod split;
 mod stats;
+mod walk;
 
-pub use decode::{decode_rgb8, decode_working_size, probe_file, SkipReason, SkippedFile};
+pub use decode::{
+    decode_rgb8, decode_working_size, probe_file, ImageLimits, SkipReason, SkippedFile,
+};
 pub use error::DatasetError;
 pub use report::{ClassCounts, DatasetReport, SizeRange};
 pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};

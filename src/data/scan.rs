@@ -1,5 +1,6 @@
 //! Scanning an ImageFolder tree into a [`Dataset`].
 
+use super::walk::{Entry, Walk};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -77,14 +78,14 @@ fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     Ok(out)
 }
 
-/// All files below `dir`, recursively, sorted.
-fn files_below(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+/// All files below `dir`, recursively, sorted; each real file once.
+fn files_below(dir: &Path, walk: &mut Walk) -> Result<Vec<PathBuf>, DatasetError> {
     let mut out = Vec::new();
     for path in read_dir_sorted(dir)? {
-        if path.is_dir() {
-            out.extend(files_below(&path)?);
-        } else {
-            out.push(path);
+        match walk.admit(&path) {
+            Some(Entry::Dir(d)) => out.extend(files_below(&d, walk)?),
+            Some(Entry::File(f)) => out.push(f),
+            None => {}
         }
     }
     Ok(out)
@@ -97,14 +98,17 @@ fn folder_name(path: &Path) -> String {
 }
 
 /// Class folders and stray files directly under `dir`.
-fn class_folders(dir: &Path) -> Result<(Vec<(String, PathBuf)>, Vec<PathBuf>), DatasetError> {
+fn class_folders(
+    dir: &Path,
+    walk: &mut Walk,
+) -> Result<(Vec<(String, PathBuf)>, Vec<PathBuf>), DatasetError> {
     let mut classes = Vec::new();
     let mut stray = Vec::new();
     for path in read_dir_sorted(dir)? {
-        if path.is_dir() {
-            classes.push((folder_name(&path), path));
-        } else {
-            stray.push(path);
+        match walk.admit(&path) {
+            Some(Entry::Dir(d)) => classes.push((folder_name(&d), d)),
+            Some(Entry::File(f)) => stray.push(f),
+            None => {}
         }
     }
     Ok((classes, stray))
@@ -115,14 +119,15 @@ fn class_folders(dir: &Path) -> Result<(Vec<(String, PathBuf)>, Vec<PathBuf>), D
 fn probe_classes(
     folders: &[(String, PathBuf)],
     class_names: &[String],
+    walk: &mut Walk,
 ) -> Result<(Vec<ImageEntry>, Vec<SkippedFile>), DatasetError> {
     let mut jobs = Vec::new();
     for (name, dir) in folders {
-        let class = class_names
-            .iter()
-            .position(|c| c == name)
-            .expect("class list is built from these folders");
-        for file in files_below(dir)? {
+        // the class list is built from these folders, so every name is in it
+        let Some(class) = class_names.iter().position(|c| c == name) else {
+            continue;
+        };
+        for file in files_below(dir, walk)? {
             jobs.push((class, file));
         }
     }
@@ -178,16 +183,21 @@ impl Dataset {
         if !root.is_dir() {
             return Err(DatasetError::NotADirectory(root.to_path_buf()));
         }
-        let (top, stray) = class_folders(root)?;
+        if root.to_str().is_none() {
+            return Err(DatasetError::NameNotUtf8(root.to_path_buf()));
+        }
+        let mut walk = Walk::new(root);
+        let (top, stray) = class_folders(root, &mut walk)?;
         if top.is_empty() {
             return Err(DatasetError::EmptyRoot(root.to_path_buf()));
         }
         let is_split = top.iter().any(|(n, _)| n == "train");
-        let dataset = if is_split {
-            Self::open_presplit(root, top, stray, split)?
+        let mut dataset = if is_split {
+            Self::open_presplit(root, top, stray, split, &mut walk)?
         } else {
-            Self::open_unsplit(root, top, stray, split)?
+            Self::open_unsplit(root, top, stray, split, &mut walk)?
         };
+        dataset.skipped.append(&mut walk.skipped);
         if dataset.classes.len() < 2 {
             return Err(DatasetError::OneClass {
                 path: root.to_path_buf(),
@@ -202,6 +212,7 @@ impl Dataset {
         folders: Vec<(String, PathBuf)>,
         stray: Vec<PathBuf>,
         split: &SplitConfig,
+        walk: &mut Walk,
     ) -> Result<Dataset, DatasetError> {
         let classes: Vec<String> = folders.iter().map(|(n, _)| n.clone()).collect();
         if classes.len() == 1 {
@@ -210,7 +221,7 @@ impl Dataset {
                 class: classes[0].clone(),
             });
         }
-        let (entries, mut skipped) = probe_classes(&folders, &classes)?;
+        let (entries, mut skipped) = probe_classes(&folders, &classes, walk)?;
         skipped.extend(stray_files(stray));
         let (train, val, test) = stratified_split(
             entries,
@@ -238,6 +249,7 @@ impl Dataset {
         top: Vec<(String, PathBuf)>,
         mut stray: Vec<PathBuf>,
         split: &SplitConfig,
+        walk: &mut Walk,
     ) -> Result<Dataset, DatasetError> {
         let mut split_dirs: Vec<(Split, Vec<(String, PathBuf)>)> = Vec::new();
         let mut warnings = Vec::new();
@@ -254,7 +266,7 @@ impl Dataset {
                     continue;
                 }
             };
-            let (folders, more_stray) = class_folders(&path)?;
+            let (folders, more_stray) = class_folders(&path, walk)?;
             stray.extend(more_stray);
             split_dirs.push((which, folders));
         }
@@ -300,7 +312,7 @@ impl Dataset {
             warnings,
         };
         for (which, folders) in split_dirs {
-            let (entries, skipped) = probe_classes(&folders, &dataset.classes)?;
+            let (entries, skipped) = probe_classes(&folders, &dataset.classes, walk)?;
             dataset.skipped.extend(skipped);
             match which {
                 Split::Train => dataset.train.extend(entries),
