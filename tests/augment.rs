@@ -175,3 +175,25 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
         "each epoch reshuffles"
     );
 }
+
+#[test]
+fn a_last_batch_of_one_joins_the_batch_before_it() {
+    let bank = Arc::new(ImageBank {
+        images: (0..9).map(|i| gradient(40 + i, 40)).collect(),
+        labels: (0..9).map(|i| i % 3).collect(),
+        paths: vec![Default::default(); 9],
+    });
+    let p = Arc::new(pipeline(Some(everything_on()), 3));
+    let batches: Vec<_> = BatchStream::spawn(bank.clone(), p.clone(), 4, 0, true, 2).collect();
+    let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
+    assert_eq!(
+        sizes,
+        vec![4, 5],
+        "no image is left out, no batch has one image"
+    );
+    // resuming after the first batch gives the same second batch
+    let rest: Vec<_> = BatchStream::spawn_from(bank, p, 4, 0, true, 2, 1).collect();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].indices, batches[1].indices);
+    assert_eq!(rest[0].images, batches[1].images);
+}

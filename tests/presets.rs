@@ -130,3 +130,24 @@ fn tiny_cpu_preset_reaches_half_the_orl_faces() {
     // 40 people: chance is 2.5%
     assert!(acc >= 0.5, "test accuracy {acc:.3} on orl40");
 }
+
+#[test]
+fn a_preset_that_is_not_an_object_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (text, what) in [
+        ("[]", "the preset"),
+        ("{\"optimizer\": []}", "'optimizer'"),
+        ("{\"data\": {\"augment\": [1, 2]}}", "'data.augment'"),
+    ] {
+        let path = tmp.path().join("bad.json");
+        std::fs::write(&path, text).unwrap();
+        let err = format!(
+            "{:#}",
+            facebench::engine::RunConfig::load(&path).unwrap_err()
+        );
+        assert!(
+            err.contains("bad.json") && err.contains(what) && err.contains("JSON object"),
+            "{text}: {err}"
+        );
+    }
+}

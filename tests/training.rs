@@ -465,3 +465,38 @@ fn resuming_a_run_another_process_holds_is_refused() {
         "nothing is logged into the held run"
     );
 }
+
+/// Weights that do not load fail the run before it begins, and leave no run
+/// folder behind that `facebench runs` would have to hide.
+#[test]
+fn a_run_whose_weights_fail_to_load_leaves_no_folder() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let weights = tmp.path().join("not-weights.h5");
+    std::fs::write(&weights, b"this is not an HDF5 file").unwrap();
+    let mut config = tiny_config(1);
+    config.model.architecture = facebench::model::Architecture::Xception;
+    config.model.weights = Some(weights.to_string_lossy().into_owned());
+    config.data.input_size = 71;
+    config.finetune.phase1_epochs = 1;
+    let runs = tmp.path().join("runs");
+    let handle = start_training(TrainRequest {
+        config,
+        data_root: data,
+        runs_root: runs.clone(),
+        resume: None,
+    });
+    let events: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    match events.last() {
+        Some(TrainEvent::Failed { error }) => {
+            assert!(error.contains("not-weights.h5"), "names the file: {error}");
+        }
+        other => panic!("the run must fail, got {other:?}"),
+    }
+    let left: Vec<_> = std::fs::read_dir(&runs)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "no orphan run folder: {left:?}");
+}

@@ -235,12 +235,17 @@ impl RunConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read preset {}", path.display()))?;
-        let config: RunConfig = serde_json::from_str(&text).map_err(|e| {
+        let invalid = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!(
                 "preset {} is not a valid facebench config: {e}",
                 path.display()
             )
-        })?;
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|e| invalid(&e))?;
+        // serde reads a JSON array as a struct too: `[]` would pass as all defaults
+        let defaults = serde_json::to_value(RunConfig::default())?;
+        groups_are_objects(&value, &defaults, "").map_err(|e| invalid(&e))?;
+        let config: RunConfig = serde_json::from_value(value).map_err(|e| invalid(&e))?;
         config
             .check()
             .with_context(|| format!("in preset {}", path.display()))?;
@@ -422,4 +427,33 @@ impl RunConfig {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         bail!("invalid config:\n{}", list.join("\n"))
     }
+}
+
+/// Where the default config has a group (a JSON object), `value` must have an
+/// object too, not an array or a scalar that serde would read leniently.
+fn groups_are_objects(value: &Value, defaults: &Value, at: &str) -> anyhow::Result<()> {
+    let Value::Object(want) = defaults else {
+        return Ok(());
+    };
+    let Value::Object(got) = value else {
+        let what = if at.is_empty() {
+            "the preset".to_string()
+        } else {
+            format!("'{at}'")
+        };
+        bail!("{what} must be a JSON object {{...}} of settings, not {value}");
+    };
+    for (key, default) in want {
+        if let Some(v) = got.get(key) {
+            let here = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if default.is_object() {
+                groups_are_objects(v, default, &here)?;
+            }
+        }
+    }
+    Ok(())
 }

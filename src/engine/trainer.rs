@@ -215,7 +215,7 @@ fn run(
         resume: resume_dir.as_deref(),
         device_name: device.to_string(),
     };
-    match device {
+    let result = match device {
         ResolvedDevice::Cpu => train_on::<burn::backend::Autodiff<burn::backend::Flex>>(
             &ctx,
             burn::backend::flex::FlexDevice,
@@ -231,7 +231,14 @@ fn run(
         ),
         #[cfg(not(feature = "cuda"))]
         ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
+    };
+    if result.is_err() && ctx.resume.is_none() && !run_dir.config_path().exists() {
+        // the inputs failed before the run began (weights that do not load,
+        // say): the error goes to the caller, and no empty run folder stays
+        reporter.log = None;
+        let _ = std::fs::remove_dir_all(&run_dir.path);
     }
+    result
 }
 
 struct RunContext<'a> {

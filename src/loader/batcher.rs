@@ -78,8 +78,8 @@ pub struct BatchStream {
 
 impl BatchStream {
     /// Batches of one epoch. With `shuffle`, the order is a seeded permutation of
-    /// the bank for that epoch; a final batch of a single image is dropped when
-    /// training (batch norm needs two).
+    /// the bank for that epoch; a final batch of a single image joins the one
+    /// before it when training (batch norm needs two).
     pub fn spawn(
         bank: Arc<ImageBank>,
         pipeline: Arc<Pipeline>,
@@ -111,8 +111,14 @@ impl BatchStream {
         }
         let batch_size = batch_size.max(1);
         let mut chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(|c| c.to_vec()).collect();
+        // batch norm needs two images in a training batch: a last batch of one
+        // joins the batch before it, so no image is left out of the epoch
         if shuffle && chunks.len() > 1 && chunks.last().is_some_and(|c| c.len() == 1) {
-            chunks.pop();
+            if let Some(single) = chunks.pop() {
+                if let Some(previous) = chunks.last_mut() {
+                    previous.extend(single);
+                }
+            }
         }
         let batches = chunks.len();
         let (tx, rx) = bounded(prefetch.max(1));
