@@ -143,12 +143,9 @@ fn run(
         Some(path) => {
             let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
             let record = run.read_record()?;
-            let dir = find_checkpoint(&run, CheckpointKind::Last).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{} has no checkpoint to resume from (it stopped before its first batch); start a new run",
-                    run.path.display()
-                )
-            })?;
+            // a run that ended before its first checkpoint (killed in its first
+            // epoch, say) starts over in its own folder
+            let dir = find_checkpoint(&run, CheckpointKind::Last);
             // `--data` on a resume points at the dataset's new place; the
             // fingerprint check below makes sure it is the same data
             let root = if request.data_root.as_os_str().is_empty() {
@@ -156,7 +153,7 @@ fn run(
             } else {
                 request.data_root.clone()
             };
-            (record.config, Some(run), root, Some(dir))
+            (record.config, Some(run), root, dir)
         }
         None => (
             request.config.clone(),
@@ -194,16 +191,25 @@ fn run(
     // one process per run: a second resume of the same run stops here
     let _lock = lock_run(&run_dir.path)?;
     let metrics_path = run_dir.metrics_path();
-    reporter.log = Some(match resume_dir.as_deref() {
+    let resume_point = match resume_dir.as_deref() {
         Some(dir) => {
             let state = load_state(dir)?;
-            let point = ResumePoint {
+            Some(ResumePoint {
                 epochs_completed: state.epochs_completed,
                 iteration: state.iteration,
                 phase: state.phase,
-            };
-            MetricsLog::open_for_resume(&metrics_path, &point)?.0
+            })
         }
+        // starting over: everything logged so far is logged again
+        None if request.resume.is_some() => Some(ResumePoint {
+            epochs_completed: 0,
+            iteration: 0,
+            phase: 0,
+        }),
+        None => None,
+    };
+    reporter.log = Some(match resume_point {
+        Some(point) => MetricsLog::open_for_resume(&metrics_path, &point)?.0,
         None => MetricsLog::open(&metrics_path)
             .with_context(|| format!("cannot open {}", metrics_path.display()))?,
     });
@@ -291,7 +297,7 @@ fn train_on<B: AutodiffBackend>(
     }
     model = model.with_freeze(&phases::freeze_plan(config, state.phase));
     let params = trainable_params(&model);
-    if ctx.resume.is_none() {
+    if !ctx.run.config_path().exists() {
         ctx.run.write_record(&RunRecord {
             facebench_version: env!("CARGO_PKG_VERSION").into(),
             created: chrono::Local::now().to_rfc3339(),
