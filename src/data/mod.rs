@@ -4,6 +4,7 @@
 mod decode;
 pub mod demo;
 mod error;
+mod natural;
 mod report;
 mod scan;
 mod split;
@@ -11,6 +12,7 @@ mod stats;
 
 pub use decode::{decode_rgb8, decode_working_size, probe_file, SkipReason, SkippedFile};
 pub use error::DatasetError;
+pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
 pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};
 pub use split::{stratified_split, SplitConfig};

@@ -155,6 +155,19 @@ fn probe_classes(
     Ok((entries, skipped))
 }
 
+/// "3 files (weights.h5, notes.txt, a.jpg)": the first few names of `paths`.
+fn describe_files(paths: &[PathBuf]) -> String {
+    const SHOWN: usize = 4;
+    let names: Vec<String> = paths.iter().take(SHOWN).map(|p| folder_name(p)).collect();
+    let more = if paths.len() > SHOWN { ", …" } else { "" };
+    format!(
+        "{} file{} ({}{more})",
+        paths.len(),
+        if paths.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
 fn stray_files(paths: Vec<PathBuf>) -> Vec<SkippedFile> {
     paths
         .into_iter()
@@ -180,7 +193,14 @@ impl Dataset {
         }
         let (top, stray) = class_folders(root)?;
         if top.is_empty() {
-            return Err(DatasetError::EmptyRoot(root.to_path_buf()));
+            return Err(if stray.is_empty() {
+                DatasetError::EmptyRoot(root.to_path_buf())
+            } else {
+                DatasetError::NoClassFolders {
+                    path: root.to_path_buf(),
+                    found: describe_files(&stray),
+                }
+            });
         }
         let is_split = top.iter().any(|(n, _)| n == "train");
         let dataset = if is_split {
