@@ -101,7 +101,10 @@ fn train_eval_runs_on_orl40_at_64px() {
         "{table}"
     );
     assert!(table.contains("ResNet [1,1,1,1] x16"), "{table}");
-    assert!(table.contains("dataset") && table.contains("orl40 "), "{table}");
+    assert!(
+        table.contains("dataset") && table.contains("orl40 "),
+        "{table}"
+    );
 }
 
 #[test]
@@ -350,5 +353,8 @@ fn help_describes_every_argument_and_lists_arch_values() {
     let out = facebench(&["data-report", "--help"], tmp.path());
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("<DIR>  Dataset folder"), "{help}");
-    assert!(help.contains("--json") && help.contains("as JSON"), "{help}");
+    assert!(
+        help.contains("--json") && help.contains("as JSON"),
+        "{help}"
+    );
 }

@@ -509,7 +509,10 @@ fn classes_show_in_natural_order_but_keep_their_label_numbers() {
             .position(|l| l.split_whitespace().next() == Some(name))
             .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
     };
-    assert!(at("s1") < at("s2") && at("s2") < at("s10") && at("s10") < at("s11"), "{text}");
+    assert!(
+        at("s1") < at("s2") && at("s2") < at("s10") && at("s10") < at("s11"),
+        "{text}"
+    );
     assert_eq!(
         facebench::data::natural_order(&dataset.classes),
         vec![0, 3, 1, 2]

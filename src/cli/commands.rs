@@ -330,10 +330,23 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         .max()
         .unwrap_or(4)
         .max(12);
-    let data_w = datasets.iter().map(|d| d.chars().count()).max().unwrap_or(7).max(7);
+    let data_w = datasets
+        .iter()
+        .map(|d| d.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!(
         "{:<name_w$}  {:<data_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
-        "name", "dataset", "architecture", "epochs", "best val acc", "test acc", "macro F1", "params", "time"
+        "name",
+        "dataset",
+        "architecture",
+        "epochs",
+        "best val acc",
+        "test acc",
+        "macro F1",
+        "params",
+        "time"
     );
     for (s, data) in summaries.into_iter().zip(datasets) {
         println!(

@@ -72,15 +72,32 @@ mod tests {
 
     #[test]
     fn letters_ignore_case_and_the_order_is_total() {
-        let mut v = vec!["bob", "Alice", "alice", "person_010", "person_9", "person_09"];
+        let mut v = vec![
+            "bob",
+            "Alice",
+            "alice",
+            "person_010",
+            "person_9",
+            "person_09",
+        ];
         v.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             v,
-            ["Alice", "alice", "bob", "person_9", "person_09", "person_010"]
+            [
+                "Alice",
+                "alice",
+                "bob",
+                "person_9",
+                "person_09",
+                "person_010"
+            ]
         );
         assert_eq!(natural_cmp("a", "a"), Ordering::Equal);
         assert_eq!(natural_cmp("a", "a1"), Ordering::Less);
-        assert_eq!(natural_cmp("a99999999999999999999999", "a100000000000000000000000"), Ordering::Less);
+        assert_eq!(
+            natural_cmp("a99999999999999999999999", "a100000000000000000000000"),
+            Ordering::Less
+        );
     }
 
     #[test]

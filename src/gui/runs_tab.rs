@@ -15,8 +15,64 @@ use super::export::{write_csv, ExportRequest};
 use super::jobs::Job;
 use super::live_run::LiveRun;
 use super::plots::palette;
-use crate::engine::TrainEvent;
-use crate::store::{RunStore, RunSummary};
+use crate::engine::{find_checkpoint, CheckpointKind, TrainEvent};
+use crate::store::{RunDir, RunStore, RunSummary};
+
+/// One line of the comparison table: the run's summary, the data it was
+/// trained on, and whether it can be resumed.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub summary: RunSummary,
+    /// The dataset folder's name.
+    pub dataset: String,
+    /// The train files' fingerprint, from the run record.
+    pub fingerprint: String,
+    /// Stopped or failed, with a last checkpoint to continue from.
+    pub resumable: bool,
+}
+
+impl std::ops::Deref for RunRow {
+    type Target = RunSummary;
+    fn deref(&self) -> &RunSummary {
+        &self.summary
+    }
+}
+
+impl RunRow {
+    /// Read a run folder (off the UI thread).
+    fn read(dir: &RunDir) -> Option<Self> {
+        let summary = dir.summary().ok()?;
+        let record = dir.read_record().ok()?;
+        let root = if record.data_root.as_os_str().is_empty() {
+            &record.dataset.root
+        } else {
+            &record.data_root
+        };
+        let dataset = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.display().to_string());
+        let resumable = matches!(summary.status.as_str(), "stopped" | "failed")
+            && find_checkpoint(dir, CheckpointKind::Last).is_some();
+        Some(Self {
+            summary,
+            dataset,
+            fingerprint: record.dataset.fingerprint,
+            resumable,
+        })
+    }
+
+    /// "orl40 · 1a2b3c4d": the dataset's name and the start of its fingerprint.
+    pub fn dataset_label(&self) -> String {
+        let short: String = self.fingerprint.chars().take(8).collect();
+        match (self.dataset.is_empty(), short.is_empty()) {
+            (true, true) => "–".into(),
+            (false, true) => self.dataset.clone(),
+            (true, false) => short,
+            (false, false) => format!("{} · {short}", self.dataset),
+        }
+    }
+}
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
 #[derive(Default, Clone)]
@@ -63,8 +119,8 @@ pub enum Overlay {
 
 pub struct RunsView {
     pub store: RunStore,
-    list: Option<Job<Vec<RunSummary>>>,
-    pub runs: Vec<RunSummary>,
+    list: Option<Job<Vec<RunRow>>>,
+    pub runs: Vec<RunRow>,
     last_refresh: Option<Instant>,
     pub selected: BTreeSet<PathBuf>,
     tails: HashMap<PathBuf, RunTail>,
@@ -73,6 +129,10 @@ pub struct RunsView {
     rename: Option<(PathBuf, String)>,
     delete: Option<PathBuf>,
     pub message: Option<String>,
+    /// A run whose Resume was clicked, for the app to continue.
+    pub resume_request: Option<PathBuf>,
+    /// Set by the app while it trains: no second run can start.
+    pub busy: bool,
 }
 
 impl RunsView {
@@ -89,6 +149,8 @@ impl RunsView {
             rename: None,
             delete: None,
             message: None,
+            resume_request: None,
+            busy: false,
         }
     }
 
@@ -120,7 +182,7 @@ impl RunsView {
                 .list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|r| r.summary().ok())
+                .filter_map(RunRow::read)
                 .collect()
         }));
         let work: Vec<(PathBuf, RunTail)> = self
@@ -167,6 +229,8 @@ pub fn runs_tab_ui(
                 let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
                 vec![
                     r.name.clone(),
+                    r.dataset.clone(),
+                    r.fingerprint.clone(),
                     r.architecture.clone(),
                     r.params.to_string(),
                     o(r.best_val_accuracy),
@@ -182,6 +246,8 @@ pub fn runs_tab_ui(
                 &view.store.root.join("comparison.csv"),
                 &[
                     "run",
+                    "dataset",
+                    "dataset_fingerprint",
                     "architecture",
                     "params",
                     "best_val_acc",
@@ -233,17 +299,22 @@ fn pct(v: Option<f64>) -> String {
 
 fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
     let runs = view.runs.clone();
+    // one line per run: cells grow sideways (the table scrolls) instead of
+    // wrapping into the next row
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
     TableBuilder::new(ui)
         .id_salt("runs")
         .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .max_scroll_height(300.0)
         .column(Column::exact(24.0))
         .column(Column::auto().at_least(200.0))
-        .columns(Column::auto().at_least(70.0), 10)
+        .columns(Column::auto().at_least(70.0), 11)
         .header(20.0, |mut h| {
             for name in [
                 "",
                 "run",
+                "dataset",
                 "architecture",
                 "params",
                 "epochs",
@@ -289,6 +360,30 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.painter().circle_filled(dot.center(), 4.0, status_color);
                     resp.on_hover_text(&r.status);
                     ui.label(&r.name);
+                    // a stopped or failed run offers to continue, beside its name
+                    if r.resumable {
+                        let resume = ui
+                            .add_enabled(!view.busy, egui::Button::new("resume").small())
+                            .on_hover_text(format!(
+                                "Continue this {} run from its last checkpoint, in its own folder",
+                                r.status
+                            ))
+                            .on_disabled_hover_text("a run is training in this window");
+                        if resume.clicked() {
+                            view.resume_request = Some(r.path.clone());
+                        }
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(r.dataset_label()).on_hover_text(format!(
+                        "dataset {}\nfingerprint of its train files: {}",
+                        r.dataset,
+                        if r.fingerprint.is_empty() {
+                            "unknown"
+                        } else {
+                            r.fingerprint.as_str()
+                        }
+                    ));
                 });
                 row.col(|ui| {
                     ui.label(&r.architecture);
@@ -355,6 +450,18 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
             .weak(),
         );
         return None;
+    }
+    let datasets: BTreeSet<&str> = view
+        .runs
+        .iter()
+        .filter(|r| view.selected.contains(&r.path))
+        .map(|r| r.fingerprint.as_str())
+        .collect();
+    if datasets.len() > 1 {
+        ui.colored_label(
+            Color32::from_rgb(230, 150, 60),
+            "The ticked runs were trained on different data (see the dataset column): their numbers do not compare.",
+        );
     }
     let response = Plot::new("overlay")
         .height((ui.available_height() - 40.0).max(200.0))
