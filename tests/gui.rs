@@ -236,12 +236,23 @@ fn snapshot_dataset_tab_on_the_demo_data() {
 /// predictions), so the snapshot does not depend on any training; `selected`
 /// is the confusion cell whose faces the gallery shows.
 fn results_fixture_harness<'a>(selected: Option<(usize, usize)>) -> Harness<'a, WorkbenchApp> {
+    results_fixture_harness_named(selected, None)
+}
+
+/// As [`results_fixture_harness`], with the classes renamed.
+fn results_fixture_harness_named<'a>(
+    selected: Option<(usize, usize)>,
+    names: Option<&[&str]>,
+) -> Harness<'a, WorkbenchApp> {
     use facebench::engine::DatasetSummary;
     use facebench::gui::LoadedRun;
     use facebench::store::RunRecord;
     let fx: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
-    let classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
+    let mut classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
+    if let Some(names) = names {
+        classes = names.iter().map(|n| n.to_string()).collect();
+    }
     let y_true: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
     let probs: Vec<Vec<f32>> = serde_json::from_value(fx["probs"].clone()).unwrap();
     let mut eval = facebench::eval::classification_report(&classes, &y_true, &probs, &[]);
@@ -747,4 +758,47 @@ fn caption_colors(h: &Harness<'_, WorkbenchApp>) -> Vec<egui::Color32> {
         visit(&s.shape, &mut out);
     }
     out
+}
+
+/// Classes named s1, s10, s11, s2, ... keep their label numbers (the plain
+/// sorted folder names) but show as s1, s2, ..., s10, s11: in the per-class
+/// table, the ROC legend and the confusion matrix.
+#[test]
+fn classes_show_in_natural_order_in_the_results() {
+    // label order as a scan makes it: sorted as text
+    let names = ["s1", "s10", "s11", "s2", "s3", "s4"];
+    let mut h = results_fixture_harness_named(None, Some(&names));
+    h.run_steps(3);
+    let natural = [0, 3, 4, 5, 1, 2];
+    let order = h
+        .state()
+        .results
+        .confusion
+        .drawn
+        .clone()
+        .expect("matrix drawn")
+        .2;
+    assert_eq!(order, natural, "confusion matrix rows and columns");
+    // the first node of each name is its row in the per-class table
+    let y = |h: &Harness<'_, WorkbenchApp>, label: &str| {
+        h.get_all_by_label(label).next().unwrap().rect().min.y
+    };
+    let rows: Vec<f32> = natural.iter().map(|&i| y(&h, names[i])).collect();
+    assert!(
+        rows.windows(2).all(|w| w[0] < w[1]),
+        "per-class table: {rows:?}"
+    );
+    let legend: Vec<f32> = natural
+        .iter()
+        .map(|&i| {
+            h.get_by_label_contains(&format!("{} (AUC", names[i]))
+                .rect()
+                .min
+                .y
+        })
+        .collect();
+    assert!(
+        legend.windows(2).all(|w| w[0] < w[1]),
+        "ROC legend: {legend:?}"
+    );
 }

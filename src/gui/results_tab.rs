@@ -362,7 +362,8 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
         .collect();
     let rect = Plot::new("roc")
         .height(320.0)
-        .legend(Legend::default())
+        // in the order drawn (natural class order), not sorted as text
+        .legend(Legend::default().follow_insertion_order(true))
         .x_axis_label("false positive rate")
         .y_axis_label("true positive rate")
         .include_x(0.0)
