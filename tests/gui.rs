@@ -651,6 +651,8 @@ fn a_stale_status_line_clears_when_the_path_is_typed() {
     h.run_steps(2);
     assert_eq!(h.state().state.dataset_path, "/data/faces");
     assert!(h.query_by_label_contains("no folder chosen").is_none());
+    // nor does Train start on a folder that was typed but not scanned
+    h.get_by_label_contains("Train is disabled: press Open");
 }
 
 /// The preset box says "(edited)" once the form differs from the preset, and
@@ -800,5 +802,80 @@ fn classes_show_in_natural_order_in_the_results() {
     assert!(
         legend.windows(2).all(|w| w[0] < w[1]),
         "ROC legend: {legend:?}"
+    );
+}
+
+/// A run with no end record (killed, or still training elsewhere) can be
+/// resumed from the Runs tab only after saying that nothing trains it now.
+#[test]
+fn resuming_an_interrupted_run_asks_first() {
+    use facebench::engine::DatasetSummary;
+    use facebench::store::{MetricsLog, RunDir, RunRecord};
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let dir = RunDir::new(runs.join("run-killed"));
+    std::fs::create_dir_all(dir.checkpoints_dir().join("last")).unwrap();
+    std::fs::write(dir.checkpoints_dir().join("last/state.json"), "{}").unwrap();
+    let config = tiny_config(5);
+    let dataset = DatasetSummary {
+        root: PathBuf::from("/data/orl40"),
+        classes: vec!["a".into(), "b".into()],
+        train: 8,
+        val: 2,
+        test: 2,
+        skipped: 0,
+        fingerprint: "abc".into(),
+        mean: [0.5; 3],
+        std: [0.5; 3],
+    };
+    dir.write_record(&RunRecord {
+        facebench_version: "test".into(),
+        created: String::new(),
+        data_root: PathBuf::from("/data/orl40"),
+        config: config.clone(),
+        dataset: dataset.clone(),
+        device: "cpu".into(),
+        params: 1,
+    })
+    .unwrap();
+    let mut log = MetricsLog::open(&dir.metrics_path()).unwrap();
+    log.append(&facebench::engine::TrainEvent::Started {
+        run: "run-killed".into(),
+        run_dir: dir.path.clone(),
+        config: Box::new(config),
+        dataset,
+        device: "cpu".into(),
+        params: 1,
+        start_epoch: 0,
+        time: String::new(),
+    })
+    .unwrap();
+    log.flush().unwrap();
+    let app = WorkbenchApp::new(AppState {
+        tab: Tab::Runs,
+        runs_dir: runs.clone(),
+        ..AppState::default()
+    });
+    let mut h = harness(app, [1300.0, 800.0]);
+    step_until(&mut h, "runs listed", |a| a.runs.runs.len() == 1);
+    h.run_steps(2);
+    h.get_by_label("resume…").click();
+    h.run_steps(2);
+    h.get_by_label_contains("has no end record");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("has no end record").is_none());
+    assert_eq!(h.state().state.tab, Tab::Runs, "nothing resumed");
+    assert!(h.state().session.is_none() && !h.state().is_busy());
+
+    h.get_by_label("resume…").click();
+    h.run_steps(2);
+    h.get_by_label("Resume").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tab, Tab::Training);
+    step_until(&mut h, "resumed session", |a| a.session.is_some());
+    assert_eq!(
+        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        Some(&dir.path)
     );
 }

@@ -171,6 +171,10 @@ pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<S
     if let Some(p) = problems.first() {
         return Some(format!("fix {}: {}", p.key, p.message));
     }
+    if app.state.dataset_path.trim() != app.dataset.scanned_path {
+        // the report (and any error) on show is the previous folder's
+        return Some("press Open (or Enter) to scan the folder typed above".into());
+    }
     app.dataset.error().map(|e| format!("dataset: {e}"))
 }
 

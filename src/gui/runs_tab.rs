@@ -27,7 +27,7 @@ pub struct RunRow {
     pub dataset: String,
     /// The train files' fingerprint, from the run record.
     pub fingerprint: String,
-    /// Stopped or failed, with a last checkpoint to continue from.
+    /// Stopped, failed or interrupted, with a last checkpoint to continue from.
     pub resumable: bool,
 }
 
@@ -52,8 +52,10 @@ impl RunRow {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| root.display().to_string());
-        let resumable = matches!(summary.status.as_str(), "stopped" | "failed")
-            && find_checkpoint(dir, CheckpointKind::Last).is_some();
+        let resumable = matches!(
+            summary.status.as_str(),
+            "stopped" | "failed" | "interrupted"
+        ) && find_checkpoint(dir, CheckpointKind::Last).is_some();
         Some(Self {
             summary,
             dataset,
@@ -131,6 +133,9 @@ pub struct RunsView {
     pub message: Option<String>,
     /// A run whose Resume was clicked, for the app to continue.
     pub resume_request: Option<PathBuf>,
+    /// An interrupted run to resume once the user confirms nothing else is
+    /// training it.
+    confirm_resume: Option<PathBuf>,
     /// Set by the app while it trains: no second run can start.
     pub busy: bool,
 }
@@ -150,6 +155,7 @@ impl RunsView {
             delete: None,
             message: None,
             resume_request: None,
+            confirm_resume: None,
             busy: false,
         }
     }
@@ -362,15 +368,26 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.label(&r.name);
                     // a stopped or failed run offers to continue, beside its name
                     if r.resumable {
+                        // a run without an end record may still be training
+                        // elsewhere: ask first
+                        let interrupted = r.status == "interrupted";
                         let resume = ui
-                            .add_enabled(!view.busy, egui::Button::new("resume").small())
+                            .add_enabled(
+                                !view.busy,
+                                egui::Button::new(if interrupted { "resume…" } else { "resume" })
+                                    .small(),
+                            )
                             .on_hover_text(format!(
                                 "Continue this {} run from its last checkpoint, in its own folder",
                                 r.status
                             ))
                             .on_disabled_hover_text("a run is training in this window");
                         if resume.clicked() {
-                            view.resume_request = Some(r.path.clone());
+                            if interrupted {
+                                view.confirm_resume = Some(r.path.clone());
+                            } else {
+                                view.resume_request = Some(r.path.clone());
+                            }
                         }
                     }
                 });
@@ -506,6 +523,32 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
 }
 
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
+    if let Some(path) = view.confirm_resume.take() {
+        let mut keep = true;
+        egui::Window::new("Resume an interrupted run?")
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "{} has no end record: the process training it was killed, or it is \
+                     still training somewhere else (a terminal, another window). Resume it \
+                     only if nothing is training it now.",
+                    path.display()
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Resume").clicked() {
+                        view.resume_request = Some(path.clone());
+                        keep = false;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        keep = false;
+                    }
+                });
+            });
+        if keep {
+            view.confirm_resume = Some(path);
+        }
+    }
     if let Some((path, mut name)) = view.rename.take() {
         let mut keep = true;
         egui::Window::new("Rename run")
