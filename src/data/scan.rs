@@ -353,7 +353,8 @@ impl Dataset {
                 }
                 continue;
             }
-            let missing: Vec<&str> = (0..self.classes.len())
+            let missing: Vec<&str> = super::natural_order(&self.classes)
+                .into_iter()
                 .filter(|c| !entries.iter().any(|e| e.class == *c))
                 .map(|c| self.classes[c].as_str())
                 .collect();

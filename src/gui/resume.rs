@@ -120,3 +120,93 @@ pub fn resume_bar_ui(
     });
     clicked
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{DatasetSummary, EpochMetrics};
+
+    fn started(start_epoch: usize) -> TrainEvent {
+        TrainEvent::Started {
+            run: "r".into(),
+            run_dir: PathBuf::from("runs/r"),
+            config: Box::default(),
+            dataset: DatasetSummary {
+                root: PathBuf::new(),
+                classes: vec!["a".into(), "b".into()],
+                train: 4,
+                val: 1,
+                test: 1,
+                skipped: 0,
+                fingerprint: String::new(),
+                mean: [0.5; 3],
+                std: [0.5; 3],
+            },
+            device: "cpu".into(),
+            params: 1,
+            start_epoch,
+            time: String::new(),
+        }
+    }
+
+    /// Epoch `epoch` of 4 batches, or its first `batches` of them.
+    fn epoch(epoch: usize, batches: usize, complete: bool) -> Vec<TrainEvent> {
+        let mut out: Vec<TrainEvent> = (1..=batches)
+            .map(|b| TrainEvent::Iteration {
+                epoch,
+                iteration: (epoch - 1) * 4 + b,
+                batch: b,
+                batches: 4,
+                loss: 1.0,
+                accuracy: 0.5,
+                lr: 1e-3,
+                images_per_sec: 10.0,
+            })
+            .collect();
+        if complete {
+            out.push(TrainEvent::Epoch(EpochMetrics {
+                epoch,
+                phase: 1,
+                train_loss: 1.0,
+                train_accuracy: 0.5,
+                val_loss: 1.0,
+                val_accuracy: 0.5,
+                lr: 1e-3,
+                seconds: 1.0,
+                images_per_sec: 10.0,
+            }));
+        }
+        out
+    }
+
+    fn stopped() -> TrainEvent {
+        TrainEvent::Finished {
+            status: FinishStatus::Stopped,
+            epochs_completed: 0,
+            best_epoch: 0,
+            best_val_accuracy: 0.0,
+            test_accuracy: None,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn history_ends_at_the_last_complete_epoch_with_no_iteration_twice() {
+        // epoch 1, stopped in epoch 2; resumed after epoch 1, which replayed
+        // epoch 2 in full, then stopped in epoch 3
+        let mut events = vec![started(0)];
+        events.extend(epoch(1, 4, true));
+        events.extend(epoch(2, 2, false));
+        events.push(stopped());
+        events.push(started(1));
+        events.extend(epoch(2, 4, true));
+        events.extend(epoch(3, 3, false));
+        events.push(stopped());
+        let live = history(Path::new("runs/r"), &events);
+        assert_eq!(live.iter_x, (1..=8).map(|i| i as f64).collect::<Vec<_>>());
+        let epochs: Vec<usize> = live.epochs.iter().map(|m| m.epoch).collect();
+        assert_eq!(epochs, [1, 2]);
+        assert!(live.is_running(), "the stop is not part of the history");
+        assert!(live.log.last().is_some_and(|l| l.contains("resuming r")));
+    }
+}
