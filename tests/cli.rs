@@ -101,6 +101,10 @@ fn train_eval_runs_on_orl40_at_64px() {
         "{table}"
     );
     assert!(table.contains("ResNet [1,1,1,1] x16"), "{table}");
+    assert!(
+        table.contains("dataset") && table.contains("orl40 "),
+        "{table}"
+    );
 }
 
 #[test]
@@ -148,7 +152,7 @@ fn config_errors_name_the_key_and_exit_non_zero() {
         (&["eval", "nope", "--runs", "runs"], "no run 'nope'"),
         (
             &["model-info", "--arch", "vgg"],
-            "unknown architecture 'vgg'",
+            "[possible values: resnet, xception, densenet121]",
         ),
     ];
     for (args, want) in cases {
@@ -221,7 +225,7 @@ fn demo_data_report_and_model_info() {
         tmp.path(),
     );
     assert!(
-        text(&out).contains("parameters    25557032 trainable"),
+        text(&out).contains("parameters    25,557,032 trainable"),
         "{}",
         text(&out)
     );
@@ -253,5 +257,104 @@ fn demo_data_report_and_model_info() {
         out.status.success() && text(&out).contains("layer1.0.conv1.weight"),
         "{}",
         text(&out)
+    );
+}
+
+/// A missing dataset folder is reported once, as "error: ...", not also as
+/// "failed: ..." by the progress output.
+#[test]
+fn a_missing_data_folder_is_reported_on_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = facebench(
+        &[
+            "train",
+            "--data",
+            "/no/such/folder",
+            "--device",
+            "cpu",
+            "--runs",
+            "runs",
+        ],
+        tmp.path(),
+    );
+    assert!(!out.status.success());
+    let all = text(&out);
+    let lines: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("/no/such/folder"))
+        .collect();
+    assert_eq!(lines.len(), 1, "the error once:\n{all}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("does not exist"),
+        "{all}"
+    );
+    assert!(!all.contains("failed:"), "{all}");
+}
+
+/// Every argument and option in every subcommand's help has a description,
+/// and `--arch` lists its values.
+#[test]
+fn help_describes_every_argument_and_lists_arch_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let subcommands: &[&[&str]] = &[
+        &[],
+        &["gui"],
+        &["train"],
+        &["eval"],
+        &["runs"],
+        &["data-report"],
+        &["demo-data"],
+        &["bench"],
+        &["model-info"],
+        &["weights", "check"],
+    ];
+    let mut undescribed = Vec::new();
+    for sub in subcommands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let out = facebench(&args, tmp.path());
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = help.lines().collect();
+        let mut in_args = false;
+        for (i, line) in lines.iter().enumerate() {
+            if matches!(*line, "Arguments:" | "Options:") {
+                in_args = true;
+                continue;
+            }
+            if !line.starts_with(' ') {
+                in_args = false;
+            }
+            let item = line.trim_start();
+            if !in_args || !(item.starts_with('-') || item.starts_with('<')) {
+                continue;
+            }
+            // "  --json  Print ..." or, in the long layout, the text on the next line
+            let same_line = item.contains("  ");
+            let next_line = lines.get(i + 1).is_some_and(|n| {
+                let n = n.trim_start();
+                n.len() + 8 < lines[i + 1].len() && !n.starts_with('-') && !n.starts_with('<')
+            });
+            if !same_line && !next_line {
+                undescribed.push(format!("{args:?}: {item}"));
+            }
+        }
+    }
+    assert!(
+        undescribed.is_empty(),
+        "undescribed in --help:\n{}",
+        undescribed.join("\n")
+    );
+    let out = facebench(&["model-info", "--help"], tmp.path());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for arch in ["resnet", "xception", "densenet121"] {
+        assert!(help.contains(&format!("- {arch}:")), "{help}");
+    }
+    let out = facebench(&["data-report", "--help"], tmp.path());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("<DIR>  Dataset folder"), "{help}");
+    assert!(
+        help.contains("--json") && help.contains("as JSON"),
+        "{help}"
     );
 }

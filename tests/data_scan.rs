@@ -228,6 +228,21 @@ fn structural_errors_say_what_to_fix() {
         "{e}"
     );
 
+    // a folder of loose files (a weights file, say) is not "empty": say what
+    // is there and what a dataset folder looks like
+    let loose = tmp.path().join("loose");
+    fs::create_dir(&loose).unwrap();
+    fs::write(loose.join("xception_weights.h5"), b"HDF").unwrap();
+    let e = Dataset::open(&loose, &cfg).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, DatasetError::NoClassFolders { .. })
+            && !msg.contains("is empty")
+            && msg.contains("1 file (xception_weights.h5)")
+            && msg.contains("one sub-folder per person"),
+        "{msg}"
+    );
+
     let one = tmp.path().join("one");
     make_classes(&one, &["solo"], 5);
     let e = Dataset::open(&one, &cfg).unwrap_err();
@@ -473,5 +488,33 @@ fn real_celeb23_is_read_as_presplit() {
     assert_eq!(
         (ds.train.len(), ds.val.len(), ds.test.len()),
         (4611, 577, 577)
+    );
+}
+
+#[test]
+fn classes_show_in_natural_order_but_keep_their_label_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("s");
+    make_classes(&root, &["s1", "s2", "s10", "s11"], 10);
+    let cfg = SplitConfig::default();
+    let (report, dataset) = facebench::data::DatasetReport::scan(&root, &cfg).unwrap();
+    // label indices: the plain sorted folder names, as before (old runs rely on it)
+    assert_eq!(dataset.classes, ["s1", "s10", "s11", "s2"]);
+    let names: Vec<&str> = report.classes.iter().map(|c| c.class.as_str()).collect();
+    assert_eq!(names, ["s1", "s10", "s11", "s2"]);
+    // what a person reads: s2 before s10
+    let text = report.to_string();
+    let at = |name: &str| {
+        text.lines()
+            .position(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
+    };
+    assert!(
+        at("s1") < at("s2") && at("s2") < at("s10") && at("s10") < at("s11"),
+        "{text}"
+    );
+    assert_eq!(
+        facebench::data::natural_order(&dataset.classes),
+        vec![0, 3, 1, 2]
     );
 }

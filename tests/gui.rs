@@ -233,15 +233,26 @@ fn snapshot_dataset_tab_on_the_demo_data() {
 }
 
 /// The Results tab on a fixed evaluation (the scikit-learn fixture's
-/// predictions), so the snapshot does not depend on any training.
-#[test]
-fn snapshot_results_tab_on_a_fixed_evaluation() {
+/// predictions), so the snapshot does not depend on any training; `selected`
+/// is the confusion cell whose faces the gallery shows.
+fn results_fixture_harness<'a>(selected: Option<(usize, usize)>) -> Harness<'a, WorkbenchApp> {
+    results_fixture_harness_named(selected, None)
+}
+
+/// As [`results_fixture_harness`], with the classes renamed.
+fn results_fixture_harness_named<'a>(
+    selected: Option<(usize, usize)>,
+    names: Option<&[&str]>,
+) -> Harness<'a, WorkbenchApp> {
     use facebench::engine::DatasetSummary;
     use facebench::gui::LoadedRun;
     use facebench::store::RunRecord;
     let fx: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
-    let classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
+    let mut classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
+    if let Some(names) = names {
+        classes = names.iter().map(|n| n.to_string()).collect();
+    }
     let y_true: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
     let probs: Vec<Vec<f32>> = serde_json::from_value(fx["probs"].clone()).unwrap();
     let mut eval = facebench::eval::classification_report(&classes, &y_true, &probs, &[]);
@@ -273,10 +284,16 @@ fn snapshot_results_tab_on_a_fixed_evaluation() {
     });
     app.results.run = Some(PathBuf::from("fixture-run"));
     app.results.loaded = Some(LoadedRun { record, eval });
-    app.results.confusion.selected = Some((1, 0));
+    app.results.confusion.selected = selected;
     let mut h = harness(app, [1300.0, 1300.0]);
     h.run_steps(4);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
+    h
+}
+
+#[test]
+fn snapshot_results_tab_on_a_fixed_evaluation() {
+    let mut h = results_fixture_harness(Some((1, 0)));
     h.run_steps(3);
     h.get_by_label_contains("person_1 -> person_0:");
     h.snapshot("results_tab_fixture");
@@ -351,19 +368,21 @@ fn snapshot_runs_tab_on_fixed_runs() {
         std::fs::create_dir_all(&dir.path).unwrap();
         let mut config = tiny_config(5);
         config.model.depths = [k + 1; 4];
+        // two datasets: the table names each, and the overlay warns
+        let dataset = ["orl40", "celeb23"][k];
         dir.write_record(&RunRecord {
             facebench_version: "test".into(),
             created: String::new(),
-            data_root: PathBuf::new(),
+            data_root: PathBuf::from("/data").join(dataset),
             config,
             dataset: DatasetSummary {
-                root: PathBuf::new(),
+                root: PathBuf::from("/data").join(dataset),
                 classes: vec!["a".into(), "b".into()],
                 train: 8,
                 val: 2,
                 test: 2,
                 skipped: 0,
-                fingerprint: String::new(),
+                fingerprint: format!("{k}f3a9c2e7d1b45a6"),
                 mean: [0.5; 3],
                 std: [0.5; 3],
             },
@@ -386,8 +405,19 @@ fn snapshot_runs_tab_on_fixed_runs() {
             }))
             .unwrap();
         }
+        // run b was stopped and has a last checkpoint: it can be resumed
+        let stopped = k == 1;
+        if stopped {
+            let last = dir.checkpoints_dir().join("last");
+            std::fs::create_dir_all(&last).unwrap();
+            std::fs::write(last.join("state.json"), "{}").unwrap();
+        }
         log.append(&TrainEvent::Finished {
-            status: FinishStatus::Completed,
+            status: if stopped {
+                FinishStatus::Stopped
+            } else {
+                FinishStatus::Completed
+            },
             epochs_completed: 5,
             best_epoch: 5,
             best_val_accuracy: 0.7,
@@ -421,7 +451,47 @@ fn snapshot_runs_tab_on_fixed_runs() {
         folder.min,
         egui::pos2(1290.0, folder.max.y),
     ));
+    h.get_by_label("orl40 · 0f3a9c2e");
+    h.get_by_label("celeb23 · 1f3a9c2e");
+    h.get_by_label_contains("trained on different data");
+    assert_eq!(
+        h.get_all_by_label("resume").count(),
+        1,
+        "only the stopped run with a checkpoint"
+    );
     h.snapshot("runs_tab_fixed");
+
+    // the exported comparison names each run's dataset too
+    h.get_by_label("Export comparison CSV").click();
+    h.run_steps(2);
+    let csv = std::fs::read_to_string(runs.join("comparison.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("run,dataset,dataset_fingerprint,architecture"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("run-a-resnet,orl40,0f3a9c2e7d1b45a6,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("run-b-resnet,celeb23,1f3a9c2e7d1b45a6,"),
+        "{csv}"
+    );
+
+    // resume from the table: the window switches to Training and continues
+    // that run (in its own folder)
+    h.get_by_label("resume").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tab, Tab::Training);
+    step_until(&mut h, "resumed session", |a| a.session.is_some());
+    assert_eq!(
+        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        Some(&runs.join("run-b-resnet"))
+    );
 }
 
 #[test]
@@ -454,5 +524,361 @@ fn transfer_architectures_show_weights_head_and_phase_fields() {
         h.get_all_by_label_contains("more than train.epochs")
             .count()
             >= 1
+    );
+}
+
+/// Stop a run in the window, then *Resume run*: it continues from its last
+/// checkpoint in the same run folder, the plots keep its earlier epochs, and
+/// it finishes.
+#[test]
+fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
+    use facebench::store::RunDir;
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let runs = tmp.path().join("runs");
+    let epochs = 6;
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, runs.clone(), tiny_config(epochs))),
+        [1400.0, 900.0],
+    );
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    h.get_by_label("Train").click();
+    step_until(&mut h, "first epoch", |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| !s.live.epochs.is_empty())
+    });
+    h.run_steps(1);
+    assert!(
+        h.query_by_label("Resume run").is_none(),
+        "no Resume while it trains"
+    );
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "stopped", |a| {
+        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+    });
+    let session = h.state().session.as_ref().unwrap();
+    assert_eq!(
+        session.live.finished,
+        Some(FinishStatus::Stopped),
+        "{:?}",
+        session.live.failed
+    );
+    let run = session.run_dir.clone().expect("the run folder is known");
+    let done_before = session.live.epochs.len();
+    assert!(done_before < epochs, "stopped before the end");
+    h.run_steps(2);
+    assert_eq!(h.state().state.tab, Tab::Training);
+    h.get_by_label("Resume run").click();
+    step_until(&mut h, "resumed run finished", |a| {
+        !a.is_busy()
+            && a.session
+                .as_ref()
+                .is_some_and(|s| s.live.failed.is_some() || s.live.test_accuracy.is_some())
+    });
+    h.run_steps(2);
+    let live = &h.state().session.as_ref().unwrap().live;
+    assert!(live.failed.is_none(), "{:?}", live.failed);
+    assert_eq!(live.finished, Some(FinishStatus::Completed));
+    assert_eq!(
+        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        Some(&run),
+        "the same run folder"
+    );
+    assert!(
+        live.log.iter().any(|l| l.contains("resuming after epoch")),
+        "{:?}",
+        live.log
+    );
+    // the plots hold the whole run: the epochs before the stop and after it
+    let mut seen: Vec<usize> = live.epochs.iter().map(|m| m.epoch).collect();
+    seen.sort();
+    assert_eq!(seen, (1..=epochs).collect::<Vec<_>>());
+    assert!(
+        live.iter_x.windows(2).all(|w| w[0] < w[1]),
+        "iterations in order, none twice"
+    );
+    // no second run folder; this one was resumed and finished
+    let folders: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
+    assert_eq!(folders.len(), 1, "one run folder");
+    assert!(run.join("eval.json").exists());
+    let events = RunDir::new(&run).read_events().unwrap();
+    let starts: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            facebench::engine::TrainEvent::Started { start_epoch, .. } => Some(*start_epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 2, "started, then resumed");
+    assert!(
+        starts[1] >= 1,
+        "resumed after the epoch that finished before the stop"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(facebench::engine::TrainEvent::Finished {
+            status: FinishStatus::Completed,
+            ..
+        })
+    ));
+    h.get_by_label_contains("completed");
+}
+
+/// A status line about the dataset folder goes when the path is edited.
+#[test]
+fn a_stale_status_line_clears_when_the_path_is_typed() {
+    use egui::accesskit::Role;
+    use facebench::gui::Job;
+    common::isolate_cache();
+    let mut app = WorkbenchApp::new(AppState {
+        runs_dir: PathBuf::from("no-runs-here"),
+        ..AppState::default()
+    });
+    app.folder_pick = Some(Job::ready(None)); // the dialog was cancelled
+    let mut h = harness(app, [1200.0, 800.0]);
+    h.run_steps(2);
+    h.get_by_label_contains("no folder chosen");
+    let field = h
+        .get_all_by_role(Role::TextInput)
+        .next()
+        .expect("path field");
+    field.click();
+    h.run_steps(1);
+    h.get_all_by_role(Role::TextInput)
+        .next()
+        .expect("path field")
+        .type_text("/data/faces");
+    h.run_steps(2);
+    assert_eq!(h.state().state.dataset_path, "/data/faces");
+    assert!(h.query_by_label_contains("no folder chosen").is_none());
+    // nor does Train start on a folder that was typed but not scanned
+    h.get_by_label_contains("Train is disabled: press Open");
+}
+
+/// The preset box says "(edited)" once the form differs from the preset, and
+/// Reset takes it back.
+#[test]
+fn the_preset_name_says_edited_when_the_form_differs() {
+    common::isolate_cache();
+    let preset = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets/resnet-tiny-cpu.json");
+    let mut app = WorkbenchApp::new(AppState {
+        runs_dir: PathBuf::from("no-runs-here"),
+        ..AppState::default()
+    });
+    app.load_preset(&preset);
+    let mut h = harness(app, [1200.0, 800.0]);
+    h.run_steps(2);
+    // the preset box shows its choice as its value
+    h.get_by_value("resnet-tiny-cpu");
+    h.state_mut().state.config.train.batch_size += 1;
+    h.run_steps(2);
+    h.get_by_value("resnet-tiny-cpu (edited)");
+    h.get_by_label("Reset").click();
+    h.run_steps(2);
+    h.get_by_value("resnet-tiny-cpu");
+    assert!(h.query_by_value("resnet-tiny-cpu (edited)").is_none());
+}
+
+/// A dataset opened after scrolling down the previous one starts at the top.
+#[test]
+fn a_newly_opened_dataset_starts_at_the_top() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = common::demo_dataset(&tmp.path().join("a"), 8, 10, 48);
+    let second = common::demo_dataset(&tmp.path().join("b"), 8, 10, 48);
+    let mut h = harness(
+        WorkbenchApp::new(state(&first, tmp.path().join("runs"), tiny_config(1))),
+        [1200.0, 700.0],
+    );
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(3);
+    let heading = |h: &Harness<'_, WorkbenchApp>, p: &std::path::Path| {
+        h.get_by_label(&p.display().to_string()).rect().min.y
+    };
+    let top = heading(&h, &first);
+    h.get_by_label("new draws").scroll_to_me();
+    h.run_steps(5);
+    assert!(
+        heading(&h, &first) < top - 100.0,
+        "scrolled down to the augmentation preview"
+    );
+    h.state_mut().state.dataset_path = second.display().to_string();
+    h.get_by_label("Open").click();
+    step_until(&mut h, "second scan", |a| {
+        a.dataset.scanned_path == second.display().to_string()
+            && (a.dataset.report().is_some() || a.dataset.error().is_some())
+    });
+    h.run_steps(3);
+    assert!(
+        (heading(&h, &second) - top).abs() < 1.0,
+        "the new report starts at the top"
+    );
+}
+
+/// In the gallery, a wrong prediction's "-> class" caption is red; a right one
+/// (a diagonal cell of the confusion matrix) is in the normal text colour.
+#[test]
+fn gallery_captions_are_red_only_for_wrong_predictions() {
+    use facebench::gui::WRONG_PREDICTION;
+    let mut h = results_fixture_harness(Some((1, 0)));
+    h.run_steps(3);
+    let colors = caption_colors(&h);
+    assert!(!colors.is_empty(), "captions drawn");
+    assert!(colors.iter().all(|c| *c == WRONG_PREDICTION), "{colors:?}");
+
+    h.state_mut().results.confusion.selected = Some((0, 0));
+    h.run_steps(3);
+    h.get_by_label_contains("person_0 -> person_0:");
+    let colors = caption_colors(&h);
+    assert!(!colors.is_empty(), "captions drawn");
+    assert!(colors.iter().all(|c| *c != WRONG_PREDICTION), "{colors:?}");
+}
+
+/// The colours of the "-> class" captions painted in the last frame.
+fn caption_colors(h: &Harness<'_, WorkbenchApp>) -> Vec<egui::Color32> {
+    fn visit(shape: &egui::Shape, out: &mut Vec<egui::Color32>) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| visit(s, out)),
+            egui::Shape::Text(t) if t.galley.text().starts_with("-> ") => {
+                let c = t
+                    .galley
+                    .job
+                    .sections
+                    .first()
+                    .map_or(egui::Color32::PLACEHOLDER, |s| s.format.color);
+                out.push(if c == egui::Color32::PLACEHOLDER {
+                    t.fallback_color
+                } else {
+                    c
+                });
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for s in &h.output().shapes {
+        visit(&s.shape, &mut out);
+    }
+    out
+}
+
+/// Classes named s1, s10, s11, s2, ... keep their label numbers (the plain
+/// sorted folder names) but show as s1, s2, ..., s10, s11: in the per-class
+/// table, the ROC legend and the confusion matrix.
+#[test]
+fn classes_show_in_natural_order_in_the_results() {
+    // label order as a scan makes it: sorted as text
+    let names = ["s1", "s10", "s11", "s2", "s3", "s4"];
+    let mut h = results_fixture_harness_named(None, Some(&names));
+    h.run_steps(3);
+    let natural = [0, 3, 4, 5, 1, 2];
+    let order = h
+        .state()
+        .results
+        .confusion
+        .drawn
+        .clone()
+        .expect("matrix drawn")
+        .2;
+    assert_eq!(order, natural, "confusion matrix rows and columns");
+    // the first node of each name is its row in the per-class table
+    let y = |h: &Harness<'_, WorkbenchApp>, label: &str| {
+        h.get_all_by_label(label).next().unwrap().rect().min.y
+    };
+    let rows: Vec<f32> = natural.iter().map(|&i| y(&h, names[i])).collect();
+    assert!(
+        rows.windows(2).all(|w| w[0] < w[1]),
+        "per-class table: {rows:?}"
+    );
+    let legend: Vec<f32> = natural
+        .iter()
+        .map(|&i| {
+            h.get_by_label_contains(&format!("{} (AUC", names[i]))
+                .rect()
+                .min
+                .y
+        })
+        .collect();
+    assert!(
+        legend.windows(2).all(|w| w[0] < w[1]),
+        "ROC legend: {legend:?}"
+    );
+}
+
+/// A run with no end record (killed, or still training elsewhere) can be
+/// resumed from the Runs tab only after saying that nothing trains it now.
+#[test]
+fn resuming_an_interrupted_run_asks_first() {
+    use facebench::engine::DatasetSummary;
+    use facebench::store::{MetricsLog, RunDir, RunRecord};
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let dir = RunDir::new(runs.join("run-killed"));
+    std::fs::create_dir_all(dir.checkpoints_dir().join("last")).unwrap();
+    std::fs::write(dir.checkpoints_dir().join("last/state.json"), "{}").unwrap();
+    let config = tiny_config(5);
+    let dataset = DatasetSummary {
+        root: PathBuf::from("/data/orl40"),
+        classes: vec!["a".into(), "b".into()],
+        train: 8,
+        val: 2,
+        test: 2,
+        skipped: 0,
+        fingerprint: "abc".into(),
+        mean: [0.5; 3],
+        std: [0.5; 3],
+    };
+    dir.write_record(&RunRecord {
+        facebench_version: "test".into(),
+        created: String::new(),
+        data_root: PathBuf::from("/data/orl40"),
+        config: config.clone(),
+        dataset: dataset.clone(),
+        device: "cpu".into(),
+        params: 1,
+    })
+    .unwrap();
+    let mut log = MetricsLog::open(&dir.metrics_path()).unwrap();
+    log.append(&facebench::engine::TrainEvent::Started {
+        run: "run-killed".into(),
+        run_dir: dir.path.clone(),
+        config: Box::new(config),
+        dataset,
+        device: "cpu".into(),
+        params: 1,
+        start_epoch: 0,
+        time: String::new(),
+    })
+    .unwrap();
+    log.flush().unwrap();
+    let app = WorkbenchApp::new(AppState {
+        tab: Tab::Runs,
+        runs_dir: runs.clone(),
+        ..AppState::default()
+    });
+    let mut h = harness(app, [1300.0, 800.0]);
+    step_until(&mut h, "runs listed", |a| a.runs.runs.len() == 1);
+    h.run_steps(2);
+    h.get_by_label("resume…").click();
+    h.run_steps(2);
+    h.get_by_label_contains("has no end record");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("has no end record").is_none());
+    assert_eq!(h.state().state.tab, Tab::Runs, "nothing resumed");
+    assert!(h.state().session.is_none() && !h.state().is_busy());
+
+    h.get_by_label("resume…").click();
+    h.run_steps(2);
+    h.get_by_label("Resume").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tab, Tab::Training);
+    step_until(&mut h, "resumed session", |a| a.session.is_some());
+    assert_eq!(
+        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        Some(&dir.path)
     );
 }

@@ -218,7 +218,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// 20861480 -> "20,861,480".
-fn thousands(n: usize) -> String {
+pub(super) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -315,9 +315,13 @@ fn train(
 fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
     let store = RunStore::new(&runs);
     let mut summaries = Vec::new();
+    let mut datasets = Vec::new();
     for run in store.list()? {
         match run.summary() {
-            Ok(s) => summaries.push(s),
+            Ok(s) => {
+                summaries.push(s);
+                datasets.push(dataset_label(&run));
+            }
             Err(e) => eprintln!("skipping {}: {e:#}", run.path.display()),
         }
     }
@@ -342,25 +346,60 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         .max()
         .unwrap_or(4)
         .max(12);
+    let data_w = datasets
+        .iter()
+        .map(|d| d.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!(
-        "{:<name_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
-        "name", "architecture", "epochs", "best val acc", "test acc", "macro F1", "params", "time"
+        "{:<name_w$}  {:<data_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
+        "name",
+        "dataset",
+        "architecture",
+        "epochs",
+        "best val acc",
+        "test acc",
+        "macro F1",
+        "params",
+        "time"
     );
-    for s in summaries {
+    for (s, data) in summaries.into_iter().zip(datasets) {
         println!(
-            "{:<name_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  {}",
+            "{:<name_w$}  {:<data_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  {}",
             s.name,
+            data,
             s.architecture,
             format!("{}/{}", s.epochs_completed, s.epochs_planned),
             pct(s.best_val_accuracy),
             pct(s.test_accuracy),
             s.macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
-            s.params,
+            thousands(s.params),
             format!("{:.0}s", s.seconds),
             s.status
         );
     }
     Ok(())
+}
+
+/// "orl40 1a2b3c4d": the run's dataset folder name and the start of its
+/// train files' fingerprint, so runs on different data stand out.
+fn dataset_label(run: &crate::store::RunDir) -> String {
+    let Ok(record) = run.read_record() else {
+        return "-".into();
+    };
+    let name = record
+        .data_root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let short: String = record.dataset.fingerprint.chars().take(8).collect();
+    let label = format!("{name} {short}").trim().to_string();
+    if label.is_empty() {
+        "-".into()
+    } else {
+        label
+    }
 }
 
 fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
@@ -391,9 +430,12 @@ fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
     println!("tensors       {}", table.len());
     println!(
         "parameters    {} trainable",
-        trainable_params::<B, _>(&model)
+        thousands(trainable_params::<B, _>(&model))
     );
-    println!("buffers       {buffers} (batch-norm running statistics)");
+    println!(
+        "buffers       {} (batch-norm running statistics)",
+        thousands(buffers)
+    );
     if config.architecture.is_transfer() {
         let base = |r: &&crate::model::LayerRow| r.path.starts_with("base");
         let base_trainable: usize = table

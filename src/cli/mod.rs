@@ -7,6 +7,7 @@ mod progress;
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, Subcommand};
 
 pub use commands::run_cli;
@@ -65,16 +66,19 @@ pub enum Command {
     Eval {
         /// Run name (under --runs) or path.
         run: String,
+        /// Folder holding the runs.
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
         /// Dataset folder, when it moved since training.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
     },
     /// List the runs in the run store.
     Runs {
+        /// Folder holding the runs.
         #[arg(long, default_value = "runs")]
         runs: PathBuf,
         /// Print JSON instead of a table.
@@ -83,25 +87,35 @@ pub enum Command {
     },
     /// Scan a dataset folder and report classes, splits, sizes, mean/std and skipped files.
     DataReport {
+        /// Dataset folder: one sub-folder per person, or train/ val/ test/ holding them.
         dir: PathBuf,
+        /// Share of each person's images held out for validation (unsplit folders).
         #[arg(long, default_value_t = 0.1)]
         val_fraction: f64,
+        /// Share of each person's images held out for testing (unsplit folders).
         #[arg(long, default_value_t = 0.1)]
         test_fraction: f64,
+        /// Seed of the split.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Print the report as JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Write the built-in synthetic face-identity dataset.
     DemoData {
+        /// Folder to write (one sub-folder per person); created if missing.
         dir: PathBuf,
+        /// Number of people (classes).
         #[arg(long, default_value_t = 8)]
         people: usize,
+        /// Images per person.
         #[arg(long, default_value_t = 60)]
         images: usize,
+        /// Image width and height in pixels.
         #[arg(long, default_value_t = 96)]
         size: u32,
+        /// Seed of the generator.
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
@@ -110,8 +124,10 @@ pub enum Command {
         /// Dataset for the loader benchmark (default: a generated demo set).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Input sizes to measure, in pixels.
         #[arg(long, value_delimiter = ',', default_value = "64,112,224")]
         sizes: Vec<usize>,
+        /// Images per batch.
         #[arg(long, default_value_t = 16)]
         batch: usize,
         /// Timed steps per size (after one warm-up step).
@@ -120,6 +136,7 @@ pub enum Command {
         /// Blocks per stage of the benchmarked ResNet.
         #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
         depths: Vec<usize>,
+        /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
         /// Skip the model benchmark.
@@ -128,13 +145,16 @@ pub enum Command {
     },
     /// Print a model's layers and exact trainable parameter count.
     ModelInfo {
-        #[arg(long, default_value = "resnet")]
+        /// Architecture.
+        #[arg(long, default_value = "resnet", value_parser = arch_values(true), ignore_case = true)]
         arch: String,
+        /// Number of classes of the output layer.
         #[arg(long, default_value_t = 1000)]
         classes: usize,
         /// Blocks per stage, e.g. 3,4,6,3.
         #[arg(long, value_delimiter = ',')]
         depths: Option<Vec<usize>>,
+        /// Channels of the first ResNet stage (64 in ResNet-50); later stages double it.
         #[arg(long)]
         base_planes: Option<usize>,
         /// Also list every parameter tensor.
@@ -153,12 +173,33 @@ pub enum WeightsAction {
     /// Load a .h5 / .pth / .safetensors file into an architecture's base and
     /// print the tensors matched and the parameter count, or every mismatch.
     Check {
+        /// The weights file (.h5, .pth, .safetensors, optionally .gz).
         file: PathBuf,
-        /// xception or densenet121.
-        #[arg(long)]
+        /// The architecture whose base the file should fit.
+        #[arg(long, value_parser = arch_values(false), ignore_case = true)]
         arch: String,
         /// Also list every matched tensor.
         #[arg(long)]
         tensors: bool,
     },
+}
+
+/// The `--arch` values, listed in `--help` and in the error for a wrong one;
+/// `with_resnet` is false where only pretrained bases make sense.
+fn arch_values(with_resnet: bool) -> PossibleValuesParser {
+    let mut values = Vec::new();
+    if with_resnet {
+        values.push(
+            PossibleValue::new("resnet")
+                .help("ResNet with bottleneck blocks, trained from scratch (ResNet-50 by default)")
+                .aliases(["resnet50", "resnet-50"]),
+        );
+    }
+    values.push(PossibleValue::new("xception").help("Xception base with the reference head"));
+    values.push(
+        PossibleValue::new("densenet121")
+            .help("DenseNet-121 base with the reference head")
+            .aliases(["densenet-121", "densenet"]),
+    );
+    PossibleValuesParser::new(values)
 }

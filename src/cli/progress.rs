@@ -51,7 +51,7 @@ impl TrainProgress {
                 self.println(format!(
                     "model    {}  {} trainable parameters, {} px input",
                     config.model.display_name(),
-                    params,
+                    super::commands::thousands(*params),
                     config.data.input_size
                 ));
                 self.println(format!(
@@ -170,11 +170,11 @@ impl TrainProgress {
                     "finished {status:?} after {epochs_completed} epochs in {seconds:.1}s"
                 ));
             }
-            TrainEvent::Failed { error } => {
+            TrainEvent::Failed { .. } => {
+                // the caller prints the error once, as "error: ..."
                 for bar in [self.epoch.take(), self.run.take()].into_iter().flatten() {
                     bar.abandon();
                 }
-                self.println(format!("failed: {error}"));
             }
             TrainEvent::Checkpoint {
                 epoch,

@@ -14,6 +14,8 @@ pub enum DatasetError {
     },
     #[error("dataset folder {0} is empty: it needs one sub-folder per person, each holding that person's photos")]
     EmptyRoot(PathBuf),
+    #[error("dataset folder {path} has no class sub-folders, only {found}: a dataset folder holds one sub-folder per person with that person's photos (e.g. {path}/alice/1.jpg), or train/ val/ test/ each holding such folders; pick the folder above the person folders")]
+    NoClassFolders { path: PathBuf, found: String },
     #[error("class folder {0} holds no readable images: add photos to it or remove the folder")]
     EmptyClass(PathBuf),
     #[error("dataset {path} has only one class ({class}): a classifier needs at least two people, one sub-folder each")]

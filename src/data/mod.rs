@@ -4,6 +4,7 @@
 mod decode;
 pub mod demo;
 mod error;
+mod natural;
 mod report;
 mod scan;
 mod split;
@@ -14,6 +15,7 @@ pub use decode::{
     decode_rgb8, decode_working_size, probe_file, ImageLimits, SkipReason, SkippedFile,
 };
 pub use error::DatasetError;
+pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
 pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};
 pub use split::{stratified_split, SplitConfig};

@@ -153,7 +153,10 @@ impl fmt::Display for DatasetReport {
             "\n{:<width$}  {:>6} {:>6} {:>6}",
             "class", "train", "val", "test"
         )?;
-        for c in &self.classes {
+        // shown in natural order (s2 before s10); the label order is unchanged
+        let mut shown: Vec<&ClassCounts> = self.classes.iter().collect();
+        shown.sort_by(|a, b| super::natural_cmp(&a.class, &b.class));
+        for c in shown {
             writeln!(
                 f,
                 "{:<width$}  {:>6} {:>6} {:>6}",

@@ -160,6 +160,19 @@ fn probe_classes(
     Ok((entries, skipped))
 }
 
+/// "3 files (weights.h5, notes.txt, a.jpg)": the first few names of `paths`.
+fn describe_files(paths: &[PathBuf]) -> String {
+    const SHOWN: usize = 4;
+    let names: Vec<String> = paths.iter().take(SHOWN).map(|p| folder_name(p)).collect();
+    let more = if paths.len() > SHOWN { ", …" } else { "" };
+    format!(
+        "{} file{} ({}{more})",
+        paths.len(),
+        if paths.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
 fn stray_files(paths: Vec<PathBuf>) -> Vec<SkippedFile> {
     paths
         .into_iter()
@@ -189,7 +202,14 @@ impl Dataset {
         let mut walk = Walk::new(root);
         let (top, stray) = class_folders(root, &mut walk)?;
         if top.is_empty() {
-            return Err(DatasetError::EmptyRoot(root.to_path_buf()));
+            return Err(if stray.is_empty() {
+                DatasetError::EmptyRoot(root.to_path_buf())
+            } else {
+                DatasetError::NoClassFolders {
+                    path: root.to_path_buf(),
+                    found: describe_files(&stray),
+                }
+            });
         }
         let is_split = top.iter().any(|(n, _)| n == "train");
         let mut dataset = if is_split {
@@ -345,7 +365,8 @@ impl Dataset {
                 }
                 continue;
             }
-            let missing: Vec<&str> = (0..self.classes.len())
+            let missing: Vec<&str> = super::natural_order(&self.classes)
+                .into_iter()
                 .filter(|c| !entries.iter().any(|e| e.class == *c))
                 .map(|c| self.classes[c].as_str())
                 .collect();

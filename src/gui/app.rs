@@ -13,8 +13,10 @@ use super::export::{save_screenshot, ExportRequest};
 use super::jobs::Job;
 use super::live_run::LiveRun;
 use super::results_tab::{results_tab_ui, ResultsView};
+use super::resume::{resume_bar_ui, spawn_resume, Resumed};
 use super::runs_tab::{runs_tab_ui, RunsView};
 use super::state::{demo_dataset_dir, user_preset_dir, AppState, Tab};
+use super::status::{Status, StatusTopic};
 use super::thumbnails::ThumbnailCache;
 use super::training_tab::training_tab_ui;
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
@@ -37,7 +39,9 @@ pub struct WorkbenchApp {
     demo_job: Option<Job<Result<PathBuf, String>>>,
     pub presets: Vec<PathBuf>,
     pub save_as_name: String,
-    pub status: Option<String>,
+    pub status: Option<Status>,
+    /// Reading a stopped run's history before it trains again.
+    resume_job: Option<Job<Result<Resumed, String>>>,
     /// Made on the first frame (they need the context to wake the UI).
     thumbs: Option<(ThumbnailCache, ThumbnailCache)>,
     open_on_first_frame: bool,
@@ -62,6 +66,7 @@ impl WorkbenchApp {
             presets: list_presets(),
             save_as_name: String::new(),
             status: None,
+            resume_job: None,
             thumbs: None,
             export: None,
             shots: crossbeam_channel::unbounded(),
@@ -78,6 +83,7 @@ impl WorkbenchApp {
             state.dataset_path = d.display().to_string();
         }
         if let Some((config, path)) = start.preset {
+            state.preset_config = Some(config.clone());
             state.config = config;
             state.preset = Some(path);
         }
@@ -87,7 +93,20 @@ impl WorkbenchApp {
         Self::new(state)
     }
 
+    /// Show `text` under the Train button.
+    pub fn set_status(&mut self, topic: StatusTopic, text: impl Into<String>) {
+        self.status = Some(Status::new(topic, text));
+    }
+
+    /// Drop the status line if it is about `topic` (which just changed).
+    pub fn clear_status(&mut self, topic: StatusTopic) {
+        if self.status.as_ref().is_some_and(|s| s.topic == topic) {
+            self.status = None;
+        }
+    }
+
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
+        self.clear_status(StatusTopic::Dataset);
         let path = self.state.dataset_path.clone();
         self.dataset
             .open(ctx, &path, self.state.config.data.split.clone());
@@ -110,7 +129,7 @@ impl WorkbenchApp {
             self.open_dataset(ctx);
             return;
         }
-        self.status = Some("writing the demo dataset…".into());
+        self.set_status(StatusTopic::Dataset, "writing the demo dataset…");
         self.demo_job = Some(Job::spawn(ctx, move || {
             generate_demo_dataset(&dir, &DemoConfig::default()).map_err(|e| format!("{e:#}"))
         }));
@@ -119,11 +138,15 @@ impl WorkbenchApp {
     pub fn load_preset(&mut self, path: &std::path::Path) {
         match RunConfig::load(path) {
             Ok(c) => {
+                self.state.preset_config = Some(c.clone());
                 self.state.config = c;
                 self.state.preset = Some(path.to_path_buf());
-                self.status = Some(format!("loaded preset {}", path.display()));
+                self.set_status(
+                    StatusTopic::Preset,
+                    format!("loaded preset {}", path.display()),
+                );
             }
-            Err(e) => self.status = Some(format!("{e:#}")),
+            Err(e) => self.set_status(StatusTopic::Preset, format!("{e:#}")),
         }
     }
 
@@ -144,17 +167,40 @@ impl WorkbenchApp {
         let result = serde_json::to_vec_pretty(&self.state.config)
             .map_err(|e| e.to_string())
             .and_then(|b| crate::store::atomic_write(&path, &b).map_err(|e| e.to_string()));
-        self.status = Some(match result {
+        let text = match result {
             Ok(()) => {
                 self.presets = list_presets();
                 self.state.preset = Some(path.clone());
+                self.state.preset_config = Some(self.state.config.clone());
                 format!("saved {}", path.display())
             }
             Err(e) => format!("cannot save {}: {e}", path.display()),
-        });
+        };
+        self.set_status(StatusTopic::Preset, text);
+    }
+
+    /// Continue a stopped or failed run from its last checkpoint, in its own
+    /// folder (as `facebench train --resume RUN`).
+    pub fn resume_run(&mut self, ctx: &egui::Context, run: PathBuf) {
+        if self.is_busy() {
+            self.set_status(
+                StatusTopic::Run,
+                "a run is in progress: stop it before resuming another",
+            );
+            return;
+        }
+        self.set_status(StatusTopic::Run, format!("resuming {}…", run.display()));
+        self.resume_job = Some(spawn_resume(ctx, run));
+        self.state.tab = Tab::Training;
+    }
+
+    /// A run is training in this window, or about to.
+    pub fn is_busy(&self) -> bool {
+        self.resume_job.is_some() || self.session.as_ref().is_some_and(|s| s.live.is_running())
     }
 
     pub fn start_training(&mut self, _ctx: &egui::Context) {
+        self.clear_status(StatusTopic::Run);
         let handle = start_training(TrainRequest {
             config: self.state.config.clone(),
             data_root: PathBuf::from(self.state.dataset_path.trim()),
@@ -193,12 +239,10 @@ impl WorkbenchApp {
                         self.state.dataset_path = p.display().to_string();
                         self.open_dataset(ctx);
                     }
-                    None => {
-                        self.status = Some(
-                            "no folder chosen (if no dialog appeared, type or paste the path)"
-                                .into(),
-                        )
-                    }
+                    None => self.set_status(
+                        StatusTopic::Dataset,
+                        "no folder chosen (if no dialog appeared, type or paste the path)",
+                    ),
                 }
             }
         }
@@ -208,10 +252,29 @@ impl WorkbenchApp {
                 match r {
                     Ok(p) => {
                         self.state.dataset_path = p.display().to_string();
-                        self.status = Some(format!("demo dataset in {}", p.display()));
                         self.open_dataset(ctx);
+                        self.set_status(
+                            StatusTopic::Dataset,
+                            format!("demo dataset in {}", p.display()),
+                        );
                     }
-                    Err(e) => self.status = Some(e),
+                    Err(e) => self.set_status(StatusTopic::Dataset, e),
+                }
+            }
+        }
+        if let Some(job) = &mut self.resume_job {
+            if let Some(r) = job.try_take() {
+                self.resume_job = None;
+                match r {
+                    Ok(Resumed { run, live, handle }) => {
+                        self.clear_status(StatusTopic::Run);
+                        self.session = Some(TrainSession {
+                            handle,
+                            live,
+                            run_dir: Some(run),
+                        });
+                    }
+                    Err(e) => self.set_status(StatusTopic::Run, e),
                 }
             }
         }
@@ -235,11 +298,12 @@ impl WorkbenchApp {
             self.results.open(ctx, run);
             self.runs.refresh(ctx, true);
         }
-        for saved in self.shots.1.try_iter() {
-            self.status = Some(match saved {
+        for saved in self.shots.1.try_iter().collect::<Vec<_>>() {
+            let text = match saved {
                 Ok(p) => format!("saved {}", p.display()),
                 Err(e) => e,
-            });
+            };
+            self.set_status(StatusTopic::File, text);
         }
     }
 
@@ -307,6 +371,9 @@ impl WorkbenchApp {
                 experiment_ui(ui, self);
             });
         let (thumbs, big_thumbs) = self.thumbs.as_mut().expect("made in poll");
+        let mut resume = None;
+        self.runs.busy =
+            self.resume_job.is_some() || self.session.as_ref().is_some_and(|s| s.live.is_running());
         egui::CentralPanel::default().show(ui, |ui| match self.state.tab {
             Tab::Dataset => dataset_tab_ui(
                 ui,
@@ -315,12 +382,15 @@ impl WorkbenchApp {
                 &self.state.config,
                 &mut self.export,
             ),
-            Tab::Training => training_tab_ui(
-                ui,
-                self.session.as_ref().map(|s| &s.live),
-                &mut self.state.smoothing,
-                &mut self.export,
-            ),
+            Tab::Training => {
+                resume = resume_bar_ui(ui, self.session.as_ref(), self.resume_job.is_some());
+                training_tab_ui(
+                    ui,
+                    self.session.as_ref().map(|s| &s.live),
+                    &mut self.state.smoothing,
+                    &mut self.export,
+                )
+            }
             Tab::Results => {
                 results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export)
             }
@@ -331,12 +401,16 @@ impl WorkbenchApp {
                 }
             }
         });
+        if let Some(run) = resume.or_else(|| self.runs.resume_request.take()) {
+            self.resume_run(&ctx, run);
+        }
         match self.export.take() {
             Some(ExportRequest::Done(r)) => {
-                self.status = Some(match r {
+                let text = match r {
                     Ok(p) => format!("wrote {}", p.display()),
                     Err(e) => e,
-                })
+                };
+                self.set_status(StatusTopic::File, text);
             }
             Some(ExportRequest::Screenshot { path, rect }) => {
                 self.request_screenshot(&ctx, path, rect)

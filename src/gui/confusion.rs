@@ -110,7 +110,8 @@ pub fn confusion_ui(
     let order: Vec<usize> = if view.order_by_confusion {
         confusion_order(m)
     } else {
-        (0..k).collect()
+        // classes in natural order (s2 before s10); the indices stay the labels
+        crate::data::natural_order(classes)
     };
     let row_sum: Vec<usize> = m.iter().map(|r| r.iter().sum()).collect();
     let max = m.iter().flatten().copied().max().unwrap_or(1).max(1) as f32;

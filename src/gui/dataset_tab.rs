@@ -9,7 +9,7 @@ use egui_plot::{Bar, BarChart, Legend, Plot};
 use super::export::ExportRequest;
 use super::jobs::Job;
 use super::thumbnails::{color_image, ThumbnailCache};
-use crate::data::{decode_working_size, DatasetReport, SplitConfig};
+use crate::data::{decode_working_size, natural_cmp, natural_order, DatasetReport, SplitConfig};
 use crate::engine::RunConfig;
 use crate::loader::{AugmentConfig, Pipeline};
 
@@ -33,6 +33,8 @@ pub struct DatasetView {
     preview_key: Option<(AugmentConfig, usize, u64)>,
     preview: Vec<egui::TextureHandle>,
     preview_round: u64,
+    /// Set when a new dataset arrives: its report starts at the top.
+    scroll_to_top: bool,
 }
 
 impl Default for DatasetView {
@@ -44,6 +46,7 @@ impl Default for DatasetView {
             preview_key: None,
             preview: Vec::new(),
             preview_round: 0,
+            scroll_to_top: false,
         }
     }
 }
@@ -57,12 +60,15 @@ impl DatasetView {
         self.preview_key = None;
         self.preview.clear();
         self.state = ScanState::Scanning(Job::spawn(ctx, move || {
-            let (report, dataset) =
+            let (mut report, dataset) =
                 DatasetReport::scan(&root, &split).map_err(|e| e.to_string())?;
-            let samples = dataset
+            // shown in natural order (s2 before s10); this report is only drawn
+            report
                 .classes
-                .iter()
-                .enumerate()
+                .sort_by(|a, b| natural_cmp(&a.class, &b.class));
+            let samples = natural_order(&dataset.classes)
+                .into_iter()
+                .map(|c| (c, &dataset.classes[c]))
                 .map(|(c, name)| {
                     let paths = dataset
                         .train
@@ -81,6 +87,7 @@ impl DatasetView {
     pub fn poll(&mut self) {
         if let ScanState::Scanning(job) = &mut self.state {
             if let Some(result) = job.try_take() {
+                self.scroll_to_top = true;
                 self.state = match result {
                     Ok(r) => ScanState::Ready(Box::new(r)),
                     Err(e) => ScanState::Failed(e),
@@ -136,7 +143,11 @@ pub fn dataset_tab_ui(
     let report = &report;
     let samples = result.samples.clone();
     let first_sample = samples.iter().find_map(|(_, p)| p.first().cloned());
-    egui::ScrollArea::vertical().show(ui, |ui| {
+    let mut area = egui::ScrollArea::vertical().id_salt("dataset-scroll");
+    if std::mem::take(&mut view.scroll_to_top) {
+        area = area.vertical_scroll_offset(0.0);
+    }
+    area.show(ui, |ui| {
         summary_ui(ui, report);
         ui.separator();
         let chart = counts_chart_ui(ui, report);

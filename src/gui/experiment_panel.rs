@@ -7,6 +7,7 @@ use egui::{Color32, RichText, Ui};
 use super::app::WorkbenchApp;
 use super::config_form::config_form_ui;
 use super::state::{demo_dataset_dir, preset_dirs, user_preset_dir};
+use super::status::StatusTopic;
 use crate::engine::ConfigProblem;
 
 /// Presets found on disk: shipped ones first, then the user's.
@@ -54,6 +55,10 @@ fn dataset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
                 .hint_text("folder of faces (type or paste)")
                 .desired_width(190.0),
         );
+        if edit.changed() {
+            // a message about the previous folder no longer applies
+            app.clear_status(StatusTopic::Dataset);
+        }
         if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             app.open_dataset(ui.ctx());
         }
@@ -89,12 +94,7 @@ fn dataset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
 fn preset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
     ui.label(RichText::new("Preset").strong());
     ui.horizontal(|ui| {
-        let current = app
-            .state
-            .preset
-            .as_ref()
-            .and_then(|p| p.file_stem())
-            .map_or("(none)".to_string(), |s| s.to_string_lossy().into_owned());
+        let current = preset_label(app);
         let mut chosen = None;
         egui::ComboBox::from_id_salt("preset")
             .selected_text(current)
@@ -143,9 +143,26 @@ fn preset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
     });
 }
 
+/// The preset's name, with "(edited)" once the form differs from it.
+pub fn preset_label(app: &WorkbenchApp) -> String {
+    let Some(name) = app
+        .state
+        .preset
+        .as_ref()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+    else {
+        return "(none)".into();
+    };
+    match &app.state.preset_config {
+        Some(c) if *c != app.state.config => format!("{name} (edited)"),
+        _ => name,
+    }
+}
+
 /// Why Train is disabled, if it is.
 pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<String> {
-    if app.session.as_ref().is_some_and(|s| s.live.is_running()) {
+    if app.is_busy() {
         return Some("a run is in progress".into());
     }
     if app.state.dataset_path.trim().is_empty() {
@@ -153,6 +170,10 @@ pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<S
     }
     if let Some(p) = problems.first() {
         return Some(format!("fix {}: {}", p.key, p.message));
+    }
+    if app.state.dataset_path.trim() != app.dataset.scanned_path {
+        // the report (and any error) on show is the previous folder's
+        return Some("press Open (or Enter) to scan the folder typed above".into());
     }
     app.dataset.error().map(|e| format!("dataset: {e}"))
 }
@@ -193,6 +214,6 @@ fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) 
         );
     }
     if let Some(msg) = &app.status {
-        ui.label(RichText::new(msg).weak());
+        ui.label(RichText::new(&msg.text).weak());
     }
 }

@@ -13,8 +13,11 @@ mod jobs;
 mod live_run;
 mod plots;
 mod results_tab;
+mod resume;
+mod run_row;
 mod runs_tab;
 mod state;
+mod status;
 mod thumbnails;
 mod training_tab;
 
@@ -22,10 +25,13 @@ pub use app::{TrainSession, WorkbenchApp};
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};
 pub use decimate::{ema, min_max_envelope};
 pub use experiment_panel::train_blocker;
+pub use jobs::Job;
 pub use live_run::LiveRun;
-pub use results_tab::{LoadedRun, ResultsView};
+pub use results_tab::{LoadedRun, ResultsView, WRONG_PREDICTION};
+pub use run_row::RunRow;
 pub use runs_tab::RunTail;
 pub use state::{AppState, Tab};
+pub use status::{Status, StatusTopic};
 pub use training_tab::training_tab_ui;
 
 /// What the command line asks the window to start with (over the saved state).

@@ -12,8 +12,12 @@ use super::export::{write_csv, ExportRequest};
 use super::jobs::Job;
 use super::plots::palette;
 use super::thumbnails::ThumbnailCache;
+use crate::data::{natural_cmp, natural_order};
 use crate::eval::EvalReport;
 use crate::store::{RunDir, RunRecord};
+
+/// The caption colour of a wrong prediction in the gallery.
+pub const WRONG_PREDICTION: Color32 = Color32::from_rgb(230, 120, 100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortBy {
@@ -264,7 +268,7 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
     let (by, desc) = view.sort;
     rows.sort_by(|a, b| {
         let o = match by {
-            SortBy::Class => a.class.cmp(&b.class),
+            SortBy::Class => natural_cmp(&a.class, &b.class),
             SortBy::Precision => a.precision.total_cmp(&b.precision),
             SortBy::Recall => a.recall.total_cmp(&b.recall),
             SortBy::F1 => a.f1.total_cmp(&b.f1),
@@ -349,18 +353,17 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
     });
     let l = view.loaded.as_ref().expect("checked by caller");
     let filter = view.roc_filter.to_lowercase();
-    let shown: Vec<usize> = (0..l.eval.roc.len())
-        .filter(|&i| {
-            if filter.is_empty() {
-                i < 10
-            } else {
-                l.eval.roc[i].label.to_lowercase().contains(&filter)
-            }
-        })
+    // the legend lists classes in natural order (s2 before s10)
+    let labels: Vec<&str> = l.eval.roc.iter().map(|c| c.label.as_str()).collect();
+    let shown: Vec<usize> = natural_order(&labels)
+        .into_iter()
+        .filter(|&i| filter.is_empty() || labels[i].to_lowercase().contains(&filter))
+        .take(if filter.is_empty() { 10 } else { usize::MAX })
         .collect();
     let rect = Plot::new("roc")
         .height(320.0)
-        .legend(Legend::default())
+        // in the order drawn (natural class order), not sorted as text
+        .legend(Legend::default().follow_insertion_order(true))
         .x_axis_label("false positive rate")
         .y_axis_label("true positive rate")
         .include_x(0.0)
@@ -485,11 +488,13 @@ fn gallery_ui(
                     enlarge = Some(i);
                 }
                 ui.label(RichText::new(&classes[p.true_class]).small());
-                ui.label(
-                    RichText::new(format!("-> {}", classes[p.predicted]))
-                        .small()
-                        .color(Color32::from_rgb(230, 120, 100)),
-                );
+                let predicted = RichText::new(format!("-> {}", classes[p.predicted])).small();
+                // red only for a wrong answer (a diagonal cell shows right ones)
+                ui.label(if p.predicted == p.true_class {
+                    predicted
+                } else {
+                    predicted.color(WRONG_PREDICTION)
+                });
             });
         }
     });

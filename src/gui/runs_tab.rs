@@ -15,8 +15,9 @@ use super::export::{write_csv, ExportRequest};
 use super::jobs::Job;
 use super::live_run::LiveRun;
 use super::plots::palette;
+use super::run_row::RunRow;
 use crate::engine::TrainEvent;
-use crate::store::{RunStore, RunSummary};
+use crate::store::RunStore;
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
 #[derive(Default, Clone)]
@@ -63,8 +64,8 @@ pub enum Overlay {
 
 pub struct RunsView {
     pub store: RunStore,
-    list: Option<Job<Vec<RunSummary>>>,
-    pub runs: Vec<RunSummary>,
+    list: Option<Job<Vec<RunRow>>>,
+    pub runs: Vec<RunRow>,
     last_refresh: Option<Instant>,
     pub selected: BTreeSet<PathBuf>,
     tails: HashMap<PathBuf, RunTail>,
@@ -73,6 +74,13 @@ pub struct RunsView {
     rename: Option<(PathBuf, String)>,
     delete: Option<PathBuf>,
     pub message: Option<String>,
+    /// A run whose Resume was clicked, for the app to continue.
+    pub resume_request: Option<PathBuf>,
+    /// An interrupted run to resume once the user confirms nothing else is
+    /// training it.
+    confirm_resume: Option<PathBuf>,
+    /// Set by the app while it trains: no second run can start.
+    pub busy: bool,
 }
 
 impl RunsView {
@@ -89,6 +97,9 @@ impl RunsView {
             rename: None,
             delete: None,
             message: None,
+            resume_request: None,
+            confirm_resume: None,
+            busy: false,
         }
     }
 
@@ -120,7 +131,7 @@ impl RunsView {
                 .list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|r| r.summary().ok())
+                .filter_map(RunRow::read)
                 .collect()
         }));
         let work: Vec<(PathBuf, RunTail)> = self
@@ -167,6 +178,8 @@ pub fn runs_tab_ui(
                 let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
                 vec![
                     r.name.clone(),
+                    r.dataset.clone(),
+                    r.fingerprint.clone(),
                     r.architecture.clone(),
                     r.params.to_string(),
                     o(r.best_val_accuracy),
@@ -182,6 +195,8 @@ pub fn runs_tab_ui(
                 &view.store.root.join("comparison.csv"),
                 &[
                     "run",
+                    "dataset",
+                    "dataset_fingerprint",
                     "architecture",
                     "params",
                     "best_val_acc",
@@ -233,17 +248,22 @@ fn pct(v: Option<f64>) -> String {
 
 fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
     let runs = view.runs.clone();
+    // one line per run: cells grow sideways (the table scrolls) instead of
+    // wrapping into the next row
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
     TableBuilder::new(ui)
         .id_salt("runs")
         .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .max_scroll_height(300.0)
         .column(Column::exact(24.0))
         .column(Column::auto().at_least(200.0))
-        .columns(Column::auto().at_least(70.0), 10)
+        .columns(Column::auto().at_least(70.0), 11)
         .header(20.0, |mut h| {
             for name in [
                 "",
                 "run",
+                "dataset",
                 "architecture",
                 "params",
                 "epochs",
@@ -289,6 +309,41 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.painter().circle_filled(dot.center(), 4.0, status_color);
                     resp.on_hover_text(&r.status);
                     ui.label(&r.name);
+                    // a stopped or failed run offers to continue, beside its name
+                    if r.resumable {
+                        // a run without an end record may still be training
+                        // elsewhere: ask first
+                        let interrupted = r.status == "interrupted";
+                        let resume = ui
+                            .add_enabled(
+                                !view.busy,
+                                egui::Button::new(if interrupted { "resume…" } else { "resume" })
+                                    .small(),
+                            )
+                            .on_hover_text(format!(
+                                "Continue this {} run from its last checkpoint, in its own folder",
+                                r.status
+                            ))
+                            .on_disabled_hover_text("a run is training in this window");
+                        if resume.clicked() {
+                            if interrupted {
+                                view.confirm_resume = Some(r.path.clone());
+                            } else {
+                                view.resume_request = Some(r.path.clone());
+                            }
+                        }
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(r.dataset_label()).on_hover_text(format!(
+                        "dataset {}\nfingerprint of its train files: {}",
+                        r.dataset,
+                        if r.fingerprint.is_empty() {
+                            "unknown"
+                        } else {
+                            r.fingerprint.as_str()
+                        }
+                    ));
                 });
                 row.col(|ui| {
                     ui.label(&r.architecture);
@@ -356,6 +411,18 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
         );
         return None;
     }
+    let datasets: BTreeSet<&str> = view
+        .runs
+        .iter()
+        .filter(|r| view.selected.contains(&r.path))
+        .map(|r| r.fingerprint.as_str())
+        .collect();
+    if datasets.len() > 1 {
+        ui.colored_label(
+            Color32::from_rgb(230, 150, 60),
+            "The ticked runs were trained on different data (see the dataset column): their numbers do not compare.",
+        );
+    }
     let response = Plot::new("overlay")
         .height((ui.available_height() - 40.0).max(200.0))
         .legend(Legend::default())
@@ -399,6 +466,32 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
 }
 
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
+    if let Some(path) = view.confirm_resume.take() {
+        let mut keep = true;
+        egui::Window::new("Resume an interrupted run?")
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "{} has no end record: the process training it was killed, or it is \
+                     still training somewhere else (a terminal, another window). Resume it \
+                     only if nothing is training it now.",
+                    path.display()
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Resume").clicked() {
+                        view.resume_request = Some(path.clone());
+                        keep = false;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        keep = false;
+                    }
+                });
+            });
+        if keep {
+            view.confirm_resume = Some(path);
+        }
+    }
     if let Some((path, mut name)) = view.rename.take() {
         let mut keep = true;
         egui::Window::new("Rename run")

@@ -35,6 +35,8 @@ pub struct AppState {
     pub config: RunConfig,
     /// The preset `config` came from, for "reset to preset".
     pub preset: Option<PathBuf>,
+    /// That preset's values as loaded, to show when the form differs from them.
+    pub preset_config: Option<RunConfig>,
     pub runs_dir: PathBuf,
     pub tab: Tab,
     /// EMA weight of the per-iteration loss curve.
@@ -47,6 +49,7 @@ impl Default for AppState {
             dataset_path: String::new(),
             config: RunConfig::default(),
             preset: None,
+            preset_config: None,
             runs_dir: PathBuf::from("runs"),
             tab: Tab::Dataset,
             smoothing: 0.6,
