@@ -850,6 +850,7 @@ fn resuming_an_interrupted_run_asks_first() {
         device: "cpu".into(),
         params: 1,
         start_epoch: 0,
+        start_batch: 0,
         time: String::new(),
     })
     .unwrap();

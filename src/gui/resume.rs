@@ -11,7 +11,7 @@ use super::app::TrainSession;
 use super::jobs::Job;
 use super::live_run::LiveRun;
 use crate::engine::{
-    start_training, FinishStatus, RunConfig, TrainEvent, TrainHandle, TrainRequest,
+    start_training, CheckpointKind, FinishStatus, RunConfig, TrainEvent, TrainHandle, TrainRequest,
 };
 use crate::store::RunDir;
 
@@ -41,41 +41,32 @@ pub fn spawn_resume(ctx: &egui::Context, run: PathBuf) -> Job<Result<Resumed, St
     })
 }
 
-/// A run's recorded events, up to its last completed epoch (where training
-/// picks up again), folded into the series the Training tab draws. Iterations
-/// of an unfinished epoch are left out: the resumed run replays them.
+/// A run's recorded events up to its last checkpoint (where training picks up
+/// again, in the middle of an epoch too), folded into the series the Training
+/// tab draws. What was logged after that checkpoint is left out: the resumed
+/// run logs it again (and the engine removes it from `metrics.jsonl`).
 pub fn history(run: &Path, events: &[TrainEvent]) -> LiveRun {
-    let mut kept: Vec<&TrainEvent> = Vec::new();
-    let mut started = 0;
-    for e in events {
-        match e {
-            TrainEvent::Started { start_epoch, .. } => {
-                started += 1;
-                if started > 1 {
-                    // an earlier resume replayed everything after start_epoch
-                    kept.retain(|k| match k {
-                        TrainEvent::Iteration { epoch, .. } => epoch <= start_epoch,
-                        TrainEvent::Epoch(m) => m.epoch <= *start_epoch,
-                        _ => true,
-                    });
-                }
+    let last_checkpoint = events.iter().rposition(|e| {
+        matches!(
+            e,
+            TrainEvent::Checkpoint {
+                kind: CheckpointKind::Last,
+                ..
             }
-            TrainEvent::Finished { .. }
-            | TrainEvent::Failed { .. }
-            | TrainEvent::Evaluated { .. } => continue,
-            _ => {}
-        }
-        kept.push(e);
-    }
-    let done = kept
+        )
+    });
+    let upto = last_checkpoint.map_or(0, |i| i + 1);
+    let kept: Vec<&TrainEvent> = events[..upto]
         .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Epoch(m) => Some(m.epoch),
-            _ => None,
+        .filter(|e| {
+            !matches!(
+                e,
+                TrainEvent::Finished { .. }
+                    | TrainEvent::Failed { .. }
+                    | TrainEvent::Evaluated { .. }
+            )
         })
-        .max()
-        .unwrap_or(0);
-    kept.retain(|e| !matches!(e, TrainEvent::Iteration { epoch, .. } if *epoch > done));
+        .collect();
     let mut live = LiveRun::from_events(kept);
     live.paused = false;
     live.log.push(format!(
@@ -145,6 +136,7 @@ mod tests {
             device: "cpu".into(),
             params: 1,
             start_epoch,
+            start_batch: 0,
             time: String::new(),
         }
     }
@@ -190,23 +182,41 @@ mod tests {
         }
     }
 
+    fn checkpoint(epoch: usize, batch: Option<usize>) -> TrainEvent {
+        TrainEvent::Checkpoint {
+            epoch,
+            batch,
+            kind: CheckpointKind::Last,
+            path: PathBuf::from("runs/r/checkpoints/last"),
+        }
+    }
+
     #[test]
-    fn history_ends_at_the_last_complete_epoch_with_no_iteration_twice() {
-        // epoch 1, stopped in epoch 2; resumed after epoch 1, which replayed
-        // epoch 2 in full, then stopped in epoch 3
+    fn history_ends_at_the_last_checkpoint() {
+        // epoch 1, then stopped after batch 2 of epoch 2 (a mid-epoch checkpoint)
         let mut events = vec![started(0)];
         events.extend(epoch(1, 4, true));
+        events.push(checkpoint(1, None));
         events.extend(epoch(2, 2, false));
-        events.push(stopped());
-        events.push(started(1));
-        events.extend(epoch(2, 4, true));
-        events.extend(epoch(3, 3, false));
+        events.push(checkpoint(1, Some(2)));
         events.push(stopped());
         let live = history(Path::new("runs/r"), &events);
-        assert_eq!(live.iter_x, (1..=8).map(|i| i as f64).collect::<Vec<_>>());
+        assert_eq!(live.iter_x, (1..=6).map(|i| i as f64).collect::<Vec<_>>());
         let epochs: Vec<usize> = live.epochs.iter().map(|m| m.epoch).collect();
-        assert_eq!(epochs, [1, 2]);
+        assert_eq!(epochs, [1]);
         assert!(live.is_running(), "the stop is not part of the history");
         assert!(live.log.last().is_some_and(|l| l.contains("resuming r")));
+
+        // killed in epoch 3 after its checkpoint-less iterations: those are
+        // trained (and logged) again, so the history leaves them out
+        let mut events = vec![started(0)];
+        events.extend(epoch(1, 4, true));
+        events.push(checkpoint(1, None));
+        events.extend(epoch(2, 4, true));
+        events.push(checkpoint(2, None));
+        events.extend(epoch(3, 3, false));
+        let live = history(Path::new("runs/r"), &events);
+        assert_eq!(live.iter_x, (1..=8).map(|i| i as f64).collect::<Vec<_>>());
+        assert_eq!(live.epochs.len(), 2);
     }
 }
