@@ -883,3 +883,56 @@ fn resuming_an_interrupted_run_asks_first() {
         Some(&dir.path)
     );
 }
+
+/// A damaged eval.json (a class index out of range) is refused when loaded and
+/// the Results tab says so; the UI thread never panics on it.
+#[test]
+fn a_damaged_eval_json_shows_an_error_in_the_results_tab() {
+    use facebench::engine::DatasetSummary;
+    use facebench::store::{RunDir, RunRecord};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("runs/damaged"));
+    std::fs::create_dir_all(&dir.path).unwrap();
+    let classes: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    dir.write_record(&RunRecord {
+        facebench_version: "test".into(),
+        created: String::new(),
+        data_root: PathBuf::new(),
+        config: tiny_config(1),
+        dataset: DatasetSummary {
+            root: PathBuf::new(),
+            classes: classes.clone(),
+            train: 0,
+            val: 0,
+            test: 2,
+            skipped: 0,
+            fingerprint: String::new(),
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        },
+        device: "cpu".into(),
+        params: 0,
+    })
+    .unwrap();
+    let paths = [PathBuf::from("a/1.png"), PathBuf::from("b/1.png")];
+    let mut eval = facebench::eval::classification_report(
+        &classes,
+        &[0, 1],
+        &[vec![0.9, 0.1], vec![0.2, 0.8]],
+        &paths,
+    );
+    eval.predictions[1].predicted = 99;
+    std::fs::write(dir.eval_path(), serde_json::to_vec(&eval).unwrap()).unwrap();
+
+    let app = WorkbenchApp::new(AppState {
+        tab: Tab::Results,
+        ..AppState::default()
+    });
+    let mut h = harness(app, [1100.0, 700.0]);
+    let ctx = h.ctx.clone();
+    h.state_mut().results.open(&ctx, dir.path.clone());
+    step_until(&mut h, "the load ends", |a| a.results.error.is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("eval.json is damaged");
+    assert!(h.state().results.loaded.is_none());
+}

@@ -175,3 +175,54 @@ pub fn classification_report(
         predictions,
     }
 }
+
+impl EvalReport {
+    /// Every index and length that the views rely on, checked once when the
+    /// file is loaded: a damaged or foreign `eval.json` is an error here, never
+    /// a panic in a view. Returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let k = self.classes.len();
+        if k == 0 {
+            return Err("it lists no classes".into());
+        }
+        if self.per_class.len() != k {
+            return Err(format!(
+                "it has {} per-class rows for {k} classes",
+                self.per_class.len()
+            ));
+        }
+        if self.confusion.len() != k || self.confusion.iter().any(|row| row.len() != k) {
+            return Err(format!("its confusion matrix is not {k} x {k}"));
+        }
+        if !self.roc.is_empty() && self.roc.len() != k {
+            return Err(format!(
+                "it has {} ROC curves for {k} classes",
+                self.roc.len()
+            ));
+        }
+        let curves = self
+            .roc
+            .iter()
+            .chain(&self.roc_micro)
+            .chain(&self.roc_macro);
+        if let Some(c) = curves.into_iter().find(|c| c.fpr.len() != c.tpr.len()) {
+            return Err(format!(
+                "ROC curve {} has {} FPR and {} TPR values",
+                c.label,
+                c.fpr.len(),
+                c.tpr.len()
+            ));
+        }
+        for (i, p) in self.predictions.iter().enumerate() {
+            let bad_top = p.top5.iter().any(|&(c, _)| c >= k);
+            if p.true_class >= k || p.predicted >= k || bad_top {
+                return Err(format!(
+                    "prediction {} ({}) names a class index outside 0..{k}",
+                    i + 1,
+                    p.path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -171,7 +171,14 @@ impl RunDir {
         if !path.exists() {
             return Ok(None);
         }
-        read_json(&path).map(Some)
+        let report: EvalReport = read_json(&path)?;
+        report.validate().map_err(|why| {
+            anyhow::anyhow!(
+                "{} is damaged: {why}; run `facebench eval` on the run to write it again",
+                path.display()
+            )
+        })?;
+        Ok(Some(report))
     }
 
     pub fn read_events(&self) -> anyhow::Result<Vec<TrainEvent>> {
