@@ -500,3 +500,63 @@ fn a_run_whose_weights_fail_to_load_leaves_no_folder() {
         .unwrap_or_default();
     assert!(left.is_empty(), "no orphan run folder: {left:?}");
 }
+
+/// A dataset moved after its run stopped: resuming with the new folder (the
+/// same files) works, and the run records where its data is now.
+#[test]
+fn a_run_resumes_on_its_dataset_moved_elsewhere() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let runs = tmp.path().join("runs");
+    let handle = start_training(TrainRequest {
+        config: tiny_config(2),
+        data_root: data.clone(),
+        runs_root: runs.clone(),
+        resume: None,
+    });
+    let mut first = Vec::new();
+    for ev in handle.events.iter() {
+        if matches!(ev, TrainEvent::Epoch(_)) {
+            handle.control.stop();
+        }
+        first.push(ev);
+    }
+    handle.join();
+    let dir = run_dir(&first);
+    let record = RunDir::new(&dir).read_record().unwrap();
+    assert!(
+        record.data_root.is_absolute(),
+        "stored absolute: {:?}",
+        record.data_root
+    );
+    let moved = tmp.path().join("moved-faces");
+    std::fs::rename(&data, &moved).unwrap();
+    let resume = |data_root: PathBuf| TrainRequest {
+        config: RunConfig::default(),
+        data_root,
+        runs_root: runs.clone(),
+        resume: Some(dir.clone()),
+    };
+    // without --data the old folder is gone: a clear error
+    let handle = start_training(resume(PathBuf::new()));
+    let lost: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    assert!(
+        matches!(lost.last(), Some(TrainEvent::Failed { error }) if error.contains("does not exist")),
+        "{:?}",
+        lost.last()
+    );
+    let second = collect(resume(moved.clone()));
+    assert!(second.iter().any(|e| matches!(
+        e,
+        TrainEvent::Finished {
+            status: FinishStatus::Completed,
+            ..
+        }
+    )));
+    let record = RunDir::new(&dir).read_record().unwrap();
+    assert_eq!(record.data_root, std::fs::canonicalize(&moved).unwrap());
+    // and eval finds the data from any folder
+    facebench::engine::evaluate_run(&RunDir::new(&dir), None, "cpu").unwrap();
+}

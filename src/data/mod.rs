@@ -19,4 +19,7 @@ pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
 pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};
 pub use split::{stratified_split, SplitConfig};
-pub use stats::{cache_dir, channel_stats, file_list_fingerprint, ChannelStats, StatsSource};
+pub use stats::{
+    cache_dir, channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats,
+    StatsSource,
+};

@@ -1,6 +1,6 @@
 //! Per-channel mean/std of the train split, cached by a fingerprint of the file list.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
@@ -46,6 +46,17 @@ pub fn cache_dir() -> PathBuf {
 /// SHA-256 over each file's path, size and modification time, in order. Any added,
 /// removed, renamed or rewritten file changes it.
 pub fn file_list_fingerprint(entries: &[ImageEntry]) -> String {
+    fingerprint_of(entries, |p| p)
+}
+
+/// As [`file_list_fingerprint`], with each path taken relative to the dataset
+/// folder `root`: the same files moved to another folder (with `mv`, which
+/// keeps their times) give the same fingerprint, so a run can resume on them.
+pub fn relocatable_fingerprint(root: &Path, entries: &[ImageEntry]) -> String {
+    fingerprint_of(entries, |p| p.strip_prefix(root).unwrap_or(p))
+}
+
+fn fingerprint_of(entries: &[ImageEntry], name: impl Fn(&Path) -> &Path) -> String {
     let mut hasher = Sha256::new();
     for e in entries {
         let (size, mtime) = std::fs::metadata(&e.path)
@@ -59,7 +70,7 @@ pub fn file_list_fingerprint(entries: &[ImageEntry]) -> String {
                 (m.len(), mtime)
             })
             .unwrap_or((0, 0));
-        hasher.update(e.path.to_string_lossy().as_bytes());
+        hasher.update(name(&e.path).to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update(size.to_le_bytes());
         hasher.update(mtime.to_le_bytes());

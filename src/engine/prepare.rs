@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::data::{channel_stats, file_list_fingerprint, ChannelStats, Dataset, Split};
+use crate::data::{
+    channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset, Split,
+};
 use crate::loader::{ImageBank, Normalization, Pipeline};
 
 use super::events::DatasetSummary;
@@ -12,7 +14,10 @@ use super::RunConfig;
 
 pub struct PreparedData {
     pub dataset: Dataset,
+    /// The train files, by their paths inside the dataset folder, sizes and times.
     pub fingerprint: String,
+    /// The same by absolute paths, as runs of earlier versions recorded it.
+    pub legacy_fingerprint: String,
     pub stats: Option<ChannelStats>,
     pub mean: [f32; 3],
     pub std: [f32; 3],
@@ -30,7 +35,8 @@ pub fn prepare_data(
     only_eval: bool,
 ) -> anyhow::Result<PreparedData> {
     let mut dataset = Dataset::open(root, &config.data.split)?;
-    let fingerprint = file_list_fingerprint(&dataset.train);
+    let fingerprint = relocatable_fingerprint(root, &dataset.train);
+    let legacy_fingerprint = file_list_fingerprint(&dataset.train);
     let stats = (config.data.normalization == Normalization::DatasetMeanStd)
         .then(|| channel_stats(&dataset.train).0);
     let (mean, std) = config.data.normalization.mean_std(stats.as_ref());
@@ -87,6 +93,7 @@ pub fn prepare_data(
     Ok(PreparedData {
         dataset,
         fingerprint,
+        legacy_fingerprint,
         stats,
         mean,
         std,

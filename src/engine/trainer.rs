@@ -171,12 +171,22 @@ fn run(
     let run_dir = match run_dir {
         Some(run) => {
             let record = run.read_record()?;
-            if record.dataset.fingerprint != data.fingerprint {
+            let same_files = [&data.fingerprint, &data.legacy_fingerprint]
+                .contains(&&record.dataset.fingerprint);
+            if !same_files {
                 anyhow::bail!(
                     "the train files in {} changed since run {} started; resume needs the same data, so start a new run",
                     data_root.display(),
                     run.name()
                 );
+            }
+            let here = std::fs::canonicalize(&data_root).unwrap_or_else(|_| data_root.clone());
+            if record.data_root != here {
+                // the dataset moved: the run remembers its new place
+                run.write_record(&RunRecord {
+                    data_root: here,
+                    ..record
+                })?;
             }
             run
         }

@@ -1,7 +1,7 @@
 //! `metrics.jsonl`: every training event, one JSON object a line, append-only.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::atomic_write;
@@ -106,16 +106,17 @@ impl ResumePoint {
 /// Read every complete event line. A torn last line (a crash mid-write) is
 /// ignored; a damaged line elsewhere is an error naming the line.
 pub fn read_events(path: &Path) -> anyhow::Result<Vec<TrainEvent>> {
-    let file =
-        File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-    let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let mut events = Vec::with_capacity(lines.len());
+    // the text after the last newline is the last line; a final newline leaves an empty one
     let last = lines.len().saturating_sub(1);
     for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str(line) {
+        match serde_json::from_slice(line) {
             Ok(ev) => events.push(ev),
             Err(_) if i == last => break,
             Err(e) => anyhow::bail!(
