@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use burn::module::{AutodiffModule, Module};
 use burn::prelude::Backend;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::optimizer::AnyOptimizer;
 use super::schedule::{EarlyStopping, LrSchedule};
 use crate::model::Network;
-use crate::store::{atomic_write, RunDir};
+use crate::store::{atomic_write, write_file, RunDir};
 
 type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
@@ -122,12 +122,15 @@ fn write_checkpoint_files<B: AutodiffBackend>(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    Recorder::<B>::record(
-        &FileRecorder::new(),
+    // encoded in memory, then written, so a write error (a full disk) keeps
+    // the operating system's own words
+    let weights = Recorder::<B>::record(
+        &NamedMpkBytesRecorder::<FullPrecisionSettings>::default(),
         model.clone().into_record(),
-        dir.join("model"),
+        (),
     )
-    .map_err(|e| anyhow::anyhow!("cannot save model to {}: {e}", dir.display()))?;
+    .map_err(|e| anyhow::anyhow!("cannot encode the model for {}: {e}", dir.display()))?;
+    write_file(&dir.join("model.mpk"), &weights)?;
     if let Some(optimizer) = optimizer {
         optimizer.save(&dir.join("optimizer"))?;
     }

@@ -10,10 +10,13 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig,
 };
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
 use super::config::{OptimizerConfig, OptimizerKind};
+
+/// Encodes exactly what [`FileRecorder`] writes, into memory.
+type BytesRecorder = NamedMpkBytesRecorder<FullPrecisionSettings>;
 
 pub enum AnyOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
     AdamW(OptimizerAdaptor<AdamW, M, B>),
@@ -62,16 +65,20 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
     }
 
     /// Write the optimizer state (moments, momentum) to `path` (+ `.mpk`).
+    /// Save to `path` plus the `.mpk` extension (what [`load`](Self::load) reads).
+    /// The state is encoded in memory and then written, so a write error (a
+    /// full disk) reaches the caller with the operating system's own words.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let recorder = FileRecorder::new();
-        let file = path.to_path_buf();
+        let recorder = BytesRecorder::default();
         let result = match self {
-            AnyOptimizer::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
-            AnyOptimizer::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
-            AnyOptimizer::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), file),
+            AnyOptimizer::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
+            AnyOptimizer::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
+            AnyOptimizer::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
         };
-        result
-            .map_err(|e| anyhow::anyhow!("cannot save optimizer state to {}: {e}", path.display()))
+        let bytes = result.map_err(|e| {
+            anyhow::anyhow!("cannot encode optimizer state for {}: {e}", path.display())
+        })?;
+        crate::store::write_file(&path.with_extension("mpk"), &bytes)
     }
 
     /// Load state written by [`save`](Self::save) for the same optimizer kind.

@@ -23,3 +23,14 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
     })
 }
+
+/// Write `bytes` to a new file at `path` (inside a folder that is itself
+/// swapped in by rename, as checkpoints are). An error names the file and keeps
+/// the operating system's words, "No space left on device" included.
+pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let written = std::fs::File::create(path).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    written.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
