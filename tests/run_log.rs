@@ -125,6 +125,16 @@ fn a_run_is_trained_by_one_process_at_a_time() {
             && err.contains(&format!("pid {}", std::process::id())),
         "the second taker learns who holds the run: {err}"
     );
+    assert_eq!(
+        facebench::store::lock_holder(tmp.path()),
+        Some(format!("pid {}", std::process::id())),
+        "the Runs tab can show who trains it"
+    );
     drop(first);
+    assert_eq!(
+        facebench::store::lock_holder(tmp.path()),
+        None,
+        "released: no holder"
+    );
     facebench::store::lock_run(tmp.path()).expect("free again once released");
 }

@@ -2,7 +2,7 @@
 //! it was trained on and whether it can be resumed, read off the UI thread.
 
 use crate::engine::{find_checkpoint, CheckpointKind};
-use crate::store::{RunDir, RunSummary};
+use crate::store::{lock_holder, RunDir, RunSummary};
 
 /// One line of the comparison table: the run's summary, the data it was
 /// trained on, and whether it can be resumed.
@@ -15,6 +15,8 @@ pub struct RunRow {
     pub fingerprint: String,
     /// Stopped, failed or interrupted, with a last checkpoint to continue from.
     pub resumable: bool,
+    /// The process training it right now ("pid N"), when one holds its lock.
+    pub held_by: Option<String>,
 }
 
 impl std::ops::Deref for RunRow {
@@ -38,15 +40,19 @@ impl RunRow {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| root.display().to_string());
-        let resumable = matches!(
-            summary.status.as_str(),
-            "stopped" | "failed" | "interrupted"
-        ) && find_checkpoint(dir, CheckpointKind::Last).is_some();
+        let held_by = lock_holder(&dir.path);
+        let resumable = held_by.is_none()
+            && matches!(
+                summary.status.as_str(),
+                "stopped" | "failed" | "interrupted"
+            )
+            && find_checkpoint(dir, CheckpointKind::Last).is_some();
         Some(Self {
             summary,
             dataset,
             fingerprint: record.dataset.fingerprint,
             resumable,
+            held_by,
         })
     }
 

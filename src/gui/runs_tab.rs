@@ -309,6 +309,12 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.painter().circle_filled(dot.center(), 4.0, status_color);
                     resp.on_hover_text(&r.status);
                     ui.label(&r.name);
+                    if let Some(holder) = &r.held_by {
+                        ui.label(RichText::new(format!("training ({holder})")).weak())
+                            .on_hover_text(
+                                "another process holds this run's lock: it is training it now",
+                            );
+                    }
                     // a stopped or failed run offers to continue, beside its name
                     if r.resumable {
                         // a run without an end record may still be training

@@ -9,4 +9,4 @@ mod run_lock;
 pub use atomic::{atomic_write, write_file};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
 pub use run_dir::{RunDir, RunRecord, RunStore, RunSummary};
-pub use run_lock::{lock_run, RunLock, LOCK_FILE};
+pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

@@ -9,7 +9,15 @@ use std::path::Path;
 /// Held while this process trains a run; dropping it releases the run.
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // a run that is no longer trained names no holder (the OS releases
+        // the lock itself when the file closes, a crash included)
+        let _ = self.file.set_len(0);
+    }
 }
 
 /// The lock file's name inside a run folder.
@@ -33,7 +41,7 @@ pub fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
                 .and_then(|()| file.rewind())
                 .and_then(|()| file.write_all(holder.as_bytes()));
             written.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            Ok(RunLock { _file: file })
+            Ok(RunLock { file })
         }
         Err(TryLockError::WouldBlock) => {
             let mut holder = String::new();
@@ -50,4 +58,14 @@ pub fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
         }
         Err(TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
     }
+}
+
+/// Who trains the run in `dir` right now, as "pid N", when a live process
+/// holds its lock; read without taking the lock, so a look never gets in a
+/// trainer's way. (A pid the system has since reused reads as live.)
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
+    let pid: u32 = text.trim().strip_prefix("pid ")?.parse().ok()?;
+    let alive = Path::new(&format!("/proc/{pid}")).exists();
+    alive.then(|| format!("pid {pid}"))
 }
