@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_WEIGHTS_BYTES: u64 = 2 << 30;
 /// real data, stops at about 1,032.
 const MAX_H5_INFLATION: u64 = 1100;
 
+/// What to do about a file a reader rejects.
+const DAMAGED: &str = "the file is damaged, truncated or not in this format: download it again, or check that its extension matches its format";
+
 /// The limit on weight files: `FACEBENCH_MAX_WEIGHTS_BYTES` (bytes, or with a
 /// K/M/G suffix), else [`DEFAULT_MAX_WEIGHTS_BYTES`].
 pub fn max_weights_bytes() -> anyhow::Result<u64> {
@@ -290,10 +293,13 @@ fn read_bytes(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
 
 /// A string-list attribute; h5py writes an empty list as an empty float array.
 fn h5_strings(attr: hdf5_reader::Attribute) -> anyhow::Result<Vec<String>> {
-    if attr.num_elements()? == 0 {
-        return Ok(Vec::new());
-    }
-    Ok(attr.read_strings()?)
+    let read = || -> Result<Vec<String>, hdf5_reader::error::Error> {
+        if attr.num_elements()? == 0 {
+            return Ok(Vec::new());
+        }
+        attr.read_strings()
+    };
+    read().map_err(|e| anyhow::anyhow!("a name list cannot be read ({e}); {DAMAGED}"))
 }
 
 /// The legacy Keras weights layout: root attribute `layer_names`; per layer a
@@ -306,7 +312,8 @@ fn read_keras(bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<H5Layer>> {
     let options = hdf5_reader::OpenOptions::default()
         .with_max_read_bytes(usize::try_from(max).unwrap_or(usize::MAX))
         .with_max_chunk_bytes(usize::try_from(max.min(256 << 20)).unwrap_or(usize::MAX));
-    let file = hdf5_reader::Hdf5File::from_vec_with_options(bytes, options)?;
+    let file = hdf5_reader::Hdf5File::from_vec_with_options(bytes, options)
+        .map_err(|e| anyhow::anyhow!("{e}; {DAMAGED}"))?;
     let mut budget = max;
     let mut root = file.root_group()?;
     // full-model files keep the weights under /model_weights
@@ -322,13 +329,17 @@ fn read_keras(bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<H5Layer>> {
     };
     let names = root
         .attribute("layer_names")
-        .map_err(|_| anyhow::anyhow!("no 'layer_names' attribute: not a Keras weights file"))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no 'layer_names' attribute: not a Keras weights file; save the base with model.save_weights(path) to an .h5"
+            )
+        })
         .and_then(h5_strings)?;
     let mut layers = Vec::with_capacity(names.len());
     for name in names {
         let group = file
             .group(&format!("{prefix}/{name}"))
-            .with_context(|| format!("layer '{name}' is listed but has no group"))?;
+            .with_context(|| format!("layer '{name}' is listed but has no group; {DAMAGED}"))?;
         let weight_names = match group.attribute("weight_names") {
             Ok(a) => h5_strings(a)?,
             Err(_) => Vec::new(),
@@ -337,16 +348,19 @@ fn read_keras(bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<H5Layer>> {
         for w in weight_names {
             let ds = file
                 .dataset(&format!("{prefix}/{name}/{w}"))
-                .with_context(|| format!("weight '{w}' of layer '{name}' is missing"))?;
+                .with_context(|| format!("weight '{w}' of layer '{name}' is missing; {DAMAGED}"))?;
             let declared = ds.shape().to_vec();
             let what = format!("weight '{w}' of layer '{name}'");
             let elements = declared
                 .iter()
                 .try_fold(1u64, |a, &d| a.checked_mul(d))
                 .ok_or_else(|| {
-                    anyhow::anyhow!("{what} declares an impossible shape {declared:?}")
+                    anyhow::anyhow!("{what} declares an impossible shape {declared:?}; {DAMAGED}")
                 })?;
-            let stored = elements.saturating_mul(ds.raw_element_size()? as u64);
+            let elem = ds
+                .raw_element_size()
+                .map_err(|e| anyhow::anyhow!("{what} has an unreadable type ({e}); {DAMAGED}"))?;
+            let stored = elements.saturating_mul(elem as u64);
             let (room, how) = if ds.chunks().is_some() {
                 (file_len.saturating_mul(MAX_H5_INFLATION), "even compressed")
             } else {
@@ -368,8 +382,9 @@ fn read_keras(bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<H5Layer>> {
             })?;
             let shape: Vec<usize> = declared.iter().map(|&d| d as usize).collect();
             let mut data = zeroed::<f32>(elements, &what)?;
-            ds.read_into(&mut data)
-                .with_context(|| format!("cannot read '{w}' of layer '{name}' as f32"))?;
+            ds.read_into(&mut data).with_context(|| {
+                format!("cannot read '{w}' of layer '{name}' as f32; {DAMAGED}")
+            })?;
             let short = w
                 .rsplit('/')
                 .next()
@@ -410,7 +425,7 @@ fn read_pytorch(path: &Path, bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<(St
     };
     drop(bytes);
     let reader = contained("PyTorch", || {
-        PytorchReader::new(&source).map_err(|e| anyhow::anyhow!("{e}"))
+        PytorchReader::new(&source).map_err(|e| anyhow::anyhow!("{e}; {DAMAGED}"))
     })?;
     let mut out = Vec::new();
     let mut budget = max;
@@ -457,7 +472,8 @@ fn read_pytorch(path: &Path, bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<(St
 /// offsets against the buffer; the f32 copies are bounded by `max` too.
 fn read_safetensors(bytes: &[u8], max: u64) -> anyhow::Result<Vec<(String, RawTensor)>> {
     use safetensors::Dtype;
-    let st = safetensors::SafeTensors::deserialize(bytes)?;
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| anyhow::anyhow!("{e}; {DAMAGED}"))?;
     let mut out = Vec::new();
     let mut budget = max;
     for (key, view) in st.tensors() {

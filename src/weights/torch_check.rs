@@ -28,6 +28,9 @@ const MAX_TENSOR_MEMBER_PRODUCT: usize = 20_000_000;
 /// The pickle itself (densenet121's is about 40 KB).
 const MAX_PICKLE_BYTES: u64 = 256 << 20;
 
+/// What to do about a pickle the walker refuses.
+const NOT_TORCH: &str = "the file is damaged or was not written by torch.save: download it again";
+
 /// The fixed cost charged per pickle object, in bytes.
 const NODE: u64 = 48;
 
@@ -115,17 +118,20 @@ impl TensorRef {
         for &d in &self.shape {
             let d = u64::try_from(d).map_err(|_| {
                 format!(
-                    "{label} has a negative dimension in its shape {:?}",
+                    "{label} has a negative dimension in its shape {:?}; {NOT_TORCH}",
                     self.shape
                 )
             })?;
-            n = n
-                .checked_mul(d)
-                .ok_or_else(|| format!("{label} declares an impossible shape {:?}", self.shape))?;
+            n = n.checked_mul(d).ok_or_else(|| {
+                format!(
+                    "{label} declares an impossible shape {:?}; {NOT_TORCH}",
+                    self.shape
+                )
+            })?;
         }
         if n == 0 {
             return Err(format!(
-                "{label} has an empty shape {:?}; facebench cannot load zero-sized tensors",
+                "{label} has an empty shape {:?}; facebench cannot load zero-sized tensors: remove it from the state dict",
                 self.shape
             ));
         }
@@ -134,12 +140,16 @@ impl TensorRef {
 
     /// Bytes burn-store reads for this tensor from the start of its storage.
     fn extent_bytes(&self, label: &str) -> Result<u64, String> {
-        let offset = u64::try_from(self.offset)
-            .map_err(|_| format!("{label} has a negative storage offset {}", self.offset))?;
+        let offset = u64::try_from(self.offset).map_err(|_| {
+            format!(
+                "{label} has a negative storage offset {}; {NOT_TORCH}",
+                self.offset
+            )
+        })?;
         offset
             .checked_add(self.elements(label)?)
             .and_then(|n| n.checked_mul(self.elem_size))
-            .ok_or_else(|| format!("{label} declares an impossible size"))
+            .ok_or_else(|| format!("{label} declares an impossible size; {NOT_TORCH}"))
     }
 }
 
@@ -656,7 +666,7 @@ pub(crate) fn check_pytorch(bytes: &[u8], max_bytes: u64) -> Result<(), String> 
         return check_legacy(bytes, max_bytes);
     }
     let mut w = Walker::new(bytes);
-    w.walk()?;
+    w.walk().map_err(|e| format!("{e}; {NOT_TORCH}"))?;
     if !w.tensors.is_empty() {
         return Err("this pickle declares tensors but holds no tensor data: it is not a file torch.save wrote".into());
     }
@@ -745,7 +755,8 @@ fn check_zip(
         .read_to_end(&mut pickle)
         .map_err(|e| format!("cannot read {pickle_name} ({e}); {damaged}"))?;
     let mut w = Walker::new(&pickle);
-    w.walk().map_err(|e| format!("{pickle_name}: {e}"))?;
+    w.walk()
+        .map_err(|e| format!("{pickle_name}: {e}; {NOT_TORCH}"))?;
     let tensors = w.tensors;
     if tensors.len().saturating_mul(names.len()) > MAX_TENSOR_MEMBER_PRODUCT {
         return Err(format!(
@@ -800,11 +811,15 @@ fn check_legacy(bytes: &[u8], max_bytes: u64) -> Result<(), String> {
     let mut w = Walker::new(bytes);
     // magic number, protocol version, system info
     for what in ["magic number", "protocol version", "system info"] {
-        w.walk().map_err(|e| format!("legacy {what}: {e}"))?;
+        w.walk()
+            .map_err(|e| format!("legacy {what}: {e}; {NOT_TORCH}"))?;
     }
-    w.walk().map_err(|e| format!("legacy state dict: {e}"))?;
+    w.walk()
+        .map_err(|e| format!("legacy state dict: {e}; {NOT_TORCH}"))?;
     let tensors = std::mem::take(&mut w.tensors);
-    let walked = w.walk().map_err(|e| format!("legacy storage list: {e}"))?;
+    let walked = w
+        .walk()
+        .map_err(|e| format!("legacy storage list: {e}; {NOT_TORCH}"))?;
     let V::List(keys_list) = &walked.top.v else {
         return Err("the legacy storage list is missing; the file is truncated or damaged: download it again".into());
     };
@@ -825,7 +840,7 @@ fn check_legacy(bytes: &[u8], max_bytes: u64) -> Result<(), String> {
             Some(n) => u64::try_from(n)
                 .ok()
                 .and_then(|n| n.checked_mul(t.elem_size))
-                .ok_or_else(|| format!("{label}'s storage declares {n} elements"))?,
+                .ok_or_else(|| format!("{label}'s storage declares {n} elements; {NOT_TORCH}"))?,
             None => extent,
         };
         if extent > claimed {
