@@ -656,6 +656,57 @@ fn mutated_and_random_files_fail_cleanly() {
         }
     }
 
+    // mutations of the pickle inside an otherwise sound archive (the
+    // archive's checksums hold, so the pickle reaches the readers)
+    let pickle = state_dict_pickle(&[
+        T {
+            name: "a.weight",
+            key: "0",
+            numel: 6,
+            shape: &[2, 3],
+        },
+        T {
+            name: "a.bias",
+            key: "1",
+            numel: 2,
+            shape: &[2],
+        },
+    ]);
+    let storages = [("0", f32_bytes(6)), ("1", f32_bytes(2))];
+    for len in 0..pickle.len() {
+        let _ = t.read(
+            d,
+            &format!("pickle_cut_{len}.pth"),
+            &torch_zip(&pickle[..len], &storages),
+        );
+    }
+    for i in 0..600 {
+        let mut m = pickle.clone();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(m.len());
+            m[at] = match rng.below(5) {
+                0 => m[at] ^ (1 << rng.below(8)),
+                1 => 0xff,
+                2 => 0x7f,
+                3 => 0,
+                _ => rng.next() as u8,
+            };
+        }
+        let _ = t.read(d, &format!("pickle_mut_{i}.pth"), &torch_zip(&m, &storages));
+    }
+    // a flipped byte in tensor data fails the member's checksum: burn-store
+    // read that as zeros
+    let mut flipped = valid_pth();
+    let at = flipped
+        .windows(4)
+        .position(|w| w == 0.25f32.to_le_bytes())
+        .expect("tensor data in the archive");
+    flipped[at] ^= 1;
+    let err = t
+        .read(d, "flipped_data.pth", &flipped)
+        .expect_err("checksum mismatch");
+    assert!(err.contains("does not match its checksum"), "{err}");
+
     // the Keras fixture: truncations and flips in its metadata (the first
     // 64 KiB hold the superblock, root group and first object headers)
     let h5 = valid_h5();
