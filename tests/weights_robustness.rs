@@ -17,7 +17,7 @@ use facebench::model::Architecture;
 use facebench::weights::{check_weights, WeightFile};
 
 /// Virtual memory the CLI may use while checking a hostile file (KiB).
-const CLI_VMEM_KIB: u64 = 3 << 20;
+const CLI_VMEM_KIB: u64 = 2 << 20;
 /// Peak resident memory this test process may reach.
 const MAX_RSS_BYTES: u64 = 2 << 30;
 
