@@ -9,10 +9,13 @@
 //! (VmHWM) is checked at the end. A summary line is printed; its totals are
 //! recorded in docs/reliability.md.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use facebench::engine::{start_training, RunConfig, TrainEvent, TrainRequest};
 use facebench::model::Architecture;
 use facebench::weights::{check_weights, WeightFile};
 
@@ -753,4 +756,33 @@ fn valid_but_foreign_files_name_the_file() {
     );
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("nothing was loaded"), "{err}");
+}
+
+/// Training reads weights through the same checks: the 652-byte
+/// `.pth` fails the run with the file named instead of aborting the process.
+#[test]
+fn training_refuses_a_size_bomb_with_the_file_named() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = common::demo_dataset(tmp.path(), 3, 6, 64);
+    let bomb = tmp.path().join("bomb.pth");
+    std::fs::write(&bomb, huge_pth(&[100_000, 100_000])).expect("write bomb");
+    let mut config = RunConfig::default();
+    config.model.architecture = Architecture::Densenet121;
+    config.model.weights = Some(bomb.display().to_string());
+    config.data.input_size = 64;
+    config.device = "cpu".into();
+    let handle = start_training(TrainRequest {
+        config,
+        data_root: data,
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let events: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    let Some(TrainEvent::Failed { error }) = events.last() else {
+        panic!("expected a failure, got {events:?}");
+    };
+    assert!(error.contains(&bomb.display().to_string()), "{error}");
+    assert!(error.contains("holds only 16 bytes"), "{error}");
 }
