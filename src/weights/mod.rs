@@ -3,13 +3,16 @@
 
 mod import;
 mod source;
+mod torch_check;
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
 pub use import::{import_into, ImportReport};
-pub use source::{H5Layer, RawTensor, WeightFile, WeightFormat};
+pub use source::{
+    max_weights_bytes, H5Layer, RawTensor, WeightFile, WeightFormat, DEFAULT_MAX_WEIGHTS_BYTES,
+};
 
 use crate::model::{Architecture, DenseNet, Network, Xception};
 
