@@ -134,10 +134,22 @@ fn check_invariants(run: &RunDir, case: &str) {
 fn kill_9_at_many_points_never_costs_a_run() {
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 16, 48);
-    // kill points in event lines: before, during and after every epoch, the
-    // checkpoints and the evaluation; odd cases also kill the first resume
-    let points = [1, 2, 4, 7, 11, 14, 16, 19, 24, 29, 33, 38, 41, 44];
-    let mut killed = 0;
+    // an uninterrupted run, to know how many event lines a whole run prints
+    let whole_runs = tmp.path().join("runs-whole");
+    let whole = facebench(&["train"], &data, &whole_runs, tmp.path())
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    let lines = String::from_utf8_lossy(&whole.stdout).lines().count();
+    check_invariants(
+        &RunStore::new(&whole_runs).list().unwrap()[0],
+        "uninterrupted",
+    );
+    // 14 kill points spread over the whole run: before, during and after
+    // every epoch, the checkpoints and the evaluation; odd cases also kill
+    // the first resume
+    let points: Vec<usize> = (1..=14).map(|k| (k * (lines - 1)).div_ceil(14)).collect();
+    let (mut killed, mut killed_resumes) = (0, 0);
     for (i, &point) in points.iter().enumerate() {
         let case = format!("kill after line {point}");
         let runs = tmp.path().join(format!("runs-{i}"));
@@ -158,7 +170,7 @@ fn kill_9_at_many_points_never_costs_a_run() {
             )
         };
         if i % 2 == 1 && !resume(Some(3 + i)) {
-            killed += 1;
+            killed_resumes += 1;
         }
         // resume until it finishes (each resume makes progress)
         let mut finished = resume(None);
@@ -168,10 +180,11 @@ fn kill_9_at_many_points_never_costs_a_run() {
         assert!(finished, "{case}: the run finishes");
         check_invariants(&run, &case);
     }
-    assert!(killed >= points.len(), "the kills landed: {killed}");
+    assert_eq!(killed, points.len(), "every first run was killed");
     println!(
-        "kill -9 cases: {} processes killed, {} runs, all resumed, finished and evaluated",
-        killed,
+        "kill -9: {killed} runs killed at lines {points:?} of {lines}, {killed_resumes} of their \
+         resumes killed too; {} of {} runs resumed, finished and evaluated",
+        points.len(),
         points.len()
     );
 }
