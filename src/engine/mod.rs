@@ -12,6 +12,7 @@ mod phases;
 mod prepare;
 mod schedule;
 mod trainer;
+mod training_loop;
 
 pub use checkpoint::{find_checkpoint, load_model, CheckpointKind, TrainerState};
 pub use config::{

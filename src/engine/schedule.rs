@@ -26,6 +26,14 @@ impl LrSchedule {
         }
     }
 
+    /// Start again at `lr` (a new phase with its own optimizer): the plateau
+    /// count starts over; the best value seen is kept.
+    pub fn restart(&mut self, lr: f64) {
+        self.base_lr = lr;
+        self.lr = lr;
+        self.bad_epochs = 0;
+    }
+
     /// Update after `epochs_done` epochs with the epoch's validation results.
     /// Returns `(old, new, reason)` when the learning rate changed.
     pub fn on_epoch_end(
