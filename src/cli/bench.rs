@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::data::{Dataset, SplitConfig};
-use crate::engine::{OptimizerConfig, ResolvedDevice};
+use crate::engine::{OnBackend, OptimizerConfig, ResolvedDevice};
 use crate::loader::{AugmentConfig, BatchStream, ImageBank, Pipeline};
 use crate::model::{ModelConfig, Network};
 
@@ -73,26 +73,35 @@ pub fn bench_model(
     steps: usize,
     device: ResolvedDevice,
 ) -> Vec<BenchRow> {
-    match device {
-        ResolvedDevice::Cpu => bench_on::<burn::backend::Autodiff<burn::backend::Flex>>(
-            model,
-            sizes,
-            batch,
-            steps,
-            burn::backend::flex::FlexDevice,
+    device.dispatch(BenchJob {
+        model,
+        sizes,
+        batch,
+        steps,
+        resolved: device,
+    })
+}
+
+/// The model benchmark as work for [`ResolvedDevice::dispatch`].
+struct BenchJob<'a> {
+    model: &'a ModelConfig,
+    sizes: &'a [usize],
+    batch: usize,
+    steps: usize,
+    resolved: ResolvedDevice,
+}
+
+impl OnBackend for BenchJob<'_> {
+    type Output = Vec<BenchRow>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        bench_on::<B>(
+            self.model,
+            self.sizes,
+            self.batch,
+            self.steps,
             device,
-        ),
-        #[cfg(feature = "cuda")]
-        ResolvedDevice::Cuda(n) => bench_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
-            model,
-            sizes,
-            batch,
-            steps,
-            burn::backend::cuda::CudaDevice::new(n),
-            device,
-        ),
-        #[cfg(not(feature = "cuda"))]
-        ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
+            self.resolved,
+        )
     }
 }
 

@@ -9,11 +9,36 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
-/// What the run will use.
+/// What the run will use. A build without the `cuda` feature has no CUDA
+/// variant, so no code has to handle one it cannot run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolvedDevice {
     Cpu,
+    #[cfg(feature = "cuda")]
     Cuda(usize),
+}
+
+/// Work that runs on whichever autodiff backend a device resolves to (the
+/// backend's inner, non-autodiff backend serves inference).
+pub trait OnBackend {
+    type Output;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output;
+}
+
+impl ResolvedDevice {
+    /// Run `job` on this device's backend: the one place that maps a device
+    /// to a burn backend type.
+    pub fn dispatch<J: OnBackend>(self, job: J) -> J::Output {
+        match self {
+            ResolvedDevice::Cpu => job.run::<burn::backend::Autodiff<burn::backend::Flex>>(
+                burn::backend::flex::FlexDevice,
+            ),
+            #[cfg(feature = "cuda")]
+            ResolvedDevice::Cuda(n) => job.run::<burn::backend::Autodiff<burn::backend::Cuda>>(
+                burn::backend::cuda::CudaDevice::new(n),
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for ResolvedDevice {
@@ -24,6 +49,7 @@ impl std::fmt::Display for ResolvedDevice {
                 "cpu (burn-flex, {} threads)",
                 rayon::current_num_threads()
             ),
+            #[cfg(feature = "cuda")]
             ResolvedDevice::Cuda(n) => write!(f, "cuda:{n} (burn-cuda)"),
         }
     }
@@ -49,20 +75,29 @@ impl DeviceChoice {
     pub fn resolve(self) -> Result<ResolvedDevice, String> {
         match self {
             DeviceChoice::Cpu => Ok(ResolvedDevice::Cpu),
-            DeviceChoice::Auto => Ok(if cuda_driver_available() {
-                ResolvedDevice::Cuda(0)
-            } else {
-                ResolvedDevice::Cpu
-            }),
+            DeviceChoice::Auto => Ok(Self::cuda_if_present(0).unwrap_or(ResolvedDevice::Cpu)),
             DeviceChoice::Cuda(n) => {
                 if !cfg!(feature = "cuda") {
                     Err("this facebench was built without CUDA; rebuild with `--features cuda` or use --device cpu".into())
-                } else if !cuda_driver_available() {
-                    Err("no CUDA driver found (libcuda.so.1 does not load); install the NVIDIA driver or use --device cpu".into())
                 } else {
-                    Ok(ResolvedDevice::Cuda(n))
+                    Self::cuda_if_present(n).ok_or_else(|| {
+                        "no CUDA driver found (libcuda.so.1 does not load); install the NVIDIA driver or use --device cpu".into()
+                    })
                 }
             }
+        }
+    }
+
+    /// CUDA device `n`, when this build has CUDA and the driver loads.
+    fn cuda_if_present(n: usize) -> Option<ResolvedDevice> {
+        #[cfg(feature = "cuda")]
+        {
+            cuda_driver_available().then_some(ResolvedDevice::Cuda(n))
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = n;
+            None
         }
     }
 }

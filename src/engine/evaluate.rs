@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::checkpoint::{find_checkpoint, load_model, CheckpointKind};
-use super::device::{DeviceChoice, ResolvedDevice};
+use super::device::{DeviceChoice, OnBackend};
 use super::prepare::prepare_data;
 use crate::eval::{classification_report, EvalReport};
 use crate::loader::{BatchStream, ImageBank, Pipeline};
@@ -119,41 +119,48 @@ pub fn evaluate_run(
     });
     let batch = record.config.train.batch_size;
     let classes = &record.dataset.classes;
-    let mut report = match DeviceChoice::parse(device)
-        .map_err(anyhow::Error::msg)?
-        .resolve()
-        .map_err(anyhow::Error::msg)?
-    {
-        ResolvedDevice::Cpu => {
-            let device = burn::backend::flex::FlexDevice;
-            let model = load_model(
-                &dir,
-                record
-                    .config
-                    .model
-                    .init::<burn::backend::Flex>(classes.len(), &device),
-                &device,
-            )?;
-            evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
-        }
-        #[cfg(feature = "cuda")]
-        ResolvedDevice::Cuda(n) => {
-            let device = burn::backend::cuda::CudaDevice::new(n);
-            let model = load_model(
-                &dir,
-                record
-                    .config
-                    .model
-                    .init::<burn::backend::Cuda>(classes.len(), &device),
-                &device,
-            )?;
-            evaluate_bank(&model, data.eval.clone(), pipeline, classes, batch, &device)
-        }
-        #[cfg(not(feature = "cuda"))]
-        ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
-    };
+    let resolved = DeviceChoice::parse(device)
+        .and_then(DeviceChoice::resolve)
+        .map_err(anyhow::Error::msg)?;
+    let mut report = resolved.dispatch(EvalJob {
+        checkpoint: &dir,
+        config: &record.config.model,
+        data: &data,
+        pipeline,
+        classes,
+        batch,
+    })?;
     report.split = data.eval_split.name().into();
     report.checkpoint = name.into();
     run.write_eval(&report)?;
     Ok(report)
+}
+
+/// Scoring a checkpoint, as work for [`ResolvedDevice::dispatch`] (on the
+/// backend's inner, inference-only backend).
+struct EvalJob<'a> {
+    checkpoint: &'a Path,
+    config: &'a crate::model::ModelConfig,
+    data: &'a super::prepare::PreparedData,
+    pipeline: std::sync::Arc<crate::loader::Pipeline>,
+    classes: &'a [String],
+    batch: usize,
+}
+
+impl OnBackend for EvalJob<'_> {
+    type Output = anyhow::Result<EvalReport>;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = self
+            .config
+            .init::<B::InnerBackend>(self.classes.len(), &device);
+        let model = load_model(self.checkpoint, model, &device)?;
+        Ok(evaluate_bank(
+            &model,
+            self.data.eval.clone(),
+            self.pipeline,
+            self.classes,
+            self.batch,
+            &device,
+        ))
+    }
 }

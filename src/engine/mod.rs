@@ -20,7 +20,7 @@ pub use config::{
     OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
 };
 pub use control::TrainControl;
-pub use device::{cuda_driver_available, DeviceChoice, ResolvedDevice};
+pub use device::{cuda_driver_available, DeviceChoice, OnBackend, ResolvedDevice};
 pub use evaluate::{evaluate_run, predict};
 pub use events::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
 pub use optimizer::AnyOptimizer;

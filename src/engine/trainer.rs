@@ -11,7 +11,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::checkpoint::{find_checkpoint, load_state, CheckpointKind};
 use super::control::TrainControl;
-use super::device::{DeviceChoice, ResolvedDevice};
+use super::device::{DeviceChoice, OnBackend};
 use super::events::TrainEvent;
 use super::prepare::{prepare_data, PreparedData};
 use super::training_loop::train_on;
@@ -219,23 +219,11 @@ fn run(
         resume: resume_dir.as_deref(),
         device_name: device.to_string(),
     };
-    let result = match device {
-        ResolvedDevice::Cpu => train_on::<burn::backend::Autodiff<burn::backend::Flex>>(
-            &ctx,
-            burn::backend::flex::FlexDevice,
-            reporter,
-            control,
-        ),
-        #[cfg(feature = "cuda")]
-        ResolvedDevice::Cuda(n) => train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
-            &ctx,
-            burn::backend::cuda::CudaDevice::new(n),
-            reporter,
-            control,
-        ),
-        #[cfg(not(feature = "cuda"))]
-        ResolvedDevice::Cuda(_) => unreachable!("resolve() refuses CUDA in a build without it"),
-    };
+    let result = device.dispatch(TrainJob {
+        ctx: &ctx,
+        reporter,
+        control,
+    });
     if result.is_err() && ctx.resume.is_none() && !run_dir.config_path().exists() {
         // the inputs failed before the run began (weights that do not load,
         // say): the error goes to the caller, and no empty run folder stays
@@ -243,6 +231,20 @@ fn run(
         let _ = std::fs::remove_dir_all(&run_dir.path);
     }
     result
+}
+
+/// The training loop as work for [`ResolvedDevice::dispatch`].
+struct TrainJob<'a> {
+    ctx: &'a RunContext<'a>,
+    reporter: &'a mut Reporter,
+    control: &'a TrainControl,
+}
+
+impl OnBackend for TrainJob<'_> {
+    type Output = anyhow::Result<()>;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        train_on::<B>(self.ctx, device, self.reporter, self.control)
+    }
 }
 
 /// What a run trains on, shared by every step of the training loop.
