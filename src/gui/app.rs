@@ -46,7 +46,19 @@ pub struct WorkbenchApp {
         crossbeam_channel::Sender<Result<PathBuf, String>>,
         crossbeam_channel::Receiver<Result<PathBuf, String>>,
     ),
+    /// `facebench gui --train` / `--exit-when-done`.
+    train_at_launch: bool,
+    exit_when_done: bool,
+    /// How long until the next look at the engine's channel (see `poll`).
+    poll_every: Duration,
 }
+
+/// While a run trains on the Training tab, a frame that finds new points asks
+/// for the next one this much later: the plots update about 4 times a second.
+const TRAINING_FRAME: Duration = Duration::from_millis(250);
+/// The slowest look at the engine's channel: on other tabs (where nothing of
+/// the run is drawn but its end), or on the Training tab while no points come.
+const SLOW_POLL: Duration = Duration::from_secs(1);
 
 impl WorkbenchApp {
     pub fn new(state: AppState) -> Self {
@@ -65,6 +77,9 @@ impl WorkbenchApp {
             thumbs: None,
             export: None,
             shots: crossbeam_channel::unbounded(),
+            train_at_launch: false,
+            exit_when_done: false,
+            poll_every: TRAINING_FRAME,
         }
     }
 
@@ -84,7 +99,13 @@ impl WorkbenchApp {
         if let Some(r) = start.runs {
             state.runs_dir = r;
         }
-        Self::new(state)
+        if let Some(tab) = start.tab {
+            state.tab = tab;
+        }
+        let mut app = Self::new(state);
+        app.train_at_launch = start.train;
+        app.exit_when_done = start.exit_when_done;
+        app
     }
 
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
@@ -215,9 +236,16 @@ impl WorkbenchApp {
                 }
             }
         }
+        if std::mem::take(&mut self.train_at_launch) {
+            let tab = self.state.tab;
+            self.start_training(ctx);
+            self.state.tab = tab;
+        }
         let mut finished = None;
         if let Some(s) = &mut self.session {
+            let mut arrived = false;
             for ev in s.handle.events.try_iter() {
+                arrived = true;
                 if let TrainEvent::Started { run_dir, .. } = &ev {
                     s.run_dir = Some(run_dir.clone());
                 }
@@ -227,8 +255,21 @@ impl WorkbenchApp {
                 s.live.apply(&ev);
             }
             if s.live.is_running() {
-                // live plots at ~20 Hz, not on every event
-                ctx.request_repaint_after(Duration::from_millis(50));
+                // Each frame repaints the whole window (in software, on a
+                // machine without a GPU), so frames come only as often as
+                // something visible changes: new points on the Training tab at
+                // most every TRAINING_FRAME, backing off to SLOW_POLL while none
+                // arrive; on other tabs a slow poll, for the end of the run.
+                self.poll_every = if self.state.tab == Tab::Training && arrived {
+                    TRAINING_FRAME
+                } else if self.state.tab == Tab::Training {
+                    (self.poll_every * 2).min(SLOW_POLL)
+                } else {
+                    SLOW_POLL
+                };
+                ctx.request_repaint_after(self.poll_every);
+            } else if self.exit_when_done {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
         }
         if let Some(run) = finished {
@@ -339,6 +380,12 @@ impl WorkbenchApp {
                 })
             }
             Some(ExportRequest::Screenshot { path, rect }) => {
+                // a bare file name goes into the runs folder
+                let path = if path.is_relative() {
+                    self.state.runs_dir.join(path)
+                } else {
+                    path
+                };
                 self.request_screenshot(&ctx, path, rect)
             }
             None => {}

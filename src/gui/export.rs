@@ -1,4 +1,6 @@
-//! Exports: tables to CSV, and the window (or one part of it) to PNG.
+//! Exports: tables to CSV, and the window (or one part of it) to PNG. A plot
+//! is saved whole (title, legend, axes and plot: the block's rect cut from the
+//! next frame's pixels) into its run folder; the status line names the file.
 
 use std::path::{Path, PathBuf};
 
@@ -6,6 +8,7 @@ pub enum ExportRequest {
     /// A file was written (or not).
     Done(Result<PathBuf, String>),
     /// Save the next frame's pixels inside `rect` (the whole window if `None`).
+    /// A relative `path` is taken inside the runs folder.
     Screenshot {
         path: PathBuf,
         rect: Option<egui::Rect>,
@@ -44,6 +47,27 @@ pub fn write_csv(
     crate::store::atomic_write(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.to_path_buf())
+}
+
+/// A "save as PNG" button for the block at `rect`, saving `<dir>/<name>.png`
+/// (disabled, saying why, without a folder). Returns the request when clicked.
+pub fn png_button_ui(
+    ui: &mut egui::Ui,
+    dir: Option<&Path>,
+    name: &str,
+    rect: egui::Rect,
+) -> Option<ExportRequest> {
+    let button = ui.add_enabled(dir.is_some(), egui::Button::new("save as PNG").small());
+    let button = match dir {
+        Some(d) => button.on_hover_text(format!("save {name}.png into {}", d.display())),
+        None => button.on_disabled_hover_text("no run folder to save into"),
+    };
+    let dir = dir.filter(|_| button.clicked())?;
+    let path = dir.join(format!("{name}.png"));
+    Some(ExportRequest::Screenshot {
+        path: std::path::absolute(&path).unwrap_or(path),
+        rect: Some(rect),
+    })
 }
 
 /// Crop a screenshot to `rect` (in points) and save it as PNG.
