@@ -57,7 +57,9 @@ pub fn png_button_ui(
     name: &str,
     rect: egui::Rect,
 ) -> Option<ExportRequest> {
-    let button = ui.add_enabled(dir.is_some(), egui::Button::new("save as PNG").small());
+    let button = ui
+        .horizontal(|ui| ui.add_enabled(dir.is_some(), egui::Button::new("save as PNG").small()))
+        .inner;
     let button = match dir {
         Some(d) => button.on_hover_text(format!("save {name}.png into {}", d.display())),
         None => button.on_disabled_hover_text("no run folder to save into"),

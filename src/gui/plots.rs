@@ -78,20 +78,28 @@ pub fn legend_ui(ui: &mut Ui, id: &str, entries: &[(String, Color32)]) -> HashSe
         for (name, color) in entries {
             let off = hidden.contains(name);
             let color = if off { color.gamma_multiply(0.3) } else { *color };
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 10.0), Sense::hover());
-            ui.painter().line_segment(
-                [rect.left_center(), rect.right_center()],
-                egui::Stroke::new(2.5, color),
-            );
-            let text = if off {
-                RichText::new(name).weak().strikethrough()
-            } else {
-                RichText::new(name)
-            };
+            // swatch and name as one block, so a wrapped row never parts them
             let clicked = ui
-                .add(egui::Label::new(text).sense(Sense::click()))
-                .on_hover_text("click to hide or show")
-                .clicked();
+                .horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 10.0), Sense::hover());
+                    ui.painter().line_segment(
+                        [rect.left_center(), rect.right_center()],
+                        egui::Stroke::new(2.5, color),
+                    );
+                    let text = if off {
+                        RichText::new(name).weak().strikethrough()
+                    } else {
+                        RichText::new(name)
+                    };
+                    ui.add(
+                        egui::Label::new(text)
+                            .wrap_mode(egui::TextWrapMode::Extend)
+                            .sense(Sense::click()),
+                    )
+                    .on_hover_text("click to hide or show")
+                    .clicked()
+                })
+                .inner;
             if clicked {
                 if off {
                     hidden.remove(name);

@@ -2,7 +2,7 @@
 //! loss and accuracy, learning rate, throughput), progress, ETA and the event log.
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{AxisHints, Line, Plot, PlotPoints, Points, VLine};
 
 use super::decimate::Envelope;
 use super::export::ExportRequest;
@@ -173,6 +173,19 @@ fn phase_lines(plot: &mut egui_plot::PlotUi<'_>, run: &LiveRun, per_epoch: bool)
     }
 }
 
+/// The x axis, labelled. Epoch ticks may sit as close as their short text
+/// allows (8 epochs in 360 px still get their numbers).
+fn x_axis(label: &str) -> AxisHints<'static> {
+    let axis = AxisHints::new_x()
+        .label(label)
+        .formatter(|m, _| linear_label(m));
+    if label == "epoch" {
+        axis.label_spacing(24.0..=40.0)
+    } else {
+        axis
+    }
+}
+
 /// A fixed id per plot, so its zoom survives layout changes (and tests can
 /// find its frame).
 fn plot_id(name: &str) -> egui::Id {
@@ -192,8 +205,7 @@ fn iteration_loss_plot(ui: &mut Ui, run: &LiveRun, smoothing: f64, height: f32) 
         Plot::new("iter-loss")
             .id(plot_id("iter-loss"))
             .height(height)
-            .x_axis_label("iteration")
-            .x_axis_formatter(|m, _| linear_label(m))
+            .custom_x_axes(vec![x_axis("iteration")])
             .y_axis_formatter(|m, _| linear_label(m))
             .show(ui, |plot| {
                 if !hidden.contains("raw") {
@@ -249,8 +261,7 @@ fn epoch_plot(
         Plot::new(id)
             .id(plot_id(id))
             .height(height)
-            .x_axis_label("epoch")
-            .x_axis_formatter(|m, _| linear_label(m))
+            .custom_x_axes(vec![x_axis("epoch")])
             .y_axis_formatter(|m, _| linear_label(m))
             .show(ui, |plot| {
                 for (name, points, color) in [("train", train, TRAIN), ("val", val, VAL)] {
@@ -295,8 +306,7 @@ fn series_plot(ui: &mut Ui, run: &LiveRun, s: Series<'_>, height: f32) -> egui::
         let mut plot = Plot::new(s.id)
             .id(plot_id(s.id))
             .height(height)
-            .x_axis_label("iteration")
-            .x_axis_formatter(|m, _| linear_label(m));
+            .custom_x_axes(vec![x_axis("iteration")]);
         if let Some((lo, hi)) = s.y_bounds {
             plot = plot.include_y(lo).include_y(hi);
         }
