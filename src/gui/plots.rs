@@ -78,28 +78,35 @@ pub fn legend_ui(ui: &mut Ui, id: &str, entries: &[(String, Color32)]) -> HashSe
         for (name, color) in entries {
             let off = hidden.contains(name);
             let color = if off { color.gamma_multiply(0.3) } else { *color };
-            // swatch and name as one block, so a wrapped row never parts them
-            let clicked = ui
-                .horizontal(|ui| {
-                    let (rect, _) = ui.allocate_exact_size(egui::vec2(16.0, 10.0), Sense::hover());
-                    ui.painter().line_segment(
-                        [rect.left_center(), rect.right_center()],
-                        egui::Stroke::new(2.5, color),
-                    );
-                    let text = if off {
-                        RichText::new(name).weak().strikethrough()
-                    } else {
-                        RichText::new(name)
-                    };
-                    ui.add(
-                        egui::Label::new(text)
-                            .wrap_mode(egui::TextWrapMode::Extend)
-                            .sense(Sense::click()),
-                    )
-                    .on_hover_text("click to hide or show")
-                    .clicked()
-                })
-                .inner;
+            // swatch and name as one widget, so a wrapped row never parts them
+            let text = if off {
+                RichText::new(name).weak().strikethrough()
+            } else {
+                RichText::new(name)
+            };
+            let galley = egui::WidgetText::from(text).into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            );
+            let size = egui::vec2(22.0 + galley.size().x, galley.size().y.max(10.0));
+            let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+            response.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Label, true, name.as_str())
+            });
+            let y = rect.center().y;
+            ui.painter().line_segment(
+                [egui::pos2(rect.min.x, y), egui::pos2(rect.min.x + 16.0, y)],
+                egui::Stroke::new(2.5, color),
+            );
+            let text_color = ui.visuals().text_color();
+            ui.painter().galley(
+                egui::pos2(rect.min.x + 22.0, rect.min.y),
+                galley,
+                text_color,
+            );
+            let clicked = response.on_hover_text("click to hide or show").clicked();
             if clicked {
                 if off {
                     hidden.remove(name);
