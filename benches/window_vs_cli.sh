@@ -14,7 +14,8 @@
 # shows while training: training | results | runs | dataset; default
 # training), OUT (default a new temp folder), DISPLAY (default :99; an Xvfb is
 # started on it when none answers). A timing run starts only when no rustc or
-# cargo is running (other builds on a shared machine would skew it).
+# cargo is running, and a run during which one started is done again (other
+# builds on a shared machine would skew it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -103,13 +104,36 @@ run_window() {
     echo "$pid" >"$dir.pid"
 }
 
+# Note, every 2 s while $1 runs, whether a build (rustc, cargo) is running.
+watch_builds() {
+    local pid=$1 log=$2
+    : >"$log"
+    while kill -0 "$pid" 2>/dev/null; do
+        if pgrep -x rustc >/dev/null || pgrep -x cargo >/dev/null; then date +%T >>"$log"; fi
+        sleep 2
+    done
+}
+
+# Run one timing run; a build that started during it spoils it: run it again
+# (up to 3 tries; the last try is kept and flagged in the table).
+timed() {
+    local kind=$1 dir=$2
+    for try in 1 2 3; do
+        rm -rf "$dir"
+        wait_idle
+        echo "$(basename "$dir"): $kind, try $try"
+        "run_$kind" "$dir" &
+        local runner=$!
+        watch_builds "$runner" "$dir.builds"
+        wait "$runner" || echo "  (exited with $?; see $dir.log)"
+        if [ ! -s "$dir.builds" ]; then return; fi
+        echo "  a build ran during it ($(wc -l <"$dir.builds") samples)"
+    done
+}
+
 for i in $(seq 1 "$PAIRS"); do
-    wait_idle
-    echo "pair $i: CLI"
-    run_cli "$OUT/cli-$i"
-    wait_idle
-    echo "pair $i: window ($TAB tab)"
-    run_window "$OUT/window-$i"
+    timed cli "$OUT/cli-$i"
+    timed window "$OUT/window-$i"
 done
 
 python3 - "$OUT" "$PAIRS" <<'PY'
@@ -142,14 +166,24 @@ for i in range(1, pairs + 1):
         rates = [e["images_per_sec"] for e in ep]
         later = rates[1:] or rates
         secs = sum(e["seconds"] for e in ep)
-        res[kind].append((statistics.mean(rates), statistics.mean(later), secs))
-        print(f"| {kind} {i} | {len(ep)} | {statistics.mean(rates):.1f} | {statistics.mean(later):.1f} | {secs:.1f} |")
-if res["cli"] and res["window"]:
-    c = statistics.mean(r[0] for r in res["cli"])
-    w = statistics.mean(r[0] for r in res["window"])
-    c2 = statistics.mean(r[1] for r in res["cli"])
-    w2 = statistics.mean(r[1] for r in res["window"])
-    print(f"\nwindow / CLI throughput: {100 * w / c:.1f}% (all epochs), {100 * w2 / c2:.1f}% (epochs 2+)")
+        b = f"{out}/{kind}-{i}.builds"
+        builds = len(open(b).read().split()) if os.path.exists(b) else 0
+        flag = f" (a build ran during {2 * builds} s of it)" if builds else ""
+        res[kind].append((statistics.mean(rates), statistics.mean(later), secs, builds))
+        print(f"| {kind} {i}{flag} | {len(ep)} | {statistics.mean(rates):.1f} | {statistics.mean(later):.1f} | {secs:.1f} |")
+def ratio(which, runs):
+    c = [r for r in runs["cli"]]
+    w = [r for r in runs["window"]]
+    if not c or not w:
+        print(f"\nwindow / CLI throughput ({which}): no runs")
+        return
+    cm, wm = statistics.mean(r[0] for r in c), statistics.mean(r[0] for r in w)
+    c2, w2 = statistics.mean(r[1] for r in c), statistics.mean(r[1] for r in w)
+    print(f"\nwindow / CLI throughput ({which}: {len(c)} CLI, {len(w)} window runs): "
+          f"{cm:.1f} vs {wm:.1f} images/s = {100 * wm / cm:.1f}% (all epochs), "
+          f"{100 * w2 / c2:.1f}% (epochs 2+)")
+ratio("runs with no build beside them", {k: [r for r in v if r[3] == 0] for k, v in res.items()})
+ratio("all runs", res)
 
 print("\n| window run | wall s | UI thread CPU | renderer (llvmpipe) CPU | whole process CPU |")
 print("|---|---|---|---|---|")
