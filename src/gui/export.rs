@@ -80,10 +80,11 @@ pub fn save_screenshot(
     path: &Path,
 ) -> Result<PathBuf, String> {
     let [w, h] = image.size;
-    let (x0, y0, x1, y1) = match rect {
+    // a few points of margin, so text at the block's edge is not cut
+    let (x0, y0, x1, y1) = match rect.map(|r| r.expand(4.0)) {
         Some(r) => (
-            ((r.min.x * pixels_per_point) as usize).min(w),
-            ((r.min.y * pixels_per_point) as usize).min(h),
+            ((r.min.x.max(0.0) * pixels_per_point) as usize).min(w),
+            ((r.min.y.max(0.0) * pixels_per_point) as usize).min(h),
             ((r.max.x * pixels_per_point) as usize).min(w),
             ((r.max.y * pixels_per_point) as usize).min(h),
         ),
