@@ -60,6 +60,16 @@ const TRAINING_FRAME: Duration = Duration::from_millis(250);
 /// the run is drawn but its end), or on the Training tab while no points come.
 const SLOW_POLL: Duration = Duration::from_secs(1);
 
+/// When to look at a training run's channel next: soon after new points on
+/// the Training tab, backing off while none come, slowly on other tabs.
+fn next_poll(on_training_tab: bool, points_arrived: bool, previous: Duration) -> Duration {
+    match (on_training_tab, points_arrived) {
+        (true, true) => TRAINING_FRAME,
+        (true, false) => (previous * 2).clamp(TRAINING_FRAME, SLOW_POLL),
+        (false, _) => SLOW_POLL,
+    }
+}
+
 impl WorkbenchApp {
     pub fn new(state: AppState) -> Self {
         Self {
@@ -260,13 +270,8 @@ impl WorkbenchApp {
                 // something visible changes: new points on the Training tab at
                 // most every TRAINING_FRAME, backing off to SLOW_POLL while none
                 // arrive; on other tabs a slow poll, for the end of the run.
-                self.poll_every = if self.state.tab == Tab::Training && arrived {
-                    TRAINING_FRAME
-                } else if self.state.tab == Tab::Training {
-                    (self.poll_every * 2).min(SLOW_POLL)
-                } else {
-                    SLOW_POLL
-                };
+                self.poll_every =
+                    next_poll(self.state.tab == Tab::Training, arrived, self.poll_every);
                 ctx.request_repaint_after(self.poll_every);
             } else if self.exit_when_done {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -400,5 +405,25 @@ impl eframe::App for WorkbenchApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_fast_only_while_the_training_plots_get_points() {
+        assert_eq!(next_poll(true, true, SLOW_POLL), TRAINING_FRAME);
+        // no new points: back off to the slow poll
+        let mut d = TRAINING_FRAME;
+        for _ in 0..10 {
+            d = next_poll(true, false, d);
+        }
+        assert_eq!(d, SLOW_POLL);
+        assert!(next_poll(true, false, TRAINING_FRAME) > TRAINING_FRAME);
+        // another tab: slow, points or not
+        assert_eq!(next_poll(false, true, TRAINING_FRAME), SLOW_POLL);
+        assert_eq!(next_poll(false, false, TRAINING_FRAME), SLOW_POLL);
     }
 }
