@@ -793,18 +793,22 @@ fn classes_show_in_natural_order_in_the_results() {
         rows.windows(2).all(|w| w[0] < w[1]),
         "per-class table: {rows:?}"
     );
-    let legend: Vec<f32> = natural
+    // the legend wraps in rows: reading order is top to bottom, left to right
+    let legend: Vec<(f32, f32)> = natural
         .iter()
         .map(|&i| {
-            h.get_by_label_contains(&format!("{} (AUC", names[i]))
+            let at = h
+                .get_by_label_contains(&format!("{} (AUC", names[i]))
                 .rect()
-                .min
-                .y
+                .min;
+            (at.y, at.x)
         })
         .collect();
     assert!(
-        legend.windows(2).all(|w| w[0] < w[1]),
-        "ROC legend: {legend:?}"
+        legend
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1)),
+        "ROC legend in reading order: {legend:?}"
     );
 }
 
@@ -935,4 +939,63 @@ fn a_damaged_eval_json_shows_an_error_in_the_results_tab() {
     h.run_steps(2);
     h.get_by_label_contains("eval.json is damaged");
     assert!(h.state().results.loaded.is_none());
+}
+
+/// "save as PNG" on a Training-tab plot writes the whole plot block (title,
+/// legend, axes) into the run's folder, and the status line names the file.
+#[test]
+fn saving_a_training_plot_writes_a_png_into_the_run_folder() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(1))),
+        [1400.0, 1000.0],
+    );
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    h.get_by_label("Train").click();
+    step_until(&mut h, "run finished", |a| {
+        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+    });
+    let live = &h.state().session.as_ref().unwrap().live;
+    assert!(live.failed.is_none(), "{:?}", live.failed);
+    let run_dir = live.run_dir.clone().expect("the run has a folder");
+    h.state_mut().state.tab = Tab::Training;
+    h.run_steps(3);
+    let expected = std::path::absolute(run_dir.join("loss-per-iteration.png")).unwrap();
+    assert!(!expected.exists());
+    h.get_by_label("loss-per-iteration").click();
+    step_until(&mut h, "PNG written", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("loss-per-iteration"))
+    });
+    h.run_steps(2);
+    assert!(expected.is_file(), "{} written", expected.display());
+    // the status line names the file
+    h.get_by_label_contains(&expected.display().to_string());
+    // the whole block, not just the plot frame: wider (the y axis) and taller
+    // (title, legend, x axis) than the bare plot area
+    let frame =
+        egui_plot::PlotMemory::load(&h.ctx, egui::Id::unique(("training-plot", "iter-loss")))
+            .expect("the plot was drawn")
+            .transform()
+            .frame()
+            .to_owned();
+    let png = image::open(&expected).unwrap();
+    let ppp = h.ctx.pixels_per_point();
+    assert!(
+        png.width() as f32 > frame.width() * ppp + 10.0
+            && png.height() as f32 > frame.height() * ppp + 40.0,
+        "{}x{} PNG vs a {}x{} plot area",
+        png.width(),
+        png.height(),
+        frame.width(),
+        frame.height()
+    );
+    // and it is the plot, not an empty crop: more than one colour
+    let rgba = png.to_rgba8();
+    let first = rgba.get_pixel(0, 0);
+    assert!(rgba.pixels().any(|p| p != first));
 }

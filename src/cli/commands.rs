@@ -22,13 +22,35 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
         data: None,
         preset: None,
         runs: None,
+        train: false,
+        exit_when_done: false,
+        tab: None,
     }) {
-        Command::Gui { data, preset, runs } => {
+        Command::Gui {
+            data,
+            preset,
+            runs,
+            train,
+            exit_when_done,
+            tab,
+        } => {
             let preset = match preset {
                 Some(p) => Some((RunConfig::load(&p)?, p)),
                 None => None,
             };
-            crate::gui::run_gui(crate::gui::StartOptions { data, preset, runs }).map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display"))
+            let tab = tab.and_then(|t| {
+                crate::gui::Tab::ALL
+                    .into_iter()
+                    .find(|x| x.title().eq_ignore_ascii_case(&t))
+            });
+            crate::gui::run_gui(crate::gui::StartOptions {
+                data,
+                preset,
+                runs,
+                tab,
+                train,
+                exit_when_done,
+            }).map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display"))
         }
         Command::Train {
             data,

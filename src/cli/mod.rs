@@ -37,6 +37,15 @@ pub enum Command {
         /// Folder holding the runs.
         #[arg(long)]
         runs: Option<PathBuf>,
+        /// Start training at launch (needs --data; scripted runs, benchmarks).
+        #[arg(long, requires = "data")]
+        train: bool,
+        /// Close the window when the run started by --train has ended.
+        #[arg(long, requires = "train")]
+        exit_when_done: bool,
+        /// Show this tab first: dataset, training, results or runs.
+        #[arg(long, value_name = "TAB", value_parser = ["dataset", "training", "results", "runs"])]
+        tab: Option<String>,
     },
     /// Train a model on a folder of faces (one sub-folder per person).
     Train {

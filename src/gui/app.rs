@@ -50,6 +50,28 @@ pub struct WorkbenchApp {
         crossbeam_channel::Sender<Result<PathBuf, String>>,
         crossbeam_channel::Receiver<Result<PathBuf, String>>,
     ),
+    /// `facebench gui --train` / `--exit-when-done`.
+    train_at_launch: bool,
+    exit_when_done: bool,
+    /// How long until the next look at the engine's channel (see `poll`).
+    poll_every: Duration,
+}
+
+/// While a run trains on the Training tab, a frame that finds new points asks
+/// for the next one this much later: the plots update about 4 times a second.
+const TRAINING_FRAME: Duration = Duration::from_millis(250);
+/// The slowest look at the engine's channel: on other tabs (where nothing of
+/// the run is drawn but its end), or on the Training tab while no points come.
+const SLOW_POLL: Duration = Duration::from_secs(1);
+
+/// When to look at a training run's channel next: soon after new points on
+/// the Training tab, backing off while none come, slowly on other tabs.
+fn next_poll(on_training_tab: bool, points_arrived: bool, previous: Duration) -> Duration {
+    match (on_training_tab, points_arrived) {
+        (true, true) => TRAINING_FRAME,
+        (true, false) => (previous * 2).clamp(TRAINING_FRAME, SLOW_POLL),
+        (false, _) => SLOW_POLL,
+    }
 }
 
 impl WorkbenchApp {
@@ -70,6 +92,9 @@ impl WorkbenchApp {
             thumbs: None,
             export: None,
             shots: crossbeam_channel::unbounded(),
+            train_at_launch: false,
+            exit_when_done: false,
+            poll_every: TRAINING_FRAME,
         }
     }
 
@@ -90,7 +115,13 @@ impl WorkbenchApp {
         if let Some(r) = start.runs {
             state.runs_dir = r;
         }
-        Self::new(state)
+        if let Some(tab) = start.tab {
+            state.tab = tab;
+        }
+        let mut app = Self::new(state);
+        app.train_at_launch = start.train;
+        app.exit_when_done = start.exit_when_done;
+        app
     }
 
     /// Show `text` under the Train button.
@@ -278,9 +309,16 @@ impl WorkbenchApp {
                 }
             }
         }
+        if std::mem::take(&mut self.train_at_launch) {
+            let tab = self.state.tab;
+            self.start_training(ctx);
+            self.state.tab = tab;
+        }
         let mut finished = None;
         if let Some(s) = &mut self.session {
+            let mut arrived = false;
             for ev in s.handle.events.try_iter() {
+                arrived = true;
                 if let TrainEvent::Started { run_dir, .. } = &ev {
                     s.run_dir = Some(run_dir.clone());
                 }
@@ -290,8 +328,16 @@ impl WorkbenchApp {
                 s.live.apply(&ev);
             }
             if s.live.is_running() {
-                // live plots at ~20 Hz, not on every event
-                ctx.request_repaint_after(Duration::from_millis(50));
+                // Each frame repaints the whole window (in software, on a
+                // machine without a GPU), so frames come only as often as
+                // something visible changes: new points on the Training tab at
+                // most every TRAINING_FRAME, backing off to SLOW_POLL while none
+                // arrive; on other tabs a slow poll, for the end of the run.
+                self.poll_every =
+                    next_poll(self.state.tab == Tab::Training, arrived, self.poll_every);
+                ctx.request_repaint_after(self.poll_every);
+            } else if self.exit_when_done {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
         }
         if let Some(run) = finished {
@@ -413,6 +459,12 @@ impl WorkbenchApp {
                 self.set_status(StatusTopic::File, text);
             }
             Some(ExportRequest::Screenshot { path, rect }) => {
+                // a bare file name goes into the runs folder
+                let path = if path.is_relative() {
+                    self.state.runs_dir.join(path)
+                } else {
+                    path
+                };
                 self.request_screenshot(&ctx, path, rect)
             }
             None => {}
@@ -427,5 +479,25 @@ impl eframe::App for WorkbenchApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_fast_only_while_the_training_plots_get_points() {
+        assert_eq!(next_poll(true, true, SLOW_POLL), TRAINING_FRAME);
+        // no new points: back off to the slow poll
+        let mut d = TRAINING_FRAME;
+        for _ in 0..10 {
+            d = next_poll(true, false, d);
+        }
+        assert_eq!(d, SLOW_POLL);
+        assert!(next_poll(true, false, TRAINING_FRAME) > TRAINING_FRAME);
+        // another tab: slow, points or not
+        assert_eq!(next_poll(false, true, TRAINING_FRAME), SLOW_POLL);
+        assert_eq!(next_poll(false, false, TRAINING_FRAME), SLOW_POLL);
     }
 }

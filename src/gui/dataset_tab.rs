@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use egui::{RichText, Ui};
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot};
 
 use super::export::ExportRequest;
 use super::jobs::Job;
+use super::plots::{legend_ui, linear_label, palette, TRAIN, VAL};
 use super::thumbnails::{color_image, ThumbnailCache};
 use crate::data::{decode_working_size, natural_cmp, natural_order, DatasetReport, SplitConfig};
 use crate::engine::RunConfig;
@@ -152,7 +153,8 @@ pub fn dataset_tab_ui(
         ui.separator();
         let chart = counts_chart_ui(ui, report);
         if ui.small_button("save chart as PNG").clicked() {
-            let path = PathBuf::from("screenshots").join("dataset-class-counts.png");
+            // a bare name: into the runs folder
+            let path = PathBuf::from("dataset-class-counts.png");
             *export = Some(ExportRequest::Screenshot {
                 path,
                 rect: Some(chart),
@@ -229,41 +231,71 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
     });
 }
 
+/// Horizontal stacked bars, one row per class, so every class is labelled
+/// (23 celeb23 names need the height, not the width).
 fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
-    ui.heading("Images per class and split");
-    let split_bars = |k: usize| -> Vec<Bar> {
-        r.classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let v = [c.train, c.val, c.test][k] as f64;
-                Bar::new(i as f64, v).width(0.8).name(&c.class)
-            })
-            .collect()
-    };
-    let train = BarChart::new("train", split_bars(0));
-    let val = BarChart::new("val", split_bars(1)).stack_on(&[&train]);
-    let test = BarChart::new("test", split_bars(2)).stack_on(&[&train, &val]);
-    let names: Vec<String> = r.classes.iter().map(|c| c.class.clone()).collect();
-    Plot::new("class-counts")
-        .height(220.0)
-        .legend(Legend::default())
-        .allow_scroll(false)
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
+    let block = ui.vertical(|ui| {
+        ui.heading("Images per class and split");
+        let splits = [("train", TRAIN), ("val", VAL), ("test", palette(2))];
+        let entries: Vec<_> = splits.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        let hidden = legend_ui(ui, "class-counts", &entries);
+        let n = r.classes.len();
+        let mut charts: Vec<BarChart> = Vec::new();
+        for (k, (name, color)) in splits.into_iter().enumerate() {
+            if hidden.contains(name) {
+                continue;
             }
-        })
-        .show(ui, |plot| {
-            plot.bar_chart(train);
-            plot.bar_chart(val);
-            plot.bar_chart(test);
-        })
-        .response
-        .rect
+            let bars = r
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    // the first class on top
+                    let v = [c.train, c.val, c.test][k] as f64;
+                    Bar::new((n - 1 - i) as f64, v).width(0.7).name(&c.class)
+                })
+                .collect();
+            let below: Vec<&BarChart> = charts.iter().collect();
+            let chart = BarChart::new(name, bars)
+                .color(color)
+                .horizontal()
+                .stack_on(&below);
+            charts.push(chart);
+        }
+        let names: Vec<String> = r.classes.iter().map(|c| c.class.clone()).collect();
+        Plot::new("class-counts")
+            .height((n as f32 * 22.0 + 50.0).max(160.0))
+            .allow_scroll(false)
+            .x_axis_label("images")
+            .x_axis_formatter(|m, _| linear_label(m))
+            .y_grid_spacer(move |g| {
+                (0..n)
+                    .map(|i| i as f64)
+                    .filter(|&v| v >= g.bounds.0 && v <= g.bounds.1)
+                    .map(|value| GridMark {
+                        value,
+                        step_size: 1.0,
+                    })
+                    .collect()
+            })
+            // one label per 22 px row: full strength from 16 px apart
+            .custom_y_axes(vec![AxisHints::new_y()
+                .label_spacing(12.0..=16.0)
+                .formatter(move |mark, _| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                        names[n - 1 - i as usize].clone()
+                    } else {
+                        String::new()
+                    }
+                })])
+            .show(ui, |plot| {
+                for chart in charts {
+                    plot.bar_chart(chart);
+                }
+            });
+    });
+    block.response.rect
 }
 
 fn problems_ui(ui: &mut Ui, r: &DatasetReport) {

@@ -1,4 +1,6 @@
-//! Exports: tables to CSV, and the window (or one part of it) to PNG.
+//! Exports: tables to CSV, and the window (or one part of it) to PNG. A plot
+//! is saved whole (title, legend, axes and plot: the block's rect cut from the
+//! next frame's pixels) into its run folder; the status line names the file.
 
 use std::path::{Path, PathBuf};
 
@@ -6,6 +8,7 @@ pub enum ExportRequest {
     /// A file was written (or not).
     Done(Result<PathBuf, String>),
     /// Save the next frame's pixels inside `rect` (the whole window if `None`).
+    /// A relative `path` is taken inside the runs folder.
     Screenshot {
         path: PathBuf,
         rect: Option<egui::Rect>,
@@ -46,6 +49,29 @@ pub fn write_csv(
     Ok(path.to_path_buf())
 }
 
+/// A "save as PNG" button for the block at `rect`, saving `<dir>/<name>.png`
+/// (disabled, saying why, without a folder). Returns the request when clicked.
+pub fn png_button_ui(
+    ui: &mut egui::Ui,
+    dir: Option<&Path>,
+    name: &str,
+    rect: egui::Rect,
+) -> Option<ExportRequest> {
+    let button = ui
+        .horizontal(|ui| ui.add_enabled(dir.is_some(), egui::Button::new("save as PNG").small()))
+        .inner;
+    let button = match dir {
+        Some(d) => button.on_hover_text(format!("save {name}.png into {}", d.display())),
+        None => button.on_disabled_hover_text("no run folder to save into"),
+    };
+    let dir = dir.filter(|_| button.clicked())?;
+    let path = dir.join(format!("{name}.png"));
+    Some(ExportRequest::Screenshot {
+        path: std::path::absolute(&path).unwrap_or(path),
+        rect: Some(rect),
+    })
+}
+
 /// Crop a screenshot to `rect` (in points) and save it as PNG.
 pub fn save_screenshot(
     image: &egui::ColorImage,
@@ -54,10 +80,11 @@ pub fn save_screenshot(
     path: &Path,
 ) -> Result<PathBuf, String> {
     let [w, h] = image.size;
-    let (x0, y0, x1, y1) = match rect {
+    // a few points of margin, so text at the block's edge is not cut
+    let (x0, y0, x1, y1) = match rect.map(|r| r.expand(4.0)) {
         Some(r) => (
-            ((r.min.x * pixels_per_point) as usize).min(w),
-            ((r.min.y * pixels_per_point) as usize).min(h),
+            ((r.min.x.max(0.0) * pixels_per_point) as usize).min(w),
+            ((r.min.y.max(0.0) * pixels_per_point) as usize).min(h),
             ((r.max.x * pixels_per_point) as usize).min(w),
             ((r.max.y * pixels_per_point) as usize).min(h),
         ),

@@ -1,12 +1,18 @@
 //! A run's events folded into the series the views draw. Fed live from the
 //! engine's channel, or from a `metrics.jsonl` being tailed.
 
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use super::decimate::{Envelope, SmoothedSeries};
 use crate::engine::{EpochMetrics, FinishStatus, TrainEvent};
 
 /// What happened in one run, ready to plot.
 #[derive(Debug, Default, Clone)]
 pub struct LiveRun {
     pub name: String,
+    /// The run folder, once the engine has said where it is.
+    pub run_dir: Option<PathBuf>,
     pub device: String,
     pub epochs_planned: usize,
     pub batches_per_epoch: usize,
@@ -21,6 +27,14 @@ pub struct LiveRun {
     /// Smallest and largest of `iter_log_lr`, kept as points arrive.
     pub log_lr_range: Option<(f64, f64)>,
     pub iter_rate: Vec<f64>,
+    /// Min/max envelopes of the per-iteration loss, log lr and images/s, grown
+    /// point by point as iterations arrive (never rebuilt by a frame).
+    pub loss_envelope: Envelope,
+    pub log_lr_envelope: Envelope,
+    pub rate_envelope: Envelope,
+    /// The smoothed loss for the last smoothing weight drawn, extended by the
+    /// frames that draw it (a cache, hence the cell).
+    smoothed_loss: RefCell<SmoothedSeries>,
     pub current_epoch: usize,
     pub current_batch: usize,
     pub epochs: Vec<EpochMetrics>,
@@ -51,6 +65,7 @@ impl LiveRun {
         match event {
             TrainEvent::Started {
                 run,
+                run_dir,
                 config,
                 device,
                 start_epoch,
@@ -58,6 +73,7 @@ impl LiveRun {
                 ..
             } => {
                 self.name = run.clone();
+                self.run_dir = Some(run_dir.clone());
                 self.device = device.clone();
                 self.epochs_planned = config.train.epochs;
                 self.batch_size = config.train.batch_size;
@@ -94,6 +110,9 @@ impl LiveRun {
                     None => (log_lr, log_lr),
                 });
                 self.iter_rate.push(*images_per_sec);
+                self.loss_envelope.extend(&self.iter_loss);
+                self.log_lr_envelope.extend(&self.iter_log_lr);
+                self.rate_envelope.extend(&self.iter_rate);
                 self.current_epoch = *epoch;
                 self.current_batch = *batch;
                 self.batches_per_epoch = *batches;
@@ -199,6 +218,16 @@ impl LiveRun {
                 self.log.push(format!("failed: {error}"));
             }
         }
+    }
+
+    /// The EMA-smoothed loss for `smoothing` and its envelope, brought up to
+    /// date with the points that arrived since the last call (the whole series
+    /// is recomputed only when `smoothing` changes).
+    pub fn smoothed_loss(&self, smoothing: f64) -> std::cell::Ref<'_, SmoothedSeries> {
+        self.smoothed_loss
+            .borrow_mut()
+            .sync(&self.iter_loss, smoothing);
+        self.smoothed_loss.borrow()
     }
 
     /// Fraction of the run done, and estimated seconds left (from the recent

@@ -23,7 +23,7 @@ mod training_tab;
 
 pub use app::{TrainSession, WorkbenchApp};
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};
-pub use decimate::{ema, min_max_envelope};
+pub use decimate::{ema, min_max_envelope, Envelope, SmoothedSeries};
 pub use experiment_panel::train_blocker;
 pub use jobs::Job;
 pub use live_run::LiveRun;
@@ -40,6 +40,12 @@ pub struct StartOptions {
     pub data: Option<std::path::PathBuf>,
     pub preset: Option<(crate::engine::RunConfig, std::path::PathBuf)>,
     pub runs: Option<std::path::PathBuf>,
+    /// Show this tab first.
+    pub tab: Option<Tab>,
+    /// Start training at launch (with the dataset and preset given).
+    pub train: bool,
+    /// Close the window when the run started at launch has ended.
+    pub exit_when_done: bool,
 }
 
 /// Open the workbench window.

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use egui::{Color32, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::confusion::{confusion_ui, ConfusionView};
-use super::export::{write_csv, ExportRequest};
+use super::export::{png_button_ui, write_csv, ExportRequest};
 use super::jobs::Job;
-use super::plots::palette;
+use super::plots::{legend_ui, linear_label, palette};
 use super::thumbnails::ThumbnailCache;
 use crate::data::{natural_cmp, natural_order};
 use crate::eval::EvalReport;
@@ -154,14 +154,26 @@ pub fn results_tab_ui(
         .show(ui, |ui| {
             ui.columns(2, |cols| {
                 per_class_table_ui(&mut cols[0], view);
-                roc_ui(&mut cols[1], view);
+                let roc = cols[1].vertical(|ui| roc_ui(ui, view)).response.rect;
+                if let Some(r) = png_button_ui(&mut cols[1], view.run.as_deref(), "roc-curves", roc)
+                {
+                    *export = Some(r);
+                }
             });
             ui.separator();
-            ui.heading("Confusion matrix");
             let loaded = view.loaded.as_ref().expect("checked above");
             let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
-            if confusion_ui(ui, &mut view.confusion, &classes, &matrix, 640.0).is_some() {
+            let block = ui.vertical(|ui| {
+                ui.heading("Confusion matrix");
+                confusion_ui(ui, &mut view.confusion, &classes, &matrix, 640.0)
+            });
+            if block.inner.is_some() {
                 view.enlarged = None;
+            }
+            let matrix_rect = block.response.rect.intersect(ui.clip_rect());
+            if let Some(r) = png_button_ui(ui, view.run.as_deref(), "confusion-matrix", matrix_rect)
+            {
+                *export = Some(r);
             }
             ui.separator();
             gallery_ui(ui, view, thumbs, big);
@@ -360,51 +372,53 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
         .filter(|&i| filter.is_empty() || labels[i].to_lowercase().contains(&filter))
         .take(if filter.is_empty() { 10 } else { usize::MAX })
         .collect();
+    let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> {
+        let mut pts: Vec<[f64; 2]> = c.fpr.iter().zip(&c.tpr).map(|(x, y)| [*x, *y]).collect();
+        pts.dedup();
+        pts
+    };
+    let auc = |c: &crate::eval::RocCurve| c.auc.map_or("n/a".into(), |a| format!("{a:.3}"));
+    // (name, colour, width, points): the legend sits above the plot, outside it
+    let mut series: Vec<(String, Color32, f32, Vec<[f64; 2]>)> = shown
+        .iter()
+        .map(|&i| {
+            let c = &l.eval.roc[i];
+            (
+                format!("{} (AUC {})", c.label, auc(c)),
+                palette(i),
+                1.2,
+                curve(c),
+            )
+        })
+        .collect();
+    for (c, color) in [
+        (&l.eval.roc_micro, Color32::WHITE),
+        (&l.eval.roc_macro, Color32::from_rgb(250, 220, 60)),
+    ] {
+        if let Some(c) = c {
+            let name = format!("{}-average (AUC {})", c.label, auc(c));
+            series.push((name, color, 2.5, curve(c)));
+        }
+    }
+    let entries: Vec<(String, Color32)> = series.iter().map(|s| (s.0.clone(), s.1)).collect();
+    let hidden = legend_ui(ui, "roc", &entries);
     let rect = Plot::new("roc")
         .height(320.0)
-        // in the order drawn (natural class order), not sorted as text
-        .legend(Legend::default().follow_insertion_order(true))
         .x_axis_label("false positive rate")
         .y_axis_label("true positive rate")
+        .x_axis_formatter(|m, _| linear_label(m))
+        .y_axis_formatter(|m, _| linear_label(m))
         .include_x(0.0)
         .include_x(1.0)
         .include_y(0.0)
         .include_y(1.0)
         .show(ui, |plot| {
-            let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> {
-                let mut pts: Vec<[f64; 2]> =
-                    c.fpr.iter().zip(&c.tpr).map(|(x, y)| [*x, *y]).collect();
-                pts.dedup();
-                pts
-            };
-            for &i in &shown {
-                let c = &l.eval.roc[i];
-                let name = format!(
-                    "{} (AUC {})",
-                    c.label,
-                    c.auc.map_or("n/a".into(), |a| format!("{a:.3}"))
-                );
-                plot.line(
-                    Line::new(name, PlotPoints::new(curve(c)))
-                        .color(palette(i))
-                        .width(1.2)
-                        .allow_band(false),
-                );
-            }
-            for (c, color) in [
-                (&l.eval.roc_micro, Color32::WHITE),
-                (&l.eval.roc_macro, Color32::from_rgb(250, 220, 60)),
-            ] {
-                if let Some(c) = c {
-                    let name = format!(
-                        "{}-average (AUC {})",
-                        c.label,
-                        c.auc.map_or("n/a".into(), |a| format!("{a:.3}"))
-                    );
+            for (name, color, width, points) in series {
+                if !hidden.contains(&name) {
                     plot.line(
-                        Line::new(name, PlotPoints::new(curve(c)))
+                        Line::new(name, PlotPoints::new(points))
                             .color(color)
-                            .width(2.5)
+                            .width(width)
                             .allow_band(false),
                     );
                 }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::export::{write_csv, ExportRequest};
 use super::jobs::Job;
 use super::live_run::LiveRun;
-use super::plots::palette;
+use super::plots::{legend_ui, linear_label, palette};
 use super::run_row::RunRow;
 use crate::engine::TrainEvent;
 use crate::store::RunStore;
@@ -227,11 +227,16 @@ pub fn runs_tab_ui(
         });
     ui.separator();
     if let Some(rect) = overlay_ui(ui, view) {
-        if ui.small_button("save plot as PNG").clicked() {
-            let path = PathBuf::from("screenshots").join(format!(
+        if ui
+            .small_button("save plot as PNG")
+            .on_hover_text(format!("into {}", view.store.root.display()))
+            .clicked()
+        {
+            let path = view.store.root.join(format!(
                 "runs-overlay-{}.png",
                 chrono::Local::now().format("%Y%m%d-%H%M%S")
             ));
+            let path = std::path::absolute(&path).unwrap_or(path);
             *export = Some(ExportRequest::Screenshot {
                 path,
                 rect: Some(rect),
@@ -397,6 +402,7 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
 }
 
 fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
+    let top = ui.cursor().min;
     ui.horizontal(|ui| {
         ui.heading("Compare curves");
         for (o, name) in [
@@ -429,46 +435,60 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
             "The ticked runs were trained on different data (see the dataset column): their numbers do not compare.",
         );
     }
-    let response = Plot::new("overlay")
-        .height((ui.available_height() - 40.0).max(200.0))
-        .legend(Legend::default())
-        .x_axis_label("epoch")
-        .show(ui, |plot| {
-            for (i, path) in view.selected.iter().enumerate() {
-                let Some(tail) = view.tails.get(path) else {
-                    continue;
+    let mut series: Vec<(String, egui::Color32, Vec<[f64; 2]>)> = Vec::new();
+    for (i, path) in view.selected.iter().enumerate() {
+        let Some(tail) = view.tails.get(path) else {
+            continue;
+        };
+        let pts: Vec<[f64; 2]> = tail
+            .live
+            .epochs
+            .iter()
+            .map(|m| {
+                let v = match view.overlay {
+                    Overlay::ValAccuracy => m.val_accuracy,
+                    Overlay::ValLoss => m.val_loss,
+                    Overlay::TrainAccuracy => m.train_accuracy,
+                    Overlay::TrainLoss => m.train_loss,
                 };
-                let pts: Vec<[f64; 2]> = tail
-                    .live
-                    .epochs
-                    .iter()
-                    .map(|m| {
-                        let v = match view.overlay {
-                            Overlay::ValAccuracy => m.val_accuracy,
-                            Overlay::ValLoss => m.val_loss,
-                            Overlay::TrainAccuracy => m.train_accuracy,
-                            Overlay::TrainLoss => m.train_loss,
-                        };
-                        [m.epoch as f64, v]
-                    })
-                    .collect();
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let name = if tail.live.is_running() {
-                    format!("{name} (live)")
-                } else {
-                    name
-                };
-                plot.line(
-                    Line::new(name, PlotPoints::new(pts))
-                        .color(palette(i))
-                        .width(2.0),
-                );
-            }
-        });
-    Some(response.response.rect)
+                [m.epoch as f64, v]
+            })
+            .collect();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = if tail.live.is_running() {
+            format!("{name} (live)")
+        } else {
+            name
+        };
+        series.push((name, palette(i), pts));
+    }
+    // the legend sits above the plot, outside it
+    let block = ui.vertical(|ui| {
+        let entries: Vec<_> = series.iter().map(|s| (s.0.clone(), s.1)).collect();
+        let hidden = legend_ui(ui, "overlay", &entries);
+        Plot::new("overlay")
+            .height((ui.available_height() - 40.0).max(200.0))
+            .x_axis_label("epoch")
+            .x_axis_formatter(|m, _| linear_label(m))
+            .y_axis_formatter(|m, _| linear_label(m))
+            .show(ui, |plot| {
+                for (name, color, pts) in series {
+                    if !hidden.contains(&name) {
+                        plot.line(
+                            Line::new(name, PlotPoints::new(pts))
+                                .color(color)
+                                .width(2.0),
+                        );
+                    }
+                }
+            });
+    });
+    // heading, legend, axes and plot: what "save plot as PNG" writes
+    let r = block.response.rect;
+    Some(egui::Rect::from_min_max(egui::pos2(r.min.x, top.y), r.max))
 }
 
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {

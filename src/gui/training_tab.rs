@@ -2,12 +2,18 @@
 //! loss and accuracy, learning rate, throughput), progress, ETA and the event log.
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{AxisHints, Line, Plot, PlotPoints, Points, VLine};
 
-use super::decimate::ema;
+use super::decimate::Envelope;
 use super::export::ExportRequest;
 use super::live_run::LiveRun;
-use super::plots::{decimated_line, TRAIN, VAL};
+use super::plots::{
+    enveloped_line, legend_ui, linear_label, log10_grid_spacer, log10_label, titled_ui, RAW, TRAIN,
+    VAL,
+};
+
+/// The vertical line where a two-phase run changes phase.
+const PHASE: Color32 = Color32::from_rgb(200, 200, 70);
 
 fn fmt_duration(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
@@ -34,7 +40,7 @@ pub fn training_tab_ui(
         ui.add(egui::Slider::new(smoothing, 0.0..=0.99));
         ui.label(RichText::new(format!("{} iterations", run.iter_x.len())).weak());
     });
-    let height = ((ui.available_height() - 190.0) / 2.0).max(150.0);
+    let height = ((ui.available_height() - 290.0) / 2.0).max(150.0);
     let mut rects = Vec::new();
     ui.columns(2, |cols| {
         rects.push((
@@ -60,14 +66,17 @@ pub fn training_tab_ui(
             series_plot(
                 &mut cols[1],
                 run,
-                "lr",
-                "learning rate (log scale)",
-                &run.iter_log_lr,
+                Series {
+                    id: "lr",
+                    title: "learning rate (log scale)",
+                    ys: &run.iter_log_lr,
+                    envelope: &run.log_lr_envelope,
+                    log10: true,
+                    // half a decade around the rates seen, so a constant rate
+                    // still gets labelled ticks around it
+                    y_bounds: run.log_lr_range.map(|(lo, hi)| (lo - 0.5, hi + 0.5)),
+                },
                 height * 0.8,
-                |v| format!("{:.0e}", 10f64.powf(v)),
-                // half a decade around the rates seen, so a constant rate
-                // still gets labelled ticks around it
-                run.log_lr_range.map(|(lo, hi)| (lo - 0.5, hi + 0.5)),
             ),
         ));
         rects.push((
@@ -75,29 +84,49 @@ pub fn training_tab_ui(
             series_plot(
                 &mut cols[2],
                 run,
-                "rate",
-                "images / s",
-                &run.iter_rate,
+                Series {
+                    id: "rate",
+                    title: "images / s",
+                    ys: &run.iter_rate,
+                    envelope: &run.rate_envelope,
+                    log10: false,
+                    y_bounds: None,
+                },
                 height * 0.8,
-                format_axis,
-                None,
             ),
         ));
     });
+    save_row_ui(ui, run, rects, export);
+    log_ui(ui, run);
+}
+
+/// "Save as PNG" for each plot: the whole block (title, legend, axes) goes
+/// into the run folder.
+fn save_row_ui(
+    ui: &mut Ui,
+    run: &LiveRun,
+    rects: Vec<(&str, egui::Rect)>,
+    export: &mut Option<ExportRequest>,
+) {
     ui.horizontal(|ui| {
         ui.label("save as PNG:");
         for (name, rect) in rects {
-            if ui.small_button(name).clicked() {
-                let path = std::path::PathBuf::from("screenshots")
-                    .join(format!("{}-{name}.png", run.name));
-                *export = Some(ExportRequest::Screenshot {
-                    path,
-                    rect: Some(rect),
-                });
+            let button = ui.add_enabled(run.run_dir.is_some(), egui::Button::new(name).small());
+            let button = match &run.run_dir {
+                Some(dir) => button.on_hover_text(format!("into {}", dir.display())),
+                None => button.on_disabled_hover_text("the run has no folder yet"),
+            };
+            if button.clicked() {
+                if let Some(dir) = &run.run_dir {
+                    let path = dir.join(format!("{name}.png"));
+                    *export = Some(ExportRequest::Screenshot {
+                        path: std::path::absolute(&path).unwrap_or(path),
+                        rect: Some(rect),
+                    });
+                }
             }
         }
     });
-    log_ui(ui, run);
 }
 
 fn status_ui(ui: &mut Ui, run: &LiveRun) {
@@ -140,30 +169,71 @@ fn phase_lines(plot: &mut egui_plot::PlotUi<'_>, run: &LiveRun, per_epoch: bool)
         } else {
             *x
         };
-        plot.vline(VLine::new(name, x).color(Color32::from_rgb(200, 200, 70)));
+        plot.vline(VLine::new(name, x).color(PHASE));
     }
 }
 
+/// The x axis, labelled. Epoch ticks may sit as close as their short text
+/// allows (8 epochs in 360 px still get their numbers).
+fn x_axis(label: &str) -> AxisHints<'static> {
+    let axis = AxisHints::new_x()
+        .label(label)
+        .formatter(|m, _| linear_label(m));
+    if label == "epoch" {
+        axis.label_spacing(24.0..=40.0)
+    } else {
+        axis
+    }
+}
+
+/// A fixed id per plot, so its zoom survives layout changes (and tests can
+/// find its frame).
+fn plot_id(name: &str) -> egui::Id {
+    egui::Id::unique(("training-plot", name))
+}
+
+fn phase_entry(run: &LiveRun) -> Option<(String, Color32)> {
+    (!run.phase_changes.is_empty()).then(|| ("phase change".to_string(), PHASE))
+}
+
 fn iteration_loss_plot(ui: &mut Ui, run: &LiveRun, smoothing: f64, height: f32) -> egui::Rect {
-    ui.label(RichText::new("loss per iteration").strong());
-    let smooth = ema(&run.iter_loss, smoothing);
-    Plot::new("iter-loss")
-        .height(height)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            decimated_line(
-                plot,
-                "raw",
-                &run.iter_x,
-                &run.iter_loss,
-                TRAIN.gamma_multiply(0.35),
-                1.0,
-            );
-            decimated_line(plot, "smoothed", &run.iter_x, &smooth, TRAIN, 2.0);
-            phase_lines(plot, run, false);
-        })
-        .response
-        .rect
+    titled_ui(ui, "loss per iteration", |ui| {
+        let mut entries = vec![("raw".to_string(), RAW), ("smoothed".to_string(), TRAIN)];
+        entries.extend(phase_entry(run));
+        let hidden = legend_ui(ui, "iter-loss", &entries);
+        let smooth = run.smoothed_loss(smoothing);
+        Plot::new("iter-loss")
+            .id(plot_id("iter-loss"))
+            .height(height)
+            .custom_x_axes(vec![x_axis("iteration")])
+            .y_axis_formatter(|m, _| linear_label(m))
+            .show(ui, |plot| {
+                if !hidden.contains("raw") {
+                    enveloped_line(
+                        plot,
+                        "raw",
+                        (&run.iter_x, &run.iter_loss),
+                        &run.loss_envelope,
+                        RAW,
+                        1.0,
+                    );
+                }
+                if !hidden.contains("smoothed") {
+                    enveloped_line(
+                        plot,
+                        "smoothed",
+                        (&run.iter_x, smooth.values()),
+                        smooth.envelope(),
+                        TRAIN,
+                        2.0,
+                    );
+                }
+                if !hidden.contains("phase change") {
+                    phase_lines(plot, run, false);
+                }
+            });
+    })
+    .0
 }
 
 fn epoch_plot(
@@ -174,85 +244,108 @@ fn epoch_plot(
     height: f32,
     value: impl Fn(&crate::engine::EpochMetrics) -> (f64, f64),
 ) -> egui::Rect {
-    ui.label(RichText::new(format!("{title} per epoch")).strong());
-    let train: Vec<[f64; 2]> = run
-        .epochs
-        .iter()
-        .map(|m| [m.epoch as f64, value(m).0])
-        .collect();
-    let val: Vec<[f64; 2]> = run
-        .epochs
-        .iter()
-        .map(|m| [m.epoch as f64, value(m).1])
-        .collect();
-    Plot::new(id)
-        .height(height)
-        .legend(Legend::default())
-        .show(ui, |plot| {
-            plot.points(
-                Points::new("train", PlotPoints::new(train.clone()))
-                    .color(TRAIN)
-                    .radius(3.0),
-            );
-            plot.points(
-                Points::new("val", PlotPoints::new(val.clone()))
-                    .color(VAL)
-                    .radius(3.0),
-            );
-            plot.line(
-                Line::new("train", PlotPoints::new(train))
-                    .color(TRAIN)
-                    .width(2.0),
-            );
-            plot.line(Line::new("val", PlotPoints::new(val)).color(VAL).width(2.0));
-            phase_lines(plot, run, true);
-        })
-        .response
-        .rect
+    titled_ui(ui, &format!("{title} per epoch"), |ui| {
+        let mut entries = vec![("train".to_string(), TRAIN), ("val".to_string(), VAL)];
+        entries.extend(phase_entry(run));
+        let hidden = legend_ui(ui, id, &entries);
+        let train: Vec<[f64; 2]> = run
+            .epochs
+            .iter()
+            .map(|m| [m.epoch as f64, value(m).0])
+            .collect();
+        let val: Vec<[f64; 2]> = run
+            .epochs
+            .iter()
+            .map(|m| [m.epoch as f64, value(m).1])
+            .collect();
+        Plot::new(id)
+            .id(plot_id(id))
+            .height(height)
+            .custom_x_axes(vec![x_axis("epoch")])
+            .y_axis_formatter(|m, _| linear_label(m))
+            .show(ui, |plot| {
+                for (name, points, color) in [("train", train, TRAIN), ("val", val, VAL)] {
+                    if hidden.contains(name) {
+                        continue;
+                    }
+                    plot.points(
+                        Points::new(name, PlotPoints::new(points.clone()))
+                            .color(color)
+                            .radius(3.0),
+                    );
+                    plot.line(
+                        Line::new(name, PlotPoints::new(points))
+                            .color(color)
+                            .width(2.0),
+                    );
+                }
+                if !hidden.contains("phase change") {
+                    phase_lines(plot, run, true);
+                }
+            });
+    })
+    .0
 }
 
-fn series_plot(
-    ui: &mut Ui,
-    run: &LiveRun,
-    id: &str,
-    title: &str,
-    ys: &[f64],
-    height: f32,
-    y_label: fn(f64) -> String,
+/// A per-iteration series for [`series_plot`].
+struct Series<'a> {
+    id: &'a str,
+    title: &'a str,
+    ys: &'a [f64],
+    envelope: &'a Envelope,
+    /// `ys` holds log10 of the values: ticks at round values (1e-3, 2e-3, 5e-3).
+    log10: bool,
     y_bounds: Option<(f64, f64)>,
-) -> egui::Rect {
-    ui.label(RichText::new(title).strong());
-    let mut plot = Plot::new(id).height(height);
-    if let Some((lo, hi)) = y_bounds {
-        plot = plot.include_y(lo).include_y(hi);
-    }
-    plot.y_axis_formatter(move |mark, _| y_label(mark.value))
-        .show(ui, |plot| {
-            decimated_line(plot, title, &run.iter_x, ys, TRAIN, 1.5);
-            phase_lines(plot, run, false);
-        })
-        .response
-        .rect
 }
 
-/// Axis labels that stay readable for learning rates (1e-5) and rates (1e3).
-fn format_axis(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-2..1e5).contains(&a) {
-        format!("{v:.0e}")
-    } else {
-        format!("{v}")
-    }
+fn series_plot(ui: &mut Ui, run: &LiveRun, s: Series<'_>, height: f32) -> egui::Rect {
+    titled_ui(ui, s.title, |ui| {
+        let mut entries = vec![(s.title.to_string(), TRAIN)];
+        entries.extend(phase_entry(run));
+        let hidden = legend_ui(ui, s.id, &entries);
+        let mut plot = Plot::new(s.id)
+            .id(plot_id(s.id))
+            .height(height)
+            .custom_x_axes(vec![x_axis("iteration")]);
+        if let Some((lo, hi)) = s.y_bounds {
+            plot = plot.include_y(lo).include_y(hi);
+        }
+        plot = if s.log10 {
+            plot.y_grid_spacer(log10_grid_spacer)
+                .y_axis_formatter(|m, _| log10_label(m))
+        } else {
+            plot.y_axis_formatter(|m, _| linear_label(m))
+        };
+        plot.show(ui, |plot| {
+            if !hidden.contains(s.title) {
+                enveloped_line(plot, s.title, (&run.iter_x, s.ys), s.envelope, TRAIN, 1.5);
+            }
+            if !hidden.contains("phase change") {
+                phase_lines(plot, run, false);
+            }
+        });
+    })
+    .0
 }
 
+/// The event log, in the body font size; only the visible rows are laid out,
+/// so a long log costs nothing per frame.
 fn log_ui(ui: &mut Ui, run: &LiveRun) {
     ui.label(RichText::new("events").strong());
-    egui::ScrollArea::vertical()
-        .max_height(110.0)
+    let size = egui::TextStyle::Body.resolve(ui.style()).size;
+    let font = egui::FontId::monospace(size);
+    let row_height = ui.fonts_mut(|f| f.row_height(&font));
+    egui::ScrollArea::both()
+        .id_salt("event-log")
+        .max_height(120.0)
+        .auto_shrink([false, true])
         .stick_to_bottom(true)
-        .show(ui, |ui| {
-            for line in &run.log {
-                ui.label(RichText::new(line).monospace().small());
+        .show_rows(ui, row_height, run.log.len(), |ui, rows| {
+            for line in &run.log[rows] {
+                ui.add(
+                    egui::Label::new(RichText::new(line).font(font.clone()))
+                        .wrap_mode(egui::TextWrapMode::Extend),
+                );
             }
         });
 }

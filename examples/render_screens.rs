@@ -1,0 +1,97 @@
+//! Renders the main views headless (egui_kittest + wgpu) for screenshots/ from
+//! one finished run: the Dataset tab on its dataset, the Training tab replaying
+//! its metrics.jsonl, the Results tab (and the gallery of its most confused
+//! pair of classes), and the Runs tab of its runs folder with every run ticked.
+//!
+//! cargo run --release --example render_screens -- RUN_DIR DATASET PRESET OUT_DIR
+
+use std::path::{Path, PathBuf};
+
+use egui_kittest::Harness;
+use facebench::engine::RunConfig;
+use facebench::gui::{AppState, Tab, WorkbenchApp};
+
+fn window<'a>(state: AppState, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
+    Harness::builder()
+        .with_size(size)
+        .with_accessibility_check(false)
+        .build_ui_state(
+            |ui, app: &mut WorkbenchApp| app.frame_ui(ui),
+            WorkbenchApp::new(state),
+        )
+}
+
+/// Step until `done` (or about 30 s), then a few more frames to settle.
+fn settle(h: &mut Harness<'_, WorkbenchApp>, done: impl Fn(&mut WorkbenchApp) -> bool) {
+    for _ in 0..600 {
+        h.step();
+        if done(h.state_mut()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    h.run_steps(6);
+}
+
+fn save(h: &mut Harness<'_, WorkbenchApp>, out: &Path, name: &str) -> anyhow::Result<()> {
+    let image = h.render().map_err(|e| anyhow::anyhow!("{e}"))?;
+    image.save(out.join(name))?;
+    println!("wrote {}", out.join(name).display());
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let [run, data, preset, out] = <[PathBuf; 4]>::try_from(args)
+        .map_err(|_| anyhow::anyhow!("usage: render_screens RUN_DIR DATASET PRESET OUT_DIR"))?;
+    std::fs::create_dir_all(&out)?;
+    let runs_dir = run.parent().map(PathBuf::from).unwrap_or_default();
+    let state = |tab: Tab| -> anyhow::Result<AppState> {
+        Ok(AppState {
+            dataset_path: data.display().to_string(),
+            config: RunConfig::load(&preset)?,
+            preset: Some(preset.clone()),
+            preset_config: Some(RunConfig::load(&preset)?),
+            runs_dir: runs_dir.clone(),
+            tab,
+            ..AppState::default()
+        })
+    };
+
+    let mut h = window(state(Tab::Dataset)?, [1600.0, 1000.0]);
+    settle(&mut h, |a| {
+        a.dataset.report().is_some() && a.thumbnails_pending() == 0
+    });
+    save(&mut h, &out, "dataset.png")?;
+
+    let mut h = window(state(Tab::Results)?, [1600.0, 1100.0]);
+    let ctx = h.ctx.clone();
+    h.state_mut().results.open(&ctx, run.clone());
+    settle(&mut h, |a| {
+        a.results.loaded.is_some() && a.thumbnails_pending() == 0
+    });
+    save(&mut h, &out, "results.png")?;
+    // the most confused pair of classes, and its faces in the gallery
+    let pair = h.state().results.loaded.as_ref().and_then(|l| {
+        let m = &l.eval.confusion;
+        (0..m.len())
+            .flat_map(|t| (0..m.len()).map(move |p| (t, p)))
+            .filter(|&(t, p)| t != p)
+            .max_by_key(|&(t, p)| m[t][p])
+    });
+    h.state_mut().results.confusion.selected = pair;
+    settle(&mut h, |a| a.thumbnails_pending() == 0);
+    save(&mut h, &out, "results-confusion-gallery.png")?;
+
+    let mut h = window(state(Tab::Runs)?, [1600.0, 1000.0]);
+    settle(&mut h, |a| {
+        if !a.runs.runs.is_empty() && a.runs.selected.is_empty() {
+            let all: Vec<PathBuf> = a.runs.runs.iter().map(|r| r.path.clone()).collect();
+            a.runs.selected.extend(all);
+        }
+        let ticked = &a.runs.selected;
+        !ticked.is_empty() && ticked.iter().all(|r| a.runs.tail_epochs(r) > 0)
+    });
+    save(&mut h, &out, "runs.png")?;
+    Ok(())
+}
