@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
 use facebench::engine::RunConfig;
-use facebench::gui::{AppState, Tab, WorkbenchApp};
+use facebench::gui::{training_tab_ui, AppState, LiveRun, Tab, WorkbenchApp};
+use facebench::store::RunDir;
 
 fn window<'a>(state: AppState, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
     Harness::builder()
@@ -63,6 +64,19 @@ fn main() -> anyhow::Result<()> {
         a.dataset.report().is_some() && a.thumbnails_pending() == 0
     });
     save(&mut h, &out, "dataset.png")?;
+
+    // the Training tab replaying the run's events, as it looked at the end
+    let events = RunDir::new(&run).read_events()?;
+    let live = LiveRun::from_events(&events);
+    let mut smoothing = 0.6;
+    let mut h = Harness::builder()
+        .with_size([1200.0, 900.0])
+        .with_accessibility_check(false)
+        .build_ui(|ui| training_tab_ui(ui, Some(&live), &mut smoothing, &mut None));
+    h.run_steps(4);
+    let image = h.render().map_err(|e| anyhow::anyhow!("{e}"))?;
+    image.save(out.join("training.png"))?;
+    println!("wrote {}", out.join("training.png").display());
 
     let mut h = window(state(Tab::Results)?, [1600.0, 1100.0]);
     let ctx = h.ctx.clone();
