@@ -15,12 +15,13 @@ WHICH=${2:-all}
 FACEBENCH=${FACEBENCH:-${CARGO_TARGET_DIR:-target}/release/facebench}
 SHARED=${FACEBENCH_SHARED:-../shared}
 OUT=${OUT:-$(mktemp -d /tmp/preset-claims.XXXXXX)}
+mkdir -p "$OUT"
 [ -x "$FACEBENCH" ] || { echo "no binary at $FACEBENCH: cargo build --release" >&2; exit 1; }
 
 measure() { # name preset data
     local name=$1 preset=$2 data=$3
     for i in $(seq 1 "$N"); do
-        local runs="$OUT/$name-$i"
+        local runs="$OUT/${name//\//-}-$i"
         local t0=$(date +%s.%N)
         "$FACEBENCH" train --json --device cpu --data "$data" --preset "$preset" --runs "$runs" > "$runs.jsonl"
         local t1=$(date +%s.%N)
