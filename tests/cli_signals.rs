@@ -17,18 +17,7 @@ fn spawn_train(data: &Path, runs: &Path, epochs: usize, cwd: &Path) -> Child {
         .arg(data)
         .arg("--runs")
         .arg(runs)
-        .args([
-            "--set",
-            "model.depths=[1,1,1,1]",
-            "--set",
-            "model.base_planes=8",
-            "--set",
-            "data.input_size=64",
-            "--set",
-            "train.batch_size=4",
-            "--set",
-            &format!("train.epochs={epochs}"),
-        ])
+        .args(common::tiny_cli_sets(epochs))
         .current_dir(cwd)
         .env("FACEBENCH_CACHE_DIR", cwd.join("cache"))
         .stdin(Stdio::null())

@@ -26,20 +26,10 @@ fn facebench(args: &[&str], data: &Path, runs: &Path, cwd: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if args.first() == Some(&"train") && !args.contains(&"--resume") {
-        cmd.arg("--data").arg(data).args([
-            "--device",
-            "cpu",
-            "--set",
-            "model.depths=[1,1,1,1]",
-            "--set",
-            "model.base_planes=8",
-            "--set",
-            "data.input_size=64",
-            "--set",
-            "train.batch_size=4",
-            "--set",
-            &format!("train.epochs={EPOCHS}"),
-        ]);
+        cmd.arg("--data")
+            .arg(data)
+            .args(["--device", "cpu"])
+            .args(common::tiny_cli_sets(EPOCHS));
     }
     cmd
 }
@@ -75,25 +65,13 @@ fn check_invariants(run: &RunDir, case: &str) {
     let events = run
         .read_events()
         .unwrap_or_else(|e| panic!("{case}: metrics.jsonl parses: {e:#}"));
-    let epochs: Vec<usize> = events
-        .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Epoch(m) => Some(m.epoch),
-            _ => None,
-        })
-        .collect();
+    let epochs = common::epoch_numbers(&events);
     assert_eq!(
         epochs,
         (1..=EPOCHS).collect::<Vec<_>>(),
         "{case}: each epoch once"
     );
-    let iterations: Vec<usize> = events
-        .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Iteration { iteration, .. } => Some(*iteration),
-            _ => None,
-        })
-        .collect();
+    let iterations = common::iteration_numbers(&events);
     assert_eq!(
         iterations,
         (1..=iterations.len()).collect::<Vec<_>>(),

@@ -2,6 +2,8 @@
 //! the checkpoint are repaired when the run resumes, so the log parses and holds
 //! each iteration and epoch once.
 
+mod common;
+
 use std::io::Write;
 
 use facebench::engine::{EpochMetrics, TrainEvent};
@@ -74,25 +76,13 @@ fn resume_cuts_a_torn_line_and_the_events_after_the_checkpoint() {
     log.append(&epoch(2)).unwrap();
     log.flush().unwrap();
     let events = read_events(&path).unwrap();
-    let iterations: Vec<usize> = events
-        .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Iteration { iteration, .. } => Some(*iteration),
-            _ => None,
-        })
-        .collect();
+    let iterations = common::iteration_numbers(&events);
     assert_eq!(
         iterations,
         (1..=8).collect::<Vec<_>>(),
         "each iteration once"
     );
-    let epochs: Vec<usize> = events
-        .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Epoch(m) => Some(m.epoch),
-            _ => None,
-        })
-        .collect();
+    let epochs = common::epoch_numbers(&events);
     assert_eq!(epochs, vec![1, 2], "each epoch once");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.ends_with('\n') && !text.contains("itera\"\n"));

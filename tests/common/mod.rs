@@ -79,3 +79,40 @@ pub fn tiny_config(epochs: usize) -> RunConfig {
     c.device = "cpu".into();
     c
 }
+
+/// `--set` arguments for a tiny ResNet at 64 px that trains in seconds from
+/// the CLI (the same network as `tiny_config`, batch 4).
+pub fn tiny_cli_sets(epochs: usize) -> Vec<String> {
+    [
+        "model.depths=[1,1,1,1]".to_string(),
+        "model.base_planes=8".into(),
+        "data.input_size=64".into(),
+        "train.batch_size=4".into(),
+        format!("train.epochs={epochs}"),
+    ]
+    .into_iter()
+    .flat_map(|s| ["--set".to_string(), s])
+    .collect()
+}
+
+/// The iteration numbers of the `Iteration` events, in order.
+pub fn iteration_numbers(events: &[facebench::engine::TrainEvent]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            facebench::engine::TrainEvent::Iteration { iteration, .. } => Some(*iteration),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The epoch numbers of the `Epoch` events, in order.
+pub fn epoch_numbers(events: &[facebench::engine::TrainEvent]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            facebench::engine::TrainEvent::Epoch(m) => Some(m.epoch),
+            _ => None,
+        })
+        .collect()
+}
