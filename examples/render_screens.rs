@@ -93,6 +93,10 @@ fn main() -> anyhow::Result<()> {
             .filter(|&(t, p)| t != p)
             .max_by_key(|&(t, p)| m[t][p])
     });
+    // a taller window, so the gallery under the matrix is in view
+    let mut h = window(state(Tab::Results)?, [1600.0, 1900.0]);
+    h.state_mut().results.open(&ctx, run.clone());
+    settle(&mut h, |a| a.results.loaded.is_some());
     h.state_mut().results.confusion.selected = pair;
     settle(&mut h, |a| a.thumbnails_pending() == 0);
     save(&mut h, &out, "results-confusion-gallery.png")?;
