@@ -560,3 +560,31 @@ fn a_run_resumes_on_its_dataset_moved_elsewhere() {
     // and eval finds the data from any folder
     facebench::engine::evaluate_run(&RunDir::new(&dir), None, "cpu").unwrap();
 }
+
+/// A checkpoint without checksums (as earlier versions wrote them) that no
+/// longer loads is reported with the file and the cause, not burn's note about
+/// a format change in its version 0.14.
+#[test]
+fn a_damaged_checkpoint_without_checksums_names_the_file() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 48);
+    let events = collect(TrainRequest {
+        config: tiny_config(1),
+        data_root: data,
+        runs_root: tmp.path().join("runs"),
+        resume: None,
+    });
+    let run = RunDir::new(run_dir(&events));
+    let best = run.path.join("checkpoints/best");
+    std::fs::remove_file(best.join("checksums.json")).unwrap();
+    let weights = best.join("model.mpk");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let err = format!(
+        "{:#}",
+        facebench::engine::evaluate_run(&run, None, "cpu").unwrap_err()
+    );
+    assert!(err.contains("model.mpk"), "names the file: {err}");
+    assert!(!err.contains("0.14"), "no note about burn 0.14: {err}");
+}

@@ -217,14 +217,28 @@ pub fn load_model<B: Backend>(
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
     verify_checkpoint(dir)?;
+    let file = dir.join("model.mpk");
     let record =
         Recorder::<B>::load(&FileRecorder::new(), dir.join("model"), device).map_err(|e| {
             anyhow::anyhow!(
-                "cannot load weights from {}: {e}; the checkpoint does not match this model config",
-                dir.display()
+                "cannot load {}: {}; the file is damaged, or was saved for another model config",
+                file.display(),
+                recorder_error_text(&e)
             )
         })?;
     Ok(model.load_record(record))
+}
+
+/// burn's words for a record that does not load, without the note about
+/// burn 0.14's format that it appends to every failed tensor (facebench never
+/// wrote that format, so the note only misleads).
+pub(crate) fn recorder_error_text(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let cut = text
+        .find("\nThe internal data format has changed")
+        .or_else(|| text.find("The internal data format has changed"))
+        .unwrap_or(text.len());
+    text[..cut].trim().to_string()
 }
 
 /// Load weights and optimizer state for resuming.

@@ -85,7 +85,13 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
     pub fn load(self, path: &Path, device: &B::Device) -> anyhow::Result<Self> {
         let recorder = FileRecorder::new();
         let file = path.to_path_buf();
-        let err = |e| anyhow::anyhow!("cannot load optimizer state {}: {e}", path.display());
+        let err = |e: burn::record::RecorderError| {
+            anyhow::anyhow!(
+                "cannot load optimizer state {}: {}; the file is damaged, or was saved for another optimizer",
+                path.with_extension("mpk").display(),
+                super::checkpoint::recorder_error_text(&e)
+            )
+        };
         Ok(match self {
             AnyOptimizer::AdamW(o) => {
                 AnyOptimizer::AdamW(o.load_record(recorder.load(file, device).map_err(err)?))
