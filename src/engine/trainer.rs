@@ -127,57 +127,14 @@ fn run(
     reporter: &mut Reporter,
     control: &TrainControl,
 ) -> anyhow::Result<()> {
-    let (config, run_dir, data_root, resume_dir) = match &request.resume {
-        Some(path) => {
-            let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
-            let record = run.read_record()?;
-            // a run that ended before its first checkpoint (killed in its first
-            // epoch, say) starts over in its own folder
-            let dir = find_checkpoint(&run, CheckpointKind::Last);
-            // `--data` on a resume points at the dataset's new place; the
-            // fingerprint check below makes sure it is the same data
-            let root = if request.data_root.as_os_str().is_empty() {
-                record.data_root
-            } else {
-                request.data_root.clone()
-            };
-            (record.config, Some(run), root, dir)
-        }
-        None => (
-            request.config.clone(),
-            None,
-            // stored absolute, so resume and eval work from any folder
-            std::fs::canonicalize(&request.data_root).unwrap_or_else(|_| request.data_root.clone()),
-            None,
-        ),
-    };
+    let (config, existing, data_root, resume_dir) = what_to_train(request)?;
     config.check()?;
     let device = DeviceChoice::parse(&config.device)
         .and_then(DeviceChoice::resolve)
         .map_err(anyhow::Error::msg)?;
     let data = prepare_data(&data_root, &config, false)?;
-    let run_dir = match run_dir {
-        Some(run) => {
-            let record = run.read_record()?;
-            let same_files = [&data.fingerprint, &data.legacy_fingerprint]
-                .contains(&&record.dataset.fingerprint);
-            if !same_files {
-                anyhow::bail!(
-                    "the train files in {} changed since run {} started; resume needs the same data, so start a new run",
-                    data_root.display(),
-                    run.name()
-                );
-            }
-            let here = std::fs::canonicalize(&data_root).unwrap_or_else(|_| data_root.clone());
-            if record.data_root != here {
-                // the dataset moved: the run remembers its new place
-                run.write_record(&RunRecord {
-                    data_root: here,
-                    ..record
-                })?;
-            }
-            run
-        }
+    let run_dir = match existing {
+        Some(run) => same_data_or_bail(run, &data, &data_root)?,
         None => {
             let label = config
                 .name
@@ -188,29 +145,11 @@ fn run(
     };
     // one process per run: a second resume of the same run stops here
     let _lock = lock_run(&run_dir.path)?;
-    let metrics_path = run_dir.metrics_path();
-    let resume_point = match resume_dir.as_deref() {
-        Some(dir) => {
-            let state = load_state(dir)?;
-            Some(ResumePoint {
-                epochs_completed: state.epochs_completed,
-                iteration: state.iteration,
-                phase: state.phase,
-            })
-        }
-        // starting over: everything logged so far is logged again
-        None if request.resume.is_some() => Some(ResumePoint {
-            epochs_completed: 0,
-            iteration: 0,
-            phase: 0,
-        }),
-        None => None,
-    };
-    reporter.log = Some(match resume_point {
-        Some(point) => MetricsLog::open_for_resume(&metrics_path, &point)?.0,
-        None => MetricsLog::open(&metrics_path)
-            .with_context(|| format!("cannot open {}", metrics_path.display()))?,
-    });
+    reporter.log = Some(open_log(
+        &run_dir,
+        resume_dir.as_deref(),
+        request.resume.is_some(),
+    )?);
     let ctx = RunContext {
         config: &config,
         data: &data,
@@ -231,6 +170,84 @@ fn run(
         let _ = std::fs::remove_dir_all(&run_dir.path);
     }
     result
+}
+
+/// The config, the existing run (when resuming), the dataset folder and the
+/// checkpoint folder to resume from.
+fn what_to_train(
+    request: &TrainRequest,
+) -> anyhow::Result<(RunConfig, Option<RunDir>, PathBuf, Option<PathBuf>)> {
+    let Some(path) = &request.resume else {
+        // stored absolute, so resume and eval work from any folder
+        let root =
+            std::fs::canonicalize(&request.data_root).unwrap_or_else(|_| request.data_root.clone());
+        return Ok((request.config.clone(), None, root, None));
+    };
+    let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
+    let record = run.read_record()?;
+    // a run that ended before its first checkpoint (killed in its first
+    // epoch, say) starts over in its own folder
+    let dir = find_checkpoint(&run, CheckpointKind::Last);
+    // `--data` on a resume points at the dataset's new place; the
+    // fingerprint check makes sure it is the same data
+    let root = if request.data_root.as_os_str().is_empty() {
+        record.data_root
+    } else {
+        request.data_root.clone()
+    };
+    Ok((record.config, Some(run), root, dir))
+}
+
+/// A resumed run must see the train files it started on (possibly moved);
+/// when they moved, the run records their new place.
+fn same_data_or_bail(run: RunDir, data: &PreparedData, data_root: &Path) -> anyhow::Result<RunDir> {
+    let record = run.read_record()?;
+    let same_files =
+        [&data.fingerprint, &data.legacy_fingerprint].contains(&&record.dataset.fingerprint);
+    if !same_files {
+        anyhow::bail!(
+            "the train files in {} changed since run {} started; resume needs the same data, so start a new run",
+            data_root.display(),
+            run.name()
+        );
+    }
+    let here = std::fs::canonicalize(data_root).unwrap_or_else(|_| data_root.to_path_buf());
+    if record.data_root != here {
+        run.write_record(&RunRecord {
+            data_root: here,
+            ..record
+        })?;
+    }
+    Ok(run)
+}
+
+/// The run's `metrics.jsonl`, repaired for a resume from `checkpoint` (or for
+/// starting over when `resuming` without one).
+fn open_log(run: &RunDir, checkpoint: Option<&Path>, resuming: bool) -> anyhow::Result<MetricsLog> {
+    let path = run.metrics_path();
+    let point = match checkpoint {
+        Some(dir) => {
+            let state = load_state(dir)?;
+            Some(ResumePoint {
+                epochs_completed: state.epochs_completed,
+                iteration: state.iteration,
+                phase: state.phase,
+            })
+        }
+        // starting over: everything logged so far is logged again
+        None if resuming => Some(ResumePoint {
+            epochs_completed: 0,
+            iteration: 0,
+            phase: 0,
+        }),
+        None => None,
+    };
+    Ok(match point {
+        Some(point) => MetricsLog::open_for_resume(&path, &point)?.0,
+        None => {
+            MetricsLog::open(&path).with_context(|| format!("cannot open {}", path.display()))?
+        }
+    })
 }
 
 /// The training loop as work for [`ResolvedDevice::dispatch`].
