@@ -35,18 +35,6 @@ impl Tally {
     }
 }
 
-/// Peak resident memory of this process so far, in MiB (Linux).
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024)
-}
-
 /// Variants of `valid`: truncations at many lengths, byte flips, a spliced
 /// block of random bytes, and pure random bytes.
 fn mutations(valid: &[u8], rng: &mut ChaCha8Rng, count: usize) -> Vec<Vec<u8>> {
@@ -126,9 +114,9 @@ fn hostile_images_never_panic_and_are_skipped_with_a_reason() {
     println!("{}", tally.line("images"));
     assert_eq!(tally.panics, 0, "{tally:?}");
     assert!(
-        peak_rss_mib() < 2048,
+        (common::peak_rss() >> 20) < 2048,
         "memory stays bounded: {} MiB",
-        peak_rss_mib()
+        (common::peak_rss() >> 20)
     );
     assert!(tally.clear_errors > tally.tried / 2, "{tally:?}");
     // an empty file is reported as such

@@ -313,7 +313,7 @@ impl Tally {
             self.unclear.len(),
             self.panics.len(),
             self.aborts.len(),
-            peak_rss() >> 20
+            common::peak_rss() >> 20
         )
     }
 
@@ -335,9 +335,9 @@ impl Tally {
             self.unclear.join("\n")
         );
         assert!(
-            peak_rss() < MAX_RSS_BYTES,
+            common::peak_rss() < MAX_RSS_BYTES,
             "peak RSS {} MiB over the {} MiB bound",
-            peak_rss() >> 20,
+            common::peak_rss() >> 20,
             MAX_RSS_BYTES >> 20
         );
     }
@@ -422,18 +422,6 @@ fn says_what_to_do(text: &str) -> bool {
     ]
     .iter()
     .any(|w| text.contains(w))
-}
-
-/// Peak resident memory of this process (VmHWM), in bytes.
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 // ---------------------------------------------------------------------------
