@@ -147,9 +147,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 depths,
                 ..ModelConfig::default()
             };
-            let device = DeviceChoice::parse(&device)
-                .and_then(DeviceChoice::resolve)
-                .map_err(anyhow::Error::msg)?;
+            let device = DeviceChoice::resolve_text(&device)?;
             let tmp;
             let root = match data {
                 Some(d) => d,

@@ -70,6 +70,14 @@ impl DeviceChoice {
         }
     }
 
+    /// Parse `text` (auto, cpu, cuda, cuda:N) and pick the device: what the
+    /// trainer, the evaluator and the benchmark each need, in one call.
+    pub fn resolve_text(text: &str) -> anyhow::Result<ResolvedDevice> {
+        Self::parse(text)
+            .and_then(Self::resolve)
+            .map_err(anyhow::Error::msg)
+    }
+
     /// Pick the device. `Auto` takes CUDA only when this build has it and the
     /// driver library loads; an explicit `cuda` that cannot work is an error.
     pub fn resolve(self) -> Result<ResolvedDevice, String> {

@@ -119,9 +119,7 @@ pub fn evaluate_run(
     });
     let batch = record.config.train.batch_size;
     let classes = &record.dataset.classes;
-    let resolved = DeviceChoice::parse(device)
-        .and_then(DeviceChoice::resolve)
-        .map_err(anyhow::Error::msg)?;
+    let resolved = DeviceChoice::resolve_text(device)?;
     let mut report = resolved.dispatch(EvalJob {
         checkpoint: &dir,
         config: &record.config.model,

@@ -129,9 +129,7 @@ fn run(
 ) -> anyhow::Result<()> {
     let (config, existing, data_root, resume_dir) = what_to_train(request)?;
     config.check()?;
-    let device = DeviceChoice::parse(&config.device)
-        .and_then(DeviceChoice::resolve)
-        .map_err(anyhow::Error::msg)?;
+    let device = DeviceChoice::resolve_text(&config.device)?;
     let data = prepare_data(&data_root, &config, false)?;
     let run_dir = match existing {
         Some(run) => same_data_or_bail(run, &data, &data_root)?,

@@ -182,18 +182,7 @@ impl WorkbenchApp {
     }
 
     pub fn save_preset(&mut self) {
-        let name: String = self
-            .save_as_name
-            .trim()
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let name = crate::store::file_name_from(&self.save_as_name);
         let path = user_preset_dir().join(format!("{name}.json"));
         let result = serde_json::to_vec_pretty(&self.state.config)
             .map_err(|e| e.to_string())

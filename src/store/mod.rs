@@ -3,10 +3,12 @@
 
 mod atomic;
 mod metrics_log;
+mod names;
 mod run_dir;
 mod run_lock;
 
 pub use atomic::{atomic_write, write_file};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
+pub use names::file_name_from;
 pub use run_dir::{RunDir, RunRecord, RunStore, RunSummary};
 pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

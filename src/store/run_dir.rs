@@ -55,16 +55,7 @@ impl RunStore {
     pub fn create(&self, label: &str) -> anyhow::Result<RunDir> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create runs folder {}", self.root.display()))?;
-        let label: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let label = super::file_name_from(label);
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         for k in 1.. {
             let name = if k == 1 {

@@ -1,0 +1,37 @@
+//! One rule for turning a user's label (a run name, a preset name) into a file
+//! or folder name that is safe on every platform.
+
+/// `label` with every character but ASCII letters, digits, `-` and `_` turned
+/// into `-`, trimmed; "unnamed" when nothing is left.
+pub fn file_name_from(label: &str) -> String {
+    let name: String = label
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.trim_matches('-').is_empty() {
+        "unnamed".into()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name_from;
+
+    #[test]
+    fn labels_become_safe_file_names() {
+        assert_eq!(file_name_from("resnet-tiny cpu"), "resnet-tiny-cpu");
+        assert_eq!(file_name_from("../etc/passwd"), "---etc-passwd");
+        assert_eq!(file_name_from("Zoë_1"), "Zo-_1");
+        assert_eq!(file_name_from("  "), "unnamed");
+        assert_eq!(file_name_from("///"), "unnamed");
+    }
+}
