@@ -109,7 +109,7 @@ fn training_on_demo_data_learns_well_above_chance() {
         .iter()
         .all(|p| p.path.exists() && p.top5.len() == 5));
     let summary = run.summary().unwrap();
-    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.status, facebench::store::RunStatus::Completed);
     assert_eq!(summary.epochs_completed, 10);
 }
 
@@ -162,7 +162,7 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
             .summary()
             .unwrap()
             .status,
-        "stopped"
+        facebench::store::RunStatus::Stopped
     );
 
     let second = collect(TrainRequest {

@@ -2,7 +2,7 @@
 //! it was trained on and whether it can be resumed, read off the UI thread.
 
 use crate::engine::{find_checkpoint, CheckpointKind};
-use crate::store::{lock_holder, RunDir, RunSummary};
+use crate::store::{lock_holder, RunDir, RunStatus, RunSummary};
 
 /// One line of the comparison table: the run's summary, the data it was
 /// trained on, and whether it can be resumed.
@@ -43,8 +43,8 @@ impl RunRow {
         let held_by = lock_holder(&dir.path);
         let resumable = held_by.is_none()
             && matches!(
-                summary.status.as_str(),
-                "stopped" | "failed" | "interrupted"
+                summary.status,
+                RunStatus::Stopped | RunStatus::Failed | RunStatus::Interrupted
             )
             && find_checkpoint(dir, CheckpointKind::Last).is_some();
         Some(Self {

@@ -17,7 +17,7 @@ use super::live_run::LiveRun;
 use super::plots::{legend_ui, linear_label, palette};
 use super::run_row::RunRow;
 use crate::engine::TrainEvent;
-use crate::store::RunStore;
+use crate::store::{RunStatus, RunStore};
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
 #[derive(Default, Clone)]
@@ -188,7 +188,7 @@ pub fn runs_tab_ui(
                     o(r.macro_auc),
                     r.seconds.to_string(),
                     o(r.inference_images_per_sec),
-                    r.status.clone(),
+                    r.status.to_string(),
                 ]
             });
             *export = Some(ExportRequest::Done(write_csv(
@@ -304,15 +304,17 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     }
                 });
                 row.col(|ui| {
-                    let status_color = match r.status.as_str() {
-                        "completed" | "early-stopped" => Color32::from_rgb(90, 190, 100),
-                        "failed" => Color32::from_rgb(230, 80, 70),
+                    let status_color = match r.status {
+                        RunStatus::Completed | RunStatus::EarlyStopped => {
+                            Color32::from_rgb(90, 190, 100)
+                        }
+                        RunStatus::Failed => Color32::from_rgb(230, 80, 70),
                         _ => Color32::from_rgb(230, 150, 60),
                     };
                     let (dot, resp) =
                         ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                     ui.painter().circle_filled(dot.center(), 4.0, status_color);
-                    resp.on_hover_text(&r.status);
+                    resp.on_hover_text(r.status.name());
                     ui.label(&r.name);
                     if let Some(holder) = &r.held_by {
                         ui.label(RichText::new(format!("training ({holder})")).weak())
@@ -324,7 +326,7 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     if r.resumable {
                         // a run without an end record may still be training
                         // elsewhere: ask first
-                        let interrupted = r.status == "interrupted";
+                        let interrupted = r.status == RunStatus::Interrupted;
                         let resume = ui
                             .add_enabled(
                                 !view.busy,

@@ -10,5 +10,5 @@ mod run_lock;
 pub use atomic::{atomic_write, write_file};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
 pub use names::file_name_from;
-pub use run_dir::{RunDir, RunRecord, RunStore, RunSummary};
+pub use run_dir::{RunDir, RunRecord, RunStatus, RunStore, RunSummary};
 pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

@@ -37,7 +37,43 @@ pub struct RunSummary {
     pub inference_images_per_sec: Option<f64>,
     pub params: usize,
     pub seconds: f64,
-    pub status: String,
+    pub status: RunStatus,
+}
+
+/// How a run stands, from its `metrics.jsonl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Completed,
+    EarlyStopped,
+    /// Stopped on request; it can be resumed.
+    Stopped,
+    Failed,
+    /// Started and never ended: killed, or still training in another process.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::EarlyStopped => "early-stopped",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// It reached its end (all epochs, or early stopping).
+    pub fn finished(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::EarlyStopped)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The folder holding all runs.
@@ -188,7 +224,7 @@ impl RunDir {
         let mut epochs = 0;
         let mut best: Option<f64> = None;
         let mut seconds = 0.0;
-        let mut status = "interrupted".to_string();
+        let mut status = RunStatus::Interrupted;
         for ev in &events {
             match ev {
                 TrainEvent::Epoch(m) => {
@@ -198,14 +234,13 @@ impl RunDir {
                 }
                 TrainEvent::Finished { status: s, .. } => {
                     status = match s {
-                        FinishStatus::Completed => "completed",
-                        FinishStatus::EarlyStopped => "early-stopped",
-                        FinishStatus::Stopped => "stopped",
-                    }
-                    .into();
+                        FinishStatus::Completed => RunStatus::Completed,
+                        FinishStatus::EarlyStopped => RunStatus::EarlyStopped,
+                        FinishStatus::Stopped => RunStatus::Stopped,
+                    };
                 }
-                TrainEvent::Failed { .. } => status = "failed".into(),
-                TrainEvent::Started { .. } => status = "interrupted".into(),
+                TrainEvent::Failed { .. } => status = RunStatus::Failed,
+                TrainEvent::Started { .. } => status = RunStatus::Interrupted,
                 _ => {}
             }
         }
