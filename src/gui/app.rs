@@ -405,7 +405,10 @@ impl WorkbenchApp {
             .show(ui, |ui| {
                 experiment_ui(ui, self);
             });
-        let (thumbs, big_thumbs) = self.thumbs.as_mut().expect("made in poll");
+        // the thumbnail loaders are made by the first poll, before any frame
+        let Some((thumbs, big_thumbs)) = self.thumbs.as_mut() else {
+            return;
+        };
         let mut resume = None;
         self.runs.busy =
             self.resume_job.is_some() || self.session.as_ref().is_some_and(|s| s.live.is_running());

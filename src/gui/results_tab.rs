@@ -161,7 +161,9 @@ pub fn results_tab_ui(
                 }
             });
             ui.separator();
-            let loaded = view.loaded.as_ref().expect("checked above");
+            let Some(loaded) = view.loaded.as_ref() else {
+                return;
+            };
             let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
             let block = ui.vertical(|ui| {
                 ui.heading("Confusion matrix");
@@ -181,7 +183,9 @@ pub fn results_tab_ui(
 }
 
 fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportRequest>) {
-    let l = view.loaded.as_ref().expect("checked by caller");
+    let Some(l) = view.loaded.as_ref() else {
+        return;
+    };
     let e = &l.eval;
     ui.horizontal(|ui| {
         ui.heading(
@@ -275,7 +279,9 @@ fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportReq
 
 fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
     ui.heading("Per class");
-    let l = view.loaded.as_ref().expect("checked by caller");
+    let Some(l) = view.loaded.as_ref() else {
+        return;
+    };
     let mut rows: Vec<&crate::eval::ClassMetrics> = l.eval.per_class.iter().collect();
     let (by, desc) = view.sort;
     rows.sort_by(|a, b| {
@@ -363,7 +369,9 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
                 .desired_width(140.0),
         );
     });
-    let l = view.loaded.as_ref().expect("checked by caller");
+    let Some(l) = view.loaded.as_ref() else {
+        return egui::Rect::NOTHING;
+    };
     let filter = view.roc_filter.to_lowercase();
     // the legend lists classes in natural order (s2 before s10)
     let labels: Vec<&str> = l.eval.roc.iter().map(|c| c.label.as_str()).collect();
@@ -450,7 +458,9 @@ fn gallery_ui(
     big: &mut ThumbnailCache,
 ) {
     let items = view.gallery_items();
-    let l = view.loaded.as_ref().expect("checked by caller");
+    let Some(l) = view.loaded.as_ref() else {
+        return;
+    };
     ui.horizontal(|ui| {
         match view.confusion.selected {
             Some((t, p)) => {
