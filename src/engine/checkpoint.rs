@@ -217,6 +217,15 @@ pub fn load_model<B: Backend>(
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
     verify_checkpoint(dir)?;
+    read_model(dir, model, device)
+}
+
+/// The weights of a checkpoint already verified.
+fn read_model<B: Backend>(
+    dir: &Path,
+    model: Network<B>,
+    device: &B::Device,
+) -> anyhow::Result<Network<B>> {
     let file = dir.join("model.mpk");
     let record =
         Recorder::<B>::load(&FileRecorder::new(), dir.join("model"), device).map_err(|e| {
@@ -235,23 +244,23 @@ pub fn load_model<B: Backend>(
 pub(crate) fn recorder_error_text(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     let cut = text
-        .find("\nThe internal data format has changed")
-        .or_else(|| text.find("The internal data format has changed"))
+        .find("The internal data format has changed")
         .unwrap_or(text.len());
     text[..cut].trim().to_string()
 }
 
-/// Load weights and optimizer state for resuming.
+/// Load weights and optimizer state for resuming, from a checkpoint whose
+/// state [`load_state`] has just read (and so verified).
 pub fn load_training<B: AutodiffBackend>(
     dir: &Path,
     model: Network<B>,
     optimizer: AnyOptimizer<Network<B>, B>,
     device: &B::Device,
-) -> anyhow::Result<(Network<B>, AnyOptimizer<Network<B>, B>, TrainerState)>
+) -> anyhow::Result<(Network<B>, AnyOptimizer<Network<B>, B>)>
 where
     Network<B>: AutodiffModule<B>,
 {
-    let model = load_model(dir, model, device)?;
+    let model = read_model(dir, model, device)?;
     let optimizer = optimizer.load(&dir.join("optimizer"), device)?;
-    Ok((model, optimizer, load_state(dir)?))
+    Ok((model, optimizer))
 }

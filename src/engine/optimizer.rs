@@ -64,9 +64,8 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
         }
     }
 
-    /// Write the optimizer state (moments, momentum) to `path` (+ `.mpk`).
-    /// Save to `path` plus the `.mpk` extension (what [`load`](Self::load) reads).
-    /// The state is encoded in memory and then written, so a write error (a
+    /// Write the optimizer state (moments, momentum) to `path` plus the `.mpk`
+    /// extension (what [`load`](Self::load) reads). The state is encoded in memory and then written, so a write error (a
     /// full disk) reaches the caller with the operating system's own words.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let recorder = BytesRecorder::default();

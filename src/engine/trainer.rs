@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use anyhow::Context;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
-use super::checkpoint::{find_checkpoint, load_state, CheckpointKind};
+use super::checkpoint::{find_checkpoint, load_state, CheckpointKind, TrainerState};
 use super::control::TrainControl;
 use super::device::{DeviceChoice, OnBackend};
 use super::events::TrainEvent;
@@ -132,7 +132,7 @@ fn run(
     let device = DeviceChoice::resolve_text(&config.device)?;
     let data = prepare_data(&data_root, &config, false)?;
     let run_dir = match existing {
-        Some(run) => same_data_or_bail(run, &data, &data_root)?,
+        Some((run, record)) => same_data_or_bail(run, record, &data, &data_root)?,
         None => {
             let label = config
                 .name
@@ -143,9 +143,11 @@ fn run(
     };
     // one process per run: a second resume of the same run stops here
     let _lock = lock_run(&run_dir.path)?;
+    // read (and verified) once, for the log's repair and the training loop
+    let resume_state = resume_dir.as_deref().map(load_state).transpose()?;
     reporter.log = Some(open_log(
         &run_dir,
-        resume_dir.as_deref(),
+        resume_state.as_ref(),
         request.resume.is_some(),
     )?);
     let ctx = RunContext {
@@ -153,7 +155,7 @@ fn run(
         data: &data,
         data_root: &data_root,
         run: &run_dir,
-        resume: resume_dir.as_deref(),
+        resume: resume_dir.as_deref().zip(resume_state.as_ref()),
         device_name: device.to_string(),
     };
     let result = device.dispatch(TrainJob {
@@ -170,11 +172,17 @@ fn run(
     result
 }
 
-/// The config, the existing run (when resuming), the dataset folder and the
-/// checkpoint folder to resume from.
+/// The config, the existing run and its record (when resuming), the dataset
+/// folder and the checkpoint folder to resume from.
+#[allow(clippy::type_complexity)]
 fn what_to_train(
     request: &TrainRequest,
-) -> anyhow::Result<(RunConfig, Option<RunDir>, PathBuf, Option<PathBuf>)> {
+) -> anyhow::Result<(
+    RunConfig,
+    Option<(RunDir, RunRecord)>,
+    PathBuf,
+    Option<PathBuf>,
+)> {
     let Some(path) = &request.resume else {
         // stored absolute, so resume and eval work from any folder
         let root =
@@ -189,17 +197,21 @@ fn what_to_train(
     // `--data` on a resume points at the dataset's new place; the
     // fingerprint check makes sure it is the same data
     let root = if request.data_root.as_os_str().is_empty() {
-        record.data_root
+        record.data_root.clone()
     } else {
         request.data_root.clone()
     };
-    Ok((record.config, Some(run), root, dir))
+    Ok((record.config.clone(), Some((run, record)), root, dir))
 }
 
 /// A resumed run must see the train files it started on (possibly moved);
 /// when they moved, the run records their new place.
-fn same_data_or_bail(run: RunDir, data: &PreparedData, data_root: &Path) -> anyhow::Result<RunDir> {
-    let record = run.read_record()?;
+fn same_data_or_bail(
+    run: RunDir,
+    record: RunRecord,
+    data: &PreparedData,
+    data_root: &Path,
+) -> anyhow::Result<RunDir> {
     let same_files =
         [&data.fingerprint, &data.legacy_fingerprint].contains(&&record.dataset.fingerprint);
     if !same_files {
@@ -219,19 +231,20 @@ fn same_data_or_bail(run: RunDir, data: &PreparedData, data_root: &Path) -> anyh
     Ok(run)
 }
 
-/// The run's `metrics.jsonl`, repaired for a resume from `checkpoint` (or for
-/// starting over when `resuming` without one).
-fn open_log(run: &RunDir, checkpoint: Option<&Path>, resuming: bool) -> anyhow::Result<MetricsLog> {
+/// The run's `metrics.jsonl`, repaired for a resume from a checkpoint in
+/// `state` (or for starting over when `resuming` without one).
+fn open_log(
+    run: &RunDir,
+    state: Option<&TrainerState>,
+    resuming: bool,
+) -> anyhow::Result<MetricsLog> {
     let path = run.metrics_path();
-    let point = match checkpoint {
-        Some(dir) => {
-            let state = load_state(dir)?;
-            Some(ResumePoint {
-                epochs_completed: state.epochs_completed,
-                iteration: state.iteration,
-                phase: state.phase,
-            })
-        }
+    let point = match state {
+        Some(state) => Some(ResumePoint {
+            epochs_completed: state.epochs_completed,
+            iteration: state.iteration,
+            phase: state.phase,
+        }),
         // starting over: everything logged so far is logged again
         None if resuming => Some(ResumePoint {
             epochs_completed: 0,
@@ -268,7 +281,7 @@ pub(super) struct RunContext<'a> {
     pub data: &'a PreparedData,
     pub data_root: &'a Path,
     pub run: &'a RunDir,
-    /// The checkpoint folder to resume from.
-    pub resume: Option<&'a Path>,
+    /// The checkpoint folder to resume from, and its state.
+    pub resume: Option<(&'a Path, &'a TrainerState)>,
     pub device_name: String,
 }

@@ -14,8 +14,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{
-    find_checkpoint, load_model, load_state, load_training, save_checkpoint, CheckpointKind,
-    EpochProgress, TrainerState,
+    find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, EpochProgress,
+    TrainerState,
 };
 use super::control::TrainControl;
 use super::evaluate::{evaluate_bank, loss_and_accuracy};
@@ -84,24 +84,26 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let config = ctx.config;
         B::seed(&device, config.train.seed);
         let model: Network<B> = config.model.init(ctx.data.dataset.classes.len(), &device);
-        let phase = match ctx.resume {
-            Some(dir) => load_state(dir)?.phase,
-            None => phases::first_phase(config),
+        let state = match ctx.resume {
+            Some((_, state)) => state.clone(),
+            None => {
+                let phase = phases::first_phase(config);
+                TrainerState {
+                    epochs_completed: 0,
+                    iteration: 0,
+                    schedule: LrSchedule::new(
+                        config.scheduler.clone(),
+                        phases::optimizer_config(config, phase).lr,
+                    ),
+                    early_stopping: EarlyStopping::new(config.early_stopping.clone()),
+                    elapsed_seconds: 0.0,
+                    phase,
+                    epoch_progress: None,
+                    phase2_pending: false,
+                }
+            }
         };
-        let optimizer = AnyOptimizer::new(&phases::optimizer_config(config, phase));
-        let state = TrainerState {
-            epochs_completed: 0,
-            iteration: 0,
-            schedule: LrSchedule::new(
-                config.scheduler.clone(),
-                phases::optimizer_config(config, phase).lr,
-            ),
-            early_stopping: EarlyStopping::new(config.early_stopping.clone()),
-            elapsed_seconds: 0.0,
-            phase,
-            epoch_progress: None,
-            phase2_pending: false,
-        };
+        let optimizer = AnyOptimizer::new(&phases::optimizer_config(config, state.phase));
         let mut t = Self {
             ctx,
             loss_fn: CrossEntropyLossConfig::new().init(&device),
@@ -114,7 +116,6 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             started: Instant::now(),
         };
         let model = t.load_weights(model, reporter)?;
-        t.elapsed_before = t.state.elapsed_seconds;
         Ok((t, model))
     }
 
@@ -127,10 +128,9 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
     ) -> anyhow::Result<Network<B>> {
         let (ctx, config) = (self.ctx, self.ctx.config);
         let mut weights_loaded = None;
-        if let Some(dir) = ctx.resume {
+        if let Some((dir, _)) = ctx.resume {
             let optimizer = AnyOptimizer::new(&phases::optimizer_config(config, self.state.phase));
-            (model, self.optimizer, self.state) =
-                load_training(dir, model, optimizer, &self.device)?;
+            (model, self.optimizer) = load_training(dir, model, optimizer, &self.device)?;
         } else if let Some(spec) = &config.model.weights {
             let path = crate::weights::resolve_weights(spec)?;
             let report;

@@ -11,12 +11,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
+    let written = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     written.map_err(|e| {
         // a partial temporary (a full disk, say) never stays behind
         let _ = std::fs::remove_file(&tmp);
@@ -28,9 +23,12 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// swapped in by rename, as checkpoints are). An error names the file and keeps
 /// the operating system's words, "No space left on device" included.
 pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let written = std::fs::File::create(path).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    written.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    write_synced(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Create `path`, write `bytes` and wait until they are on disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
