@@ -335,13 +335,9 @@ fn train(
 fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
     let store = RunStore::new(&runs);
     let mut summaries = Vec::new();
-    let mut datasets = Vec::new();
     for run in store.list()? {
         match run.summary() {
-            Ok(s) => {
-                summaries.push(s);
-                datasets.push(dataset_label(&run));
-            }
+            Ok(s) => summaries.push(s),
             Err(e) => eprintln!("skipping {}: {e:#}", run.path.display()),
         }
     }
@@ -366,6 +362,7 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         .max()
         .unwrap_or(4)
         .max(12);
+    let datasets: Vec<String> = summaries.iter().map(|s| s.dataset_label()).collect();
     let data_w = datasets
         .iter()
         .map(|d| d.chars().count())
@@ -400,26 +397,6 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// "orl40 1a2b3c4d": the run's dataset folder name and the start of its
-/// train files' fingerprint, so runs on different data stand out.
-fn dataset_label(run: &crate::store::RunDir) -> String {
-    let Ok(record) = run.read_record() else {
-        return "-".into();
-    };
-    let name = record
-        .data_root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let short: String = record.dataset.fingerprint.chars().take(8).collect();
-    let label = format!("{name} {short}").trim().to_string();
-    if label.is_empty() {
-        "-".into()
-    } else {
-        label
-    }
 }
 
 fn model_info(config: &ModelConfig, classes: usize, layers: bool) {

@@ -75,19 +75,7 @@ fn classify(path: &Path, err: ImageError) -> SkippedFile {
     let text = err.to_string();
     let lower = text.to_lowercase();
     let reason = match &err {
-        ImageError::Limits(_) => {
-            let limits = ImageLimits::from_env();
-            return SkippedFile::new(
-                path,
-                SkipReason::TooLarge,
-                format!(
-                    "{text}: over the limit of {} px a side and {} Mpx for a face photo; \
-                     shrink it, or set FACEBENCH_MAX_IMAGE_SIDE",
-                    limits.max_side,
-                    limits.max_pixels / 1_000_000
-                ),
-            );
-        }
+        ImageError::Limits(_) => return ImageLimits::from_env().too_large(path, &text),
         ImageError::Unsupported(_) => SkipReason::NotAnImage,
         ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             SkipReason::Truncated
@@ -142,18 +130,23 @@ impl ImageLimits {
             || height > self.max_side
             || width as u64 * height as u64 > self.max_pixels
         {
-            return Err(SkippedFile::new(
-                path,
-                SkipReason::TooLarge,
-                format!(
-                    "{width} x {height} px is over the limit of {} px a side and {} Mpx for a face photo; \
-                     shrink it, or set FACEBENCH_MAX_IMAGE_SIDE",
-                    self.max_side,
-                    self.max_pixels / 1_000_000
-                ),
-            ));
+            return Err(self.too_large(path, &format!("{width} x {height} px")));
         }
         Ok(())
+    }
+
+    /// `path` skipped as too large; `what` says what was found.
+    fn too_large(&self, path: &Path, what: &str) -> SkippedFile {
+        SkippedFile::new(
+            path,
+            SkipReason::TooLarge,
+            format!(
+                "{what} is over the limit of {} px a side and {} Mpx for a face photo; \
+                 shrink it, or set FACEBENCH_MAX_IMAGE_SIDE",
+                self.max_side,
+                self.max_pixels / 1_000_000
+            ),
+        )
     }
 
     fn decoder_limits(&self) -> image::Limits {
@@ -177,8 +170,11 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
     !bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-fn reader(path: &Path, bytes: Vec<u8>) -> Result<ImageReader<Cursor<Vec<u8>>>, SkippedFile> {
-    let limits = ImageLimits::from_env();
+fn reader(
+    path: &Path,
+    bytes: Vec<u8>,
+    limits: &ImageLimits,
+) -> Result<ImageReader<Cursor<Vec<u8>>>, SkippedFile> {
     let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
     if is_jpeg && jpeg_is_truncated(&bytes) {
         return Err(SkippedFile::new(
@@ -204,11 +200,12 @@ fn reader(path: &Path, bytes: Vec<u8>) -> Result<ImageReader<Cursor<Vec<u8>>>, S
 /// Read only the header: the image's width and height, or why it is unusable.
 pub fn probe_file(path: &Path) -> Result<(u32, u32), SkippedFile> {
     contain_panic(path, || {
+        let limits = ImageLimits::from_env();
         let bytes = read_bytes(path)?;
-        let (w, h) = reader(path, bytes)?
+        let (w, h) = reader(path, bytes, &limits)?
             .into_dimensions()
             .map_err(|e| classify(path, e))?;
-        ImageLimits::from_env().check(path, w, h)?;
+        limits.check(path, w, h)?;
         Ok((w, h))
     })
 }
@@ -232,13 +229,14 @@ fn contain_panic<T>(
 /// alpha, 16-bit and CMYK inputs all come out as plain RGB8.
 pub fn decode_rgb8(path: &Path) -> Result<RgbImage, SkippedFile> {
     contain_panic(path, || {
+        let limits = ImageLimits::from_env();
         let bytes = read_bytes(path)?;
-        let mut decoder = reader(path, bytes)?
+        let mut decoder = reader(path, bytes, &limits)?
             .into_decoder()
             .map_err(|e| classify(path, e))?;
         let (w, h) = decoder.dimensions();
         // from_decoder does not check the size against the limits itself
-        ImageLimits::from_env().check(path, w, h)?;
+        limits.check(path, w, h)?;
         let orientation = decoder.orientation().map_err(|e| classify(path, e))?;
         let mut image = DynamicImage::from_decoder(decoder).map_err(|e| classify(path, e))?;
         image.apply_orientation(orientation);

@@ -38,6 +38,26 @@ pub struct RunSummary {
     pub params: usize,
     pub seconds: f64,
     pub status: RunStatus,
+    /// The dataset folder's name.
+    #[serde(default)]
+    pub dataset: String,
+    /// The train files' fingerprint, from the run record.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+impl RunSummary {
+    /// "orl40 · 1a2b3c4d": the dataset's name and the start of its
+    /// fingerprint, so runs on different data stand out.
+    pub fn dataset_label(&self) -> String {
+        let short: String = self.fingerprint.chars().take(8).collect();
+        match (self.dataset.is_empty(), short.is_empty()) {
+            (true, true) => "–".into(),
+            (false, true) => self.dataset.clone(),
+            (true, false) => short,
+            (false, false) => format!("{} · {short}", self.dataset),
+        }
+    }
 }
 
 /// How a run stands, from its `metrics.jsonl`.
@@ -244,7 +264,18 @@ impl RunDir {
                 _ => {}
             }
         }
+        let root = if record.data_root.as_os_str().is_empty() {
+            &record.dataset.root
+        } else {
+            &record.data_root
+        };
+        let dataset = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.display().to_string());
         Ok(RunSummary {
+            dataset,
+            fingerprint: record.dataset.fingerprint.clone(),
             name: self.name(),
             path: self.path.clone(),
             architecture: record.config.model.display_name(),
