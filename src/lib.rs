@@ -11,6 +11,7 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod gui;
+pub mod kernels;
 pub mod loader;
 pub mod model;
 pub mod store;

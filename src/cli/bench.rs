@@ -13,7 +13,10 @@ use burn::tensor::backend::AutodiffBackend;
 use crate::data::{Dataset, SplitConfig};
 use crate::engine::{OnBackend, OptimizerConfig, ResolvedDevice};
 use crate::loader::{AugmentConfig, BatchStream, ImageBank, Pipeline};
-use crate::model::{ModelConfig, Network};
+use crate::model::{Architecture, FreezePlan, ModelConfig, Network};
+
+use super::peak_memory::PeakMemory;
+use super::pytorch_peer::{self, PeerReport, PeerRequest, PeerRow};
 
 /// One row of the results table.
 pub struct BenchRow {
@@ -65,111 +68,173 @@ pub fn bench_loader(root: &Path, sizes: &[usize], batch: usize) -> anyhow::Resul
     Ok(rows)
 }
 
-/// Train steps (forward, backward, AdamW) and inference on random input.
-pub fn bench_model(
-    model: &ModelConfig,
-    sizes: &[usize],
-    batch: usize,
-    steps: usize,
-    device: ResolvedDevice,
-) -> Vec<BenchRow> {
-    device.dispatch(BenchJob {
-        model,
-        sizes,
-        batch,
-        steps,
-        resolved: device,
-    })
+/// What the model benchmark measures.
+pub struct ModelBench {
+    pub model: ModelConfig,
+    /// Train the head only (phase 1 of fine-tuning); the base runs forward only.
+    pub frozen_base: bool,
+    pub sizes: Vec<usize>,
+    pub batch: usize,
+    pub steps: usize,
+    pub classes: usize,
+}
+
+/// facebench's numbers at one input size.
+pub struct ModelResult {
+    pub size: usize,
+    pub train_images_per_sec: f64,
+    pub inference_images_per_sec: f64,
+    /// Rise of peak RSS over the warm-up and timed train steps (CPU, Linux).
+    pub train_peak_bytes: Option<u64>,
+}
+
+/// Train steps (forward, cross-entropy, backward, AdamW) and inference on
+/// random input, at each size.
+pub fn bench_model(bench: &ModelBench, device: ResolvedDevice) -> Vec<ModelResult> {
+    device.dispatch(BenchJob { bench })
 }
 
 /// The model benchmark as work for [`ResolvedDevice::dispatch`].
 struct BenchJob<'a> {
-    model: &'a ModelConfig,
-    sizes: &'a [usize],
-    batch: usize,
-    steps: usize,
-    resolved: ResolvedDevice,
+    bench: &'a ModelBench,
 }
 
 impl OnBackend for BenchJob<'_> {
-    type Output = Vec<BenchRow>;
+    type Output = Vec<ModelResult>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        bench_on::<B>(
-            self.model,
-            self.sizes,
-            self.batch,
-            self.steps,
-            device,
-            self.resolved,
-        )
+        self.bench
+            .sizes
+            .iter()
+            .map(|&size| bench_size::<B>(self.bench, size, &device))
+            .collect()
     }
 }
 
-fn bench_on<B: AutodiffBackend>(
-    config: &ModelConfig,
-    sizes: &[usize],
-    batch: usize,
-    steps: usize,
-    device: B::Device,
-    resolved: ResolvedDevice,
-) -> Vec<BenchRow> {
+fn bench_size<B: AutodiffBackend>(bench: &ModelBench, size: usize, device: &B::Device) -> ModelResult {
     use burn::module::AutodiffModule;
-    let mut rows = Vec::new();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    for &size in sizes {
-        let mut model: Network<B> = config.init(100, &device);
-        let mut optim =
-            crate::engine::AnyOptimizer::<Network<B>, B>::new(&OptimizerConfig::default());
-        let x = Tensor::<B, 4>::random(
-            [batch, 3, size, size],
-            burn::tensor::Distribution::Default,
-            &device,
-        );
-        let labels: Vec<i64> = (0..batch as i64).map(|i| i % 100).collect();
-        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), &device);
-        let mut step = |model: Network<B>| {
-            let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
-            let _: f64 = loss.clone().into_scalar().elem();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            optim.step(1e-4, model, grads)
-        };
-        model = step(model); // warm-up: allocations, autotune
-        let start = Instant::now();
-        for _ in 0..steps {
-            model = step(model);
-        }
-        let train_rate = (steps * batch) as f64 / start.elapsed().as_secs_f64();
-        rows.push(BenchRow {
-            what: format!("train step {}", config.display_name()),
-            size,
-            images_per_sec: train_rate,
-            note: format!("batch {batch}, {steps} steps, {resolved}"),
-        });
-        let valid = model.valid();
-        let xi = x.clone().inner();
+    let (batch, steps) = (bench.batch, bench.steps.max(1));
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut model: Network<B> = bench.model.init(bench.classes, device);
+    if bench.frozen_base {
+        model = model.with_freeze(&FreezePlan::base());
+    }
+    let mut optim = crate::engine::AnyOptimizer::<Network<B>, B>::new(&OptimizerConfig::default());
+    let x = Tensor::<B, 4>::random([batch, 3, size, size], burn::tensor::Distribution::Default, device);
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % bench.classes as i64).collect();
+    let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), device);
+    let mut step = |model: Network<B>| {
+        let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
+        // read the loss, as a training loop does (and PyTorch's loss.item())
+        let _: f64 = loss.clone().into_scalar().elem();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        optim.step(1e-4, model, grads)
+    };
+    let memory = PeakMemory::start();
+    model = step(model); // warm-up: allocations, optimizer state, autotune
+    let start = Instant::now();
+    for _ in 0..steps {
+        model = step(model);
+    }
+    let train_images_per_sec = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+    let train_peak_bytes = memory.and_then(|m| m.peak_rise());
+    let valid = model.valid();
+    let xi = x.inner();
+    let infer = || {
         let _: Vec<f32> = valid
             .forward(xi.clone())
             .into_data()
             .convert::<f32>()
             .to_vec()
             .unwrap_or_default();
-        let start = Instant::now();
-        for _ in 0..steps {
-            let _: Vec<f32> = valid
-                .forward(xi.clone())
-                .into_data()
-                .convert::<f32>()
-                .to_vec()
-                .unwrap_or_default();
-        }
-        rows.push(BenchRow {
-            what: format!("inference {}", config.display_name()),
-            size,
-            images_per_sec: (steps * batch) as f64 / start.elapsed().as_secs_f64(),
-            note: format!("batch {batch}, {resolved}"),
-        });
+    };
+    infer();
+    let start = Instant::now();
+    for _ in 0..steps {
+        infer();
     }
-    rows
+    ModelResult {
+        size,
+        train_images_per_sec,
+        inference_images_per_sec: (steps * batch) as f64 / start.elapsed().as_secs_f64(),
+        train_peak_bytes,
+    }
+}
+
+/// The PyTorch peer's numbers for the same benchmark, or None (with the
+/// reason printed) when it cannot run.
+pub fn compare_pytorch(bench: &ModelBench, device: ResolvedDevice) -> Option<PeerReport> {
+    let arch = match bench.model.architecture {
+        Architecture::Resnet => "resnet50",
+        Architecture::Xception => "xception",
+        Architecture::Densenet121 => "densenet121",
+    };
+    if arch == "resnet50" && (bench.model.depths != [3, 4, 6, 3] || bench.model.base_planes != 64) {
+        println!("PyTorch comparison skipped: the peer measures ResNet-50 only (--depths 3,4,6,3)");
+        return None;
+    }
+    if let Some(why) = pytorch_peer::missing(arch) {
+        println!("{why}");
+        return None;
+    }
+    let request = PeerRequest {
+        arch,
+        sizes: &bench.sizes,
+        batch: bench.batch,
+        steps: bench.steps,
+        classes: bench.classes,
+        frozen_base: bench.frozen_base,
+        threads: rayon::current_num_threads(),
+        cuda: !matches!(device, ResolvedDevice::Cpu),
+    };
+    match pytorch_peer::run(&request) {
+        Ok(report) => Some(report),
+        Err(e) => {
+            println!("PyTorch comparison failed: {e:#}");
+            None
+        }
+    }
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("-".into(), |b| format!("{:.0}", b as f64 / (1024.0 * 1024.0)))
+}
+
+/// facebench's results beside the PyTorch peer's (when it ran), with ratios.
+pub fn print_model_table(bench: &ModelBench, device: ResolvedDevice, ours: &[ModelResult], peer: Option<&PeerReport>) {
+    let phase = if bench.frozen_base { ", base frozen" } else { "" };
+    println!(
+        "{}{phase}, batch {}, {} timed steps after 1 warm-up, {} classes; facebench on {device}",
+        bench.model.display_name(),
+        bench.batch,
+        bench.steps,
+        bench.classes
+    );
+    if let Some(p) = peer {
+        println!("PyTorch {} on {}, {} threads", p.torch, p.device, p.threads);
+    }
+    println!("| px | step | facebench images/s | PyTorch images/s | ratio | facebench peak MiB | PyTorch peak MiB |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in ours {
+        for (mode, rate) in [("train", r.train_images_per_sec), ("inference", r.inference_images_per_sec)] {
+            let peers: Vec<&PeerRow> = peer
+                .map(|p| p.rows.iter().filter(|x| x.size == r.size && x.mode == mode).collect())
+                .unwrap_or_default();
+            let ours_peak = if mode == "train" { mib(r.train_peak_bytes) } else { "-".into() };
+            if peers.is_empty() {
+                println!("| {} | {mode} | {rate:.1} | - | - | {ours_peak} | - |", r.size);
+            }
+            for p in peers {
+                let label = if p.precision == "fp32" { mode.to_string() } else { format!("{mode} (PyTorch {})", p.precision) };
+                println!(
+                    "| {} | {label} | {rate:.1} | {:.1} | {:.2} | {ours_peak} | {} |",
+                    r.size,
+                    p.images_per_sec,
+                    rate / p.images_per_sec,
+                    mib(p.peak_bytes)
+                );
+            }
+        }
+    }
 }
 
 pub fn print_table(rows: &[BenchRow]) {

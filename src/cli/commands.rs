@@ -18,6 +18,15 @@ use crate::store::RunStore;
 
 /// Run the parsed command line.
 pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
+    if let Some(threads) = cli.threads {
+        if threads == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot set up {threads} threads: {e}"))?;
+    }
     match cli.command.unwrap_or(Command::Gui {
         data: None,
         preset: None,
@@ -131,46 +140,71 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench {
-            data,
+            arch,
+            frozen_base,
             sizes,
             batch,
             steps,
+            classes,
             depths,
             device,
+            compare_pytorch,
+            data,
+            loader,
             loader_only,
         } => {
             let depths: [usize; 4] = depths
                 .as_slice()
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("--depths needs four numbers, e.g. 3,4,6,3"))?;
-            let model = ModelConfig {
-                depths,
-                ..ModelConfig::default()
-            };
+            let architecture = Architecture::parse(&arch).map_err(anyhow::Error::msg)?;
+            if frozen_base && !architecture.is_transfer() {
+                anyhow::bail!("--frozen-base needs a pretrained architecture (xception or densenet121); a ResNet trains from scratch");
+            }
             let device = DeviceChoice::resolve_text(&device)?;
-            let tmp;
-            let root = match data {
-                Some(d) => d,
-                None => {
-                    tmp = tempfile::tempdir()?;
-                    generate_demo_dataset(
-                        tmp.path(),
-                        &DemoConfig {
-                            size: 128,
-                            ..DemoConfig::default()
-                        },
-                    )?
-                }
-            };
             println!(
                 "machine: {} cores; device {device}",
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             );
-            let mut rows = bench::bench_loader(&root, &sizes, batch)?;
-            if !loader_only {
-                rows.extend(bench::bench_model(&model, &sizes, batch, steps, device));
+            if loader || loader_only || data.is_some() {
+                let tmp;
+                let root = match data {
+                    Some(d) => d,
+                    None => {
+                        tmp = tempfile::tempdir()?;
+                        generate_demo_dataset(
+                            tmp.path(),
+                            &DemoConfig {
+                                size: 128,
+                                ..DemoConfig::default()
+                            },
+                        )?
+                    }
+                };
+                bench::print_table(&bench::bench_loader(&root, &sizes, batch)?);
             }
-            bench::print_table(&rows);
+            if loader_only {
+                return Ok(());
+            }
+            let spec = bench::ModelBench {
+                model: ModelConfig {
+                    architecture,
+                    depths,
+                    ..ModelConfig::default()
+                },
+                frozen_base,
+                sizes,
+                batch,
+                steps,
+                classes,
+            };
+            let ours = bench::bench_model(&spec, device);
+            let peer = if compare_pytorch {
+                bench::compare_pytorch(&spec, device)
+            } else {
+                None
+            };
+            bench::print_model_table(&spec, device, &ours, peer.as_ref());
             Ok(())
         }
         Command::ModelInfo {

@@ -3,7 +3,9 @@
 
 mod bench;
 mod commands;
+mod peak_memory;
 mod progress;
+mod pytorch_peer;
 
 use std::path::PathBuf;
 
@@ -22,6 +24,9 @@ pub struct Cli {
     /// Without a subcommand, the workbench window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// CPU threads for training and inference (default: one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,11 +133,16 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// Measure loader and train-step throughput and print a table.
+    /// Measure train-step and inference throughput (and, with --data or
+    /// --loader, the image loader) and print a table; --compare-pytorch runs
+    /// the same steps in PyTorch in the same invocation.
     Bench {
-        /// Dataset for the loader benchmark (default: a generated demo set).
+        /// Architecture to measure.
+        #[arg(long, default_value = "resnet", value_parser = arch_values(true), ignore_case = true)]
+        arch: String,
+        /// Freeze the pretrained base (Xception, DenseNet-121): phase 1 of fine-tuning.
         #[arg(long)]
-        data: Option<PathBuf>,
+        frozen_base: bool,
         /// Input sizes to measure, in pixels.
         #[arg(long, value_delimiter = ',', default_value = "64,112,224")]
         sizes: Vec<usize>,
@@ -142,13 +152,26 @@ pub enum Command {
         /// Timed steps per size (after one warm-up step).
         #[arg(long, default_value_t = 5)]
         steps: usize,
+        /// Classes of the output layer.
+        #[arg(long, default_value_t = 100)]
+        classes: usize,
         /// Blocks per stage of the benchmarked ResNet.
         #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
         depths: Vec<usize>,
         /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
-        /// Skip the model benchmark.
+        /// Also run the same steps in PyTorch (python3 with torch; timm for
+        /// Xception) and print both rates, their ratio and peak memory.
+        #[arg(long)]
+        compare_pytorch: bool,
+        /// Dataset for the loader benchmark (implies --loader).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Measure the loader (on --data, or a generated demo set).
+        #[arg(long)]
+        loader: bool,
+        /// Measure the loader only.
         #[arg(long)]
         loader_only: bool,
     },

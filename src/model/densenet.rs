@@ -6,6 +6,8 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::Relu;
 use burn::prelude::*;
+
+use crate::kernels::conv2d_module;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 
 use super::batch_norm::BatchNorm2d;
@@ -47,8 +49,8 @@ impl<B: Backend> DenseLayer<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let y = self.conv1.forward(self.relu.forward(self.norm1.forward(x)));
-        self.conv2.forward(self.relu.forward(self.norm2.forward(y)))
+        let y = conv2d_module(&self.conv1, self.relu.forward(self.norm1.forward(x)));
+        conv2d_module(&self.conv2, self.relu.forward(self.norm2.forward(y)))
     }
 }
 
@@ -82,7 +84,7 @@ pub struct Transition<B: Backend> {
 
 impl<B: Backend> Transition<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = self.conv.forward(self.relu.forward(self.norm.forward(x)));
+        let x = conv2d_module(&self.conv, self.relu.forward(self.norm.forward(x)));
         avg_pool2d(x, [2, 2], [2, 2], [0, 0], true, false)
     }
 }
@@ -132,7 +134,7 @@ impl<B: Backend> DenseNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self
             .relu
-            .forward(self.norm0.forward(self.conv0.forward(images)));
+            .forward(self.norm0.forward(conv2d_module(&self.conv0, images)));
         // after a ReLU, zero padding (Keras) and -inf padding (torchvision) agree
         let x = x.pad((1, 1, 1, 1), burn::tensor::ops::PadMode::Constant(0.0));
         let mut x = max_pool2d(x, [3, 3], [2, 2], [0, 0], [1, 1], false);

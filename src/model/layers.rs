@@ -5,6 +5,8 @@ use burn::module::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
+
+use crate::kernels::conv2d_module;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::PadMode;
 
@@ -51,7 +53,7 @@ impl<B: Backend> SeparableConv2d<B> {
     }
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.pointwise.forward(self.depthwise.forward(x))
+        conv2d_module(&self.pointwise, conv2d_module(&self.depthwise, x))
     }
 }
 

@@ -9,6 +9,8 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use super::batch_norm::BatchNorm2d;
 use burn::prelude::*;
 
+use crate::kernels::conv2d_module;
+
 const EXPANSION: usize = 4;
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize) -> Conv2dConfig {
@@ -63,12 +65,12 @@ impl<B: Backend> Bottleneck<B> {
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.bn.forward(conv2d_module(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.relu.forward(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = self.relu.forward(self.bn1.forward(conv2d_module(&self.conv1, x)));
+        let out = self.relu.forward(self.bn2.forward(conv2d_module(&self.conv2, out)));
+        let out = self.bn3.forward(conv2d_module(&self.conv3, out));
         self.relu.forward(out + identity)
     }
 }
@@ -139,7 +141,7 @@ impl<B: Backend> ResNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = self
             .relu
-            .forward(self.bn1.forward(self.conv1.forward(images)));
+            .forward(self.bn1.forward(conv2d_module(&self.conv1, images)));
         let mut x = self.maxpool.forward(x);
         for block in self
             .layer1

@@ -6,6 +6,8 @@ use burn::nn::conv::Conv2d;
 use burn::nn::Relu;
 use burn::prelude::*;
 
+use crate::kernels::conv2d_module;
+
 use super::batch_norm::BatchNorm2d;
 use super::layers::{conv_config, keras_batch_norm, max_pool_same, SeparableConv2d};
 
@@ -49,7 +51,7 @@ impl<B: Backend> DownBlock<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let residual = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
+        let residual = self.shortcut_bn.forward(conv2d_module(&self.shortcut, x.clone()));
         let x = if self.relu_first {
             self.relu.forward(x)
         } else {
@@ -137,9 +139,9 @@ impl<B: Backend> Xception<B> {
         let r = &self.relu;
         let x = r.forward(
             self.block1_conv1_bn
-                .forward(self.block1_conv1.forward(images)),
+                .forward(conv2d_module(&self.block1_conv1, images)),
         );
-        let mut x = r.forward(self.block1_conv2_bn.forward(self.block1_conv2.forward(x)));
+        let mut x = r.forward(self.block1_conv2_bn.forward(conv2d_module(&self.block1_conv2, x)));
         for block in &self.entry {
             x = block.forward(x);
         }
