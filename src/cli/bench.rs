@@ -110,7 +110,11 @@ impl OnBackend for BenchJob<'_> {
     }
 }
 
-fn bench_size<B: AutodiffBackend>(bench: &ModelBench, size: usize, device: &B::Device) -> ModelResult {
+fn bench_size<B: AutodiffBackend>(
+    bench: &ModelBench,
+    size: usize,
+    device: &B::Device,
+) -> ModelResult {
     use burn::module::AutodiffModule;
     let (batch, steps) = (bench.batch, bench.steps.max(1));
     let loss_fn = CrossEntropyLossConfig::new().init(device);
@@ -119,8 +123,14 @@ fn bench_size<B: AutodiffBackend>(bench: &ModelBench, size: usize, device: &B::D
         model = model.with_freeze(&FreezePlan::base());
     }
     let mut optim = crate::engine::AnyOptimizer::<Network<B>, B>::new(&OptimizerConfig::default());
-    let x = Tensor::<B, 4>::random([batch, 3, size, size], burn::tensor::Distribution::Default, device);
-    let labels: Vec<i64> = (0..batch as i64).map(|i| i % bench.classes as i64).collect();
+    let x = Tensor::<B, 4>::random(
+        [batch, 3, size, size],
+        burn::tensor::Distribution::Default,
+        device,
+    );
+    let labels: Vec<i64> = (0..batch as i64)
+        .map(|i| i % bench.classes as i64)
+        .collect();
     let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), device);
     let mut step = |model: Network<B>| {
         let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
@@ -196,12 +206,23 @@ pub fn compare_pytorch(bench: &ModelBench, device: ResolvedDevice) -> Option<Pee
 }
 
 fn mib(bytes: Option<u64>) -> String {
-    bytes.map_or("-".into(), |b| format!("{:.0}", b as f64 / (1024.0 * 1024.0)))
+    bytes.map_or("-".into(), |b| {
+        format!("{:.0}", b as f64 / (1024.0 * 1024.0))
+    })
 }
 
 /// facebench's results beside the PyTorch peer's (when it ran), with ratios.
-pub fn print_model_table(bench: &ModelBench, device: ResolvedDevice, ours: &[ModelResult], peer: Option<&PeerReport>) {
-    let phase = if bench.frozen_base { ", base frozen" } else { "" };
+pub fn print_model_table(
+    bench: &ModelBench,
+    device: ResolvedDevice,
+    ours: &[ModelResult],
+    peer: Option<&PeerReport>,
+) {
+    let phase = if bench.frozen_base {
+        ", base frozen"
+    } else {
+        ""
+    };
     println!(
         "{}{phase}, batch {}, {} timed steps after 1 warm-up, {} classes; facebench on {device}",
         bench.model.display_name(),
@@ -215,16 +236,35 @@ pub fn print_model_table(bench: &ModelBench, device: ResolvedDevice, ours: &[Mod
     println!("| px | step | facebench images/s | PyTorch images/s | ratio | facebench peak MiB | PyTorch peak MiB |");
     println!("|---|---|---|---|---|---|---|");
     for r in ours {
-        for (mode, rate) in [("train", r.train_images_per_sec), ("inference", r.inference_images_per_sec)] {
+        for (mode, rate) in [
+            ("train", r.train_images_per_sec),
+            ("inference", r.inference_images_per_sec),
+        ] {
             let peers: Vec<&PeerRow> = peer
-                .map(|p| p.rows.iter().filter(|x| x.size == r.size && x.mode == mode).collect())
+                .map(|p| {
+                    p.rows
+                        .iter()
+                        .filter(|x| x.size == r.size && x.mode == mode)
+                        .collect()
+                })
                 .unwrap_or_default();
-            let ours_peak = if mode == "train" { mib(r.train_peak_bytes) } else { "-".into() };
+            let ours_peak = if mode == "train" {
+                mib(r.train_peak_bytes)
+            } else {
+                "-".into()
+            };
             if peers.is_empty() {
-                println!("| {} | {mode} | {rate:.1} | - | - | {ours_peak} | - |", r.size);
+                println!(
+                    "| {} | {mode} | {rate:.1} | - | - | {ours_peak} | - |",
+                    r.size
+                );
             }
             for p in peers {
-                let label = if p.precision == "fp32" { mode.to_string() } else { format!("{mode} (PyTorch {})", p.precision) };
+                let label = if p.precision == "fp32" {
+                    mode.to_string()
+                } else {
+                    format!("{mode} (PyTorch {})", p.precision)
+                };
                 println!(
                     "| {} | {label} | {rate:.1} | {:.1} | {:.2} | {ours_peak} | {} |",
                     r.size,

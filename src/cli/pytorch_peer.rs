@@ -47,7 +47,11 @@ fn python() -> String {
 /// Why the comparison cannot run, with the fix; None when torch (and timm,
 /// for Xception) import.
 pub fn missing(arch: &str) -> Option<String> {
-    let modules = if arch == "xception" { "torch, torchvision, timm" } else { "torch, torchvision" };
+    let modules = if arch == "xception" {
+        "torch, torchvision, timm"
+    } else {
+        "torch, torchvision"
+    };
     let ok = Command::new(python())
         .args(["-c", &format!("import {modules}")])
         .output()

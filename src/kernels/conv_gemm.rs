@@ -18,19 +18,48 @@ use rayon::prelude::*;
 use super::geometry::ConvGeometry;
 use super::layout::{col2im, from_channel_major, im2col, to_channel_major};
 
-/// `dst[m x n] = lhs[m x k] @ rhs[k x n]`, each operand given by its element
-/// strides (row, column). Runs on rayon's pool when the product is large.
-#[allow(clippy::too_many_arguments)]
+/// A matrix operand: its elements and their (row, column) strides.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    strides: (usize, usize),
+}
+
+fn view(data: &[f32], row_stride: usize, col_stride: usize) -> View<'_> {
+    View {
+        data,
+        strides: (row_stride, col_stride),
+    }
+}
+
+/// How a product runs: added to `dst` or written over it; on rayon's pool
+/// (when large) or on the calling thread (the caller parallelises).
+#[derive(Clone, Copy)]
+struct Mode {
+    accumulate: bool,
+    pool: bool,
+}
+
+const POOLED: Mode = Mode {
+    accumulate: false,
+    pool: true,
+};
+const SERIAL: Mode = Mode {
+    accumulate: false,
+    pool: false,
+};
+
+/// `dst[m x n] (+)= lhs[m x k] @ rhs[k x n]`, `dst` row-major with row stride
+/// `dst_rs`.
 fn matmul(
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [f32],
     dst_rs: usize,
-    lhs: &[f32],
-    lhs_strides: (usize, usize),
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
+    lhs: View,
+    rhs: View,
+    mode: Mode,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -41,10 +70,17 @@ fn matmul(
     };
     assert!(last(m, n, (dst_rs, 1)) < dst.len(), "matmul: dst too small");
     if k > 0 {
-        assert!(last(m, k, lhs_strides) < lhs.len(), "matmul: lhs too small");
-        assert!(last(k, n, rhs_strides) < rhs.len(), "matmul: rhs too small");
+        assert!(
+            last(m, k, lhs.strides) < lhs.data.len(),
+            "matmul: lhs too small"
+        );
+        assert!(
+            last(k, n, rhs.strides) < rhs.data.len(),
+            "matmul: rhs too small"
+        );
     }
-    let parallelism = if m * n * k >= 64 * 64 * 64 && rayon::current_num_threads() > 1 {
+    let parallelism = if mode.pool && m * n * k >= 64 * 64 * 64 && rayon::current_num_threads() > 1
+    {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -59,14 +95,14 @@ fn matmul(
             dst.as_mut_ptr(),
             1,
             dst_rs as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_strides.1 as isize,
-            lhs_strides.0 as isize,
-            rhs.as_ptr(),
-            rhs_strides.1 as isize,
-            rhs_strides.0 as isize,
-            0.0f32,
+            mode.accumulate,
+            lhs.data.as_ptr(),
+            lhs.strides.1 as isize,
+            lhs.strides.0 as isize,
+            rhs.data.as_ptr(),
+            rhs.strides.1 as isize,
+            rhs.strides.0 as isize,
+            1.0f32,
             1.0f32,
             false,
             false,
@@ -76,8 +112,132 @@ fn matmul(
     }
 }
 
+/// Feature maps at least this large (positions per image) take the per-image
+/// path of a pointwise convolution; smaller ones are batched into one product.
+const PER_IMAGE_MIN_PLANE: usize = 64;
+
+/// An unpadded stride-1 1x1 convolution without groups: each image's
+/// `[Cin, H*W]` plane is its own patch matrix, so no copy is needed.
+fn is_pointwise(g: &ConvGeometry) -> bool {
+    g.kh == 1
+        && g.kw == 1
+        && g.stride == [1, 1]
+        && g.pad == [0, 0]
+        && g.groups == 1
+        && (g.oh, g.ow) == (g.h, g.w)
+        && g.out_plane() >= PER_IMAGE_MIN_PLANE
+}
+
+/// Pointwise forward: `y[n] = W @ x[n]`, images in parallel.
+fn pointwise_forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &ConvGeometry,
+) -> Vec<f32> {
+    let (p, cin, cout) = (g.out_plane(), g.cin, g.cout);
+    let mut y = vec![0.0f32; g.y_len()];
+    y.par_chunks_mut(cout * p)
+        .zip(x.par_chunks(cin * p))
+        .for_each(|(yn, xn)| {
+            matmul(
+                cout,
+                p,
+                cin,
+                yn,
+                p,
+                view(weight, cin, 1),
+                view(xn, p, 1),
+                SERIAL,
+            );
+            if let Some(b) = bias {
+                for (row, &bv) in yn.chunks_mut(p).zip(b) {
+                    row.iter_mut().for_each(|v| *v += bv);
+                }
+            }
+        });
+    y
+}
+
+/// Pointwise gradients: `dx[n] = Wᵀ @ dy[n]`, `dW = Σn dy[n] @ x[n]ᵀ` (partial
+/// sums per thread, then added).
+fn pointwise_backward(
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    g: &ConvGeometry,
+    want: Wanted,
+) -> ConvGrads {
+    let (p, cin, cout) = (g.out_plane(), g.cin, g.cout);
+    let mut out = ConvGrads::default();
+    if want.bias {
+        let mut db = vec![0.0f32; cout];
+        for (i, plane) in dy.chunks(p).enumerate() {
+            db[i % cout] += plane.iter().sum::<f32>();
+        }
+        out.bias = Some(db);
+    }
+    if want.weight {
+        let parts = rayon::current_num_threads().clamp(1, g.batch.max(1));
+        let per_part = g.batch.div_ceil(parts);
+        let partial: Vec<Vec<f32>> = (0..parts)
+            .into_par_iter()
+            .map(|part| {
+                let mut dw = vec![0.0f32; cout * cin];
+                let images = (part * per_part)..((part + 1) * per_part).min(g.batch);
+                for (i, n) in images.enumerate() {
+                    let dyn_ = &dy[n * cout * p..][..cout * p];
+                    let xn = &x[n * cin * p..][..cin * p];
+                    let mode = Mode {
+                        accumulate: i > 0,
+                        pool: false,
+                    };
+                    matmul(
+                        cout,
+                        cin,
+                        p,
+                        &mut dw,
+                        cin,
+                        view(dyn_, p, 1),
+                        view(xn, 1, p),
+                        mode,
+                    );
+                }
+                dw
+            })
+            .collect();
+        let mut dw = vec![0.0f32; cout * cin];
+        for part in partial {
+            dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        }
+        out.weight = Some(dw);
+    }
+    if want.x {
+        let mut dx = vec![0.0f32; g.x_len()];
+        dx.par_chunks_mut(cin * p)
+            .zip(dy.par_chunks(cout * p))
+            .for_each(|(dxn, dyn_)| {
+                matmul(
+                    cin,
+                    p,
+                    cout,
+                    dxn,
+                    p,
+                    view(weight, 1, cin),
+                    view(dyn_, p, 1),
+                    SERIAL,
+                );
+            });
+        out.x = Some(dx);
+    }
+    out
+}
+
 /// `y` (NCHW) of the convolution of `x` (NCHW) with `weight`, plus `bias`.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
+    if is_pointwise(g) {
+        return pointwise_forward(x, weight, bias, g);
+    }
     let (rows, cols) = (g.rows(), g.columns());
     let mut col = vec![0.0f32; rows * cols];
     im2col(x, g, &mut col);
@@ -90,10 +250,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
             kg,
             &mut y_cm[group * cog * cols..],
             cols,
-            &weight[group * cog * kg..],
-            (kg, 1),
-            &col[group * kg * cols..],
-            (cols, 1),
+            view(&weight[group * cog * kg..], kg, 1),
+            view(&col[group * kg * cols..], cols, 1),
+            POOLED,
         );
     }
     drop(col);
@@ -117,7 +276,16 @@ pub struct Wanted {
 }
 
 /// Gradients of the convolution's inputs from `dy` (NCHW).
-pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], g: &ConvGeometry, want: Wanted) -> ConvGrads {
+pub fn backward(
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    g: &ConvGeometry,
+    want: Wanted,
+) -> ConvGrads {
+    if is_pointwise(g) {
+        return pointwise_backward(x, weight, dy, g, want);
+    }
     let (rows, cols) = (g.rows(), g.columns());
     let (kg, cog) = (g.rows_per_group(), g.cout_per_group());
     let dy_cm = to_channel_major(dy, g.batch, g.cout, g.out_plane());
@@ -138,10 +306,9 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], g: &ConvGeometry, want: W
                 cols,
                 &mut dw[group * cog * kg..],
                 kg,
-                &dy_cm[group * cog * cols..],
-                (cols, 1),
-                &buf[group * kg * cols..],
-                (1, cols),
+                view(&dy_cm[group * cog * cols..], cols, 1),
+                view(&buf[group * kg * cols..], 1, cols),
+                POOLED,
             );
         }
         out.weight = Some(dw);
@@ -157,10 +324,9 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], g: &ConvGeometry, want: W
                 cog,
                 &mut buf[group * kg * cols..],
                 cols,
-                &weight[group * cog * kg..],
-                (1, kg),
-                &dy_cm[group * cog * cols..],
-                (cols, 1),
+                view(&weight[group * cog * kg..], 1, kg),
+                view(&dy_cm[group * cog * cols..], cols, 1),
+                POOLED,
             );
         }
         let mut dx = vec![0.0f32; g.x_len()];

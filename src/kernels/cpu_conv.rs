@@ -46,7 +46,7 @@ impl ConvSpec {
 }
 
 /// The tensor's f32 values in row-major order (copied only when it is a view).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     let n = t.shape().num_elements();
     if t.is_contiguous() && t.layout().start_offset() == 0 {
         std::borrow::Cow::Borrowed(&t.storage::<f32>()[..n])
@@ -55,12 +55,17 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+pub(super) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, Shape::from(shape)))
 }
 
 /// Forward convolution on flex tensors.
-pub fn forward(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>, g: &ConvGeometry) -> FlexTensor {
+pub fn forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    g: &ConvGeometry,
+) -> FlexTensor {
     let (xv, wv) = (values(x), values(weight));
     let bv = bias.map(values);
     let y = if g.is_depthwise() {
@@ -83,7 +88,9 @@ fn gradients(
     let grads = if g.is_depthwise() {
         conv_gemm::ConvGrads {
             x: want.x.then(|| depthwise::backward_x(&wv, &dyv, g)),
-            weight: want.weight.then(|| depthwise::backward_weight(&xv, &dyv, g)),
+            weight: want
+                .weight
+                .then(|| depthwise::backward_weight(&xv, &dyv, g)),
             bias: want.bias.then(|| bias_grad(&dyv, g)),
         }
     } else {
@@ -107,7 +114,8 @@ fn bias_grad(dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     out
 }
 
-type AdTensor = <Autodiff<Flex> as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+pub(super) type AdTensor =
+    <Autodiff<Flex> as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
 
 /// Backward of a convolution with bias: parents x, weight, bias.
 #[derive(Debug)]
@@ -156,7 +164,7 @@ impl Backward<Flex, 2> for ConvNoBias {
     }
 }
 
-fn register(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FlexTensor>) {
+pub(super) fn register(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FlexTensor>) {
     if let (Some(id), Some(grad)) = (node, grad) {
         grads.register::<Flex>(id, grad);
     }
@@ -165,8 +173,15 @@ fn register(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FlexTensor
 /// The convolution as a tracked autodiff operation on `Autodiff<Flex>`; its
 /// backward pass runs this folder's kernels. Untracked inputs (a frozen layer,
 /// inference) get the forward only.
-pub fn forward_autodiff(x: AdTensor, weight: AdTensor, bias: Option<AdTensor>, g: ConvGeometry) -> AdTensor {
-    let y = |x: &AdTensor, w: &AdTensor, b: Option<&AdTensor>| forward(&x.primitive, &w.primitive, b.map(|b| &b.primitive), &g);
+pub fn forward_autodiff(
+    x: AdTensor,
+    weight: AdTensor,
+    bias: Option<AdTensor>,
+    g: ConvGeometry,
+) -> AdTensor {
+    let y = |x: &AdTensor, w: &AdTensor, b: Option<&AdTensor>| {
+        forward(&x.primitive, &w.primitive, b.map(|b| &b.primitive), &g)
+    };
     match bias {
         Some(bias) => match ConvWithBias
             .prepare::<burn::backend::autodiff::checkpoint::strategy::NoCheckpointing>([

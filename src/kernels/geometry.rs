@@ -47,9 +47,7 @@ impl ConvGeometry {
         let out = |size: usize, k: usize, axis: usize| {
             let span = dilation[axis] * (k.checked_sub(1)?) + 1;
             let padded = size + pad_start[axis] + pad_end[axis];
-            padded
-                .checked_sub(span)
-                .map(|room| room / stride[axis] + 1)
+            padded.checked_sub(span).map(|room| room / stride[axis] + 1)
         };
         let oh = out(h, kh, 0)?;
         let ow = out(w, kw, 1)?;
@@ -121,17 +119,35 @@ impl ConvGeometry {
     /// Output rows `oh` whose input row `oh * stride - pad + ki * dilation`
     /// lies inside the image, as a half-open range.
     pub fn valid_rows(&self, ki: usize) -> (usize, usize) {
-        valid_range(self.oh, self.h, self.stride[0], self.pad[0], ki * self.dilation[0])
+        valid_range(
+            self.oh,
+            self.h,
+            self.stride[0],
+            self.pad[0],
+            ki * self.dilation[0],
+        )
     }
 
     /// Output columns whose input column lies inside the image.
     pub fn valid_cols(&self, kj: usize) -> (usize, usize) {
-        valid_range(self.ow, self.w, self.stride[1], self.pad[1], kj * self.dilation[1])
+        valid_range(
+            self.ow,
+            self.w,
+            self.stride[1],
+            self.pad[1],
+            kj * self.dilation[1],
+        )
     }
 }
 
 /// The outputs `o` in `0..out` with `0 <= o * stride + offset - pad < size`.
-fn valid_range(out: usize, size: usize, stride: usize, pad: usize, offset: usize) -> (usize, usize) {
+fn valid_range(
+    out: usize,
+    size: usize,
+    stride: usize,
+    pad: usize,
+    offset: usize,
+) -> (usize, usize) {
     let lo = if pad > offset {
         (pad - offset).div_ceil(stride)
     } else {
@@ -172,7 +188,11 @@ mod tests {
                             let (lo, hi) = valid_range(out, size, stride, pad, offset);
                             let (blo, bhi) = brute(out, size, stride, pad, offset);
                             if bhi > blo {
-                                assert_eq!((lo, hi), (blo, bhi), "{size} {stride} {pad} {offset} {out}");
+                                assert_eq!(
+                                    (lo, hi),
+                                    (blo, bhi),
+                                    "{size} {stride} {pad} {offset} {out}"
+                                );
                             } else {
                                 assert!(lo >= hi, "{size} {stride} {pad} {offset} {out}");
                             }
@@ -185,13 +205,38 @@ mod tests {
 
     #[test]
     fn output_size_follows_the_convolution_formula() {
-        let g = ConvGeometry::new([2, 3, 224, 224], [64, 3, 7, 7], [2, 2], [3, 3], [3, 3], [1, 1], 1)
-            .unwrap();
+        let g = ConvGeometry::new(
+            [2, 3, 224, 224],
+            [64, 3, 7, 7],
+            [2, 2],
+            [3, 3],
+            [3, 3],
+            [1, 1],
+            1,
+        )
+        .unwrap();
         assert_eq!((g.oh, g.ow), (112, 112));
-        let g = ConvGeometry::new([1, 8, 5, 5], [8, 1, 3, 3], [1, 1], [0, 0], [1, 1], [1, 1], 8)
-            .unwrap();
+        let g = ConvGeometry::new(
+            [1, 8, 5, 5],
+            [8, 1, 3, 3],
+            [1, 1],
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            8,
+        )
+        .unwrap();
         assert_eq!((g.oh, g.ow), (4, 4));
         assert!(g.is_depthwise());
-        assert!(ConvGeometry::new([1, 3, 2, 2], [4, 3, 3, 3], [1, 1], [0, 0], [0, 0], [1, 1], 1).is_none());
+        assert!(ConvGeometry::new(
+            [1, 3, 2, 2],
+            [4, 3, 3, 3],
+            [1, 1],
+            [0, 0],
+            [0, 0],
+            [1, 1],
+            1
+        )
+        .is_none());
     }
 }

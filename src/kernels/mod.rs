@@ -6,17 +6,20 @@
 //! layers and a direct kernel for depthwise ones, forward and backward, the
 //! backward registered as burn autodiff operation (burn's "backend extension"
 //! pattern). Every other backend (burn-cuda) takes burn's own `conv2d`
-//! unchanged. `FACEBENCH_CONV=burn` sends the CPU to burn's path as well, for
+//! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]).
+//! `FACEBENCH_KERNELS=burn` sends the CPU to burn's operations as well, for
 //! comparisons.
 
+mod batch_norm;
 mod conv_gemm;
+mod cpu_batch_norm;
 mod cpu_conv;
 mod depthwise;
 mod geometry;
 mod layout;
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
 
 use burn::backend::flex::Flex;
@@ -30,21 +33,21 @@ use burn::tensor::TensorPrimitive;
 pub use cpu_conv::ConvSpec;
 pub use geometry::ConvGeometry;
 
-/// Which implementation CPU convolutions use.
+/// Which implementation the CPU backend's convolutions and batch norms use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConvPath {
+pub enum CpuKernels {
     /// This folder's kernels (the default).
-    Fast,
-    /// burn's own conv2d and its generic backward.
+    Facebench,
+    /// burn's own operations and generic backward passes.
     Burn,
 }
 
-/// The process-wide choice: `FACEBENCH_CONV=burn` picks burn's path.
-pub fn conv_path() -> ConvPath {
-    static PATH: OnceLock<ConvPath> = OnceLock::new();
-    *PATH.get_or_init(|| match std::env::var("FACEBENCH_CONV") {
-        Ok(v) if v.eq_ignore_ascii_case("burn") => ConvPath::Burn,
-        _ => ConvPath::Fast,
+/// The process-wide choice: `FACEBENCH_KERNELS=burn` picks burn's path.
+pub fn cpu_kernels() -> CpuKernels {
+    static CHOICE: OnceLock<CpuKernels> = OnceLock::new();
+    *CHOICE.get_or_init(|| match std::env::var("FACEBENCH_KERNELS") {
+        Ok(v) if v.eq_ignore_ascii_case("burn") => CpuKernels::Burn,
+        _ => CpuKernels::Facebench,
     })
 }
 
@@ -67,6 +70,17 @@ pub struct ConvCall {
 
 thread_local! {
     static TRACE: RefCell<Option<Vec<ConvCall>>> = const { RefCell::new(None) };
+    static FAST_BATCH_NORMS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many batch norms this thread has run through the CPU kernels (the
+/// parity tests check that the kernels, not the fallback, ran).
+pub fn fast_batch_norms() -> usize {
+    FAST_BATCH_NORMS.with(Cell::get)
+}
+
+fn count_fast_batch_norm() {
+    FAST_BATCH_NORMS.with(|c| c.set(c.get() + 1));
 }
 
 /// Every convolution `f` runs on this thread, in order (what the
@@ -99,7 +113,7 @@ pub fn conv2d<B: Backend>(
             }
         })
     };
-    if conv_path() == ConvPath::Fast {
+    if cpu_kernels() == CpuKernels::Facebench {
         if let Some(y) = try_cpu(&x, &weight, bias.as_ref(), spec) {
             trace(true);
             return y;
@@ -118,7 +132,10 @@ fn try_cpu<B: Backend>(
     spec: ConvSpec,
 ) -> Option<Tensor<B, 4>> {
     type Ad = Autodiff<Flex>;
-    if let (Some(x), Some(w)) = (cast::<_, Tensor<Ad, 4>>(x), cast::<_, Tensor<Ad, 4>>(weight)) {
+    if let (Some(x), Some(w)) = (
+        cast::<_, Tensor<Ad, 4>>(x),
+        cast::<_, Tensor<Ad, 4>>(weight),
+    ) {
         let b = match bias {
             Some(b) => Some(float(cast::<_, Tensor<Ad, 1>>(b)?)),
             None => None,
@@ -128,7 +145,10 @@ fn try_cpu<B: Backend>(
         let y = cpu_conv::forward_autodiff(xp, wp, b, g);
         return cast(&Tensor::<Ad, 4>::from_primitive(TensorPrimitive::Float(y)));
     }
-    if let (Some(x), Some(w)) = (cast::<_, Tensor<Flex, 4>>(x), cast::<_, Tensor<Flex, 4>>(weight)) {
+    if let (Some(x), Some(w)) = (
+        cast::<_, Tensor<Flex, 4>>(x),
+        cast::<_, Tensor<Flex, 4>>(weight),
+    ) {
         let b = match bias {
             Some(b) => Some(float(cast::<_, Tensor<Flex, 1>>(b)?)),
             None => None,
@@ -136,7 +156,9 @@ fn try_cpu<B: Backend>(
         let (xp, wp) = (float(x), float(w));
         let g = spec.geometry(&xp, &wp)?;
         let y = cpu_conv::forward(&xp, &wp, b.as_ref(), &g);
-        return cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(y)));
+        return cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
+            y,
+        )));
     }
     None
 }
@@ -153,9 +175,20 @@ pub fn burn_conv2d<B: Backend>(
     spec: ConvSpec,
 ) -> Tensor<B, 4> {
     let options = if spec.pad_start == spec.pad_end {
-        PaddedConvOptions::from(ConvOptions::new(spec.stride, spec.pad_start, spec.dilation, spec.groups))
+        PaddedConvOptions::from(ConvOptions::new(
+            spec.stride,
+            spec.pad_start,
+            spec.dilation,
+            spec.groups,
+        ))
     } else {
-        PaddedConvOptions::asymmetric(spec.stride, spec.pad_start, spec.pad_end, spec.dilation, spec.groups)
+        PaddedConvOptions::asymmetric(
+            spec.stride,
+            spec.pad_start,
+            spec.pad_end,
+            spec.dilation,
+            spec.groups,
+        )
     };
     burn::tensor::module::conv2d(x, weight, bias, options)
 }
@@ -175,5 +208,85 @@ pub fn conv2d_module<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B,
         dilation: conv.dilation,
         groups: conv.groups,
     };
-    conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), spec)
+    conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        spec,
+    )
+}
+
+/// The inputs as `Autodiff<Flex>` tensors when `B` is that backend.
+fn ad_inputs<B: Backend>(
+    x: &Tensor<B, 4>,
+    params: &[&Tensor<B, 1>],
+) -> Option<(AdPrimitive, Vec<AdPrimitive>)> {
+    let x = float(cast::<_, Tensor<Autodiff<Flex>, 4>>(x)?);
+    let params = params
+        .iter()
+        .map(|p| cast::<_, Tensor<Autodiff<Flex>, 1>>(*p).map(float))
+        .collect::<Option<Vec<_>>>()?;
+    Some((x, params))
+}
+
+type AdPrimitive = <Autodiff<Flex> as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+
+/// Training-mode batch norm of `x` (`[N, C, H, W]`) with the batch
+/// statistics: `(output, batch mean, biased batch variance)`, the statistics
+/// detached. None when `B` is not the CPU autodiff backend (the caller then
+/// composes it from tensor operations).
+pub fn batch_norm_train<B: Backend>(
+    x: &Tensor<B, 4>,
+    gamma: &Tensor<B, 1>,
+    beta: &Tensor<B, 1>,
+    epsilon: f64,
+) -> Option<(Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 1>)> {
+    if cpu_kernels() != CpuKernels::Facebench {
+        return None;
+    }
+    let (xp, params) = ad_inputs(x, &[gamma, beta])?;
+    let [gamma, beta]: [AdPrimitive; 2] = params.try_into().ok()?;
+    let p = cpu_batch_norm::planes(&xp.primitive, &[&gamma.primitive, &beta.primitive])?;
+    let (y, mean, var) = cpu_batch_norm::train_autodiff(xp, gamma, beta, epsilon, p);
+    count_fast_batch_norm();
+    let detached = |t| {
+        Tensor::<Autodiff<Flex>, 1>::from_inner(Tensor::from_primitive(TensorPrimitive::Float(t)))
+    };
+    Some((
+        cast(&Tensor::<Autodiff<Flex>, 4>::from_primitive(
+            TensorPrimitive::Float(y),
+        ))?,
+        cast(&detached(mean))?,
+        cast(&detached(var))?,
+    ))
+}
+
+/// `x * scale[c] + shift[c]` over `[N, C, H, W]` (a batch norm with fixed
+/// statistics), on the CPU backend with or without autodiff; None elsewhere.
+pub fn channel_affine<B: Backend>(
+    x: &Tensor<B, 4>,
+    scale: &Tensor<B, 1>,
+    shift: &Tensor<B, 1>,
+) -> Option<Tensor<B, 4>> {
+    if cpu_kernels() != CpuKernels::Facebench {
+        return None;
+    }
+    if let Some((xp, params)) = ad_inputs(x, &[scale, shift]) {
+        let [scale, shift]: [AdPrimitive; 2] = params.try_into().ok()?;
+        let p = cpu_batch_norm::planes(&xp.primitive, &[&scale.primitive, &shift.primitive])?;
+        let y = cpu_batch_norm::affine_autodiff(xp, scale, shift, p);
+        count_fast_batch_norm();
+        return cast(&Tensor::<Autodiff<Flex>, 4>::from_primitive(
+            TensorPrimitive::Float(y),
+        ));
+    }
+    let x = float(cast::<_, Tensor<Flex, 4>>(x)?);
+    let scale = float(cast::<_, Tensor<Flex, 1>>(scale)?);
+    let shift = float(cast::<_, Tensor<Flex, 1>>(shift)?);
+    let p = cpu_batch_norm::planes(&x, &[&scale, &shift])?;
+    let y = cpu_batch_norm::affine(&x, &scale, &shift, p);
+    count_fast_batch_norm();
+    cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
+        y,
+    )))
 }

@@ -8,6 +8,8 @@
 use burn::module::{Param, RunningState};
 use burn::prelude::*;
 
+use crate::kernels;
+
 #[derive(Module, Debug)]
 pub struct BatchNorm2d<B: Backend> {
     pub gamma: Param<Tensor<B, 1>>,
@@ -38,11 +40,41 @@ impl<B: Backend> BatchNorm2d<B> {
     /// Batch statistics when the backend records gradients and the layer is
     /// trainable, running statistics otherwise (inference or frozen).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        // a frozen BN (its parameters not trainable) normalises with its running
+        // statistics, as Keras does for layers with trainable=False
+        let training = B::ad_enabled(&x.device()) && self.gamma.val().is_require_grad();
+        let [n, _, h, w] = x.dims();
+        if training {
+            let (gamma, beta) = (self.gamma.val(), self.beta.val());
+            if let Some((y, mean, var)) = kernels::batch_norm_train(&x, &gamma, &beta, self.epsilon) {
+                let count = (n * h * w) as f64;
+                self.update_running(mean, var.mul_scalar(count / (count - 1.0).max(1.0)));
+                return y;
+            }
+        } else {
+            let (scale, shift) = self.frozen_affine();
+            if let Some(y) = kernels::channel_affine(&x, &scale, &shift) {
+                return y;
+            }
+        }
+        self.forward_composed(x)
+    }
+
+    /// Per-channel scale and shift of the running statistics.
+    fn frozen_affine(&self) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let mean = self.running_mean.value();
+        let var = self.running_var.value();
+        let scale = self.gamma.val() / var.add_scalar(self.epsilon).sqrt();
+        let shift = self.beta.val() - mean * scale.clone();
+        (scale, shift)
+    }
+
+    /// The same maths composed from tensor operations (any backend; the CPU
+    /// kernels are checked against it).
+    pub fn forward_composed(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
         let x3 = x.reshape([n, c, h * w]);
         let per_item = |t: Tensor<B, 3>| t.repeat_dim(0, n);
-        // a frozen BN (its parameters not trainable) normalises with its running
-        // statistics, as Keras does for layers with trainable=False
         let training = B::ad_enabled(&x3.device()) && self.gamma.val().is_require_grad();
         let y = if training {
             let count = (n * h * w) as f64;
@@ -57,10 +89,7 @@ impl<B: Backend> BatchNorm2d<B> {
             let scale = self.gamma.val().reshape([1, c, 1]) / var.add_scalar(self.epsilon).sqrt();
             centred * per_item(scale) + per_item(self.beta.val().reshape([1, c, 1]))
         } else {
-            let mean = self.running_mean.value();
-            let var = self.running_var.value();
-            let scale = self.gamma.val() / var.add_scalar(self.epsilon).sqrt();
-            let shift = self.beta.val() - mean * scale.clone();
+            let (scale, shift) = self.frozen_affine();
             x3 * per_item(scale.reshape([1, c, 1])) + per_item(shift.reshape([1, c, 1]))
         };
         y.reshape([n, c, h, w])

@@ -1,0 +1,152 @@
+//! Batch normalisation on burn-flex tensors as autodiff operations whose
+//! backward runs [`super::batch_norm`]'s kernels.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::{DType, TensorMetadata};
+
+use super::batch_norm::{self, Planes, Saved};
+use super::cpu_conv::{register, tensor, values, AdTensor};
+
+/// The planes of an f32 `[N, C, H, W]` tensor with `[C]` parameters.
+pub fn planes(x: &FlexTensor, params: &[&FlexTensor]) -> Option<Planes> {
+    let dims: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+    let [batch, channels, h, w] = dims;
+    let fits = |t: &&FlexTensor| t.dtype() == DType::F32 && t.shape().as_slice() == [channels];
+    (x.dtype() == DType::F32 && params.iter().all(fits)).then_some(Planes {
+        batch,
+        channels,
+        plane: h * w,
+    })
+}
+
+fn shape_of(x: &FlexTensor) -> Vec<usize> {
+    x.shape().as_slice().to_vec()
+}
+
+/// `x * scale[c] + shift[c]` on plain flex tensors (inference).
+pub fn affine(x: &FlexTensor, scale: &FlexTensor, shift: &FlexTensor, p: Planes) -> FlexTensor {
+    let y = batch_norm::affine(&values(x), &values(scale), &values(shift), p);
+    tensor(y, shape_of(x))
+}
+
+#[derive(Debug)]
+struct AffineBackward;
+
+impl Backward<Flex, 3> for AffineBackward {
+    type State = (FlexTensor, FlexTensor, Planes);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_scale, node_shift] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, scale, p) = ops.state;
+        let want_params = node_scale.is_some() || node_shift.is_some();
+        let (dx, params) = batch_norm::affine_backward(
+            &values(&x),
+            &values(&dy),
+            &values(&scale),
+            p,
+            node_x.is_some(),
+            want_params,
+        );
+        register(
+            grads,
+            node_x.map(|n| n.id),
+            dx.map(|v| tensor(v, shape_of(&x))),
+        );
+        if let Some((dscale, dshift)) = params {
+            register(
+                grads,
+                node_scale.map(|n| n.id),
+                Some(tensor(dscale, vec![p.channels])),
+            );
+            register(
+                grads,
+                node_shift.map(|n| n.id),
+                Some(tensor(dshift, vec![p.channels])),
+            );
+        }
+    }
+}
+
+/// `x * scale[c] + shift[c]` as an autodiff operation (frozen batch norms).
+pub fn affine_autodiff(x: AdTensor, scale: AdTensor, shift: AdTensor, p: Planes) -> AdTensor {
+    let out = affine(&x.primitive, &scale.primitive, &shift.primitive, p);
+    match AffineBackward
+        .prepare::<NoCheckpointing>([x.node.clone(), scale.node.clone(), shift.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((x.primitive, scale.primitive, p), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+#[derive(Debug)]
+struct TrainBackward;
+
+impl Backward<Flex, 3> for TrainBackward {
+    type State = (FlexTensor, FlexTensor, Saved, Planes);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, saved, p) = ops.state;
+        let (dx, dgamma, dbeta) = batch_norm::train_backward(
+            &values(&x),
+            &values(&dy),
+            &values(&gamma),
+            &saved,
+            p,
+            node_x.is_some(),
+        );
+        register(
+            grads,
+            node_x.map(|n| n.id),
+            dx.map(|v| tensor(v, shape_of(&x))),
+        );
+        register(
+            grads,
+            node_gamma.map(|n| n.id),
+            Some(tensor(dgamma, vec![p.channels])),
+        );
+        register(
+            grads,
+            node_beta.map(|n| n.id),
+            Some(tensor(dbeta, vec![p.channels])),
+        );
+    }
+}
+
+/// Training-mode batch norm as an autodiff operation: the output, and the
+/// batch mean and biased variance (for the running statistics).
+pub fn train_autodiff(
+    x: AdTensor,
+    gamma: AdTensor,
+    beta: AdTensor,
+    epsilon: f64,
+    p: Planes,
+) -> (AdTensor, FlexTensor, FlexTensor) {
+    let (y, saved, var) = batch_norm::train_forward(
+        &values(&x.primitive),
+        &values(&gamma.primitive),
+        &values(&beta.primitive),
+        epsilon,
+        p,
+    );
+    let mean = tensor(saved.mean.clone(), vec![p.channels]);
+    let var = tensor(var, vec![p.channels]);
+    let y = tensor(y, shape_of(&x.primitive));
+    let out = match TrainBackward
+        .prepare::<NoCheckpointing>([x.node.clone(), gamma.node.clone(), beta.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((x.primitive, gamma.primitive, saved, p), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    (out, mean, var)
+}

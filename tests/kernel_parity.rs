@@ -1,0 +1,353 @@
+//! The CPU kernels (`facebench::kernels`) against burn's own operations and
+//! generic backward passes, to 1e-4 relative (max abs difference / max abs
+//! value):
+//!
+//! - convolutions: the output and the input, weight and bias gradients on
+//!   every convolution shape of ResNet-50, Xception and DenseNet-121 (traced
+//!   from the models themselves), plus grouped, dilated, biased and
+//!   asymmetrically padded cases the models do not have;
+//! - batch norm: training mode (batch statistics, running-statistics update)
+//!   and fixed statistics (frozen layers, inference), output and gradients,
+//!   against the same layer composed from tensor operations.
+
+use burn::backend::flex::{Flex, FlexDevice};
+use burn::backend::Autodiff;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use facebench::kernels::{
+    burn_conv2d, conv2d, fast_batch_norms, trace_convolutions, ConvCall, ConvSpec,
+};
+use facebench::model::{Architecture, BatchNorm2d, ModelConfig};
+
+type Ad = Autodiff<Flex>;
+
+fn rel_err<const D: usize>(fast: Tensor<Flex, D>, reference: Tensor<Flex, D>) -> f32 {
+    let a: Vec<f32> = fast.into_data().to_vec().unwrap();
+    let b: Vec<f32> = reference.into_data().to_vec().unwrap();
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    diff / scale
+}
+
+/// Output and gradients of one path: y, dx, dw, db.
+type Outcome = (
+    Tensor<Flex, 4>,
+    Tensor<Flex, 4>,
+    Tensor<Flex, 4>,
+    Option<Tensor<Flex, 1>>,
+);
+
+fn run(
+    path: fn(Tensor<Ad, 4>, Tensor<Ad, 4>, Option<Tensor<Ad, 1>>, ConvSpec) -> Tensor<Ad, 4>,
+    x: &Tensor<Flex, 4>,
+    w: &Tensor<Flex, 4>,
+    b: Option<&Tensor<Flex, 1>>,
+    dy_seed: u64,
+    spec: ConvSpec,
+) -> Outcome {
+    let x = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
+    let w = Tensor::<Ad, 4>::from_inner(w.clone()).require_grad();
+    let b = b.map(|b| Tensor::<Ad, 1>::from_inner(b.clone()).require_grad());
+    let y = path(x.clone(), w.clone(), b.clone(), spec);
+    // a fixed random upstream gradient: loss = sum(y * r)
+    Flex::seed(&FlexDevice, dy_seed);
+    let r = Tensor::<Ad, 4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let grads = (y.clone() * r).sum().backward();
+    (
+        y.inner(),
+        x.grad(&grads).expect("x gradient"),
+        w.grad(&grads).expect("weight gradient"),
+        b.map(|b| b.grad(&grads).expect("bias gradient")),
+    )
+}
+
+fn check(name: &str, spec: ConvSpec, x_dims: [usize; 4], w_dims: [usize; 4], bias: bool) {
+    let dev = FlexDevice;
+    Flex::seed(&dev, 7);
+    let x = Tensor::<Flex, 4>::random(x_dims, Distribution::Normal(0.0, 1.0), &dev);
+    let w = Tensor::<Flex, 4>::random(w_dims, Distribution::Normal(0.0, 0.1), &dev);
+    let b =
+        bias.then(|| Tensor::<Flex, 1>::random([w_dims[0]], Distribution::Normal(0.0, 1.0), &dev));
+    let (fast, calls) = trace_convolutions(|| run(conv2d, &x, &w, b.as_ref(), 11, spec));
+    assert!(
+        calls.len() == 1 && calls[0].fast,
+        "{name}: the CPU kernels did not run this convolution: {calls:?}"
+    );
+    let reference = run(burn_conv2d, &x, &w, b.as_ref(), 11, spec);
+    let errs = [
+        ("output", rel_err(fast.0, reference.0)),
+        ("input gradient", rel_err(fast.1, reference.1)),
+        ("weight gradient", rel_err(fast.2, reference.2)),
+    ];
+    for (what, err) in errs {
+        assert!(
+            err <= 1e-4,
+            "{name}: {what} differs from burn's by {err:e} (relative); x {x_dims:?}, w {w_dims:?}, {spec:?}"
+        );
+    }
+    if let (Some(f), Some(r)) = (fast.3, reference.3) {
+        let err = rel_err(f, r);
+        assert!(
+            err <= 1e-4,
+            "{name}: bias gradient differs by {err:e}; {spec:?}"
+        );
+    }
+}
+
+/// Every distinct convolution (spec, channels, spatial size, kernel) of the
+/// architecture at `size` px, batch 2.
+fn model_convolutions(arch: Architecture, size: usize) -> Vec<(ConvSpec, [usize; 4], [usize; 4])> {
+    let dev = FlexDevice;
+    let config = ModelConfig {
+        architecture: arch,
+        ..ModelConfig::default()
+    };
+    let model = config.init::<Flex>(10, &dev);
+    let x = Tensor::<Flex, 4>::zeros([1, 3, size, size], &dev);
+    let (_, seen) = trace_convolutions(|| model.forward(x));
+    let mut unique: Vec<(ConvSpec, [usize; 4], [usize; 4])> = Vec::new();
+    for ConvCall {
+        spec,
+        x: mut xd,
+        weight: wd,
+        ..
+    } in seen
+    {
+        xd[0] = 2;
+        if !unique.contains(&(spec, xd, wd)) {
+            unique.push((spec, xd, wd));
+        }
+    }
+    unique
+}
+
+fn check_model(arch: Architecture, size: usize, expect_at_least: usize) {
+    let convs = model_convolutions(arch, size);
+    assert!(
+        convs.len() >= expect_at_least,
+        "{arch:?}: traced only {} distinct convolutions",
+        convs.len()
+    );
+    for (i, (spec, xd, wd)) in convs.iter().enumerate() {
+        check(
+            &format!("{} conv #{i}", arch.name()),
+            *spec,
+            *xd,
+            *wd,
+            false,
+        );
+    }
+}
+
+#[test]
+fn resnet50_convolutions_match_burn() {
+    check_model(Architecture::Resnet, 64, 15);
+}
+
+#[test]
+fn xception_convolutions_match_burn() {
+    // 71 px, the smallest input: every layer's channels and strides, the
+    // middle flow's 728-channel depthwise convolutions included
+    check_model(Architecture::Xception, 71, 20);
+}
+
+#[test]
+fn densenet121_convolutions_match_burn() {
+    check_model(Architecture::Densenet121, 32, 60);
+}
+
+fn spec(stride: usize, pad: usize, dilation: usize, groups: usize) -> ConvSpec {
+    ConvSpec {
+        stride: [stride, stride],
+        pad_start: [pad, pad],
+        pad_end: [pad, pad],
+        dilation: [dilation, dilation],
+        groups,
+    }
+}
+
+#[test]
+fn grouped_dilated_biased_and_asymmetric_convolutions_match_burn() {
+    check(
+        "grouped",
+        spec(1, 1, 1, 4),
+        [2, 8, 9, 7],
+        [12, 2, 3, 3],
+        true,
+    );
+    check(
+        "grouped strided",
+        spec(2, 1, 1, 2),
+        [3, 6, 10, 11],
+        [4, 3, 3, 3],
+        false,
+    );
+    check(
+        "depthwise stride 2",
+        spec(2, 1, 1, 5),
+        [2, 5, 9, 9],
+        [5, 1, 3, 3],
+        true,
+    );
+    check(
+        "depthwise multiplier 2",
+        spec(1, 1, 1, 3),
+        [2, 3, 6, 6],
+        [6, 1, 3, 3],
+        false,
+    );
+    check(
+        "dilated",
+        spec(1, 2, 2, 1),
+        [2, 3, 8, 8],
+        [4, 3, 3, 3],
+        true,
+    );
+    check(
+        "5x5 stride 3",
+        spec(3, 2, 1, 1),
+        [2, 3, 13, 12],
+        [5, 3, 5, 5],
+        true,
+    );
+    check(
+        "1x1 biased",
+        spec(1, 0, 1, 1),
+        [2, 7, 4, 5],
+        [3, 7, 1, 1],
+        true,
+    );
+    let asym = ConvSpec {
+        stride: [2, 2],
+        pad_start: [0, 1],
+        pad_end: [1, 0],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    check("asymmetric padding", asym, [2, 3, 8, 9], [4, 3, 3, 3], true);
+    let asym_dw = ConvSpec { groups: 4, ..asym };
+    check(
+        "asymmetric depthwise",
+        asym_dw,
+        [2, 4, 8, 9],
+        [4, 1, 3, 3],
+        false,
+    );
+}
+
+/// A frozen layer (no gradient wanted) and inference take the forward only,
+/// and give burn's output.
+#[test]
+fn inference_forward_matches_burn() {
+    let dev = FlexDevice;
+    Flex::seed(&dev, 3);
+    let x = Tensor::<Flex, 4>::random([2, 16, 12, 12], Distribution::Normal(0.0, 1.0), &dev);
+    let w = Tensor::<Flex, 4>::random([8, 16, 3, 3], Distribution::Normal(0.0, 0.1), &dev);
+    let s = spec(2, 1, 1, 1);
+    let fast = conv2d(x.clone(), w.clone(), None, s);
+    let reference = burn_conv2d(x, w, None, s);
+    assert!(rel_err(fast, reference) <= 1e-5);
+}
+
+/// Output and gradients (x, gamma, beta) of a batch norm, through `forward`
+/// (the kernels) or `forward_composed` (tensor operations), and the running
+/// statistics it leaves.
+fn batch_norm_run(
+    bn: &BatchNorm2d<Ad>,
+    x: &Tensor<Flex, 4>,
+    composed: bool,
+) -> (
+    Vec<Tensor<Flex, 4>>,
+    Vec<Option<Tensor<Flex, 1>>>,
+    [Tensor<Flex, 1>; 2],
+) {
+    let xa = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
+    let y = if composed {
+        bn.forward_composed(xa.clone())
+    } else {
+        bn.forward(xa.clone())
+    };
+    Flex::seed(&FlexDevice, 5);
+    let r = Tensor::<Ad, 4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let grads = (y.clone() * r).sum().backward();
+    (
+        vec![y.inner(), xa.grad(&grads).expect("x gradient")],
+        vec![bn.gamma.val().grad(&grads), bn.beta.val().grad(&grads)],
+        [
+            bn.running_mean.value().inner(),
+            bn.running_var.value().inner(),
+        ],
+    )
+}
+
+#[test]
+fn batch_norm_kernels_match_composed_operations() {
+    let dev = FlexDevice;
+    for (frozen, dims) in [
+        (false, [4, 6, 5, 7]),
+        (false, [16, 3, 1, 1]),
+        (true, [3, 5, 4, 4]),
+    ] {
+        Flex::seed(&dev, 9);
+        // a large mean, as after a ReLU stack, checks the variance's precision
+        let x = Tensor::<Flex, 4>::random(dims, Distribution::Normal(3.0, 2.0), &dev);
+        let c = dims[1];
+        let gamma = Tensor::<Flex, 1>::random([c], Distribution::Uniform(0.5, 1.5), &dev);
+        let beta = Tensor::<Flex, 1>::random([c], Distribution::Normal(0.0, 1.0), &dev);
+        let mean = Tensor::<Flex, 1>::random([c], Distribution::Normal(0.0, 1.0), &dev);
+        let var = Tensor::<Flex, 1>::random([c], Distribution::Uniform(0.5, 2.0), &dev);
+        // a fresh layer for each path: running statistics are shared by clones
+        let layer = || {
+            let mut bn = BatchNorm2d::<Ad>::with_epsilon(c, 1e-3, &dev);
+            let leaf = |t: &Tensor<Flex, 1>| {
+                let t = Tensor::<Ad, 1>::from_inner(t.clone());
+                if frozen {
+                    t
+                } else {
+                    t.require_grad()
+                }
+            };
+            bn.gamma = bn.gamma.map(|_| leaf(&gamma));
+            bn.beta = bn.beta.map(|_| leaf(&beta));
+            bn.running_mean.update(Tensor::from_inner(mean.clone()));
+            bn.running_var.update(Tensor::from_inner(var.clone()));
+            bn
+        };
+        let before = fast_batch_norms();
+        let fast = batch_norm_run(&layer(), &x, false);
+        assert_eq!(
+            fast_batch_norms(),
+            before + 1,
+            "the batch-norm kernels did not run"
+        );
+        let reference = batch_norm_run(&layer(), &x, true);
+        for (i, (f, r)) in fast.0.into_iter().zip(reference.0).enumerate() {
+            let err = rel_err(f, r);
+            assert!(
+                err <= 1e-4,
+                "frozen {frozen}, {dims:?}: output/x-gradient #{i} differs by {err:e}"
+            );
+        }
+        for (i, (f, r)) in fast.1.into_iter().zip(reference.1).enumerate() {
+            match (f, r) {
+                (Some(f), Some(r)) => {
+                    let err = rel_err(f, r);
+                    assert!(err <= 1e-4, "frozen {frozen}, {dims:?}: parameter gradient #{i} differs by {err:e}");
+                }
+                (None, None) => assert!(frozen, "trainable batch norm without parameter gradients"),
+                (f, r) => panic!(
+                    "frozen {frozen}, {dims:?}: parameter gradient #{i} present: kernels {}, composed {}",
+                    f.is_some(),
+                    r.is_some()
+                ),
+            }
+        }
+        for (f, r) in fast.2.into_iter().zip(reference.2) {
+            assert!(rel_err(f, r) <= 1e-5, "running statistics differ");
+        }
+    }
+}
