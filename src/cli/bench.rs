@@ -141,11 +141,14 @@ fn bench_size<B: AutodiffBackend>(
     };
     let memory = PeakMemory::start();
     model = step(model); // warm-up: allocations, optimizer state, autotune
+    crate::kernels::take_op_times();
     let start = Instant::now();
     for _ in 0..steps {
         model = step(model);
     }
-    let train_images_per_sec = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+    let train_secs = start.elapsed().as_secs_f64();
+    let train_images_per_sec = (steps * batch) as f64 / train_secs;
+    print_op_times(&format!("train step at {size} px"), train_secs);
     let train_peak_bytes = memory.and_then(|m| m.peak_rise());
     let valid = model.valid();
     let xi = x.inner();
@@ -158,16 +161,41 @@ fn bench_size<B: AutodiffBackend>(
             .unwrap_or_default();
     };
     infer();
+    crate::kernels::take_op_times();
     let start = Instant::now();
     for _ in 0..steps {
         infer();
     }
+    let infer_secs = start.elapsed().as_secs_f64();
+    print_op_times(&format!("inference at {size} px"), infer_secs);
     ModelResult {
         size,
         train_images_per_sec,
-        inference_images_per_sec: (steps * batch) as f64 / start.elapsed().as_secs_f64(),
+        inference_images_per_sec: (steps * batch) as f64 / infer_secs,
         train_peak_bytes,
     }
+}
+
+/// With `FACEBENCH_OP_TIMES=1`: the kernels' share of `total` seconds.
+fn print_op_times(what: &str, total: f64) {
+    if !crate::kernels::op_times_enabled() {
+        return;
+    }
+    println!("kernel times, {what} ({total:.3} s in all):");
+    let mut kernels = 0.0;
+    for (name, secs, calls) in crate::kernels::take_op_times() {
+        kernels += secs;
+        println!(
+            "  {name:<40} {secs:>8.3} s {:>5.1}% {calls:>6} calls",
+            100.0 * secs / total
+        );
+    }
+    println!(
+        "  {:<40} {:>8.3} s {:>5.1}%",
+        "everything else (burn ops, optimizer)",
+        total - kernels,
+        100.0 * (total - kernels) / total
+    );
 }
 
 /// The PyTorch peer's numbers for the same benchmark, or None (with the

@@ -1,6 +1,7 @@
 //! Peak resident memory of a stretch of work, measured the same way as the
-//! PyTorch peer script does: the rise of the process's peak RSS (VmHWM) over
-//! its RSS at the start, after resetting the peak through
+//! PyTorch peer script does: free heap memory is returned to the system
+//! (glibc's malloc_trim), then the rise of the process's peak RSS (VmHWM) over
+//! its RSS at the start is read, after resetting the peak through
 //! `/proc/self/clear_refs` (Linux). Elsewhere nothing is measured.
 
 /// A started measurement.
@@ -18,6 +19,12 @@ impl PeakMemory {
     /// Reset the process's peak and remember its current RSS; None where the
     /// peak cannot be reset (not Linux, no /proc).
     pub fn start() -> Option<Self> {
+        // give freed heap memory back first, so it is not reused unseen
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory of glibc's heap.
+        unsafe {
+            libc::malloc_trim(0);
+        }
         std::fs::write("/proc/self/clear_refs", "5").ok()?;
         Some(Self {
             baseline: status_kib("VmRSS:")? * 1024,

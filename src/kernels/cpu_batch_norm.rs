@@ -10,6 +10,7 @@ use burn::tensor::{DType, TensorMetadata};
 
 use super::batch_norm::{self, Planes, Saved};
 use super::cpu_conv::{register, tensor, values, AdTensor};
+use super::op_timer::timed;
 
 /// The planes of an f32 `[N, C, H, W]` tensor with `[C]` parameters.
 pub fn planes(x: &FlexTensor, params: &[&FlexTensor]) -> Option<Planes> {
@@ -29,7 +30,9 @@ fn shape_of(x: &FlexTensor) -> Vec<usize> {
 
 /// `x * scale[c] + shift[c]` on plain flex tensors (inference).
 pub fn affine(x: &FlexTensor, scale: &FlexTensor, shift: &FlexTensor, p: Planes) -> FlexTensor {
-    let y = batch_norm::affine(&values(x), &values(scale), &values(shift), p);
+    let y = timed("batch norm forward, fixed statistics", || {
+        batch_norm::affine(&values(x), &values(scale), &values(shift), p)
+    });
     tensor(y, shape_of(x))
 }
 
@@ -44,14 +47,16 @@ impl Backward<Flex, 3> for AffineBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, scale, p) = ops.state;
         let want_params = node_scale.is_some() || node_shift.is_some();
-        let (dx, params) = batch_norm::affine_backward(
-            &values(&x),
-            &values(&dy),
-            &values(&scale),
-            p,
-            node_x.is_some(),
-            want_params,
-        );
+        let (dx, params) = timed("batch norm backward, fixed statistics", || {
+            batch_norm::affine_backward(
+                &values(&x),
+                &values(&dy),
+                &values(&scale),
+                p,
+                node_x.is_some(),
+                want_params,
+            )
+        });
         register(
             grads,
             node_x.map(|n| n.id),
@@ -95,14 +100,16 @@ impl Backward<Flex, 3> for TrainBackward {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, gamma, saved, p) = ops.state;
-        let (dx, dgamma, dbeta) = batch_norm::train_backward(
-            &values(&x),
-            &values(&dy),
-            &values(&gamma),
-            &saved,
-            p,
-            node_x.is_some(),
-        );
+        let (dx, dgamma, dbeta) = timed("batch norm backward, batch statistics", || {
+            batch_norm::train_backward(
+                &values(&x),
+                &values(&dy),
+                &values(&gamma),
+                &saved,
+                p,
+                node_x.is_some(),
+            )
+        });
         register(
             grads,
             node_x.map(|n| n.id),
@@ -130,13 +137,15 @@ pub fn train_autodiff(
     epsilon: f64,
     p: Planes,
 ) -> (AdTensor, FlexTensor, FlexTensor) {
-    let (y, saved, var) = batch_norm::train_forward(
-        &values(&x.primitive),
-        &values(&gamma.primitive),
-        &values(&beta.primitive),
-        epsilon,
-        p,
-    );
+    let (y, saved, var) = timed("batch norm forward, batch statistics", || {
+        batch_norm::train_forward(
+            &values(&x.primitive),
+            &values(&gamma.primitive),
+            &values(&beta.primitive),
+            epsilon,
+            p,
+        )
+    });
     let mean = tensor(saved.mean.clone(), vec![p.channels]);
     let var = tensor(var, vec![p.channels]);
     let y = tensor(y, shape_of(&x.primitive));

@@ -13,6 +13,7 @@ use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use super::conv_gemm::{self, Wanted};
 use super::depthwise;
 use super::geometry::ConvGeometry;
+use super::op_timer::timed;
 
 /// What a convolution needs besides its tensors: stride, padding at both ends,
 /// dilation, groups.
@@ -69,9 +70,17 @@ pub fn forward(
     let (xv, wv) = (values(x), values(weight));
     let bv = bias.map(values);
     let y = if g.is_depthwise() {
-        depthwise::forward(&xv, &wv, bv.as_deref(), g)
+        timed("conv forward, depthwise", || {
+            depthwise::forward(&xv, &wv, bv.as_deref(), g)
+        })
+    } else if g.kh * g.kw == 1 {
+        timed("conv forward, 1x1", || {
+            conv_gemm::forward(&xv, &wv, bv.as_deref(), g)
+        })
     } else {
-        conv_gemm::forward(&xv, &wv, bv.as_deref(), g)
+        timed("conv forward, KxK", || {
+            conv_gemm::forward(&xv, &wv, bv.as_deref(), g)
+        })
     };
     tensor(y, vec![g.batch, g.cout, g.oh, g.ow])
 }
@@ -85,17 +94,26 @@ fn gradients(
     want: Wanted,
 ) -> (Option<FlexTensor>, Option<FlexTensor>, Option<FlexTensor>) {
     let (xv, wv, dyv) = (values(x), values(weight), values(dy));
-    let grads = if g.is_depthwise() {
-        conv_gemm::ConvGrads {
-            x: want.x.then(|| depthwise::backward_x(&wv, &dyv, g)),
-            weight: want
-                .weight
-                .then(|| depthwise::backward_weight(&xv, &dyv, g)),
-            bias: want.bias.then(|| bias_grad(&dyv, g)),
-        }
+    let name = if g.is_depthwise() {
+        "conv backward, depthwise"
+    } else if g.kh * g.kw == 1 {
+        "conv backward, 1x1"
     } else {
-        conv_gemm::backward(&xv, &wv, &dyv, g, want)
+        "conv backward, KxK"
     };
+    let grads = timed(name, || {
+        if g.is_depthwise() {
+            conv_gemm::ConvGrads {
+                x: want.x.then(|| depthwise::backward_x(&wv, &dyv, g)),
+                weight: want
+                    .weight
+                    .then(|| depthwise::backward_weight(&xv, &dyv, g)),
+                bias: want.bias.then(|| bias_grad(&dyv, g)),
+            }
+        } else {
+            conv_gemm::backward(&xv, &wv, &dyv, g, want)
+        }
+    });
     (
         grads.x.map(|v| tensor(v, vec![g.batch, g.cin, g.h, g.w])),
         grads

@@ -131,3 +131,96 @@ pub fn from_channel_major(
     });
     out
 }
+
+/// Transpose each of `batch` row-major `[rows, cols]` matrices: NCHW -> NHWC
+/// is `rows = C, cols = H*W`, NHWC -> NCHW the reverse.
+fn transpose_batch(x: &[f32], batch: usize, rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    if rows * cols == 0 {
+        return out;
+    }
+    out.par_chunks_mut(rows * cols)
+        .zip(x.par_chunks(rows * cols))
+        .take(batch)
+        .for_each(|(dst, src)| transpose_tiles(src, rows, cols, dst));
+    out
+}
+
+/// `dst[c][r] = src[r][c]` for one `[rows, cols]` matrix.
+#[inline(never)]
+fn transpose_tiles(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                let line = &src[r * cols..][..cols];
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = line[c];
+                }
+            }
+        }
+    }
+}
+
+/// `[N, C, P]` to `[N, P, C]` (channels last).
+pub fn nchw_to_nhwc(x: &[f32], batch: usize, channels: usize, plane: usize) -> Vec<f32> {
+    transpose_batch(x, batch, channels, plane)
+}
+
+/// `[N, P, C]` to `[N, C, P]`, adding `bias[c]` when given.
+pub fn nhwc_to_nchw(
+    x: &[f32],
+    batch: usize,
+    channels: usize,
+    plane: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let mut y = transpose_batch(x, batch, plane, channels);
+    if let Some(b) = bias {
+        y.par_chunks_mut(plane).enumerate().for_each(|(i, dst)| {
+            let bv = b[i % channels];
+            dst.iter_mut().for_each(|v| *v += bv);
+        });
+    }
+    y
+}
+
+/// The patch matrix with one row per output position, `[N*OH*OW, KH*KW*C]`,
+/// from a channels-last input: row `(n, oh, ow)` holds, for each tap (ki, kj),
+/// the `C` channel values read there (zeros in the padding). Each tap is one
+/// contiguous copy. `rows` is fully overwritten.
+pub fn im2row(x_nhwc: &[f32], g: &ConvGeometry, rows: &mut [f32]) {
+    let k = g.rows();
+    rows.par_chunks_mut(g.ow * k)
+        .enumerate()
+        .for_each(|(line, dst)| im2row_line(x_nhwc, g, line / g.oh, line % g.oh, dst));
+}
+
+/// The rows of output line `oh` of image `n`.
+#[inline(never)]
+fn im2row_line(x: &[f32], g: &ConvGeometry, n: usize, oh: usize, dst: &mut [f32]) {
+    let c = g.cin;
+    let k = g.rows();
+    for ow in 0..g.ow {
+        let row = &mut dst[ow * k..][..k];
+        for ki in 0..g.kh {
+            let ih = (oh * g.stride[0] + ki * g.dilation[0]) as isize - g.pad[0] as isize;
+            let taps = &mut row[ki * g.kw * c..][..g.kw * c];
+            if ih < 0 || ih as usize >= g.h {
+                taps.fill(0.0);
+                continue;
+            }
+            for kj in 0..g.kw {
+                let iw = (ow * g.stride[1] + kj * g.dilation[1]) as isize - g.pad[1] as isize;
+                let tap = &mut taps[kj * c..][..c];
+                if iw < 0 || iw as usize >= g.w {
+                    tap.fill(0.0);
+                } else {
+                    tap.copy_from_slice(
+                        &x[((n * g.h + ih as usize) * g.w + iw as usize) * c..][..c],
+                    );
+                }
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ mod cpu_conv;
 mod depthwise;
 mod geometry;
 mod layout;
+mod op_timer;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -32,6 +33,7 @@ use burn::tensor::TensorPrimitive;
 
 pub use cpu_conv::ConvSpec;
 pub use geometry::ConvGeometry;
+pub use op_timer::{op_times_enabled, take_op_times};
 
 /// Which implementation the CPU backend's convolutions and batch norms use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
