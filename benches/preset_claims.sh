@@ -5,7 +5,11 @@
 # run (from the run's Finished event), plus the wall time of the process.
 #
 #   cargo build --release
-#   benches/preset_claims.sh [N] [orl|celeb23|all]
+#   benches/preset_claims.sh [N] [orl|celeb23|xception|all]
+#
+# xception (not in "all": about 6-10 minutes a run) fine-tunes Xception from
+# the ImageNet weights in $FACEBENCH_SHARED/weights on celeb23
+# (presets/xception-finetune-cpu.json, docs/results.md).
 #
 # Run it on a quiet machine: times are wall-clock.
 set -euo pipefail
@@ -42,5 +46,9 @@ if [ "$WHICH" = orl ] || [ "$WHICH" = all ]; then
 fi
 if [ "$WHICH" = celeb23 ] || [ "$WHICH" = all ]; then
     measure resnet-small/celeb23 presets/resnet-small-celeb23-cpu.json "$SHARED/datasets/celeb23"
+fi
+if [ "$WHICH" = xception ]; then
+    FACEBENCH_WEIGHTS_DIR="$SHARED/weights" \
+        measure xception-finetune/celeb23 presets/xception-finetune-cpu.json "$SHARED/datasets/celeb23"
 fi
 echo "runs in $OUT"
