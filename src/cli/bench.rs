@@ -91,12 +91,17 @@ pub struct ModelResult {
 /// Train steps (forward, cross-entropy, backward, AdamW) and inference on
 /// random input, at each size.
 pub fn bench_model(bench: &ModelBench, device: ResolvedDevice) -> Vec<ModelResult> {
-    device.dispatch(BenchJob { bench })
+    device.dispatch(BenchJob {
+        bench,
+        // the process's RSS says nothing about a GPU's memory
+        measure_rss: matches!(device, ResolvedDevice::Cpu),
+    })
 }
 
 /// The model benchmark as work for [`ResolvedDevice::dispatch`].
 struct BenchJob<'a> {
     bench: &'a ModelBench,
+    measure_rss: bool,
 }
 
 impl OnBackend for BenchJob<'_> {
@@ -105,7 +110,7 @@ impl OnBackend for BenchJob<'_> {
         self.bench
             .sizes
             .iter()
-            .map(|&size| bench_size::<B>(self.bench, size, &device))
+            .map(|&size| bench_size::<B>(self.bench, size, &device, self.measure_rss))
             .collect()
     }
 }
@@ -114,6 +119,7 @@ fn bench_size<B: AutodiffBackend>(
     bench: &ModelBench,
     size: usize,
     device: &B::Device,
+    measure_rss: bool,
 ) -> ModelResult {
     use burn::module::AutodiffModule;
     let (batch, steps) = (bench.batch, bench.steps.max(1));
@@ -139,7 +145,7 @@ fn bench_size<B: AutodiffBackend>(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optim.step(1e-4, model, grads)
     };
-    let memory = PeakMemory::start();
+    let memory = if measure_rss { PeakMemory::start() } else { None };
     model = step(model); // warm-up: allocations, optimizer state, autotune
     crate::kernels::take_op_times();
     let start = Instant::now();

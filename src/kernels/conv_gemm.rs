@@ -266,11 +266,13 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
 }
 
 /// Few output channels (DenseNet's 32-channel 3x3 convolutions, ResNet's
-/// first stage) and enough input channels for each tap to be a real copy:
+/// first stage), long patches and enough input channels for each tap to be a
+/// real copy:
 /// where the channels-last forward measured faster. With many output
 /// channels the channel-major product is as fast and needs no transposes.
 fn prefers_channels_last(g: &ConvGeometry) -> bool {
-    g.groups == 1 && g.cout <= 64 && g.cin >= 8
+    // small patches (K < 256) do not pay for the two transposes
+    g.groups == 1 && g.cout <= 64 && g.cin >= 8 && g.rows() >= 256
 }
 
 /// Dense forward through channels-last data: the input transposed to NHWC,
