@@ -172,55 +172,6 @@ fn spec(stride: usize, pad: usize, dilation: usize, groups: usize) -> ConvSpec {
 
 #[test]
 fn grouped_dilated_biased_and_asymmetric_convolutions_match_burn() {
-    check(
-        "grouped",
-        spec(1, 1, 1, 4),
-        [2, 8, 9, 7],
-        [12, 2, 3, 3],
-        true,
-    );
-    check(
-        "grouped strided",
-        spec(2, 1, 1, 2),
-        [3, 6, 10, 11],
-        [4, 3, 3, 3],
-        false,
-    );
-    check(
-        "depthwise stride 2",
-        spec(2, 1, 1, 5),
-        [2, 5, 9, 9],
-        [5, 1, 3, 3],
-        true,
-    );
-    check(
-        "depthwise multiplier 2",
-        spec(1, 1, 1, 3),
-        [2, 3, 6, 6],
-        [6, 1, 3, 3],
-        false,
-    );
-    check(
-        "dilated",
-        spec(1, 2, 2, 1),
-        [2, 3, 8, 8],
-        [4, 3, 3, 3],
-        true,
-    );
-    check(
-        "5x5 stride 3",
-        spec(3, 2, 1, 1),
-        [2, 3, 13, 12],
-        [5, 3, 5, 5],
-        true,
-    );
-    check(
-        "1x1 biased",
-        spec(1, 0, 1, 1),
-        [2, 7, 4, 5],
-        [3, 7, 1, 1],
-        true,
-    );
     let asym = ConvSpec {
         stride: [2, 2],
         pad_start: [0, 1],
@@ -228,15 +179,84 @@ fn grouped_dilated_biased_and_asymmetric_convolutions_match_burn() {
         dilation: [1, 1],
         groups: 1,
     };
-    check("asymmetric padding", asym, [2, 3, 8, 9], [4, 3, 3, 3], true);
-    let asym_dw = ConvSpec { groups: 4, ..asym };
-    check(
-        "asymmetric depthwise",
-        asym_dw,
-        [2, 4, 8, 9],
-        [4, 1, 3, 3],
-        false,
-    );
+    let asym_depthwise = ConvSpec { groups: 4, ..asym };
+    // (name, spec, x, weight, bias)
+    let cases = [
+        (
+            "grouped",
+            spec(1, 1, 1, 4),
+            [2, 8, 9, 7],
+            [12, 2, 3, 3],
+            true,
+        ),
+        (
+            "grouped strided",
+            spec(2, 1, 1, 2),
+            [3, 6, 10, 11],
+            [4, 3, 3, 3],
+            false,
+        ),
+        (
+            "depthwise stride 2",
+            spec(2, 1, 1, 5),
+            [2, 5, 9, 9],
+            [5, 1, 3, 3],
+            true,
+        ),
+        (
+            "depthwise multiplier 2",
+            spec(1, 1, 1, 3),
+            [2, 3, 6, 6],
+            [6, 1, 3, 3],
+            false,
+        ),
+        (
+            "dilated",
+            spec(1, 2, 2, 1),
+            [2, 3, 8, 8],
+            [4, 3, 3, 3],
+            true,
+        ),
+        (
+            "5x5 stride 3",
+            spec(3, 2, 1, 1),
+            [2, 3, 13, 12],
+            [5, 3, 5, 5],
+            true,
+        ),
+        (
+            "1x1 biased",
+            spec(1, 0, 1, 1),
+            [2, 7, 4, 5],
+            [3, 7, 1, 1],
+            true,
+        ),
+        (
+            "1x1 biased, per-image path",
+            spec(1, 0, 1, 1),
+            [3, 5, 9, 8],
+            [4, 5, 1, 1],
+            true,
+        ),
+        (
+            "channels-last biased",
+            spec(1, 1, 1, 1),
+            [2, 32, 6, 5],
+            [16, 32, 3, 3],
+            true,
+        ),
+        ("asymmetric padding", asym, [2, 3, 8, 9], [4, 3, 3, 3], true),
+        (
+            "asymmetric depthwise",
+            asym_depthwise,
+            [2, 4, 8, 9],
+            [4, 1, 3, 3],
+            false,
+        ),
+    ];
+    for (name, spec, x, w, bias) in cases {
+        check(name, spec, x, w, bias);
+    }
 }
 
 /// A frozen layer (no gradient wanted) and inference take the forward only,
