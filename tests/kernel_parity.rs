@@ -10,6 +10,8 @@
 //!   and fixed statistics (frozen layers, inference), output and gradients,
 //!   against the same layer composed from tensor operations.
 
+mod common;
+
 use burn::backend::flex::{Flex, FlexDevice};
 use burn::backend::Autodiff;
 use burn::prelude::*;
@@ -145,11 +147,13 @@ fn check_model(arch: Architecture, size: usize, expect_at_least: usize) {
 
 #[test]
 fn resnet50_convolutions_match_burn() {
+    let _serial = common::serial();
     check_model(Architecture::Resnet, 64, 15);
 }
 
 #[test]
 fn xception_convolutions_match_burn() {
+    let _serial = common::serial();
     // 71 px, the smallest input: every layer's channels and strides, the
     // middle flow's 728-channel depthwise convolutions included
     check_model(Architecture::Xception, 71, 20);
@@ -157,6 +161,7 @@ fn xception_convolutions_match_burn() {
 
 #[test]
 fn densenet121_convolutions_match_burn() {
+    let _serial = common::serial();
     check_model(Architecture::Densenet121, 32, 60);
 }
 
@@ -172,6 +177,7 @@ fn spec(stride: usize, pad: usize, dilation: usize, groups: usize) -> ConvSpec {
 
 #[test]
 fn grouped_dilated_biased_and_asymmetric_convolutions_match_burn() {
+    let _serial = common::serial();
     let asym = ConvSpec {
         stride: [2, 2],
         pad_start: [0, 1],
@@ -263,6 +269,7 @@ fn grouped_dilated_biased_and_asymmetric_convolutions_match_burn() {
 /// and give burn's output.
 #[test]
 fn inference_forward_matches_burn() {
+    let _serial = common::serial();
     let dev = FlexDevice;
     Flex::seed(&dev, 3);
     let x = Tensor::<Flex, 4>::random([2, 16, 12, 12], Distribution::Normal(0.0, 1.0), &dev);
@@ -306,6 +313,7 @@ fn batch_norm_run(
 
 #[test]
 fn batch_norm_kernels_match_composed_operations() {
+    let _serial = common::serial();
     let dev = FlexDevice;
     for (frozen, dims) in [
         (false, [4, 6, 5, 7]),

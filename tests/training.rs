@@ -44,6 +44,7 @@ fn run_dir(events: &[TrainEvent]) -> PathBuf {
 
 #[test]
 fn training_on_demo_data_learns_well_above_chance() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 6, 40, 64);
@@ -115,6 +116,7 @@ fn training_on_demo_data_learns_well_above_chance() {
 
 #[test]
 fn stop_then_resume_continues_from_the_saved_epoch() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 4, 20, 48);
@@ -242,6 +244,7 @@ fn assert_close(a: f64, b: f64, what: &str) {
 /// every epoch's metrics equal those of an uninterrupted run with the same seed.
 #[test]
 fn stop_mid_epoch_then_resume_equals_an_uninterrupted_run() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 4, 20, 48);
@@ -341,6 +344,7 @@ fn stop_mid_epoch_then_resume_equals_an_uninterrupted_run() {
 
 #[test]
 fn pause_and_resume_are_reported() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     // 3 people x 30 images: 24 train images, two batches in the epoch
@@ -379,6 +383,7 @@ fn pause_and_resume_are_reported() {
 
 #[test]
 fn a_bad_dataset_fails_with_its_message() {
+    let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let handle = start_training(TrainRequest {
         config: tiny_config(1),
@@ -402,6 +407,7 @@ fn a_bad_dataset_fails_with_its_message() {
 /// never loaded silently.
 #[test]
 fn a_damaged_checkpoint_is_refused_by_name() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 12, 48);
@@ -432,6 +438,7 @@ fn a_damaged_checkpoint_is_refused_by_name() {
 /// logs nothing into it.
 #[test]
 fn resuming_a_run_another_process_holds_is_refused() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 12, 48);
@@ -470,6 +477,7 @@ fn resuming_a_run_another_process_holds_is_refused() {
 /// folder behind that `facebench runs` would have to hide.
 #[test]
 fn a_run_whose_weights_fail_to_load_leaves_no_folder() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 12, 48);
@@ -505,6 +513,7 @@ fn a_run_whose_weights_fail_to_load_leaves_no_folder() {
 /// same files) works, and the run records where its data is now.
 #[test]
 fn a_run_resumes_on_its_dataset_moved_elsewhere() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 12, 48);
@@ -566,6 +575,7 @@ fn a_run_resumes_on_its_dataset_moved_elsewhere() {
 /// a format change in its version 0.14.
 #[test]
 fn a_damaged_checkpoint_without_checksums_names_the_file() {
+    let _serial = common::serial();
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 12, 48);

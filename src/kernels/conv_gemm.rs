@@ -82,37 +82,106 @@ fn matmul(
             "matmul: rhs too small"
         );
     }
-    let parallelism = if mode.pool && m * n * k >= 64 * 64 * 64 && rayon::current_num_threads() > 1
-    {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
+    let threads = rayon::current_num_threads();
+    let (lhs_strides, rhs_strides) = (lhs.strides, rhs.strides);
+    let raw = |m: usize, n: usize, dst_at: usize, lhs_at: usize, rhs_at: usize| {
+        // SAFETY: called only with sub-blocks of the operands checked above,
+        // and (in parallel) with disjoint blocks of dst.
+        unsafe {
+            gemm_raw(
+                m,
+                n,
+                k,
+                dst_at as *mut f32,
+                dst_strides,
+                lhs_at as *const f32,
+                lhs_strides,
+                rhs_at as *const f32,
+                rhs_strides,
+                mode.accumulate,
+            )
+        }
     };
-    // SAFETY: the asserts above keep every strided access of the three
-    // operands inside their slices; dst does not alias lhs or rhs (&mut).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_strides.1 as isize,
-            dst_strides.0 as isize,
-            mode.accumulate,
-            lhs.data.as_ptr(),
-            lhs.strides.1 as isize,
-            lhs.strides.0 as isize,
-            rhs.data.as_ptr(),
-            rhs.strides.1 as isize,
-            rhs.strides.0 as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let (dst_addr, lhs_addr, rhs_addr) = (
+        dst.as_mut_ptr() as usize,
+        lhs.data.as_ptr() as usize,
+        rhs.data.as_ptr() as usize,
+    );
+    if !mode.pool || threads < 2 || m * n * k < 64 * 64 * 64 {
+        raw(m, n, dst_addr, lhs_addr, rhs_addr);
+        return;
     }
+    // One serial product per thread on a block of the output: columns when the
+    // output is wide (each thread packs only its part of rhs), rows otherwise.
+    // Never gemm's own rayon mode: its per-thread packing buffers are not safe
+    // when two products share the pool at once (a worker waiting inside one
+    // product can run a block of the other: corrupted input gradients, seen
+    // in tests/kernel_parity.rs and training.rs when tests ran in parallel).
+    let by_columns = n >= m;
+    let len = if by_columns { n } else { m };
+    let block = len.div_ceil(threads).next_multiple_of(16).min(len);
+    let f = std::mem::size_of::<f32>();
+    (0..len.div_ceil(block)).into_par_iter().for_each(|b| {
+        let (start, size) = (b * block, block.min(len - b * block));
+        if by_columns {
+            raw(
+                m,
+                size,
+                dst_addr + start * dst_strides.1 * f,
+                lhs_addr,
+                rhs_addr + start * rhs.strides.1 * f,
+            );
+        } else {
+            raw(
+                size,
+                n,
+                dst_addr + start * dst_strides.0 * f,
+                lhs_addr + start * lhs.strides.0 * f,
+                rhs_addr,
+            );
+        }
+    });
+}
+
+/// One single-threaded gemm call on raw operands (row-major `dst`).
+///
+/// # Safety
+/// Every element the product reads or writes must be valid, and `dst` must
+/// not overlap `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_strides: (usize, usize),
+    lhs: *const f32,
+    lhs_strides: (usize, usize),
+    rhs: *const f32,
+    rhs_strides: (usize, usize),
+    accumulate: bool,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_strides.1 as isize,
+        dst_strides.0 as isize,
+        accumulate,
+        lhs,
+        lhs_strides.1 as isize,
+        lhs_strides.0 as isize,
+        rhs,
+        rhs_strides.1 as isize,
+        rhs_strides.0 as isize,
+        1.0f32,
+        1.0f32,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 /// Feature maps at least this large (positions per image) take the per-image

@@ -128,3 +128,12 @@ pub fn peak_rss() -> u64 {
         })
         .map_or(0, |kib| kib * 1024)
 }
+
+/// Serialises the tests of one test binary that train or draw random
+/// tensors: burn-flex's random generator is one per process, so a test that
+/// seeds it and then draws (model init, dropout, random inputs) can have
+/// another test's draws or seeding land in between when they run in parallel.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
