@@ -145,7 +145,11 @@ fn bench_size<B: AutodiffBackend>(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optim.step(1e-4, model, grads)
     };
-    let memory = if measure_rss { PeakMemory::start() } else { None };
+    let memory = if measure_rss {
+        PeakMemory::start()
+    } else {
+        None
+    };
     model = step(model); // warm-up: allocations, optimizer state, autotune
     crate::kernels::take_op_times();
     let start = Instant::now();

@@ -243,11 +243,7 @@ fn pointwise_backward(
     let (p, cin, cout) = (g.out_plane(), g.cin, g.cout);
     let mut out = ConvGrads::default();
     if want.bias {
-        let mut db = vec![0.0f32; cout];
-        for (i, plane) in dy.chunks(p).enumerate() {
-            db[i % cout] += plane.iter().sum::<f32>();
-        }
-        out.bias = Some(db);
+        out.bias = Some(bias_grad(dy, g));
     }
     if want.weight {
         let parts = rayon::current_num_threads().clamp(1, g.batch.max(1));
@@ -393,6 +389,15 @@ fn channels_last_forward(
     );
     drop(patches);
     nhwc_to_nchw(&y_nhwc, g.batch, g.cout, g.out_plane(), bias)
+}
+
+/// Sum of `dy` (NCHW) over batch and positions, per channel.
+pub fn bias_grad(dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let mut out = vec![0.0f32; g.cout];
+    for (i, plane) in dy.chunks(g.out_plane()).enumerate() {
+        out[i % g.cout] += plane.iter().sum::<f32>();
+    }
+    out
 }
 
 /// The gradients a backward pass asked for.

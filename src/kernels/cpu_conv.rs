@@ -108,7 +108,7 @@ fn gradients(
                 weight: want
                     .weight
                     .then(|| depthwise::backward_weight(&xv, &dyv, g)),
-                bias: want.bias.then(|| bias_grad(&dyv, g)),
+                bias: want.bias.then(|| conv_gemm::bias_grad(&dyv, g)),
             }
         } else {
             conv_gemm::backward(&xv, &wv, &dyv, g, want)
@@ -121,15 +121,6 @@ fn gradients(
             .map(|v| tensor(v, vec![g.cout, g.cin_per_group(), g.kh, g.kw])),
         grads.bias.map(|v| tensor(v, vec![g.cout])),
     )
-}
-
-/// Sum of `dy` (NCHW) over batch and positions, per channel.
-fn bias_grad(dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let mut out = vec![0.0f32; g.cout];
-    for (i, plane) in dy.chunks(g.out_plane()).enumerate() {
-        out[i % g.cout] += plane.iter().sum::<f32>();
-    }
-    out
 }
 
 pub(super) type AdTensor =

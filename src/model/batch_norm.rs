@@ -46,7 +46,8 @@ impl<B: Backend> BatchNorm2d<B> {
         let [n, _, h, w] = x.dims();
         if training {
             let (gamma, beta) = (self.gamma.val(), self.beta.val());
-            if let Some((y, mean, var)) = kernels::batch_norm_train(&x, &gamma, &beta, self.epsilon) {
+            if let Some((y, mean, var)) = kernels::batch_norm_train(&x, &gamma, &beta, self.epsilon)
+            {
                 let count = (n * h * w) as f64;
                 self.update_running(mean, var.mul_scalar(count / (count - 1.0).max(1.0)));
                 return y;

@@ -68,8 +68,12 @@ impl<B: Backend> Bottleneck<B> {
             Some(d) => d.bn.forward(conv2d_module(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = self.relu.forward(self.bn1.forward(conv2d_module(&self.conv1, x)));
-        let out = self.relu.forward(self.bn2.forward(conv2d_module(&self.conv2, out)));
+        let out = self
+            .relu
+            .forward(self.bn1.forward(conv2d_module(&self.conv1, x)));
+        let out = self
+            .relu
+            .forward(self.bn2.forward(conv2d_module(&self.conv2, out)));
         let out = self.bn3.forward(conv2d_module(&self.conv3, out));
         self.relu.forward(out + identity)
     }

@@ -51,7 +51,9 @@ impl<B: Backend> DownBlock<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let residual = self.shortcut_bn.forward(conv2d_module(&self.shortcut, x.clone()));
+        let residual = self
+            .shortcut_bn
+            .forward(conv2d_module(&self.shortcut, x.clone()));
         let x = if self.relu_first {
             self.relu.forward(x)
         } else {
@@ -141,7 +143,10 @@ impl<B: Backend> Xception<B> {
             self.block1_conv1_bn
                 .forward(conv2d_module(&self.block1_conv1, images)),
         );
-        let mut x = r.forward(self.block1_conv2_bn.forward(conv2d_module(&self.block1_conv2, x)));
+        let mut x = r.forward(
+            self.block1_conv2_bn
+                .forward(conv2d_module(&self.block1_conv2, x)),
+        );
         for block in &self.entry {
             x = block.forward(x);
         }
