@@ -8,7 +8,9 @@
 //!   asymmetrically padded cases the models do not have;
 //! - batch norm: training mode (batch statistics, running-statistics update)
 //!   and fixed statistics (frozen layers, inference), output and gradients,
-//!   against the same layer composed from tensor operations.
+//!   against the same layer composed from tensor operations;
+//! - channel concatenation (DenseNet blocks): output and both gradients,
+//!   against `Tensor::cat`.
 
 mod common;
 
@@ -17,7 +19,8 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use facebench::kernels::{
-    burn_conv2d, conv2d, fast_batch_norms, trace_convolutions, ConvCall, ConvSpec,
+    burn_conv2d, cat_channels, conv2d, fast_batch_norms, fast_channel_cats, trace_convolutions,
+    ConvCall, ConvSpec,
 };
 use facebench::model::{Architecture, BatchNorm2d, ModelConfig};
 
@@ -378,4 +381,47 @@ fn batch_norm_kernels_match_composed_operations() {
             assert!(rel_err(f, r) <= 1e-5, "running statistics differ");
         }
     }
+}
+
+/// A DenseNet-like chain: `f1 = cat(x, relu(x) * 2)`, `f2 = cat(f1, f1 * 3)`,
+/// so x and f1 each get a gradient both from a concatenation and from another
+/// use (the gradient sums the kernels' backward must feed).
+fn concatenation_run(
+    cat: fn(Tensor<Ad, 4>, Tensor<Ad, 4>) -> Tensor<Ad, 4>,
+    x: &Tensor<Flex, 4>,
+) -> [Tensor<Flex, 4>; 2] {
+    let xa = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
+    let f1 = cat(xa.clone(), burn::tensor::activation::relu(xa.clone()) * 2.0);
+    let f2 = cat(f1.clone(), f1.clone() * 3.0);
+    Flex::seed(&FlexDevice, 11);
+    let r = Tensor::<Ad, 4>::random(f2.dims(), Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let grads = (f2.clone() * r).sum().backward();
+    [f2.inner(), xa.grad(&grads).expect("x gradient")]
+}
+
+#[test]
+fn channel_concatenation_matches_burn() {
+    let _serial = common::serial();
+    Flex::seed(&FlexDevice, 3);
+    let x = Tensor::<Flex, 4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let before = fast_channel_cats();
+    let fast = concatenation_run(cat_channels, &x);
+    assert_eq!(
+        fast_channel_cats(),
+        before + 2,
+        "the concatenation kernel did not run"
+    );
+    let reference = concatenation_run(|a, b| Tensor::cat(vec![a, b], 1), &x);
+    for (i, (f, r)) in fast.into_iter().zip(reference).enumerate() {
+        let err = rel_err(f, r);
+        assert!(err <= 1e-6, "output/x-gradient #{i} differs by {err:e}");
+    }
+    // plain flex (inference) too
+    let a = x.clone();
+    let b = x.clone() * 2.0;
+    let err = rel_err(
+        cat_channels(a.clone(), b.clone()),
+        Tensor::cat(vec![a, b], 1),
+    );
+    assert!(err <= 1e-6, "inference concatenation differs by {err:e}");
 }

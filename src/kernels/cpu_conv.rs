@@ -8,6 +8,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::Autodiff;
+use burn::tensor::ops::{ConvOptions, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 
 use super::conv_gemm::{self, Wanted};
@@ -67,6 +68,19 @@ pub fn forward(
     bias: Option<&FlexTensor>,
     g: &ConvGeometry,
 ) -> FlexTensor {
+    // burn-flex's own forward (tiled NHWC im2col, its depthwise path)
+    // measured as fast or faster than this folder's on these networks
+    // (DenseNet-121 inference 1.4x); it takes symmetric padding only, and
+    // extra end padding that leaves the output size unchanged is never read
+    let symmetric = |size: usize, k: usize, axis: usize| {
+        (size + 2 * g.pad[axis] - g.dilation[axis] * (k - 1) - 1) / g.stride[axis] + 1
+    };
+    if symmetric(g.h, g.kh, 0) == g.oh && symmetric(g.w, g.kw, 1) == g.ow {
+        let options = ConvOptions::new(g.stride, g.pad, g.dilation, g.groups);
+        return timed("conv forward (burn-flex)", || {
+            <Flex as ModuleOps<Flex>>::conv2d(x.clone(), weight.clone(), bias.cloned(), options)
+        });
+    }
     let (xv, wv) = (values(x), values(weight));
     let bv = bias.map(values);
     let y = if g.is_depthwise() {

@@ -6,11 +6,13 @@
 //! layers and a direct kernel for depthwise ones, forward and backward, the
 //! backward registered as burn autodiff operation (burn's "backend extension"
 //! pattern). Every other backend (burn-cuda) takes burn's own `conv2d`
-//! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]).
+//! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
+//! and the channel concatenation of DenseNet blocks ([`cat_channels`]).
 //! `FACEBENCH_KERNELS=burn` sends the CPU to burn's operations as well, for
 //! comparisons.
 
 mod batch_norm;
+mod channel_cat;
 mod conv_gemm;
 mod cpu_batch_norm;
 mod cpu_conv;
@@ -73,6 +75,13 @@ pub struct ConvCall {
 thread_local! {
     static TRACE: RefCell<Option<Vec<ConvCall>>> = const { RefCell::new(None) };
     static FAST_BATCH_NORMS: Cell<usize> = const { Cell::new(0) };
+    static FAST_CHANNEL_CATS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many channel concatenations this thread has run through the CPU
+/// kernels.
+pub fn fast_channel_cats() -> usize {
+    FAST_CHANNEL_CATS.with(Cell::get)
 }
 
 /// How many batch norms this thread has run through the CPU kernels (the
@@ -290,5 +299,38 @@ pub fn channel_affine<B: Backend>(
     count_fast_batch_norm();
     cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
         y,
+    )))
+}
+
+/// `[a; b]` along the channels of two `[N, C, H, W]` tensors: on the CPU
+/// backend an operation whose backward hands each input a contiguous
+/// gradient (see `channel_cat.rs`), `Tensor::cat` elsewhere.
+pub fn cat_channels<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 4> {
+    if cpu_kernels() == CpuKernels::Facebench {
+        if let Some(out) = try_cpu_cat(&a, &b) {
+            FAST_CHANNEL_CATS.with(|c| c.set(c.get() + 1));
+            return out;
+        }
+    }
+    Tensor::cat(vec![a, b], 1)
+}
+
+fn try_cpu_cat<B: Backend>(a: &Tensor<B, 4>, b: &Tensor<B, 4>) -> Option<Tensor<B, 4>> {
+    type Ad = Autodiff<Flex>;
+    if let (Some(a), Some(b)) = (cast::<_, Tensor<Ad, 4>>(a), cast::<_, Tensor<Ad, 4>>(b)) {
+        let (a, b) = (float(a), float(b));
+        let s = channel_cat::CatShape::of(&a.primitive, &b.primitive)?;
+        let out = channel_cat::forward_autodiff(a, b, s);
+        return cast(&Tensor::<Ad, 4>::from_primitive(TensorPrimitive::Float(
+            out,
+        )));
+    }
+    let (a, b) = (
+        float(cast::<_, Tensor<Flex, 4>>(a)?),
+        float(cast::<_, Tensor<Flex, 4>>(b)?),
+    );
+    let s = channel_cat::CatShape::of(&a, &b)?;
+    cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
+        channel_cat::forward(&a, &b, s),
     )))
 }

@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::Relu;
 use burn::prelude::*;
 
-use crate::kernels::conv2d_module;
+use crate::kernels::{cat_channels, conv2d_module};
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 
 use super::batch_norm::BatchNorm2d;
@@ -60,17 +60,15 @@ pub struct DenseBlock<B: Backend> {
 }
 
 impl<B: Backend> DenseBlock<B> {
+    /// Each layer sees every earlier feature map, concatenated; the
+    /// concatenation grows by one layer's output at a time (the same values
+    /// as concatenating the whole list each time, as torchvision does, and the
+    /// same copies).
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let mut features = vec![x];
-        for layer in &self.layers {
-            let input = if features.len() == 1 {
-                features[0].clone()
-            } else {
-                Tensor::cat(features.clone(), 1)
-            };
-            features.push(layer.forward(input));
-        }
-        Tensor::cat(features, 1)
+        self.layers.iter().fold(x, |features, layer| {
+            let new = layer.forward(features.clone());
+            cat_channels(features, new)
+        })
     }
 }
 
