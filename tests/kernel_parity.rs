@@ -9,8 +9,10 @@
 //! - batch norm: training mode (batch statistics, running-statistics update)
 //!   and fixed statistics (frozen layers, inference), output and gradients,
 //!   against the same layer composed from tensor operations;
+//!   The ReLU fused into batch norm likewise, against a separate ReLU;
 //! - channel concatenation (DenseNet blocks): output and both gradients,
-//!   against `Tensor::cat`.
+//!   against `Tensor::cat`;
+//! - the residual sum and ReLU fused (ResNet blocks), against `relu(a + b)`.
 
 mod common;
 
@@ -19,8 +21,8 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use facebench::kernels::{
-    burn_conv2d, cat_channels, conv2d, fast_batch_norms, fast_channel_cats, trace_convolutions,
-    ConvCall, ConvSpec,
+    add_relu, burn_conv2d, cat_channels, conv2d, fast_batch_norms, fast_channel_cats,
+    trace_convolutions, ConvCall, ConvSpec,
 };
 use facebench::model::{Architecture, BatchNorm2d, ModelConfig};
 
@@ -290,16 +292,18 @@ fn batch_norm_run(
     bn: &BatchNorm2d<Ad>,
     x: &Tensor<Flex, 4>,
     composed: bool,
+    relu: bool,
 ) -> (
     Vec<Tensor<Flex, 4>>,
     Vec<Option<Tensor<Flex, 1>>>,
     [Tensor<Flex, 1>; 2],
 ) {
     let xa = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
-    let y = if composed {
-        bn.forward_composed(xa.clone())
-    } else {
-        bn.forward(xa.clone())
+    let y = match (composed, relu) {
+        (true, false) => bn.forward_composed(xa.clone()),
+        (true, true) => burn::tensor::activation::relu(bn.forward_composed(xa.clone())),
+        (false, false) => bn.forward(xa.clone()),
+        (false, true) => bn.forward_relu(xa.clone()),
     };
     Flex::seed(&FlexDevice, 5);
     let r = Tensor::<Ad, 4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &FlexDevice);
@@ -318,10 +322,14 @@ fn batch_norm_run(
 fn batch_norm_kernels_match_composed_operations() {
     let _serial = common::serial();
     let dev = FlexDevice;
-    for (frozen, dims) in [
-        (false, [4, 6, 5, 7]),
-        (false, [16, 3, 1, 1]),
-        (true, [3, 5, 4, 4]),
+    for (frozen, relu, dims) in [
+        (false, false, [4, 6, 5, 7]),
+        (false, false, [16, 3, 1, 1]),
+        (true, false, [3, 5, 4, 4]),
+        // the ReLU fused into the training form, and after a frozen one
+        (false, true, [4, 6, 5, 7]),
+        (false, true, [16, 3, 1, 1]),
+        (true, true, [3, 5, 4, 4]),
     ] {
         Flex::seed(&dev, 9);
         // a large mean, as after a ReLU stack, checks the variance's precision
@@ -349,18 +357,18 @@ fn batch_norm_kernels_match_composed_operations() {
             bn
         };
         let before = fast_batch_norms();
-        let fast = batch_norm_run(&layer(), &x, false);
+        let fast = batch_norm_run(&layer(), &x, false, relu);
         assert_eq!(
             fast_batch_norms(),
             before + 1,
             "the batch-norm kernels did not run"
         );
-        let reference = batch_norm_run(&layer(), &x, true);
+        let reference = batch_norm_run(&layer(), &x, true, relu);
         for (i, (f, r)) in fast.0.into_iter().zip(reference.0).enumerate() {
             let err = rel_err(f, r);
             assert!(
                 err <= 1e-4,
-                "frozen {frozen}, {dims:?}: output/x-gradient #{i} differs by {err:e}"
+                "frozen {frozen}, relu {relu}, {dims:?}: output/x-gradient #{i} differs by {err:e}"
             );
         }
         for (i, (f, r)) in fast.1.into_iter().zip(reference.1).enumerate() {
@@ -424,4 +432,38 @@ fn channel_concatenation_matches_burn() {
         Tensor::cat(vec![a, b], 1),
     );
     assert!(err <= 1e-6, "inference concatenation differs by {err:e}");
+}
+
+/// `relu(a + b)` where a and b each also feed another use, so their
+/// gradients are sums: the output and both gradients.
+fn add_relu_run(
+    f: fn(Tensor<Ad, 4>, Tensor<Ad, 4>) -> Tensor<Ad, 4>,
+    a: &Tensor<Flex, 4>,
+    b: &Tensor<Flex, 4>,
+) -> [Tensor<Flex, 4>; 3] {
+    let a = Tensor::<Ad, 4>::from_inner(a.clone()).require_grad();
+    let b = Tensor::<Ad, 4>::from_inner(b.clone()).require_grad();
+    let y = f(a.clone(), b.clone()) + a.clone() * 0.5 - b.clone() * 2.0;
+    Flex::seed(&FlexDevice, 13);
+    let r = Tensor::<Ad, 4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let grads = (y.clone() * r).sum().backward();
+    [
+        y.inner(),
+        a.grad(&grads).expect("a gradient"),
+        b.grad(&grads).expect("b gradient"),
+    ]
+}
+
+#[test]
+fn fused_residual_relu_matches_burn() {
+    let _serial = common::serial();
+    Flex::seed(&FlexDevice, 4);
+    let a = Tensor::<Flex, 4>::random([3, 4, 5, 5], Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let b = Tensor::<Flex, 4>::random([3, 4, 5, 5], Distribution::Normal(0.0, 1.0), &FlexDevice);
+    let fast = add_relu_run(add_relu, &a, &b);
+    let reference = add_relu_run(|a, b| burn::tensor::activation::relu(a + b), &a, &b);
+    for (i, (f, r)) in fast.into_iter().zip(reference).enumerate() {
+        let err = rel_err(f, r);
+        assert!(err <= 1e-6, "output/gradient #{i} differs by {err:e}");
+    }
 }

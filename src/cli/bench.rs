@@ -86,6 +86,10 @@ pub struct ModelResult {
     pub inference_images_per_sec: f64,
     /// Rise of peak RSS over the warm-up and timed train steps (CPU, Linux).
     pub train_peak_bytes: Option<u64>,
+    /// Seconds to save a `last` checkpoint (weights and optimizer state,
+    /// encoded, written, synced, checksummed), as the training loop does at
+    /// the end of each epoch; None when it could not be written.
+    pub checkpoint_secs: Option<f64>,
 }
 
 /// Train steps (forward, cross-entropy, backward, AdamW) and inference on
@@ -160,6 +164,7 @@ fn bench_size<B: AutodiffBackend>(
     let train_images_per_sec = (steps * batch) as f64 / train_secs;
     print_op_times(&format!("train step at {size} px"), train_secs);
     let train_peak_bytes = memory.and_then(|m| m.peak_rise());
+    let checkpoint_secs = time_checkpoint(&model, &optim);
     let valid = model.valid();
     let xi = x.inner();
     let infer = || {
@@ -183,7 +188,32 @@ fn bench_size<B: AutodiffBackend>(
         train_images_per_sec,
         inference_images_per_sec: (steps * batch) as f64 / infer_secs,
         train_peak_bytes,
+        checkpoint_secs,
     }
+}
+
+/// How long saving a `last` checkpoint of `model` and `optim` takes, into a
+/// temporary run folder.
+fn time_checkpoint<B: AutodiffBackend>(
+    model: &Network<B>,
+    optim: &crate::engine::AnyOptimizer<Network<B>, B>,
+) -> Option<f64> {
+    use crate::engine::{save_checkpoint, CheckpointKind, EarlyStopping, LrSchedule, TrainerState};
+    let dir = tempfile::tempdir().ok()?;
+    let state = TrainerState {
+        epochs_completed: 1,
+        iteration: 1,
+        schedule: LrSchedule::new(Default::default(), 1e-4),
+        early_stopping: EarlyStopping::new(Default::default()),
+        elapsed_seconds: 0.0,
+        phase: 1,
+        epoch_progress: None,
+        phase2_pending: false,
+    };
+    let run = crate::store::RunDir::new(dir.path());
+    let start = Instant::now();
+    save_checkpoint(&run, CheckpointKind::Last, model, Some(optim), &state).ok()?;
+    Some(start.elapsed().as_secs_f64())
 }
 
 /// With `FACEBENCH_OP_TIMES=1`: the kernels' share of `total` seconds.
@@ -311,6 +341,14 @@ pub fn print_model_table(
                     mib(p.peak_bytes)
                 );
             }
+        }
+    }
+    for r in ours {
+        if let Some(secs) = r.checkpoint_secs {
+            println!(
+                "checkpoint at {} px (weights + optimizer state, written and synced, once per epoch): {secs:.2} s",
+                r.size
+            );
         }
     }
 }

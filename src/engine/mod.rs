@@ -14,7 +14,7 @@ mod schedule;
 mod trainer;
 mod training_loop;
 
-pub use checkpoint::{find_checkpoint, load_model, CheckpointKind, TrainerState};
+pub use checkpoint::{find_checkpoint, load_model, save_checkpoint, CheckpointKind, TrainerState};
 pub use config::{
     ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
     OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,

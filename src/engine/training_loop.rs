@@ -322,8 +322,25 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             Some(penalty) => loss + penalty,
             None => loss,
         };
-        let loss_value: f64 = loss.clone().into_scalar().elem();
+        let correct = logits
+            .argmax(1)
+            .squeeze_dim::<1>(1)
+            .equal(targets)
+            .int()
+            .sum()
+            .float();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = self.state.schedule.lr;
+        let model = self.optimizer.step(lr, model, grads);
+        // the one host read of the step (what the live plots show), after the
+        // whole step is queued, so a GPU never waits between forward and
+        // backward; a diverged step's weights are never saved (the run fails)
+        let stats = Tensor::cat(vec![loss.detach().reshape([1]), correct.reshape([1])], 0)
+            .into_data()
+            .convert::<f64>()
+            .into_vec::<f64>()
+            .map_err(|e| anyhow::anyhow!("cannot read the step's loss: {e:?}"))?;
+        let (loss_value, correct) = (stats[0], stats[1]);
         if !loss_value.is_finite() {
             anyhow::bail!(
                 "the loss became {loss_value} at epoch {}, batch {}: training diverged; lower optimizer.lr (now {lr}) and start again",
@@ -331,18 +348,8 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
                 b + 1
             );
         }
-        let correct: i64 = logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(targets)
-            .int()
-            .sum()
-            .into_scalar()
-            .elem();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let model = self.optimizer.step(lr, model, grads);
         self.state.iteration += 1;
-        Ok((model, loss_value, correct.max(0) as usize))
+        Ok((model, loss_value, correct.max(0.0) as usize))
     }
 
     /// Validate, update the schedule and early stopping, report the epoch and

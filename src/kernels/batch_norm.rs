@@ -70,21 +70,64 @@ fn affine_plane(src: &[f32], a: f32, b: f32, dst: &mut [f32]) {
     }
 }
 
-/// Per channel: `Σ dy` and `Σ dy * (x - center[c])` (center 0 when None).
-fn reduce_grads(x: &[f32], dy: &[f32], center: Option<&[f32]>, p: Planes) -> (Vec<f32>, Vec<f32>) {
+/// Per channel: `Σ dy` and `Σ dy * (x - center[c])` (center 0 when None),
+/// `dy` masked by `relu_out > 0` when given (a fused ReLU's gradient).
+fn reduce_grads(
+    x: &[f32],
+    dy: &[f32],
+    center: Option<&[f32]>,
+    relu_out: Option<&[f32]>,
+    p: Planes,
+) -> (Vec<f32>, Vec<f32>) {
     (0..p.channels)
         .into_par_iter()
         .map(|c| {
             let (mut sum, mut dot) = (0.0f64, 0.0f64);
             let mu = center.map_or(0.0, |m| m[c]);
+            let mut outs = relu_out.map(|o| p.channel(o, c));
             for (xs, ds) in p.channel(x, c).zip(p.channel(dy, c)) {
-                let (s, d) = sum_and_dot(xs, ds, mu);
+                let (s, d) = match outs.as_mut().and_then(Iterator::next) {
+                    Some(os) => sum_and_dot_masked(xs, ds, os, mu),
+                    None => sum_and_dot(xs, ds, mu),
+                };
                 sum += s as f64;
                 dot += d as f64;
             }
             (sum as f32, dot as f32)
         })
         .unzip()
+}
+
+/// `d` where `o > 0`, else 0, without a branch (a bit mask), so loops over
+/// it vectorise.
+#[inline(always)]
+fn masked(d: f32, o: f32) -> f32 {
+    f32::from_bits(d.to_bits() & ((o > 0.0) as u32).wrapping_neg())
+}
+
+/// [`sum_and_dot`] of `d` where `o > 0` (0 elsewhere).
+#[inline(never)]
+fn sum_and_dot_masked(x: &[f32], d: &[f32], o: &[f32], mu: f32) -> (f32, f32) {
+    // equal lengths up front, so the loop needs no bounds checks and vectorises
+    let n = x.len();
+    let (d, o) = (&d[..n], &o[..n]);
+    let (mut s, mut t) = ([0.0f32; 8], [0.0f32; 8]);
+    let chunks = n / 8;
+    for i in 0..chunks {
+        for l in 0..8 {
+            let j = i * 8 + l;
+            let dj = masked(d[j], o[j]);
+            s[l] += dj;
+            t[l] += (x[j] - mu) * dj;
+        }
+    }
+    let (mut s1, mut t1): (f32, f32) = (s.iter().sum(), t.iter().sum());
+    for j in chunks * 8..n {
+        let dj = masked(d[j], o[j]);
+        s1 += dj;
+        t1 += (x[j] - mu) * dj;
+    }
+    (s1, t1)
 }
 
 /// `(Σ d, Σ (x - mu) * d)` of one plane in 8 lanes, so it vectorises.
@@ -118,7 +161,7 @@ pub fn affine_backward(
 ) -> (Option<Vec<f32>>, Option<(Vec<f32>, Vec<f32>)>) {
     let dx = want_x.then(|| affine(dy, scale, &vec![0.0; p.channels], p));
     let params = want_params.then(|| {
-        let (sum, dot) = reduce_grads(x, dy, None, p);
+        let (sum, dot) = reduce_grads(x, dy, None, None, p);
         (dot, sum)
     });
     (dx, params)
@@ -156,7 +199,8 @@ pub fn train_forward(
 /// Gradients of the training form: with `x̂ = (x - mean) * inv_std`,
 /// `dβ = Σ dy`, `dγ = Σ dy x̂`, and
 /// `dx = γ inv_std (dy - dβ / M - x̂ dγ / M)` over the `M = N*H*W` values of a
-/// channel.
+/// channel. With `relu_out` (a ReLU fused after the batch norm, its output)
+/// `dy` is first masked by `relu_out > 0`.
 pub fn train_backward(
     x: &[f32],
     dy: &[f32],
@@ -164,8 +208,9 @@ pub fn train_backward(
     saved: &Saved,
     p: Planes,
     want_x: bool,
+    relu_out: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
-    let (sum, dot) = reduce_grads(x, dy, Some(&saved.mean), p);
+    let (sum, dot) = reduce_grads(x, dy, Some(&saved.mean), relu_out, p);
     // Σ dy x̂ = inv_std Σ dy (x - mean)
     let dgamma: Vec<f32> = (0..p.channels).map(|c| saved.inv_std[c] * dot[c]).collect();
     let dbeta = sum;
@@ -186,11 +231,41 @@ pub fn train_backward(
             let c = i % p.channels;
             let src_x = &x[i * p.plane..][..p.plane];
             let src_dy = &dy[i * p.plane..][..p.plane];
-            combine_plane(src_dy, src_x, coef[c], dst);
+            match relu_out {
+                Some(o) => {
+                    combine_plane_masked(src_dy, src_x, &o[i * p.plane..][..p.plane], coef[c], dst)
+                }
+                None => combine_plane(src_dy, src_x, coef[c], dst),
+            }
         });
         dx
     });
     (dx, dgamma, dbeta)
+}
+
+/// `max(v, 0)` in place (the ReLU fused after a training batch norm).
+pub fn relu_in_place(y: &mut [f32]) {
+    y.par_chunks_mut(1 << 14).for_each(|chunk| {
+        chunk
+            .iter_mut()
+            .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 })
+    });
+}
+
+/// [`combine_plane`] with `dy` masked by `o > 0`.
+#[inline(never)]
+fn combine_plane_masked(
+    dy: &[f32],
+    x: &[f32],
+    o: &[f32],
+    (a, b, k): (f32, f32, f32),
+    dst: &mut [f32],
+) {
+    let n = dst.len();
+    let (dy, x, o) = (&dy[..n], &x[..n], &o[..n]);
+    for i in 0..n {
+        dst[i] = a * masked(dy[i], o[i]) + b * x[i] + k;
+    }
 }
 
 #[inline(never)]

@@ -93,14 +93,22 @@ pub fn affine_autodiff(x: AdTensor, scale: AdTensor, shift: AdTensor, p: Planes)
 #[derive(Debug)]
 struct TrainBackward;
 
+/// What the training form's backward keeps: x, gamma, the statistics, the
+/// planes, and with a fused ReLU its output (whose storage the next layer
+/// keeps anyway), so the batch norm's own output is never kept: one
+/// activation less per BN-ReLU pair than a separate ReLU, which keeps its
+/// input.
+type TrainState = (FlexTensor, FlexTensor, Saved, Planes, Option<FlexTensor>);
+
 impl Backward<Flex, 3> for TrainBackward {
-    type State = (FlexTensor, FlexTensor, Saved, Planes);
+    type State = TrainState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x, gamma, saved, p) = ops.state;
+        let (x, gamma, saved, p, relu_out) = ops.state;
         let (dx, dgamma, dbeta) = timed("batch norm backward, batch statistics", || {
+            let out = relu_out.as_ref().map(values);
             batch_norm::train_backward(
                 &values(&x),
                 &values(&dy),
@@ -108,6 +116,7 @@ impl Backward<Flex, 3> for TrainBackward {
                 &saved,
                 p,
                 node_x.is_some(),
+                out.as_deref(),
             )
         });
         register(
@@ -128,23 +137,29 @@ impl Backward<Flex, 3> for TrainBackward {
     }
 }
 
-/// Training-mode batch norm as an autodiff operation: the output, and the
-/// batch mean and biased variance (for the running statistics).
+/// Training-mode batch norm (then a ReLU when `relu`) as an autodiff
+/// operation: the output, and the batch mean and biased variance (for the
+/// running statistics).
 pub fn train_autodiff(
     x: AdTensor,
     gamma: AdTensor,
     beta: AdTensor,
     epsilon: f64,
+    relu: bool,
     p: Planes,
 ) -> (AdTensor, FlexTensor, FlexTensor) {
     let (y, saved, var) = timed("batch norm forward, batch statistics", || {
-        batch_norm::train_forward(
+        let (mut y, saved, var) = batch_norm::train_forward(
             &values(&x.primitive),
             &values(&gamma.primitive),
             &values(&beta.primitive),
             epsilon,
             p,
-        )
+        );
+        if relu {
+            batch_norm::relu_in_place(&mut y);
+        }
+        (y, saved, var)
     });
     let mean = tensor(saved.mean.clone(), vec![p.channels]);
     let var = tensor(var, vec![p.channels]);
@@ -154,7 +169,10 @@ pub fn train_autodiff(
         .compute_bound()
         .stateful()
     {
-        OpsKind::Tracked(prep) => prep.finish((x.primitive, gamma.primitive, saved, p), y),
+        OpsKind::Tracked(prep) => {
+            let relu_out = relu.then(|| y.clone());
+            prep.finish((x.primitive, gamma.primitive, saved, p, relu_out), y)
+        }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
     (out, mean, var)

@@ -7,13 +7,15 @@
 //! backward registered as burn autodiff operation (burn's "backend extension"
 //! pattern). Every other backend (burn-cuda) takes burn's own `conv2d`
 //! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
-//! and the channel concatenation of DenseNet blocks ([`cat_channels`]).
+//! the channel concatenation of DenseNet blocks ([`cat_channels`]) and the
+//! residual sum with its ReLU ([`add_relu`]).
 //! `FACEBENCH_KERNELS=burn` sends the CPU to burn's operations as well, for
 //! comparisons.
 
 mod batch_norm;
 mod channel_cat;
 mod conv_gemm;
+mod cpu_add_relu;
 mod cpu_batch_norm;
 mod cpu_conv;
 mod depthwise;
@@ -243,14 +245,15 @@ fn ad_inputs<B: Backend>(
 type AdPrimitive = <Autodiff<Flex> as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
 
 /// Training-mode batch norm of `x` (`[N, C, H, W]`) with the batch
-/// statistics: `(output, batch mean, biased batch variance)`, the statistics
-/// detached. None when `B` is not the CPU autodiff backend (the caller then
-/// composes it from tensor operations).
+/// statistics, followed by a ReLU when `relu`: `(output, batch mean, biased
+/// batch variance)`, the statistics detached. None when `B` is not the CPU
+/// autodiff backend (the caller then composes it from tensor operations).
 pub fn batch_norm_train<B: Backend>(
     x: &Tensor<B, 4>,
     gamma: &Tensor<B, 1>,
     beta: &Tensor<B, 1>,
     epsilon: f64,
+    relu: bool,
 ) -> Option<(Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 1>)> {
     if cpu_kernels() != CpuKernels::Facebench {
         return None;
@@ -258,7 +261,7 @@ pub fn batch_norm_train<B: Backend>(
     let (xp, params) = ad_inputs(x, &[gamma, beta])?;
     let [gamma, beta]: [AdPrimitive; 2] = params.try_into().ok()?;
     let p = cpu_batch_norm::planes(&xp.primitive, &[&gamma.primitive, &beta.primitive])?;
-    let (y, mean, var) = cpu_batch_norm::train_autodiff(xp, gamma, beta, epsilon, p);
+    let (y, mean, var) = cpu_batch_norm::train_autodiff(xp, gamma, beta, epsilon, relu, p);
     count_fast_batch_norm();
     let detached = |t| {
         Tensor::<Autodiff<Flex>, 1>::from_inner(Tensor::from_primitive(TensorPrimitive::Float(t)))
@@ -333,4 +336,24 @@ fn try_cpu_cat<B: Backend>(a: &Tensor<B, 4>, b: &Tensor<B, 4>) -> Option<Tensor<
     cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
         channel_cat::forward(&a, &b, s),
     )))
+}
+
+/// `relu(a + b)`: on the CPU autodiff backend one operation that keeps only
+/// its output for the backward (see `cpu_add_relu.rs`); composed elsewhere.
+pub fn add_relu<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 4> {
+    if cpu_kernels() == CpuKernels::Facebench {
+        type Ad = Autodiff<Flex>;
+        if let (Some(ta), Some(tb)) = (cast::<_, Tensor<Ad, 4>>(&a), cast::<_, Tensor<Ad, 4>>(&b)) {
+            let (pa, pb) = (float(ta), float(tb));
+            if cpu_add_relu::fits(&pa.primitive, &pb.primitive) {
+                let out = cpu_add_relu::forward_autodiff(pa, pb);
+                if let Some(out) = cast(&Tensor::<Ad, 4>::from_primitive(TensorPrimitive::Float(
+                    out,
+                ))) {
+                    return out;
+                }
+            }
+        }
+    }
+    burn::tensor::activation::relu(a + b)
 }

@@ -7,6 +7,7 @@
 
 use burn::module::{Param, RunningState};
 use burn::prelude::*;
+use burn::tensor::activation;
 
 use crate::kernels;
 
@@ -40,13 +41,26 @@ impl<B: Backend> BatchNorm2d<B> {
     /// Batch statistics when the backend records gradients and the layer is
     /// trainable, running statistics otherwise (inference or frozen).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_then(x, false)
+    }
+
+    /// `relu(self.forward(x))`; on the CPU kernels' training path one
+    /// operation that keeps only the ReLU's output for its backward (a
+    /// separate ReLU keeps the batch norm's output too: one activation more
+    /// per pair, in ResNet, Xception and DenseNet alike).
+    pub fn forward_relu(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_then(x, true)
+    }
+
+    fn forward_then(&self, x: Tensor<B, 4>, relu: bool) -> Tensor<B, 4> {
         // a frozen BN (its parameters not trainable) normalises with its running
         // statistics, as Keras does for layers with trainable=False
         let training = B::ad_enabled(&x.device()) && self.gamma.val().is_require_grad();
         let [n, _, h, w] = x.dims();
         if training {
             let (gamma, beta) = (self.gamma.val(), self.beta.val());
-            if let Some((y, mean, var)) = kernels::batch_norm_train(&x, &gamma, &beta, self.epsilon)
+            if let Some((y, mean, var)) =
+                kernels::batch_norm_train(&x, &gamma, &beta, self.epsilon, relu)
             {
                 let count = (n * h * w) as f64;
                 self.update_running(mean, var.mul_scalar(count / (count - 1.0).max(1.0)));
@@ -55,10 +69,15 @@ impl<B: Backend> BatchNorm2d<B> {
         } else {
             let (scale, shift) = self.frozen_affine();
             if let Some(y) = kernels::channel_affine(&x, &scale, &shift) {
-                return y;
+                return if relu { activation::relu(y) } else { y };
             }
         }
-        self.forward_composed(x)
+        let y = self.forward_composed(x);
+        if relu {
+            activation::relu(y)
+        } else {
+            y
+        }
     }
 
     /// Per-channel scale and shift of the running statistics.

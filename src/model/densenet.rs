@@ -49,8 +49,8 @@ impl<B: Backend> DenseLayer<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let y = conv2d_module(&self.conv1, self.relu.forward(self.norm1.forward(x)));
-        conv2d_module(&self.conv2, self.relu.forward(self.norm2.forward(y)))
+        let y = conv2d_module(&self.conv1, self.norm1.forward_relu(x));
+        conv2d_module(&self.conv2, self.norm2.forward_relu(y))
     }
 }
 
@@ -82,7 +82,7 @@ pub struct Transition<B: Backend> {
 
 impl<B: Backend> Transition<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = conv2d_module(&self.conv, self.relu.forward(self.norm.forward(x)));
+        let x = conv2d_module(&self.conv, self.norm.forward_relu(x));
         avg_pool2d(x, [2, 2], [2, 2], [0, 0], true, false)
     }
 }
@@ -130,9 +130,7 @@ impl<B: Backend> DenseNet<B> {
     }
 
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = self
-            .relu
-            .forward(self.norm0.forward(conv2d_module(&self.conv0, images)));
+        let x = self.norm0.forward_relu(conv2d_module(&self.conv0, images));
         // after a ReLU, zero padding (Keras) and -inf padding (torchvision) agree
         let x = x.pad((1, 1, 1, 1), burn::tensor::ops::PadMode::Constant(0.0));
         let mut x = max_pool2d(x, [3, 3], [2, 2], [0, 0], [1, 1], false);
@@ -142,6 +140,6 @@ impl<B: Backend> DenseNet<B> {
                 x = t.forward(x);
             }
         }
-        self.relu.forward(self.norm5.forward(x))
+        self.norm5.forward_relu(x)
     }
 }

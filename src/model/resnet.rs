@@ -9,7 +9,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use super::batch_norm::BatchNorm2d;
 use burn::prelude::*;
 
-use crate::kernels::conv2d_module;
+use crate::kernels::{add_relu, conv2d_module};
 
 const EXPANSION: usize = 4;
 
@@ -68,14 +68,10 @@ impl<B: Backend> Bottleneck<B> {
             Some(d) => d.bn.forward(conv2d_module(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = self
-            .relu
-            .forward(self.bn1.forward(conv2d_module(&self.conv1, x)));
-        let out = self
-            .relu
-            .forward(self.bn2.forward(conv2d_module(&self.conv2, out)));
+        let out = self.bn1.forward_relu(conv2d_module(&self.conv1, x));
+        let out = self.bn2.forward_relu(conv2d_module(&self.conv2, out));
         let out = self.bn3.forward(conv2d_module(&self.conv3, out));
-        self.relu.forward(out + identity)
+        add_relu(out, identity)
     }
 }
 
@@ -143,9 +139,7 @@ impl ResNetConfig {
 
 impl<B: Backend> ResNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self
-            .relu
-            .forward(self.bn1.forward(conv2d_module(&self.conv1, images)));
+        let x = self.bn1.forward_relu(conv2d_module(&self.conv1, images));
         let mut x = self.maxpool.forward(x);
         for block in self
             .layer1

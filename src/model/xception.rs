@@ -59,8 +59,7 @@ impl<B: Backend> DownBlock<B> {
         } else {
             x
         };
-        let x = self.sepconv1_bn.forward(self.sepconv1.forward(x));
-        let x = self.relu.forward(x);
+        let x = self.sepconv1_bn.forward_relu(self.sepconv1.forward(x));
         let x = self.sepconv2_bn.forward(self.sepconv2.forward(x));
         max_pool_same(x, 3, 2) + residual
     }
@@ -87,9 +86,17 @@ impl<B: Backend> MiddleBlock<B> {
     }
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let mut out = x.clone();
-        for (conv, bn) in self.sepconvs.iter().zip(&self.bns) {
-            out = bn.forward(conv.forward(self.relu.forward(out)));
+        // relu -> sepconv -> bn, three times: each ReLU but the first is
+        // fused into the batch norm before it
+        let mut out = self.relu.forward(x.clone());
+        let last = self.bns.len().saturating_sub(1);
+        for (i, (conv, bn)) in self.sepconvs.iter().zip(&self.bns).enumerate() {
+            let y = conv.forward(out);
+            out = if i < last {
+                bn.forward_relu(y)
+            } else {
+                bn.forward(y)
+            };
         }
         out + x
     }
@@ -138,15 +145,12 @@ impl<B: Backend> Xception<B> {
     }
 
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
-        let r = &self.relu;
-        let x = r.forward(
-            self.block1_conv1_bn
-                .forward(conv2d_module(&self.block1_conv1, images)),
-        );
-        let mut x = r.forward(
-            self.block1_conv2_bn
-                .forward(conv2d_module(&self.block1_conv2, x)),
-        );
+        let x = self
+            .block1_conv1_bn
+            .forward_relu(conv2d_module(&self.block1_conv1, images));
+        let mut x = self
+            .block1_conv2_bn
+            .forward_relu(conv2d_module(&self.block1_conv2, x));
         for block in &self.entry {
             x = block.forward(x);
         }
@@ -154,13 +158,10 @@ impl<B: Backend> Xception<B> {
             x = block.forward(x);
         }
         let x = self.exit.forward(x);
-        let x = r.forward(
-            self.block14_sepconv1_bn
-                .forward(self.block14_sepconv1.forward(x)),
-        );
-        r.forward(
-            self.block14_sepconv2_bn
-                .forward(self.block14_sepconv2.forward(x)),
-        )
+        let x = self
+            .block14_sepconv1_bn
+            .forward_relu(self.block14_sepconv1.forward(x));
+        self.block14_sepconv2_bn
+            .forward_relu(self.block14_sepconv2.forward(x))
     }
 }
