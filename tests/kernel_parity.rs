@@ -467,3 +467,37 @@ fn fused_residual_relu_matches_burn() {
         assert!(err <= 1e-6, "output/gradient #{i} differs by {err:e}");
     }
 }
+
+/// Inference (plain flex, fixed statistics): the batch norm with and without
+/// the fused ReLU against the composed layer.
+#[test]
+fn inference_batch_norm_with_fused_relu_matches_composed() {
+    let _serial = common::serial();
+    let dev = FlexDevice;
+    Flex::seed(&dev, 21);
+    let x = Tensor::<Flex, 4>::random([3, 5, 4, 6], Distribution::Normal(0.5, 1.0), &dev);
+    let mut bn = BatchNorm2d::<Flex>::with_epsilon(5, 1e-3, &dev);
+    let random = |d: Distribution| Tensor::<Flex, 1>::random([5], d, &dev);
+    bn.gamma = bn.gamma.map(|_| random(Distribution::Uniform(0.5, 1.5)));
+    bn.beta = bn.beta.map(|_| random(Distribution::Normal(0.0, 1.0)));
+    bn.running_mean
+        .update(random(Distribution::Normal(0.0, 1.0)));
+    bn.running_var
+        .update(random(Distribution::Uniform(0.5, 2.0)));
+    let before = fast_batch_norms();
+    let fused = bn.forward_relu(x.clone());
+    let plain = bn.forward(x.clone());
+    assert_eq!(
+        fast_batch_norms(),
+        before + 2,
+        "the batch-norm kernels did not run"
+    );
+    let composed = bn.forward_composed(x);
+    let err = rel_err(plain, composed.clone());
+    assert!(err <= 1e-5, "inference batch norm differs by {err:e}");
+    let err = rel_err(fused, burn::tensor::activation::relu(composed));
+    assert!(
+        err <= 1e-5,
+        "inference batch norm + ReLU differs by {err:e}"
+    );
+}

@@ -9,6 +9,7 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::{DType, TensorMetadata};
 
 use super::batch_norm::{self, Planes, Saved};
+use super::cpu_add_relu::relu_grad;
 use super::cpu_conv::{register, tensor, values, AdTensor};
 use super::op_timer::timed;
 
@@ -28,10 +29,21 @@ fn shape_of(x: &FlexTensor) -> Vec<usize> {
     x.shape().as_slice().to_vec()
 }
 
-/// `x * scale[c] + shift[c]` on plain flex tensors (inference).
-pub fn affine(x: &FlexTensor, scale: &FlexTensor, shift: &FlexTensor, p: Planes) -> FlexTensor {
+/// `x * scale[c] + shift[c]` on plain flex tensors (inference), then a ReLU
+/// in the same buffer when `relu`.
+pub fn affine(
+    x: &FlexTensor,
+    scale: &FlexTensor,
+    shift: &FlexTensor,
+    relu: bool,
+    p: Planes,
+) -> FlexTensor {
     let y = timed("batch norm forward, fixed statistics", || {
-        batch_norm::affine(&values(x), &values(scale), &values(shift), p)
+        let mut y = batch_norm::affine(&values(x), &values(scale), &values(shift), p);
+        if relu {
+            batch_norm::relu_in_place(&mut y);
+        }
+        y
     });
     tensor(y, shape_of(x))
 }
@@ -39,29 +51,36 @@ pub fn affine(x: &FlexTensor, scale: &FlexTensor, shift: &FlexTensor, p: Planes)
 #[derive(Debug)]
 struct AffineBackward;
 
+/// What the fixed-statistics backward keeps: x only when the parameters want
+/// gradients (their sums need it; a frozen layer's do not), the scale, the
+/// planes, and with a fused ReLU its output.
+type AffineState = (Option<FlexTensor>, FlexTensor, Planes, Option<FlexTensor>);
+
 impl Backward<Flex, 3> for AffineBackward {
-    type State = (FlexTensor, FlexTensor, Planes);
+    type State = AffineState;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_scale, node_shift] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x, scale, p) = ops.state;
-        let want_params = node_scale.is_some() || node_shift.is_some();
+        let (x, scale, p, relu_out) = ops.state;
+        let shape = shape_of(&dy);
         let (dx, params) = timed("batch norm backward, fixed statistics", || {
+            let dy = values(&dy);
+            let dy = match &relu_out {
+                Some(out) => std::borrow::Cow::Owned(relu_grad(&dy, &values(out))),
+                None => dy,
+            };
+            let xv = x.as_ref().map(values);
             batch_norm::affine_backward(
-                &values(&x),
-                &values(&dy),
+                xv.as_deref().unwrap_or(&[]),
+                &dy,
                 &values(&scale),
                 p,
                 node_x.is_some(),
-                want_params,
+                xv.is_some(),
             )
         });
-        register(
-            grads,
-            node_x.map(|n| n.id),
-            dx.map(|v| tensor(v, shape_of(&x))),
-        );
+        register(grads, node_x.map(|n| n.id), dx.map(|v| tensor(v, shape)));
         if let Some((dscale, dshift)) = params {
             register(
                 grads,
@@ -77,15 +96,27 @@ impl Backward<Flex, 3> for AffineBackward {
     }
 }
 
-/// `x * scale[c] + shift[c]` as an autodiff operation (frozen batch norms).
-pub fn affine_autodiff(x: AdTensor, scale: AdTensor, shift: AdTensor, p: Planes) -> AdTensor {
-    let out = affine(&x.primitive, &scale.primitive, &shift.primitive, p);
+/// `x * scale[c] + shift[c]` (then a ReLU when `relu`) as an autodiff
+/// operation (frozen batch norms).
+pub fn affine_autodiff(
+    x: AdTensor,
+    scale: AdTensor,
+    shift: AdTensor,
+    relu: bool,
+    p: Planes,
+) -> AdTensor {
+    let out = affine(&x.primitive, &scale.primitive, &shift.primitive, relu, p);
+    let want_params = !scale.node.requirement.is_none() || !shift.node.requirement.is_none();
     match AffineBackward
         .prepare::<NoCheckpointing>([x.node.clone(), scale.node.clone(), shift.node.clone()])
         .compute_bound()
         .stateful()
     {
-        OpsKind::Tracked(prep) => prep.finish((x.primitive, scale.primitive, p), out),
+        OpsKind::Tracked(prep) => {
+            let kept_x = want_params.then_some(x.primitive);
+            let relu_out = relu.then(|| out.clone());
+            prep.finish((kept_x, scale.primitive, p, relu_out), out)
+        }
         OpsKind::UnTracked(prep) => prep.finish(out),
     }
 }

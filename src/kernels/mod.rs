@@ -276,11 +276,13 @@ pub fn batch_norm_train<B: Backend>(
 }
 
 /// `x * scale[c] + shift[c]` over `[N, C, H, W]` (a batch norm with fixed
-/// statistics), on the CPU backend with or without autodiff; None elsewhere.
+/// statistics), followed by a ReLU when `relu`, on the CPU backend with or
+/// without autodiff; None elsewhere.
 pub fn channel_affine<B: Backend>(
     x: &Tensor<B, 4>,
     scale: &Tensor<B, 1>,
     shift: &Tensor<B, 1>,
+    relu: bool,
 ) -> Option<Tensor<B, 4>> {
     if cpu_kernels() != CpuKernels::Facebench {
         return None;
@@ -288,7 +290,7 @@ pub fn channel_affine<B: Backend>(
     if let Some((xp, params)) = ad_inputs(x, &[scale, shift]) {
         let [scale, shift]: [AdPrimitive; 2] = params.try_into().ok()?;
         let p = cpu_batch_norm::planes(&xp.primitive, &[&scale.primitive, &shift.primitive])?;
-        let y = cpu_batch_norm::affine_autodiff(xp, scale, shift, p);
+        let y = cpu_batch_norm::affine_autodiff(xp, scale, shift, relu, p);
         count_fast_batch_norm();
         return cast(&Tensor::<Autodiff<Flex>, 4>::from_primitive(
             TensorPrimitive::Float(y),
@@ -298,7 +300,7 @@ pub fn channel_affine<B: Backend>(
     let scale = float(cast::<_, Tensor<Flex, 1>>(scale)?);
     let shift = float(cast::<_, Tensor<Flex, 1>>(shift)?);
     let p = cpu_batch_norm::planes(&x, &[&scale, &shift])?;
-    let y = cpu_batch_norm::affine(&x, &scale, &shift, p);
+    let y = cpu_batch_norm::affine(&x, &scale, &shift, relu, p);
     count_fast_batch_norm();
     cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
         y,

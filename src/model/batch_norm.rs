@@ -68,8 +68,8 @@ impl<B: Backend> BatchNorm2d<B> {
             }
         } else {
             let (scale, shift) = self.frozen_affine();
-            if let Some(y) = kernels::channel_affine(&x, &scale, &shift) {
-                return if relu { activation::relu(y) } else { y };
+            if let Some(y) = kernels::channel_affine(&x, &scale, &shift, relu) {
+                return y;
             }
         }
         let y = self.forward_composed(x);
