@@ -9,6 +9,8 @@
 
 use rayon::prelude::*;
 
+use super::relu::masked;
+
 /// `[N, C, H*W]` sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Planes {
@@ -96,13 +98,6 @@ fn reduce_grads(
             (sum as f32, dot as f32)
         })
         .unzip()
-}
-
-/// `d` where `o > 0`, else 0, without a branch (a bit mask), so loops over
-/// it vectorise.
-#[inline(always)]
-fn masked(d: f32, o: f32) -> f32 {
-    f32::from_bits(d.to_bits() & ((o > 0.0) as u32).wrapping_neg())
 }
 
 /// [`sum_and_dot`] of `d` where `o > 0` (0 elsewhere).
@@ -241,15 +236,6 @@ pub fn train_backward(
         dx
     });
     (dx, dgamma, dbeta)
-}
-
-/// `max(v, 0)` in place (the ReLU fused after a training batch norm).
-pub fn relu_in_place(y: &mut [f32]) {
-    y.par_chunks_mut(1 << 14).for_each(|chunk| {
-        chunk
-            .iter_mut()
-            .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 })
-    });
 }
 
 /// [`combine_plane`] with `dy` masked by `o > 0`.

@@ -25,7 +25,8 @@ pub struct CatShape {
     batch: usize,
     a_channels: usize,
     b_channels: usize,
-    plane: usize,
+    h: usize,
+    w: usize,
 }
 
 impl CatShape {
@@ -41,16 +42,22 @@ impl CatShape {
             batch: n,
             a_channels: ca,
             b_channels: cb,
-            plane: h * w,
+            h,
+            w,
         })
     }
 
     fn a_len(&self) -> usize {
-        self.a_channels * self.plane
+        self.a_channels * self.h * self.w
     }
 
     fn b_len(&self) -> usize {
-        self.b_channels * self.plane
+        self.b_channels * self.h * self.w
+    }
+
+    /// The NCHW shape of a tensor with `channels` channels and these N, H, W.
+    fn nchw(&self, channels: usize) -> Vec<usize> {
+        vec![self.batch, channels, self.h, self.w]
     }
 }
 
@@ -78,53 +85,47 @@ pub fn split(dy: &[f32], s: CatShape) -> (Vec<f32>, Vec<f32>) {
     (da, db)
 }
 
-fn nchw(s: CatShape, channels: usize, plane_dims: &[usize]) -> Vec<usize> {
-    vec![s.batch, channels, plane_dims[0], plane_dims[1]]
-}
-
 /// The concatenation on plain flex tensors.
 pub fn forward(a: &FlexTensor, b: &FlexTensor, s: CatShape) -> FlexTensor {
-    let dims = a.shape().as_slice()[2..].to_vec();
     let out = timed("channel concatenation", || {
         concat(&values(a), &values(b), s)
     });
-    tensor(out, nchw(s, s.a_channels + s.b_channels, &dims))
+    tensor(out, s.nchw(s.a_channels + s.b_channels))
 }
 
 #[derive(Debug)]
 struct CatBackward;
 
 impl Backward<Flex, 2> for CatBackward {
-    type State = (CatShape, Vec<usize>);
+    type State = CatShape;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_a, node_b] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (s, dims) = ops.state;
+        let s = ops.state;
         let (da, db) = timed("channel concatenation backward", || split(&values(&dy), s));
         register(
             grads,
             node_a.map(|n| n.id),
-            Some(tensor(da, nchw(s, s.a_channels, &dims))),
+            Some(tensor(da, s.nchw(s.a_channels))),
         );
         register(
             grads,
             node_b.map(|n| n.id),
-            Some(tensor(db, nchw(s, s.b_channels, &dims))),
+            Some(tensor(db, s.nchw(s.b_channels))),
         );
     }
 }
 
 /// The concatenation as an autodiff operation.
 pub fn forward_autodiff(a: AdTensor, b: AdTensor, s: CatShape) -> AdTensor {
-    let dims = a.primitive.shape().as_slice()[2..].to_vec();
     let out = forward(&a.primitive, &b.primitive, s);
     match CatBackward
         .prepare::<NoCheckpointing>([a.node.clone(), b.node.clone()])
         .compute_bound()
         .stateful()
     {
-        OpsKind::Tracked(prep) => prep.finish((s, dims), out),
+        OpsKind::Tracked(prep) => prep.finish(s, out),
         OpsKind::UnTracked(prep) => prep.finish(out),
     }
 }
@@ -139,7 +140,8 @@ mod tests {
             batch: 2,
             a_channels: 2,
             b_channels: 1,
-            plane: 2,
+            h: 1,
+            w: 2,
         };
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let b = [-1.0, -2.0, -3.0, -4.0];

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::cpu_conv::{register, tensor, values, AdTensor};
 use super::op_timer::timed;
+use super::relu::relu_grad;
 
 const CHUNK: usize = 1 << 14;
 
@@ -33,21 +34,6 @@ pub fn add_relu(a: &[f32], b: &[f32]) -> Vec<f32> {
             }
         });
     out
-}
-
-/// `dy` where `out > 0`, else 0 (a bit mask, so it vectorises).
-pub fn relu_grad(dy: &[f32], out: &[f32]) -> Vec<f32> {
-    let mut g = vec![0.0f32; dy.len()];
-    g.par_chunks_mut(CHUNK)
-        .zip(dy.par_chunks(CHUNK).zip(out.par_chunks(CHUNK)))
-        .for_each(|(g, (d, o))| {
-            let n = g.len();
-            let (d, o) = (&d[..n], &o[..n]);
-            for i in 0..n {
-                g[i] = f32::from_bits(d[i].to_bits() & ((o[i] > 0.0) as u32).wrapping_neg());
-            }
-        });
-    g
 }
 
 #[derive(Debug)]

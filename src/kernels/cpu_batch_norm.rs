@@ -9,9 +9,9 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::{DType, TensorMetadata};
 
 use super::batch_norm::{self, Planes, Saved};
-use super::cpu_add_relu::relu_grad;
 use super::cpu_conv::{register, tensor, values, AdTensor};
 use super::op_timer::timed;
+use super::relu::{relu_grad, relu_in_place};
 
 /// The planes of an f32 `[N, C, H, W]` tensor with `[C]` parameters.
 pub fn planes(x: &FlexTensor, params: &[&FlexTensor]) -> Option<Planes> {
@@ -41,7 +41,7 @@ pub fn affine(
     let y = timed("batch norm forward, fixed statistics", || {
         let mut y = batch_norm::affine(&values(x), &values(scale), &values(shift), p);
         if relu {
-            batch_norm::relu_in_place(&mut y);
+            relu_in_place(&mut y);
         }
         y
     });
@@ -188,7 +188,7 @@ pub fn train_autodiff(
             p,
         );
         if relu {
-            batch_norm::relu_in_place(&mut y);
+            relu_in_place(&mut y);
         }
         (y, saved, var)
     });

@@ -22,6 +22,7 @@ mod depthwise;
 mod geometry;
 mod layout;
 mod op_timer;
+mod relu;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

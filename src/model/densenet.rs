@@ -4,7 +4,6 @@
 //! (which pads explicitly where torchvision pads in the op: same result).
 
 use burn::nn::conv::Conv2d;
-use burn::nn::Relu;
 use burn::prelude::*;
 
 use crate::kernels::{cat_channels, conv2d_module};
@@ -33,7 +32,6 @@ pub struct DenseLayer<B: Backend> {
     pub conv1: Conv2d<B>,
     pub norm2: BatchNorm2d<B>,
     pub conv2: Conv2d<B>,
-    relu: Relu,
 }
 
 impl<B: Backend> DenseLayer<B> {
@@ -44,7 +42,6 @@ impl<B: Backend> DenseLayer<B> {
             conv1: conv_config(cin, mid, 1, 1, 0).init(device),
             norm2: bn(mid, device),
             conv2: conv_config(mid, DENSENET_GROWTH, 3, 1, 1).init(device),
-            relu: Relu::new(),
         }
     }
 
@@ -77,7 +74,6 @@ impl<B: Backend> DenseBlock<B> {
 pub struct Transition<B: Backend> {
     pub norm: BatchNorm2d<B>,
     pub conv: Conv2d<B>,
-    relu: Relu,
 }
 
 impl<B: Backend> Transition<B> {
@@ -96,7 +92,6 @@ pub struct DenseNet<B: Backend> {
     pub blocks: Vec<DenseBlock<B>>,
     pub transitions: Vec<Transition<B>>,
     pub norm5: BatchNorm2d<B>,
-    relu: Relu,
 }
 
 impl<B: Backend> DenseNet<B> {
@@ -114,7 +109,6 @@ impl<B: Backend> DenseNet<B> {
                 transitions.push(Transition {
                     norm: bn(channels, device),
                     conv: conv_config(channels, channels / 2, 1, 1, 0).init(device),
-                    relu: Relu::new(),
                 });
                 channels /= 2;
             }
@@ -125,7 +119,6 @@ impl<B: Backend> DenseNet<B> {
             blocks,
             transitions,
             norm5: bn(channels, device),
-            relu: Relu::new(),
         }
     }
 

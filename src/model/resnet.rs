@@ -4,7 +4,7 @@
 use burn::module::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 
 use super::batch_norm::BatchNorm2d;
 use burn::prelude::*;
@@ -41,7 +41,6 @@ pub struct Bottleneck<B: Backend> {
     conv3: Conv2d<B>,
     bn3: BatchNorm2d<B>,
     downsample: Option<Downsample<B>>,
-    relu: Relu,
 }
 
 impl<B: Backend> Bottleneck<B> {
@@ -59,7 +58,6 @@ impl<B: Backend> Bottleneck<B> {
             conv3: conv(planes, cout, 1, 1).init(device),
             bn3: BatchNorm2d::new(cout, device),
             downsample,
-            relu: Relu::new(),
         }
     }
 
@@ -88,7 +86,6 @@ pub struct ResNetConfig {
 pub struct ResNet<B: Backend> {
     conv1: Conv2d<B>,
     bn1: BatchNorm2d<B>,
-    relu: Relu,
     maxpool: MaxPool2d,
     layer1: Vec<Bottleneck<B>>,
     layer2: Vec<Bottleneck<B>>,
@@ -122,7 +119,6 @@ impl ResNetConfig {
         ResNet {
             conv1: conv(3, b, 7, 2).init(device),
             bn1: BatchNorm2d::new(b, device),
-            relu: Relu::new(),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))

@@ -119,7 +119,6 @@ pub struct Xception<B: Backend> {
     pub block14_sepconv1_bn: BatchNorm2d<B>,
     pub block14_sepconv2: SeparableConv2d<B>,
     pub block14_sepconv2_bn: BatchNorm2d<B>,
-    relu: Relu,
 }
 
 impl<B: Backend> Xception<B> {
@@ -140,7 +139,6 @@ impl<B: Backend> Xception<B> {
             block14_sepconv1_bn: bn(1536, device),
             block14_sepconv2: SeparableConv2d::new(1536, XCEPTION_FEATURES, device),
             block14_sepconv2_bn: bn(XCEPTION_FEATURES, device),
-            relu: Relu::new(),
         }
     }
 
