@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use facebench::kernels::{
     add_relu, burn_conv2d, cat_channels, conv2d, fast_batch_norms, fast_channel_cats,
-    trace_convolutions, ConvCall, ConvSpec,
+    fast_max_pools, max_pool2d, trace_convolutions, ConvCall, ConvSpec,
 };
 use facebench::model::{Architecture, BatchNorm2d, ModelConfig};
 
@@ -500,4 +500,58 @@ fn inference_batch_norm_with_fused_relu_matches_composed() {
         err <= 1e-5,
         "inference batch norm + ReLU differs by {err:e}"
     );
+}
+
+/// burn's max pooling of `x` padded with `-inf` (padding never wins).
+fn burn_max_pool<B: Backend>(x: Tensor<B, 4>, k: usize, s: usize, start: [usize; 2], end: [usize; 2]) -> Tensor<B, 4> {
+    let x = x.pad(
+        (start[1], end[1], start[0], end[0]),
+        burn::tensor::ops::PadMode::Constant(f32::NEG_INFINITY),
+    );
+    burn::tensor::module::max_pool2d(x, [k, k], [s, s], [0, 0], [1, 1], false)
+}
+
+#[test]
+fn max_pooling_matches_burn() {
+    let _serial = common::serial();
+    let dev = FlexDevice;
+    // (input, kernel, stride, padding before, padding after): ResNet's and
+    // DenseNet's 3x3/2 with padding 1, Xception's "same" 3x3/2 (padding
+    // after only at even sizes), a 2x2/2 and a 3x3/1 pool
+    let cases = [
+        ([2, 3, 9, 9], 3, 2, [1, 1], [1, 1]),
+        ([2, 3, 8, 8], 3, 2, [1, 1], [1, 1]),
+        ([2, 3, 8, 10], 3, 2, [0, 0], [1, 1]),
+        ([2, 3, 7, 7], 3, 2, [1, 1], [1, 1]),
+        ([1, 2, 6, 6], 2, 2, [0, 0], [0, 0]),
+        ([1, 2, 5, 6], 3, 1, [1, 0], [1, 2]),
+    ];
+    for (seed, (dims, k, st, start, end)) in cases.into_iter().enumerate() {
+        Flex::seed(&dev, 20 + seed as u64);
+        let x = Tensor::<Flex, 4>::random(dims, Distribution::Normal(0.0, 1.0), &dev);
+        // rounded to halves, so windows have ties (the first maximum in
+        // row-major order takes the gradient in both)
+        let x = (x * 2.0).round() / 2.0;
+        let before = fast_max_pools();
+        let fast = max_pool2d(x.clone(), [k, k], [st, st], start, end);
+        assert_eq!(fast_max_pools(), before + 1, "case {seed}: the kernel did not run");
+        let reference = burn_max_pool(x.clone(), k, st, start, end);
+        assert_eq!(fast.dims(), reference.dims(), "case {seed}: shape");
+        assert_eq!(rel_err(fast, reference), 0.0, "case {seed}: inference output");
+
+        let run = |pool: &dyn Fn(Tensor<Ad, 4>) -> Tensor<Ad, 4>| {
+            let xa = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
+            // x has another use, so its gradient is a sum
+            let y = pool(xa.clone());
+            Flex::seed(&dev, 99);
+            let r = Tensor::<Ad, 4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &dev);
+            let grads = ((y.clone() * r).sum() + (xa.clone() * 0.25).sum()).backward();
+            (y.inner(), xa.grad(&grads).expect("x gradient"))
+        };
+        let (y_fast, dx_fast) = run(&|x| max_pool2d(x, [k, k], [st, st], start, end));
+        let (y_ref, dx_ref) = run(&|x| burn_max_pool(x, k, st, start, end));
+        assert_eq!(rel_err(y_fast, y_ref), 0.0, "case {seed}: training output");
+        let err = rel_err(dx_fast, dx_ref);
+        assert!(err <= 1e-6, "case {seed}: input gradient differs by {err:e}");
+    }
 }

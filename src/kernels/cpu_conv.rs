@@ -8,7 +8,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::Autodiff;
-use burn::tensor::ops::{ConvOptions, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 
 use super::conv_gemm::{self, Wanted};
@@ -68,21 +67,6 @@ pub fn forward(
     bias: Option<&FlexTensor>,
     g: &ConvGeometry,
 ) -> FlexTensor {
-    // burn-flex's own forward (tiled NHWC im2col) where it measured faster;
-    // it takes symmetric padding only (extra end padding that leaves the
-    // output size unchanged is never read)
-    let symmetric = |size: usize, k: usize, axis: usize| {
-        (size + 2 * g.pad[axis] - g.dilation[axis] * (k - 1) - 1) / g.stride[axis] + 1
-    };
-    if flex_forward_is_faster(g)
-        && symmetric(g.h, g.kh, 0) == g.oh
-        && symmetric(g.w, g.kw, 1) == g.ow
-    {
-        let options = ConvOptions::new(g.stride, g.pad, g.dilation, g.groups);
-        return timed("conv forward (burn-flex)", || {
-            <Flex as ModuleOps<Flex>>::conv2d(x.clone(), weight.clone(), bias.cloned(), options)
-        });
-    }
     let (xv, wv) = (values(x), values(weight));
     let bv = bias.map(values);
     let y = if g.is_depthwise() {
@@ -99,23 +83,6 @@ pub fn forward(
         })
     };
     tensor(y, vec![g.batch, g.cout, g.oh, g.ow])
-}
-
-/// Where burn-flex's tiled forward beat this folder's (every convolution of
-/// ResNet-50, Xception and DenseNet-121 at 96 px, batch 16, timed both ways,
-/// docs/performance.md): dense KxK layers with few output channels (DenseNet's
-/// 128 -> 32 3x3 layers: 0.72-0.78 of this folder's time on 24x24 and 12x12
-/// maps) and stride-1 1x1 layers on small maps (16 to 63 positions, which this
-/// folder batches into one patch matrix: 0.5-0.95 on 6x6 maps). This folder's
-/// kernels won elsewhere, by up to 4x on strided 1x1 layers, 2x on 3x3 maps
-/// and 1.5x on depthwise layers.
-fn flex_forward_is_faster(g: &ConvGeometry) -> bool {
-    let plane = g.out_plane();
-    let dense = g.groups == 1 && g.dilation == [1, 1];
-    let few_outputs = g.kh * g.kw > 1 && g.cout <= 64 && g.cin >= 8 && plane >= 9;
-    let small_pointwise =
-        g.kh * g.kw == 1 && g.stride == [1, 1] && g.pad == [0, 0] && (16..64).contains(&plane);
-    dense && (few_outputs || small_pointwise)
 }
 
 /// The gradients of x, weight and bias that `want` asks for.

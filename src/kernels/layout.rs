@@ -188,12 +188,14 @@ pub fn nhwc_to_nchw(
 /// The patch matrix with one row per output position, `[N*OH*OW, KH*KW*C]`,
 /// from a channels-last input: row `(n, oh, ow)` holds, for each tap (ki, kj),
 /// the `C` channel values read there (zeros in the padding). Each tap is one
-/// contiguous copy. `rows` is fully overwritten.
-pub fn im2row(x_nhwc: &[f32], g: &ConvGeometry, rows: &mut [f32]) {
+/// contiguous copy. `rows` (a whole number of images, from
+/// image `first` on) is fully overwritten, on the calling thread (the caller
+/// parallelises over image groups).
+pub fn im2row_images(x_nhwc: &[f32], g: &ConvGeometry, first: usize, rows: &mut [f32]) {
     let k = g.rows();
-    rows.par_chunks_mut(g.ow * k)
-        .enumerate()
-        .for_each(|(line, dst)| im2row_line(x_nhwc, g, line / g.oh, line % g.oh, dst));
+    for (line, dst) in rows.chunks_mut(g.ow * k).enumerate() {
+        im2row_line(x_nhwc, g, first + line / g.oh, line % g.oh, dst);
+    }
 }
 
 /// The rows of output line `oh` of image `n`.

@@ -8,7 +8,7 @@
 //! pattern). Every other backend (burn-cuda) takes burn's own `conv2d`
 //! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
 //! the channel concatenation of DenseNet blocks ([`cat_channels`]) and the
-//! residual sum with its ReLU ([`add_relu`]).
+//! residual sum with its ReLU ([`add_relu`]), and max pooling ([`max_pool2d`]).
 //! `FACEBENCH_KERNELS=burn` sends the CPU to burn's operations as well, for
 //! comparisons.
 
@@ -21,6 +21,7 @@ mod cpu_conv;
 mod depthwise;
 mod geometry;
 mod layout;
+mod max_pool;
 mod op_timer;
 mod relu;
 
@@ -79,6 +80,12 @@ thread_local! {
     static TRACE: RefCell<Option<Vec<ConvCall>>> = const { RefCell::new(None) };
     static FAST_BATCH_NORMS: Cell<usize> = const { Cell::new(0) };
     static FAST_CHANNEL_CATS: Cell<usize> = const { Cell::new(0) };
+    static FAST_MAX_POOLS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many max poolings this thread has run through the CPU kernels.
+pub fn fast_max_pools() -> usize {
+    FAST_MAX_POOLS.with(Cell::get)
 }
 
 /// How many channel concatenations this thread has run through the CPU
@@ -359,4 +366,54 @@ pub fn add_relu<B: Backend>(a: Tensor<B, 4>, b: Tensor<B, 4>) -> Tensor<B, 4> {
         }
     }
     burn::tensor::activation::relu(a + b)
+}
+
+/// Max pooling of `[N, C, H, W]` with `pad_start` / `pad_end` rows and columns
+/// of padding that never win a max (PyTorch's padding, TensorFlow's "same"):
+/// on the CPU backend this folder's kernel (see `max_pool.rs`), burn's
+/// `max_pool2d` after a `-inf` pad elsewhere.
+pub fn max_pool2d<B: Backend>(
+    x: Tensor<B, 4>,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad_start: [usize; 2],
+    pad_end: [usize; 2],
+) -> Tensor<B, 4> {
+    if cpu_kernels() == CpuKernels::Facebench {
+        if let Some(out) = try_cpu_max_pool(&x, kernel, stride, pad_start, pad_end) {
+            FAST_MAX_POOLS.with(|c| c.set(c.get() + 1));
+            return out;
+        }
+    }
+    if pad_start == pad_end {
+        return burn::tensor::module::max_pool2d(x, kernel, stride, pad_start, [1, 1], false);
+    }
+    let pads = (pad_start[1], pad_end[1], pad_start[0], pad_end[0]);
+    let x = x.pad(pads, burn::tensor::ops::PadMode::Constant(f32::NEG_INFINITY));
+    burn::tensor::module::max_pool2d(x, kernel, stride, [0, 0], [1, 1], false)
+}
+
+fn try_cpu_max_pool<B: Backend>(
+    x: &Tensor<B, 4>,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad_start: [usize; 2],
+    pad_end: [usize; 2],
+) -> Option<Tensor<B, 4>> {
+    type Ad = Autodiff<Flex>;
+    let geometry = |t: &burn::backend::flex::FlexTensor| {
+        max_pool::PoolGeometry::of(t, kernel, stride, pad_start, pad_end)
+    };
+    if let Some(x) = cast::<_, Tensor<Ad, 4>>(x) {
+        let x = float(x);
+        let g = geometry(&x.primitive)?;
+        return cast(&Tensor::<Ad, 4>::from_primitive(TensorPrimitive::Float(
+            max_pool::forward_autodiff(x, g),
+        )));
+    }
+    let x = float(cast::<_, Tensor<Flex, 4>>(x)?);
+    let g = geometry(&x)?;
+    cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
+        max_pool::forward(&x, &g),
+    )))
 }

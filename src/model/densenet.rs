@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::kernels::{cat_channels, conv2d_module};
-use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::module::avg_pool2d;
 
 use super::batch_norm::BatchNorm2d;
 use super::layers::{conv_config, keras_batch_norm};
@@ -125,8 +125,7 @@ impl<B: Backend> DenseNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self.norm0.forward_relu(conv2d_module(&self.conv0, images));
         // after a ReLU, zero padding (Keras) and -inf padding (torchvision) agree
-        let x = x.pad((1, 1, 1, 1), burn::tensor::ops::PadMode::Constant(0.0));
-        let mut x = max_pool2d(x, [3, 3], [2, 2], [0, 0], [1, 1], false);
+        let mut x = crate::kernels::max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1]);
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
             if let Some(t) = self.transitions.get(i) {

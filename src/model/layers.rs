@@ -7,8 +7,6 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 
 use crate::kernels::conv2d_module;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::PadMode;
 
 use super::batch_norm::BatchNorm2d;
 
@@ -70,15 +68,13 @@ pub fn max_pool_same<B: Backend>(x: Tensor<B, 4>, kernel: usize, stride: usize) 
     let [_, _, h, w] = x.dims();
     let (top, bottom) = tf_same_padding(h, kernel, stride);
     let (left, right) = tf_same_padding(w, kernel, stride);
-    let x = if top + bottom + left + right > 0 {
-        x.pad(
-            (left, right, top, bottom),
-            PadMode::Constant(f32::NEG_INFINITY),
-        )
-    } else {
-        x
-    };
-    max_pool2d(x, [kernel, kernel], [stride, stride], [0, 0], [1, 1], false)
+    crate::kernels::max_pool2d(
+        x,
+        [kernel, kernel],
+        [stride, stride],
+        [top, left],
+        [bottom, right],
+    )
 }
 
 /// Mean over the spatial axes: `[N, C, H, W]` to `[N, C]`.

@@ -3,7 +3,7 @@
 
 use burn::module::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 
 use super::batch_norm::BatchNorm2d;
@@ -86,7 +86,6 @@ pub struct ResNetConfig {
 pub struct ResNet<B: Backend> {
     conv1: Conv2d<B>,
     bn1: BatchNorm2d<B>,
-    maxpool: MaxPool2d,
     layer1: Vec<Bottleneck<B>>,
     layer2: Vec<Bottleneck<B>>,
     layer3: Vec<Bottleneck<B>>,
@@ -119,10 +118,6 @@ impl ResNetConfig {
         ResNet {
             conv1: conv(3, b, 7, 2).init(device),
             bn1: BatchNorm2d::new(b, device),
-            maxpool: MaxPool2dConfig::new([3, 3])
-                .with_strides([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(),
             layer1,
             layer2,
             layer3,
@@ -136,7 +131,7 @@ impl ResNetConfig {
 impl<B: Backend> ResNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = self.bn1.forward_relu(conv2d_module(&self.conv1, images));
-        let mut x = self.maxpool.forward(x);
+        let mut x = crate::kernels::max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1]);
         for block in self
             .layer1
             .iter()

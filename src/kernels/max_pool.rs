@@ -1,0 +1,231 @@
+//! 2-D max pooling on NCHW planes, with padding that never wins a max (both
+//! PyTorch's padding and TensorFlow's "same" padding behave so): the forward,
+//! and an autodiff operation whose backward sends each output's gradient to
+//! the input that won its window.
+//!
+//! burn-flex pools through a generic 3-D routine that computes 64-bit winner
+//! indices even for inference; Xception pads with `-inf` in a separate copy
+//! first. Here the window is clipped instead, and the training op keeps one
+//! `u32` per output.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::{DType, TensorMetadata};
+use rayon::prelude::*;
+
+use super::cpu_conv::{register, tensor, values, AdTensor};
+use super::op_timer::timed;
+
+/// A max pooling's sizes: input `[batch, channels, h, w]`, window, stride and
+/// the padding before the first row and column; `oh x ow` outputs per plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeometry {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub oh: usize,
+    pub ow: usize,
+    batch: usize,
+    channels: usize,
+}
+
+impl PoolGeometry {
+    /// The geometry of pooling `x` (f32, 4-D) with padding `pad_start` before
+    /// and `pad_end` after each axis; None when burn's path should decide
+    /// (another dtype, a window larger than the padded input, a padding as
+    /// wide as the window, which would leave a window with no input).
+    pub fn of(
+        x: &FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad_start: [usize; 2],
+        pad_end: [usize; 2],
+    ) -> Option<Self> {
+        if x.dtype() != DType::F32 || stride.contains(&0) || kernel.contains(&0) {
+            return None;
+        }
+        let [batch, channels, h, w]: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+        if (0..2).any(|a| pad_start[a] >= kernel[a] || pad_end[a] >= kernel[a]) {
+            return None;
+        }
+        let out = |size: usize, a: usize| {
+            (size + pad_start[a] + pad_end[a])
+                .checked_sub(kernel[a])
+                .map(|room| room / stride[a] + 1)
+        };
+        Some(Self {
+            planes: batch * channels,
+            h,
+            w,
+            kernel,
+            stride,
+            pad: pad_start,
+            oh: out(h, 0)?,
+            ow: out(w, 1)?,
+            batch,
+            channels,
+        })
+    }
+
+    fn out_plane(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn out_shape(&self) -> Vec<usize> {
+        vec![self.batch, self.channels, self.oh, self.ow]
+    }
+
+    fn in_shape(&self) -> Vec<usize> {
+        vec![self.batch, self.channels, self.h, self.w]
+    }
+
+    /// The input positions `lo..hi` that window `o` covers along axis `a`.
+    fn window(&self, o: usize, a: usize) -> (usize, usize) {
+        let size = if a == 0 { self.h } else { self.w };
+        let start = o * self.stride[a];
+        let lo = start.saturating_sub(self.pad[a]);
+        let hi = (start + self.kernel[a]).saturating_sub(self.pad[a]).min(size);
+        (lo, hi)
+    }
+}
+
+/// Whether `v` replaces `best` as a window's maximum: larger, or the first NaN
+/// (a NaN wins and stays, as in PyTorch).
+#[inline(always)]
+fn beats(v: f32, best: f32) -> bool {
+    // `|` and `&`, not `||` and `&&`: no branches, so the row loop vectorises
+    (v > best) | (v.is_nan() & !best.is_nan())
+}
+
+/// Scratch rows for one output row of a plane: the maximum of each input
+/// column over the window's rows, and the row it came from.
+struct ColumnMax {
+    value: Vec<f32>,
+    row: Vec<u32>,
+}
+
+impl ColumnMax {
+    fn new(g: &PoolGeometry) -> Self {
+        Self {
+            value: vec![0.0; g.w],
+            row: vec![0; g.w],
+        }
+    }
+}
+
+/// One plane: each window's maximum into `out` and, when given, the winner's
+/// index in the plane into `winners`. Rows first (a vectorised element-wise
+/// max over the window's rows), then each window's columns; a tie goes to the
+/// first position in row-major order, as in burn's and PyTorch's loops.
+fn pool_plane(
+    g: &PoolGeometry,
+    plane: &[f32],
+    out: &mut [f32],
+    mut winners: Option<&mut [u32]>,
+    cols: &mut ColumnMax,
+) {
+    for oh in 0..g.oh {
+        let (r_lo, r_hi) = g.window(oh, 0);
+        cols.value.copy_from_slice(&plane[r_lo * g.w..][..g.w]);
+        cols.row.fill(r_lo as u32);
+        for r in r_lo + 1..r_hi {
+            let row = &plane[r * g.w..][..g.w];
+            for ((m, at), &v) in cols.value.iter_mut().zip(cols.row.iter_mut()).zip(row) {
+                let take = beats(v, *m);
+                *m = if take { v } else { *m };
+                *at = if take { r as u32 } else { *at };
+            }
+        }
+        for ow in 0..g.ow {
+            let (c_lo, c_hi) = g.window(ow, 1);
+            let mut at = c_lo;
+            for c in c_lo + 1..c_hi {
+                let (v, best) = (cols.value[c], cols.value[at]);
+                if beats(v, best) || (v == best && cols.row[c] < cols.row[at]) {
+                    at = c;
+                }
+            }
+            out[oh * g.ow + ow] = cols.value[at];
+            if let Some(w) = winners.as_deref_mut() {
+                w[oh * g.ow + ow] = cols.row[at] * g.w as u32 + at as u32;
+            }
+        }
+    }
+}
+
+/// The pooled values (and the winners, when `keep_winners`).
+fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>) {
+    let mut out = vec![0.0f32; g.planes * g.out_plane()];
+    let mut winners = vec![0u32; if keep_winners { out.len() } else { 0 }];
+    let in_planes = x.par_chunks(g.h * g.w);
+    if keep_winners {
+        out.par_chunks_mut(g.out_plane())
+            .zip(winners.par_chunks_mut(g.out_plane()))
+            .zip(in_planes)
+            .for_each_init(
+                || ColumnMax::new(g),
+                |cols, ((o, w), p)| pool_plane(g, p, o, Some(w), cols),
+            );
+    } else {
+        out.par_chunks_mut(g.out_plane())
+            .zip(in_planes)
+            .for_each_init(|| ColumnMax::new(g), |cols, (o, p)| pool_plane(g, p, o, None, cols));
+    }
+    (out, winners)
+}
+
+/// Each output gradient added to its window's winner.
+fn backward(g: &PoolGeometry, dy: &[f32], winners: &[u32]) -> Vec<f32> {
+    let mut dx = vec![0.0f32; g.planes * g.h * g.w];
+    dx.par_chunks_mut(g.h * g.w)
+        .zip(dy.par_chunks(g.out_plane()).zip(winners.par_chunks(g.out_plane())))
+        .for_each(|(plane, (grad, won))| {
+            for (&d, &at) in grad.iter().zip(won) {
+                plane[at as usize] += d;
+            }
+        });
+    dx
+}
+
+/// Max pooling of a plain flex tensor.
+pub fn forward(x: &FlexTensor, g: &PoolGeometry) -> FlexTensor {
+    let (out, _) = timed("max pool", || pool(g, &values(x), false));
+    tensor(out, g.out_shape())
+}
+
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl Backward<Flex, 1> for MaxPoolBackward {
+    /// The winners and the sizes.
+    type State = (Vec<u32>, PoolGeometry);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (winners, g) = ops.state;
+        let dx = timed("max pool backward", || backward(&g, &values(&dy), &winners));
+        register(grads, node.map(|n| n.id), Some(tensor(dx, g.in_shape())));
+    }
+}
+
+/// Max pooling as an autodiff operation.
+pub fn forward_autodiff(x: AdTensor, g: PoolGeometry) -> AdTensor {
+    match MaxPoolBackward
+        .prepare::<NoCheckpointing>([x.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (out, winners) = timed("max pool", || pool(&g, &values(&x.primitive), true));
+            prep.finish((winners, g), tensor(out, g.out_shape()))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive, &g)),
+    }
+}
