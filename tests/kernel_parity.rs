@@ -503,7 +503,13 @@ fn inference_batch_norm_with_fused_relu_matches_composed() {
 }
 
 /// burn's max pooling of `x` padded with `-inf` (padding never wins).
-fn burn_max_pool<B: Backend>(x: Tensor<B, 4>, k: usize, s: usize, start: [usize; 2], end: [usize; 2]) -> Tensor<B, 4> {
+fn burn_max_pool<B: Backend>(
+    x: Tensor<B, 4>,
+    k: usize,
+    s: usize,
+    start: [usize; 2],
+    end: [usize; 2],
+) -> Tensor<B, 4> {
     let x = x.pad(
         (start[1], end[1], start[0], end[0]),
         burn::tensor::ops::PadMode::Constant(f32::NEG_INFINITY),
@@ -534,10 +540,18 @@ fn max_pooling_matches_burn() {
         let x = (x * 2.0).round() / 2.0;
         let before = fast_max_pools();
         let fast = max_pool2d(x.clone(), [k, k], [st, st], start, end);
-        assert_eq!(fast_max_pools(), before + 1, "case {seed}: the kernel did not run");
+        assert_eq!(
+            fast_max_pools(),
+            before + 1,
+            "case {seed}: the kernel did not run"
+        );
         let reference = burn_max_pool(x.clone(), k, st, start, end);
         assert_eq!(fast.dims(), reference.dims(), "case {seed}: shape");
-        assert_eq!(rel_err(fast, reference), 0.0, "case {seed}: inference output");
+        assert_eq!(
+            rel_err(fast, reference),
+            0.0,
+            "case {seed}: inference output"
+        );
 
         let run = |pool: &dyn Fn(Tensor<Ad, 4>) -> Tensor<Ad, 4>| {
             let xa = Tensor::<Ad, 4>::from_inner(x.clone()).require_grad();
@@ -552,6 +566,9 @@ fn max_pooling_matches_burn() {
         let (y_ref, dx_ref) = run(&|x| burn_max_pool(x, k, st, start, end));
         assert_eq!(rel_err(y_fast, y_ref), 0.0, "case {seed}: training output");
         let err = rel_err(dx_fast, dx_ref);
-        assert!(err <= 1e-6, "case {seed}: input gradient differs by {err:e}");
+        assert!(
+            err <= 1e-6,
+            "case {seed}: input gradient differs by {err:e}"
+        );
     }
 }

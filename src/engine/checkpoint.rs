@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::optimizer::AnyOptimizer;
 use super::schedule::{EarlyStopping, LrSchedule};
 use crate::model::Network;
-use crate::store::{atomic_write, write_file, RunDir};
+use crate::store::{write_file, RunDir};
 
 type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
@@ -70,7 +70,43 @@ fn checkpoint_dir(run: &RunDir, kind: CheckpointKind) -> PathBuf {
     run.checkpoints_dir().join(kind.name())
 }
 
-/// Save a checkpoint of `kind`. Returns its folder.
+/// A checkpoint encoded in memory (weights, optimizer state, trainer state),
+/// ready for [`write_checkpoint`]: encoding reads the tensors, so it runs on
+/// the training thread; writing, syncing and checksumming can run elsewhere
+/// (see `checkpoint_writer.rs`).
+pub struct EncodedCheckpoint {
+    pub kind: CheckpointKind,
+    /// File name and contents, in the order they are written.
+    pub(super) files: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Encode a checkpoint of `kind`; `optimizer` is saved with it when given.
+pub fn encode_checkpoint<B: AutodiffBackend>(
+    kind: CheckpointKind,
+    model: &Network<B>,
+    optimizer: Option<&AnyOptimizer<Network<B>, B>>,
+    state: &TrainerState,
+) -> anyhow::Result<EncodedCheckpoint> {
+    let weights = Recorder::<B>::record(
+        &NamedMpkBytesRecorder::<FullPrecisionSettings>::default(),
+        model.clone().into_record(),
+        (),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot encode the model for the {} checkpoint: {e}",
+            kind.name()
+        )
+    })?;
+    let mut files = vec![("model.mpk", weights)];
+    if let Some(optimizer) = optimizer {
+        files.push(("optimizer.mpk", optimizer.encode()?));
+    }
+    files.push(("state.json", serde_json::to_vec_pretty(state)?));
+    Ok(EncodedCheckpoint { kind, files })
+}
+
+/// Save a checkpoint of `kind` now, on this thread. Returns its folder.
 pub fn save_checkpoint<B: AutodiffBackend>(
     run: &RunDir,
     kind: CheckpointKind,
@@ -78,64 +114,52 @@ pub fn save_checkpoint<B: AutodiffBackend>(
     optimizer: Option<&AnyOptimizer<Network<B>, B>>,
     state: &TrainerState,
 ) -> anyhow::Result<PathBuf> {
-    let final_dir = checkpoint_dir(run, kind);
-    let tmp = run.checkpoints_dir().join(format!("{}.tmp", kind.name()));
-    let old = run.checkpoints_dir().join(format!("{}.old", kind.name()));
+    let encoded = encode_checkpoint(kind, model, optimizer, state)?;
+    write_checkpoint(&run.checkpoints_dir(), &encoded)
+}
+
+/// Write an encoded checkpoint into `checkpoints` (a run's checkpoint
+/// folder): into a fresh folder, then swapped in by rename. Returns its
+/// folder. On an error (a full disk, say) the previous checkpoint is kept.
+pub fn write_checkpoint(checkpoints: &Path, c: &EncodedCheckpoint) -> anyhow::Result<PathBuf> {
+    let name = c.kind.name();
+    let final_dir = checkpoints.join(name);
+    let tmp = checkpoints.join(format!("{name}.tmp"));
+    let old = checkpoints.join(format!("{name}.old"));
     let _ = std::fs::remove_dir_all(&tmp);
-    let written = write_checkpoint_files(&tmp, model, optimizer, state);
-    if let Err(e) = written {
-        // a partial checkpoint (a full disk, say) never stays behind
+    if let Err(e) = write_checkpoint_files(&tmp, c) {
+        // a partial checkpoint never stays behind
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e.context(format!(
-            "cannot save the {} checkpoint into {}; the previous one is kept",
-            kind.name(),
+            "cannot save the {name} checkpoint into {}; the previous one is kept",
             final_dir.display()
         )));
     }
     let _ = std::fs::remove_dir_all(&old);
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|e| {
+            anyhow::anyhow!("cannot rename {} to {}: {e}", from.display(), to.display())
+        })
+    };
     if final_dir.exists() {
-        std::fs::rename(&final_dir, &old).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot rename {} to {}: {e}",
-                final_dir.display(),
-                old.display()
-            )
-        })?;
+        rename(&final_dir, &old)?;
     }
-    std::fs::rename(&tmp, &final_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot rename {} to {}: {e}",
-            tmp.display(),
-            final_dir.display()
-        )
-    })?;
+    rename(&tmp, &final_dir)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(final_dir)
 }
 
-/// The files of one checkpoint, written into the folder `dir`.
-fn write_checkpoint_files<B: AutodiffBackend>(
-    dir: &Path,
-    model: &Network<B>,
-    optimizer: Option<&AnyOptimizer<Network<B>, B>>,
-    state: &TrainerState,
-) -> anyhow::Result<()> {
+/// The files of one checkpoint, each written and synced, then their
+/// checksums (from the bytes in memory), into the folder `dir`.
+fn write_checkpoint_files(dir: &Path, c: &EncodedCheckpoint) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    // encoded in memory, then written, so a write error (a full disk) keeps
-    // the operating system's own words
-    let weights = Recorder::<B>::record(
-        &NamedMpkBytesRecorder::<FullPrecisionSettings>::default(),
-        model.clone().into_record(),
-        (),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot encode the model for {}: {e}", dir.display()))?;
-    write_file(&dir.join("model.mpk"), &weights)?;
-    if let Some(optimizer) = optimizer {
-        optimizer.save(&dir.join("optimizer"))?;
+    let mut sums = std::collections::BTreeMap::new();
+    for (name, bytes) in &c.files {
+        write_file(&dir.join(name), bytes)?;
+        sums.insert(*name, sha256_of(bytes));
     }
-    atomic_write(&dir.join("state.json"), &serde_json::to_vec_pretty(state)?)?;
-    write_checksums(dir)
+    write_file(&dir.join(CHECKSUMS), &serde_json::to_vec_pretty(&sums)?)
 }
 
 /// The file in a checkpoint folder that lists the SHA-256 of every other file.
@@ -151,20 +175,10 @@ fn sha256_hex(path: &Path) -> anyhow::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Write `checksums.json`: the SHA-256 of each file in `dir`.
-fn write_checksums(dir: &Path) -> anyhow::Result<()> {
-    let mut sums = std::collections::BTreeMap::new();
-    for entry in
-        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
-    {
-        let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if let Some(name) = name.filter(|n| n != CHECKSUMS && path.is_file()) {
-            sums.insert(name, sha256_hex(&path)?);
-        }
-    }
-    atomic_write(&dir.join(CHECKSUMS), &serde_json::to_vec_pretty(&sums)?)?;
-    Ok(())
+/// The SHA-256 of `bytes`, in hex.
+fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// Check every file of a checkpoint against its `checksums.json`, so flipped

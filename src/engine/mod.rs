@@ -2,6 +2,7 @@
 //! schedules, device choice and the events it streams.
 
 mod checkpoint;
+mod checkpoint_writer;
 mod config;
 mod control;
 mod device;
@@ -14,7 +15,10 @@ mod schedule;
 mod trainer;
 mod training_loop;
 
-pub use checkpoint::{find_checkpoint, load_model, save_checkpoint, CheckpointKind, TrainerState};
+pub use checkpoint::{
+    encode_checkpoint, find_checkpoint, load_model, save_checkpoint, write_checkpoint,
+    CheckpointKind, EncodedCheckpoint, TrainerState,
+};
 pub use config::{
     ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
     OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,

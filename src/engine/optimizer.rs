@@ -64,23 +64,19 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
         }
     }
 
-    /// Write the optimizer state (moments, momentum) to `path` plus the `.mpk`
-    /// extension (what [`load`](Self::load) reads). The state is encoded in memory and then written, so a write error (a
-    /// full disk) reaches the caller with the operating system's own words.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    /// The optimizer state (moments, momentum) encoded as the `.mpk` file that
+    /// [`load`](Self::load) reads.
+    pub fn encode(&self) -> anyhow::Result<Vec<u8>> {
         let recorder = BytesRecorder::default();
         let result = match self {
             AnyOptimizer::AdamW(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
             AnyOptimizer::Adam(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
             AnyOptimizer::Sgd(o) => Recorder::<B>::record(&recorder, o.to_record(), ()),
         };
-        let bytes = result.map_err(|e| {
-            anyhow::anyhow!("cannot encode optimizer state for {}: {e}", path.display())
-        })?;
-        crate::store::write_file(&path.with_extension("mpk"), &bytes)
+        result.map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e}"))
     }
 
-    /// Load state written by [`save`](Self::save) for the same optimizer kind.
+    /// Load state encoded by [`encode`](Self::encode) for the same optimizer kind.
     pub fn load(self, path: &Path, device: &B::Device) -> anyhow::Result<Self> {
         let recorder = FileRecorder::new();
         let file = path.to_path_buf();

@@ -14,9 +14,10 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{
-    find_checkpoint, load_model, load_training, save_checkpoint, CheckpointKind, EpochProgress,
+    encode_checkpoint, find_checkpoint, load_model, load_training, CheckpointKind, EpochProgress,
     TrainerState,
 };
+use super::checkpoint_writer::{CheckpointWriter, Written};
 use super::control::TrainControl;
 use super::evaluate::{evaluate_bank, loss_and_accuracy};
 use super::events::{EpochMetrics, FinishStatus, TrainEvent};
@@ -54,6 +55,7 @@ pub(super) fn train_on<B: AutodiffBackend>(
             return t.finish(reporter, FinishStatus::Stopped, None);
         }
     }
+    t.flush_checkpoints(reporter)?;
     let accuracy = t.evaluate(&model, reporter)?;
     t.finish(reporter, status, Some(accuracy))
 }
@@ -70,6 +72,8 @@ struct Training<'a, B: AutodiffBackend> {
     /// When this process began training, and the seconds spent before it.
     started: Instant,
     elapsed_before: f64,
+    /// Writes the checkpoints while training goes on.
+    writer: CheckpointWriter,
 }
 
 impl<'a, B: AutodiffBackend> Training<'a, B> {
@@ -114,6 +118,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             elapsed_before: state.elapsed_seconds,
             state,
             started: Instant::now(),
+            writer: CheckpointWriter::new(ctx.run.checkpoints_dir())?,
         };
         let model = t.load_weights(model, reporter)?;
         Ok((t, model))
@@ -469,29 +474,36 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         self.elapsed_before + self.started.elapsed().as_secs_f64()
     }
 
-    /// Save a checkpoint of `kind` (`last` carries the optimizer) and report it.
+    /// Encode a checkpoint of `kind` (`last` carries the optimizer) and queue
+    /// it for the writer thread; report the checkpoints written meanwhile.
     fn checkpoint(
-        &self,
+        &mut self,
         model: &Network<B>,
         reporter: &mut Reporter,
         kind: CheckpointKind,
     ) -> anyhow::Result<()> {
         let optimizer = (kind == CheckpointKind::Last).then_some(&self.optimizer);
-        let path = save_checkpoint(self.ctx.run, kind, model, optimizer, &self.state)?;
-        reporter.emit(TrainEvent::Checkpoint {
-            epoch: self.state.epochs_completed,
-            batch: self.state.epoch_progress.as_ref().map(|p| p.batches_done),
-            kind,
-            path,
-        })
+        let encoded = encode_checkpoint(kind, model, optimizer, &self.state)?;
+        let batch = self.state.epoch_progress.as_ref().map(|p| p.batches_done);
+        self.writer
+            .submit(encoded, self.state.epochs_completed, batch);
+        let written = self.writer.written()?;
+        report_checkpoints(reporter, written)
+    }
+
+    /// Wait for the queued checkpoints and report them.
+    fn flush_checkpoints(&mut self, reporter: &mut Reporter) -> anyhow::Result<()> {
+        let written = self.writer.flush()?;
+        report_checkpoints(reporter, written)
     }
 
     fn finish(
-        &self,
+        &mut self,
         reporter: &mut Reporter,
         status: FinishStatus,
         test_accuracy: Option<f64>,
     ) -> anyhow::Result<()> {
+        self.flush_checkpoints(reporter)?;
         let best = &self.state.early_stopping;
         reporter.emit(TrainEvent::Finished {
             status,
@@ -506,6 +518,19 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             seconds: self.elapsed(),
         })
     }
+}
+
+/// A `Checkpoint` event for each checkpoint written.
+fn report_checkpoints(reporter: &mut Reporter, written: Vec<Written>) -> anyhow::Result<()> {
+    for w in written {
+        reporter.emit(TrainEvent::Checkpoint {
+            epoch: w.epoch,
+            batch: w.batch,
+            kind: w.kind,
+            path: w.path,
+        })?;
+    }
+    Ok(())
 }
 
 /// The seed of the backend's random ops in one iteration: a function of the

@@ -17,8 +17,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::layout::{
-    col2im, from_channel_major, im2col, im2row_images, nchw_to_nhwc, nhwc_to_nchw,
-    to_channel_major,
+    col2im, from_channel_major, im2col, im2row_images, to_channel_major, transpose_images,
 };
 
 /// Output positions per tile of the channels-last forward (whole images).
@@ -356,8 +355,7 @@ fn channels_last_forward(
     bias: Option<&[f32]>,
     g: &ConvGeometry,
 ) -> Vec<f32> {
-    let (k, l) = (g.rows(), g.columns());
-    let x_nhwc = nchw_to_nhwc(x, g.batch, g.cin, g.in_plane());
+    let k = g.rows();
     let unit = g.kh == 1
         && g.kw == 1
         && g.stride == [1, 1]
@@ -374,39 +372,59 @@ fn channels_last_forward(
         }
     }
     // Tiles of whole images, each thread one tile at a time with its own
-    // patch buffer: a patch matrix of the whole batch (42 MB for DenseNet's
-    // first block at 96 px) leaves every cache, and gemm ran 1.5-3x slower
-    // on it than on tiles of about a thousand rows.
-    let plane = g.out_plane();
+    // buffers (the tile's input channels-last, its patches, its output
+    // channels-last), written into `y` by a transpose. Patches of the whole
+    // batch (42 MB for DenseNet's first block at 96 px) leave every cache,
+    // and gemm ran 1.5-3x slower on them than on tiles of about a thousand
+    // rows; whole-batch transposed copies also raised the step's peak memory.
+    let (plane, in_plane) = (g.out_plane(), g.in_plane());
     // at least one tile per thread
     let per_thread = g.batch.div_ceil(rayon::current_num_threads()).max(1);
     let images = (TILE_ROWS / plane.max(1)).clamp(1, per_thread);
-    let mut y_nhwc = vec![0.0f32; l * g.cout];
-    y_nhwc
-        .par_chunks_mut(images * plane * g.cout)
+    let mut y = vec![0.0f32; g.y_len()];
+    y.par_chunks_mut(images * g.cout * plane)
         .enumerate()
-        .for_each_init(Vec::new, |buf: &mut Vec<f32>, (tile, y_tile)| {
+        .for_each_init(TileBuffers::default, |bufs, (tile, y_tile)| {
             let first = tile * images;
-            let rows = y_tile.len() / g.cout;
-            let patches: &[f32] = if unit {
-                &x_nhwc[first * plane * k..][..rows * k]
-            } else {
-                buf.resize(rows * k, 0.0);
-                im2row_images(&x_nhwc, g, first, buf);
-                buf
-            };
+            let count = y_tile.len() / (g.cout * plane);
+            let rows = count * plane;
+            let x_tile = &x[first * g.cin * in_plane..][..count * g.cin * in_plane];
+            bufs.x_nhwc.resize(x_tile.len(), 0.0);
+            transpose_images(x_tile, g.cin, in_plane, &mut bufs.x_nhwc);
+            if !unit {
+                bufs.patches.resize(rows * k, 0.0);
+                let local = ConvGeometry { batch: count, ..*g };
+                im2row_images(&bufs.x_nhwc, &local, 0, &mut bufs.patches);
+            }
+            let patches = if unit { &bufs.x_nhwc } else { &bufs.patches };
+            bufs.y_nhwc.resize(rows * g.cout, 0.0);
             matmul(
                 g.cout,
                 rows,
                 k,
-                y_tile,
+                &mut bufs.y_nhwc,
                 (1, g.cout),
                 view(&w_last, k, 1),
                 view(patches, 1, k),
                 SERIAL,
             );
+            transpose_images(&bufs.y_nhwc, plane, g.cout, y_tile);
+            if let Some(b) = bias {
+                for (i, dst) in y_tile.chunks_mut(plane).enumerate() {
+                    let bv = b[i % g.cout];
+                    dst.iter_mut().for_each(|v| *v += bv);
+                }
+            }
         });
-    nhwc_to_nchw(&y_nhwc, g.batch, g.cout, g.out_plane(), bias)
+    y
+}
+
+/// One thread's buffers in [`channels_last_forward`].
+#[derive(Default)]
+struct TileBuffers {
+    x_nhwc: Vec<f32>,
+    patches: Vec<f32>,
+    y_nhwc: Vec<f32>,
 }
 
 /// Sum of `dy` (NCHW) over batch and positions, per channel.

@@ -132,18 +132,19 @@ pub fn from_channel_major(
     out
 }
 
-/// Transpose each of `batch` row-major `[rows, cols]` matrices: NCHW -> NHWC
-/// is `rows = C, cols = H*W`, NHWC -> NCHW the reverse.
-fn transpose_batch(x: &[f32], batch: usize, rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
+/// Transpose each row-major `[rows, cols]` matrix of `src` into `dst`, on
+/// the calling thread: NCHW -> NHWC is `rows = C, cols = H*W`, NHWC -> NCHW
+/// the reverse.
+pub fn transpose_images(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     if rows * cols == 0 {
-        return out;
+        return;
     }
-    out.par_chunks_mut(rows * cols)
-        .zip(x.par_chunks(rows * cols))
-        .take(batch)
-        .for_each(|(dst, src)| transpose_tiles(src, rows, cols, dst));
-    out
+    for (d, s) in dst
+        .chunks_exact_mut(rows * cols)
+        .zip(src.chunks_exact(rows * cols))
+    {
+        transpose_tiles(s, rows, cols, d);
+    }
 }
 
 /// `dst[c][r] = src[r][c]` for one `[rows, cols]` matrix.
@@ -160,29 +161,6 @@ fn transpose_tiles(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
             }
         }
     }
-}
-
-/// `[N, C, P]` to `[N, P, C]` (channels last).
-pub fn nchw_to_nhwc(x: &[f32], batch: usize, channels: usize, plane: usize) -> Vec<f32> {
-    transpose_batch(x, batch, channels, plane)
-}
-
-/// `[N, P, C]` to `[N, C, P]`, adding `bias[c]` when given.
-pub fn nhwc_to_nchw(
-    x: &[f32],
-    batch: usize,
-    channels: usize,
-    plane: usize,
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
-    let mut y = transpose_batch(x, batch, plane, channels);
-    if let Some(b) = bias {
-        y.par_chunks_mut(plane).enumerate().for_each(|(i, dst)| {
-            let bv = b[i % channels];
-            dst.iter_mut().for_each(|v| *v += bv);
-        });
-    }
-    y
 }
 
 /// The patch matrix with one row per output position, `[N*OH*OW, KH*KW*C]`,

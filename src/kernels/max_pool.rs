@@ -90,7 +90,9 @@ impl PoolGeometry {
         let size = if a == 0 { self.h } else { self.w };
         let start = o * self.stride[a];
         let lo = start.saturating_sub(self.pad[a]);
-        let hi = (start + self.kernel[a]).saturating_sub(self.pad[a]).min(size);
+        let hi = (start + self.kernel[a])
+            .saturating_sub(self.pad[a])
+            .min(size);
         (lo, hi)
     }
 }
@@ -175,7 +177,10 @@ fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>)
     } else {
         out.par_chunks_mut(g.out_plane())
             .zip(in_planes)
-            .for_each_init(|| ColumnMax::new(g), |cols, (o, p)| pool_plane(g, p, o, None, cols));
+            .for_each_init(
+                || ColumnMax::new(g),
+                |cols, (o, p)| pool_plane(g, p, o, None, cols),
+            );
     }
     (out, winners)
 }
@@ -184,7 +189,10 @@ fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>)
 fn backward(g: &PoolGeometry, dy: &[f32], winners: &[u32]) -> Vec<f32> {
     let mut dx = vec![0.0f32; g.planes * g.h * g.w];
     dx.par_chunks_mut(g.h * g.w)
-        .zip(dy.par_chunks(g.out_plane()).zip(winners.par_chunks(g.out_plane())))
+        .zip(
+            dy.par_chunks(g.out_plane())
+                .zip(winners.par_chunks(g.out_plane())),
+        )
         .for_each(|(plane, (grad, won))| {
             for (&d, &at) in grad.iter().zip(won) {
                 plane[at as usize] += d;

@@ -389,7 +389,10 @@ pub fn max_pool2d<B: Backend>(
         return burn::tensor::module::max_pool2d(x, kernel, stride, pad_start, [1, 1], false);
     }
     let pads = (pad_start[1], pad_end[1], pad_start[0], pad_end[0]);
-    let x = x.pad(pads, burn::tensor::ops::PadMode::Constant(f32::NEG_INFINITY));
+    let x = x.pad(
+        pads,
+        burn::tensor::ops::PadMode::Constant(f32::NEG_INFINITY),
+    );
     burn::tensor::module::max_pool2d(x, kernel, stride, [0, 0], [1, 1], false)
 }
 
