@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod heap;
 mod peak_memory;
 mod progress;
 mod pytorch_peer;
@@ -13,6 +14,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, Subcommand};
 
 pub use commands::run_cli;
+pub use heap::limit_heap_arenas;
 
 #[derive(Debug, Parser)]
 #[command(
