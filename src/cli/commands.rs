@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::bench;
 use super::progress::TrainProgress;
-use super::{Cli, Command, WeightsAction};
+use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
 use crate::engine::{
@@ -42,25 +42,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             train,
             exit_when_done,
             tab,
-        } => {
-            let preset = match preset {
-                Some(p) => Some((RunConfig::load(&p)?, p)),
-                None => None,
-            };
-            let tab = tab.and_then(|t| {
-                crate::gui::Tab::ALL
-                    .into_iter()
-                    .find(|x| x.title().eq_ignore_ascii_case(&t))
-            });
-            crate::gui::run_gui(crate::gui::StartOptions {
-                data,
-                preset,
-                runs,
-                tab,
-                train,
-                exit_when_done,
-            }).map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display"))
-        }
+        } => gui(data, preset, runs, tab, train, exit_when_done),
         Command::Train {
             data,
             preset,
@@ -75,25 +57,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             runs,
             data,
             device,
-        } => {
-            let store = RunStore::new(runs);
-            let run = store.open(&run)?;
-            let report = evaluate_run(&run, data.as_deref(), &device)?;
-            println!(
-                "{} on {} ({} images, {} checkpoint): accuracy {:.2}%  macro F1 {:.4}  weighted F1 {:.4}  macro AUC {}  micro AUC {}",
-                run.name(),
-                report.split,
-                report.images,
-                report.checkpoint,
-                report.accuracy * 100.0,
-                report.macro_avg.f1,
-                report.weighted_avg.f1,
-                fmt_opt(report.auc_macro),
-                fmt_opt(report.auc_micro)
-            );
-            println!("wrote {}", run.eval_path().display());
-            Ok(())
-        }
+        } => eval(&run, runs, data, &device),
         Command::Runs { runs, json } => list_runs(runs, json),
         Command::DataReport {
             dir,
@@ -107,13 +71,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 test_fraction,
                 seed,
             };
-            let (report, _) = DatasetReport::scan(&dir, &split)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            data_report(&dir, &split, json)
         }
         Command::DemoData {
             dir,
@@ -121,118 +79,23 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             images,
             size,
             seed,
-        } => {
-            let config = DemoConfig {
+        } => demo_data(
+            &dir,
+            &DemoConfig {
                 people,
                 images_per_person: images,
                 size,
                 seed,
-            };
-            generate_demo_dataset(&dir, &config)?;
-            println!(
-                "wrote {people} people x {images} images ({size}x{size} PNG) to {}",
-                dir.display()
-            );
-            println!(
-                "train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json",
-                dir.display()
-            );
-            Ok(())
-        }
-        Command::Bench {
-            arch,
-            frozen_base,
-            sizes,
-            batch,
-            steps,
-            classes,
-            depths,
-            device,
-            compare_pytorch,
-            data,
-            loader,
-            loader_only,
-        } => {
-            let depths: [usize; 4] = depths
-                .as_slice()
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("--depths needs four numbers, e.g. 3,4,6,3"))?;
-            let architecture = Architecture::parse(&arch).map_err(anyhow::Error::msg)?;
-            if frozen_base && !architecture.is_transfer() {
-                anyhow::bail!("--frozen-base needs a pretrained architecture (xception or densenet121); a ResNet trains from scratch");
-            }
-            let device = DeviceChoice::resolve_text(&device)?;
-            println!(
-                "machine: {} cores; device {device}",
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            );
-            if loader || loader_only || data.is_some() {
-                let tmp;
-                let root = match data {
-                    Some(d) => d,
-                    None => {
-                        tmp = tempfile::tempdir()?;
-                        generate_demo_dataset(
-                            tmp.path(),
-                            &DemoConfig {
-                                size: 128,
-                                ..DemoConfig::default()
-                            },
-                        )?
-                    }
-                };
-                bench::print_table(&bench::bench_loader(&root, &sizes, batch)?);
-            }
-            if loader_only {
-                return Ok(());
-            }
-            let spec = bench::ModelBench {
-                model: ModelConfig {
-                    architecture,
-                    depths,
-                    ..ModelConfig::default()
-                },
-                frozen_base,
-                sizes,
-                batch,
-                steps,
-                classes,
-            };
-            let ours = bench::bench_model(&spec, device);
-            let peer = if compare_pytorch {
-                bench::compare_pytorch(&spec, device)
-            } else {
-                None
-            };
-            bench::print_model_table(&spec, device, &ours, peer.as_ref());
-            Ok(())
-        }
+            },
+        ),
+        Command::Bench(args) => bench_command(args),
         Command::ModelInfo {
             arch,
             classes,
             depths,
             base_planes,
             layers,
-        } => {
-            let mut config = ModelConfig {
-                architecture: Architecture::parse(&arch).map_err(anyhow::Error::msg)?,
-                ..ModelConfig::default()
-            };
-            if let Some(d) = depths {
-                config.depths = d.as_slice().try_into().map_err(|_| {
-                    anyhow::anyhow!("--depths needs four numbers, one per stage, e.g. 3,4,6,3")
-                })?;
-            }
-            if let Some(b) = base_planes {
-                config.base_planes = b;
-            }
-            if let Some(p) = config.problems().first() {
-                anyhow::bail!("{p}");
-            }
-            anyhow::ensure!(classes >= 2, "--classes must be at least 2");
-            model_info(&config, classes, layers);
-            Ok(())
-        }
+        } => model_info_command(&arch, classes, depths, base_planes, layers),
         Command::Weights {
             action:
                 WeightsAction::Check {
@@ -240,35 +103,201 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     arch,
                     tensors,
                 },
-        } => {
-            let arch = Architecture::parse(&arch).map_err(anyhow::Error::msg)?;
-            let report = crate::weights::check_weights(&file, arch)?;
-            println!(
-                "{}: {} weights for {} fit",
-                report.file.display(),
-                report.format.name(),
-                arch.name()
-            );
-            println!("  tensors matched: {}", report.matched.len());
-            println!(
-                "  parameters: {} (Keras count, with batch-norm statistics); {} trainable",
-                thousands(report.values),
-                thousands(report.trainable)
-            );
-            if !report.ignored.is_empty() {
-                println!(
-                    "  ignored (ImageNet top / counters): {}",
-                    report.ignored.join(", ")
-                );
+        } => weights_check(&file, &arch, tensors),
+    }
+}
+
+/// `facebench` / `facebench gui`: the window.
+fn gui(
+    data: Option<PathBuf>,
+    preset: Option<PathBuf>,
+    runs: Option<PathBuf>,
+    tab: Option<String>,
+    train: bool,
+    exit_when_done: bool,
+) -> anyhow::Result<()> {
+    let preset = match preset {
+        Some(p) => Some((RunConfig::load(&p)?, p)),
+        None => None,
+    };
+    let tab = tab.and_then(|t| {
+        crate::gui::Tab::ALL
+            .into_iter()
+            .find(|x| x.title().eq_ignore_ascii_case(&t))
+    });
+    crate::gui::run_gui(crate::gui::StartOptions {
+        data,
+        preset,
+        runs,
+        tab,
+        train,
+        exit_when_done,
+    })
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}; use the CLI subcommands (facebench --help) on a machine without a display"))
+}
+
+/// `facebench eval`: evaluate a run's best checkpoint and write eval.json.
+fn eval(run: &str, runs: PathBuf, data: Option<PathBuf>, device: &str) -> anyhow::Result<()> {
+    let store = RunStore::new(runs);
+    let run = store.open(run)?;
+    let report = evaluate_run(&run, data.as_deref(), device)?;
+    println!(
+        "{} on {} ({} images, {} checkpoint): accuracy {:.2}%  macro F1 {:.4}  weighted F1 {:.4}  macro AUC {}  micro AUC {}",
+        run.name(),
+        report.split,
+        report.images,
+        report.checkpoint,
+        report.accuracy * 100.0,
+        report.macro_avg.f1,
+        report.weighted_avg.f1,
+        fmt_opt(report.auc_macro),
+        fmt_opt(report.auc_micro)
+    );
+    println!("wrote {}", run.eval_path().display());
+    Ok(())
+}
+
+/// `facebench data-report`.
+fn data_report(dir: &std::path::Path, split: &SplitConfig, json: bool) -> anyhow::Result<()> {
+    let (report, _) = DatasetReport::scan(dir, split)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// `facebench demo-data`.
+fn demo_data(dir: &std::path::Path, config: &DemoConfig) -> anyhow::Result<()> {
+    generate_demo_dataset(dir, config)?;
+    let (people, images, size) = (config.people, config.images_per_person, config.size);
+    println!(
+        "wrote {people} people x {images} images ({size}x{size} PNG) to {}",
+        dir.display()
+    );
+    println!(
+        "train on it: facebench train --data {} --preset presets/resnet-tiny-cpu.json",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `facebench bench`: the loader and/or the model's train step and inference,
+/// beside PyTorch with --compare-pytorch.
+fn bench_command(args: BenchArgs) -> anyhow::Result<()> {
+    let depths: [usize; 4] = args
+        .depths
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("--depths needs four numbers, e.g. 3,4,6,3"))?;
+    let architecture = Architecture::parse(&args.arch).map_err(anyhow::Error::msg)?;
+    if args.frozen_base && !architecture.is_transfer() {
+        anyhow::bail!("--frozen-base needs a pretrained architecture (xception or densenet121); a ResNet trains from scratch");
+    }
+    let device = DeviceChoice::resolve_text(&args.device)?;
+    println!(
+        "machine: {} cores; device {device}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if args.loader || args.loader_only || args.data.is_some() {
+        let tmp;
+        let root = match args.data {
+            Some(d) => d,
+            None => {
+                tmp = tempfile::tempdir()?;
+                generate_demo_dataset(
+                    tmp.path(),
+                    &DemoConfig {
+                        size: 128,
+                        ..DemoConfig::default()
+                    },
+                )?
             }
-            if tensors {
-                for (path, shape) in &report.matched {
-                    println!("  {path:<48} {shape:?}");
-                }
-            }
-            Ok(())
+        };
+        bench::print_table(&bench::bench_loader(&root, &args.sizes, args.batch)?);
+    }
+    if args.loader_only {
+        return Ok(());
+    }
+    let spec = bench::ModelBench {
+        model: ModelConfig {
+            architecture,
+            depths,
+            ..ModelConfig::default()
+        },
+        frozen_base: args.frozen_base,
+        sizes: args.sizes,
+        batch: args.batch,
+        steps: args.steps,
+        classes: args.classes,
+    };
+    let ours = bench::bench_model(&spec, device);
+    let peer = if args.compare_pytorch {
+        bench::compare_pytorch(&spec, device)
+    } else {
+        None
+    };
+    bench::print_model_table(&spec, device, &ours, peer.as_ref());
+    Ok(())
+}
+
+/// `facebench model-info`.
+fn model_info_command(
+    arch: &str,
+    classes: usize,
+    depths: Option<Vec<usize>>,
+    base_planes: Option<usize>,
+    layers: bool,
+) -> anyhow::Result<()> {
+    let mut config = ModelConfig {
+        architecture: Architecture::parse(arch).map_err(anyhow::Error::msg)?,
+        ..ModelConfig::default()
+    };
+    if let Some(d) = depths {
+        config.depths = d.as_slice().try_into().map_err(|_| {
+            anyhow::anyhow!("--depths needs four numbers, one per stage, e.g. 3,4,6,3")
+        })?;
+    }
+    if let Some(b) = base_planes {
+        config.base_planes = b;
+    }
+    if let Some(p) = config.problems().first() {
+        anyhow::bail!("{p}");
+    }
+    anyhow::ensure!(classes >= 2, "--classes must be at least 2");
+    model_info(&config, classes, layers);
+    Ok(())
+}
+
+/// `facebench weights check`.
+fn weights_check(file: &std::path::Path, arch: &str, tensors: bool) -> anyhow::Result<()> {
+    let arch = Architecture::parse(arch).map_err(anyhow::Error::msg)?;
+    let report = crate::weights::check_weights(file, arch)?;
+    println!(
+        "{}: {} weights for {} fit",
+        report.file.display(),
+        report.format.name(),
+        arch.name()
+    );
+    println!("  tensors matched: {}", report.matched.len());
+    println!(
+        "  parameters: {} (Keras count, with batch-norm statistics); {} trainable",
+        thousands(report.values),
+        thousands(report.trainable)
+    );
+    if !report.ignored.is_empty() {
+        println!(
+            "  ignored (ImageNet top / counters): {}",
+            report.ignored.join(", ")
+        );
+    }
+    if tensors {
+        for (path, shape) in &report.matched {
+            println!("  {path:<48} {shape:?}");
         }
     }
+    Ok(())
 }
 
 /// 20861480 -> "20,861,480".

@@ -138,45 +138,7 @@ pub enum Command {
     /// Measure train-step and inference throughput (and, with --data or
     /// --loader, the image loader) and print a table; --compare-pytorch runs
     /// the same steps in PyTorch in the same invocation.
-    Bench {
-        /// Architecture to measure.
-        #[arg(long, default_value = "resnet", value_parser = arch_values(true), ignore_case = true)]
-        arch: String,
-        /// Freeze the pretrained base (Xception, DenseNet-121): phase 1 of fine-tuning.
-        #[arg(long)]
-        frozen_base: bool,
-        /// Input sizes to measure, in pixels.
-        #[arg(long, value_delimiter = ',', default_value = "64,112,224")]
-        sizes: Vec<usize>,
-        /// Images per batch.
-        #[arg(long, default_value_t = 16)]
-        batch: usize,
-        /// Timed steps per size (after one warm-up step).
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Classes of the output layer.
-        #[arg(long, default_value_t = 100)]
-        classes: usize,
-        /// Blocks per stage of the benchmarked ResNet.
-        #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
-        depths: Vec<usize>,
-        /// auto, cpu, cuda or cuda:N.
-        #[arg(long, default_value = "auto")]
-        device: String,
-        /// Also run the same steps in PyTorch (python3 with torch; timm for
-        /// Xception) and print both rates, their ratio and peak memory.
-        #[arg(long)]
-        compare_pytorch: bool,
-        /// Dataset for the loader benchmark (implies --loader).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Measure the loader (on --data, or a generated demo set).
-        #[arg(long)]
-        loader: bool,
-        /// Measure the loader only.
-        #[arg(long)]
-        loader_only: bool,
-    },
+    Bench(BenchArgs),
     /// Print a model's layers and exact trainable parameter count.
     ModelInfo {
         /// Architecture.
@@ -236,4 +198,46 @@ fn arch_values(with_resnet: bool) -> PossibleValuesParser {
             .aliases(["densenet-121", "densenet"]),
     );
     PossibleValuesParser::new(values)
+}
+
+/// The options of `facebench bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Architecture to measure.
+    #[arg(long, default_value = "resnet", value_parser = arch_values(true), ignore_case = true)]
+    pub arch: String,
+    /// Freeze the pretrained base (Xception, DenseNet-121): phase 1 of fine-tuning.
+    #[arg(long)]
+    pub frozen_base: bool,
+    /// Input sizes to measure, in pixels.
+    #[arg(long, value_delimiter = ',', default_value = "64,112,224")]
+    pub sizes: Vec<usize>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Timed steps per size (after one warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Classes of the output layer.
+    #[arg(long, default_value_t = 100)]
+    pub classes: usize,
+    /// Blocks per stage of the benchmarked ResNet.
+    #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
+    pub depths: Vec<usize>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Also run the same steps in PyTorch (python3 with torch; timm for
+    /// Xception) and print both rates, their ratio and peak memory.
+    #[arg(long)]
+    pub compare_pytorch: bool,
+    /// Dataset for the loader benchmark (implies --loader).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Measure the loader (on --data, or a generated demo set).
+    #[arg(long)]
+    pub loader: bool,
+    /// Measure the loader only.
+    #[arg(long)]
+    pub loader_only: bool,
 }

@@ -247,6 +247,9 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
                 self.checkpoint(&model, reporter, CheckpointKind::Last)?;
                 return Ok((model, None));
             }
+            // checkpoints the writer finished meanwhile, reported as they land
+            let written = self.writer.written()?;
+            report_checkpoints(reporter, written)?;
             let n = batch.len();
             let (loss, correct);
             (model, loss, correct) = self.step(model, batch, epoch, b)?;

@@ -62,291 +62,16 @@ fn combo<T: Copy + PartialEq>(ui: &mut Ui, id: &str, value: &mut T, options: &[(
 pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     egui::CollapsingHeader::new("Architecture")
         .default_open(true)
-        .show(ui, |ui| {
-            row(
-                ui,
-                "architecture",
-                "Networks the engine can train",
-                None,
-                |ui| {
-                    let options: Vec<(Architecture, &str)> =
-                        Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
-                    combo(ui, "arch", &mut c.model.architecture, &options);
-                },
-            );
-            if c.model.architecture.is_transfer() {
-                super::finetune_form::head_fields_ui(ui, c, problems);
-            } else {
-                row(
-                    ui,
-                    "blocks per stage",
-                    "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
-                    problem_for(problems, "model"),
-                    |ui| {
-                        for d in &mut c.model.depths {
-                            ui.add(egui::DragValue::new(d).range(1..=64));
-                        }
-                    },
-                );
-                row(
-                    ui,
-                    "base planes",
-                    "Planes of the first stage (64 in ResNet-50); later stages double it",
-                    problem_for(problems, "model"),
-                    |ui| {
-                        ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
-                    },
-                );
-            }
-            ui.label(RichText::new(c.model.display_name()).weak());
-        });
+        .show(ui, |ui| architecture_ui(ui, c, problems));
     egui::CollapsingHeader::new("Data")
         .default_open(true)
-        .show(ui, |ui| {
-            row(
-                ui,
-                "input size",
-                "Side of the square input, in pixels (64-299)",
-                problem_for(problems, "data.input_size"),
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut c.data.input_size)
-                            .range(32..=512)
-                            .suffix(" px"),
-                    );
-                },
-            );
-            row(
-                ui,
-                "normalisation",
-                "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)",
-                None,
-                |ui| {
-                    combo(
-                        ui,
-                        "norm",
-                        &mut c.data.normalization,
-                        &[
-                            (Normalization::DatasetMeanStd, "dataset mean/std"),
-                            (Normalization::KerasTf, "keras tf [-1, 1]"),
-                            (Normalization::TorchImagenet, "ImageNet (torch)"),
-                        ],
-                    );
-                },
-            );
-            let split = problem_for(problems, "data.split");
-            row(
-                ui,
-                "val / test split",
-                "Fractions per person for folders without train/ val/ test/",
-                split,
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut c.data.split.val_fraction)
-                            .range(0.0..=0.9)
-                            .speed(0.01),
-                    );
-                    ui.add(
-                        egui::DragValue::new(&mut c.data.split.test_fraction)
-                            .range(0.0..=0.9)
-                            .speed(0.01),
-                    );
-                },
-            );
-            row(ui, "split seed", "Same seed, same split", None, |ui| {
-                ui.add(egui::DragValue::new(&mut c.data.split.seed));
-            });
-            row(
-                ui,
-                "prefetch",
-                "Batches prepared ahead of the model on a background thread",
-                problem_for(problems, "data.prefetch_batches"),
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut c.data.prefetch_batches)
-                            .range(0..=64)
-                            .suffix(" batches"),
-                    );
-                },
-            );
-        });
+        .show(ui, |ui| data_ui(ui, c, problems));
     egui::CollapsingHeader::new("Augmentation")
         .default_open(false)
-        .show(ui, |ui| {
-            let a = &mut c.data.augment;
-            let p = problem_for(problems, "data.augment");
-            row(
-                ui,
-                "crop area",
-                "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)",
-                p,
-                |ui| {
-                    ui.checkbox(&mut a.random_resized_crop, "");
-                    ui.add(
-                        egui::DragValue::new(&mut a.crop_scale[0])
-                            .range(0.01..=1.0)
-                            .speed(0.01),
-                    );
-                    ui.add(
-                        egui::DragValue::new(&mut a.crop_scale[1])
-                            .range(0.01..=1.0)
-                            .speed(0.01),
-                    );
-                },
-            );
-            row(
-                ui,
-                "crop ratio",
-                "Range of the crop's aspect ratio w/h (reference 3/4-4/3)",
-                p,
-                |ui| {
-                    ui.add(egui::DragValue::new(&mut a.crop_ratio[0]).range(0.1..=10.0).speed(0.01));
-                    ui.add(egui::DragValue::new(&mut a.crop_ratio[1]).range(0.1..=10.0).speed(0.01));
-                },
-            );
-            row(
-                ui,
-                "random crop",
-                "Crop this fraction of each side at a random place, then resize",
-                None,
-                |ui| {
-                    ui.checkbox(&mut a.random_crop, "");
-                    ui.add(
-                        egui::DragValue::new(&mut a.random_crop_fraction)
-                            .range(0.3..=1.0)
-                            .speed(0.01),
-                    );
-                },
-            );
-            row(
-                ui,
-                "flips",
-                "Horizontal / vertical, each with probability 1/2",
-                None,
-                |ui| {
-                    ui.checkbox(&mut a.horizontal_flip, "h");
-                    ui.checkbox(&mut a.vertical_flip, "v");
-                },
-            );
-            row(
-                ui,
-                "jitter b / c / s",
-                "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off",
-                None,
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut a.brightness)
-                            .range(0.0..=1.0)
-                            .speed(0.01),
-                    );
-                    ui.add(
-                        egui::DragValue::new(&mut a.contrast)
-                            .range(0.0..=1.0)
-                            .speed(0.01),
-                    );
-                    ui.add(
-                        egui::DragValue::new(&mut a.saturation)
-                            .range(0.0..=1.0)
-                            .speed(0.01),
-                    );
-                },
-            );
-        });
+        .show(ui, |ui| augmentation_ui(ui, c, problems));
     egui::CollapsingHeader::new("Optimisation")
         .default_open(true)
-        .show(ui, |ui| {
-            let o = &mut c.optimizer;
-            row(
-                ui,
-                "optimizer",
-                "AdamW (decoupled decay), Adam or SGD with momentum",
-                None,
-                |ui| {
-                    combo(
-                        ui,
-                        "opt",
-                        &mut o.kind,
-                        &[
-                            (OptimizerKind::Adamw, "AdamW"),
-                            (OptimizerKind::Adam, "Adam"),
-                            (OptimizerKind::Sgd, "SGD"),
-                        ],
-                    );
-                },
-            );
-            row(
-                ui,
-                "learning rate",
-                "Initial learning rate",
-                problem_for(problems, "optimizer.lr"),
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut o.lr)
-                            .speed(1e-4)
-                            .range(0.0..=10.0)
-                            .custom_formatter(|v, _| format!("{v:.1e}")),
-                    );
-                },
-            );
-            row(
-                ui,
-                "weight decay",
-                "Decoupled for AdamW, L2 otherwise",
-                problem_for(problems, "optimizer.weight_decay"),
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut o.weight_decay)
-                            .speed(1e-5)
-                            .range(0.0..=0.5)
-                            .custom_formatter(|v, _| format!("{v:.1e}")),
-                    );
-                },
-            );
-            if o.kind == OptimizerKind::Sgd {
-                row(
-                    ui,
-                    "momentum",
-                    "SGD momentum",
-                    problem_for(problems, "optimizer.momentum"),
-                    |ui| {
-                        ui.add(
-                            egui::DragValue::new(&mut o.momentum)
-                                .range(0.0..=0.999)
-                                .speed(0.01),
-                        );
-                        ui.checkbox(&mut o.nesterov, "Nesterov");
-                    },
-                );
-            }
-            let t = &mut c.train;
-            row(
-                ui,
-                "epochs",
-                "Passes over the train split",
-                problem_for(problems, "train.epochs"),
-                |ui| {
-                    ui.add(egui::DragValue::new(&mut t.epochs).range(0..=10000));
-                },
-            );
-            row(
-                ui,
-                "batch size",
-                "Images per step (at least 2 for batch norm)",
-                problem_for(problems, "train.batch_size"),
-                |ui| {
-                    ui.add(egui::DragValue::new(&mut t.batch_size).range(0..=4096));
-                },
-            );
-            row(
-                ui,
-                "seed",
-                "Seeds weights, shuffling and augmentation",
-                None,
-                |ui| {
-                    ui.add(egui::DragValue::new(&mut t.seed));
-                },
-            );
-        });
+        .show(ui, |ui| optimisation_ui(ui, c, problems));
     if c.model.architecture.is_transfer() {
         egui::CollapsingHeader::new("Fine-tuning phases")
             .default_open(true)
@@ -356,122 +81,420 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
     }
     egui::CollapsingHeader::new("Schedule and stopping")
         .default_open(false)
-        .show(ui, |ui| {
-            let s = &mut c.scheduler;
-            row(
-                ui,
-                "LR schedule",
-                "StepLR or ReduceLROnPlateau",
-                None,
-                |ui| {
-                    combo(
-                        ui,
-                        "sched",
-                        &mut s.kind,
-                        &[
-                            (SchedulerKind::None, "constant"),
-                            (SchedulerKind::Step, "StepLR"),
-                            (SchedulerKind::Plateau, "on plateau"),
-                        ],
-                    );
-                },
-            );
-            match s.kind {
-                SchedulerKind::Step => row(
-                    ui,
-                    "step / gamma",
-                    "Multiply by gamma every step epochs",
-                    problem_for(problems, "scheduler"),
-                    |ui| {
-                        ui.add(
-                            egui::DragValue::new(&mut s.step_size)
-                                .range(0..=1000)
-                                .suffix(" ep"),
-                        );
-                        ui.add(
-                            egui::DragValue::new(&mut s.gamma)
-                                .range(0.0..=1.0)
-                                .speed(0.01),
-                        );
-                    },
-                ),
-                SchedulerKind::Plateau => {
-                    row(
-                        ui,
-                        "factor / patience",
-                        "Multiply by factor after patience epochs without improvement",
-                        problem_for(problems, "scheduler"),
-                        |ui| {
-                            ui.add(
-                                egui::DragValue::new(&mut s.factor)
-                                    .range(0.0..=0.99)
-                                    .speed(0.01),
-                            );
-                            ui.add(
-                                egui::DragValue::new(&mut s.patience)
-                                    .range(0..=100)
-                                    .suffix(" ep"),
-                            );
-                        },
-                    );
-                    row(
-                        ui,
-                        "min lr / monitor",
-                        "Lower bound and the value watched",
-                        None,
-                        |ui| {
-                            ui.add(
-                                egui::DragValue::new(&mut s.min_lr)
-                                    .speed(1e-7)
-                                    .custom_formatter(|v, _| format!("{v:.0e}")),
-                            );
-                            combo(
-                                ui,
-                                "monitor",
-                                &mut s.monitor,
-                                &[
-                                    (Monitor::ValLoss, "val loss"),
-                                    (Monitor::ValAccuracy, "val acc"),
-                                ],
-                            );
-                        },
-                    );
+        .show(ui, |ui| schedule_and_stopping_ui(ui, c, problems));
+}
+
+/// The "Architecture" section of the form.
+fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+    row(
+        ui,
+        "architecture",
+        "Networks the engine can train",
+        None,
+        |ui| {
+            let options: Vec<(Architecture, &str)> =
+                Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
+            combo(ui, "arch", &mut c.model.architecture, &options);
+        },
+    );
+    if c.model.architecture.is_transfer() {
+        super::finetune_form::head_fields_ui(ui, c, problems);
+    } else {
+        row(
+            ui,
+            "blocks per stage",
+            "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
+            problem_for(problems, "model"),
+            |ui| {
+                for d in &mut c.model.depths {
+                    ui.add(egui::DragValue::new(d).range(1..=64));
                 }
-                SchedulerKind::None => {}
-            }
-            let e = &mut c.early_stopping;
+            },
+        );
+        row(
+            ui,
+            "base planes",
+            "Planes of the first stage (64 in ResNet-50); later stages double it",
+            problem_for(problems, "model"),
+            |ui| {
+                ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
+            },
+        );
+    }
+    ui.label(RichText::new(c.model.display_name()).weak());
+}
+
+/// The "Data" section of the form.
+fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+    row(
+        ui,
+        "input size",
+        "Side of the square input, in pixels (64-299)",
+        problem_for(problems, "data.input_size"),
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut c.data.input_size)
+                    .range(32..=512)
+                    .suffix(" px"),
+            );
+        },
+    );
+    row(
+        ui,
+        "normalisation",
+        "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)",
+        None,
+        |ui| {
+            combo(
+                ui,
+                "norm",
+                &mut c.data.normalization,
+                &[
+                    (Normalization::DatasetMeanStd, "dataset mean/std"),
+                    (Normalization::KerasTf, "keras tf [-1, 1]"),
+                    (Normalization::TorchImagenet, "ImageNet (torch)"),
+                ],
+            );
+        },
+    );
+    let split = problem_for(problems, "data.split");
+    row(
+        ui,
+        "val / test split",
+        "Fractions per person for folders without train/ val/ test/",
+        split,
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut c.data.split.val_fraction)
+                    .range(0.0..=0.9)
+                    .speed(0.01),
+            );
+            ui.add(
+                egui::DragValue::new(&mut c.data.split.test_fraction)
+                    .range(0.0..=0.9)
+                    .speed(0.01),
+            );
+        },
+    );
+    row(ui, "split seed", "Same seed, same split", None, |ui| {
+        ui.add(egui::DragValue::new(&mut c.data.split.seed));
+    });
+    row(
+        ui,
+        "prefetch",
+        "Batches prepared ahead of the model on a background thread",
+        problem_for(problems, "data.prefetch_batches"),
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut c.data.prefetch_batches)
+                    .range(0..=64)
+                    .suffix(" batches"),
+            );
+        },
+    );
+}
+
+/// The "Augmentation" section of the form.
+fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+    let a = &mut c.data.augment;
+    let p = problem_for(problems, "data.augment");
+    row(
+        ui,
+        "crop area",
+        "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)",
+        p,
+        |ui| {
+            ui.checkbox(&mut a.random_resized_crop, "");
+            ui.add(
+                egui::DragValue::new(&mut a.crop_scale[0])
+                    .range(0.01..=1.0)
+                    .speed(0.01),
+            );
+            ui.add(
+                egui::DragValue::new(&mut a.crop_scale[1])
+                    .range(0.01..=1.0)
+                    .speed(0.01),
+            );
+        },
+    );
+    row(
+        ui,
+        "crop ratio",
+        "Range of the crop's aspect ratio w/h (reference 3/4-4/3)",
+        p,
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut a.crop_ratio[0])
+                    .range(0.1..=10.0)
+                    .speed(0.01),
+            );
+            ui.add(
+                egui::DragValue::new(&mut a.crop_ratio[1])
+                    .range(0.1..=10.0)
+                    .speed(0.01),
+            );
+        },
+    );
+    row(
+        ui,
+        "random crop",
+        "Crop this fraction of each side at a random place, then resize",
+        None,
+        |ui| {
+            ui.checkbox(&mut a.random_crop, "");
+            ui.add(
+                egui::DragValue::new(&mut a.random_crop_fraction)
+                    .range(0.3..=1.0)
+                    .speed(0.01),
+            );
+        },
+    );
+    row(
+        ui,
+        "flips",
+        "Horizontal / vertical, each with probability 1/2",
+        None,
+        |ui| {
+            ui.checkbox(&mut a.horizontal_flip, "h");
+            ui.checkbox(&mut a.vertical_flip, "v");
+        },
+    );
+    row(
+        ui,
+        "jitter b / c / s",
+        "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off",
+        None,
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut a.brightness)
+                    .range(0.0..=1.0)
+                    .speed(0.01),
+            );
+            ui.add(
+                egui::DragValue::new(&mut a.contrast)
+                    .range(0.0..=1.0)
+                    .speed(0.01),
+            );
+            ui.add(
+                egui::DragValue::new(&mut a.saturation)
+                    .range(0.0..=1.0)
+                    .speed(0.01),
+            );
+        },
+    );
+}
+
+/// The "Optimisation" section of the form.
+fn optimisation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+    let o = &mut c.optimizer;
+    row(
+        ui,
+        "optimizer",
+        "AdamW (decoupled decay), Adam or SGD with momentum",
+        None,
+        |ui| {
+            combo(
+                ui,
+                "opt",
+                &mut o.kind,
+                &[
+                    (OptimizerKind::Adamw, "AdamW"),
+                    (OptimizerKind::Adam, "Adam"),
+                    (OptimizerKind::Sgd, "SGD"),
+                ],
+            );
+        },
+    );
+    row(
+        ui,
+        "learning rate",
+        "Initial learning rate",
+        problem_for(problems, "optimizer.lr"),
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut o.lr)
+                    .speed(1e-4)
+                    .range(0.0..=10.0)
+                    .custom_formatter(|v, _| format!("{v:.1e}")),
+            );
+        },
+    );
+    row(
+        ui,
+        "weight decay",
+        "Decoupled for AdamW, L2 otherwise",
+        problem_for(problems, "optimizer.weight_decay"),
+        |ui| {
+            ui.add(
+                egui::DragValue::new(&mut o.weight_decay)
+                    .speed(1e-5)
+                    .range(0.0..=0.5)
+                    .custom_formatter(|v, _| format!("{v:.1e}")),
+            );
+        },
+    );
+    if o.kind == OptimizerKind::Sgd {
+        row(
+            ui,
+            "momentum",
+            "SGD momentum",
+            problem_for(problems, "optimizer.momentum"),
+            |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut o.momentum)
+                        .range(0.0..=0.999)
+                        .speed(0.01),
+                );
+                ui.checkbox(&mut o.nesterov, "Nesterov");
+            },
+        );
+    }
+    let t = &mut c.train;
+    row(
+        ui,
+        "epochs",
+        "Passes over the train split",
+        problem_for(problems, "train.epochs"),
+        |ui| {
+            ui.add(egui::DragValue::new(&mut t.epochs).range(0..=10000));
+        },
+    );
+    row(
+        ui,
+        "batch size",
+        "Images per step (at least 2 for batch norm)",
+        problem_for(problems, "train.batch_size"),
+        |ui| {
+            ui.add(egui::DragValue::new(&mut t.batch_size).range(0..=4096));
+        },
+    );
+    row(
+        ui,
+        "seed",
+        "Seeds weights, shuffling and augmentation",
+        None,
+        |ui| {
+            ui.add(egui::DragValue::new(&mut t.seed));
+        },
+    );
+}
+
+/// The "Schedule and stopping" section of the form.
+fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+    let s = &mut c.scheduler;
+    row(
+        ui,
+        "LR schedule",
+        "StepLR or ReduceLROnPlateau",
+        None,
+        |ui| {
+            combo(
+                ui,
+                "sched",
+                &mut s.kind,
+                &[
+                    (SchedulerKind::None, "constant"),
+                    (SchedulerKind::Step, "StepLR"),
+                    (SchedulerKind::Plateau, "on plateau"),
+                ],
+            );
+        },
+    );
+    match s.kind {
+        SchedulerKind::Step => row(
+            ui,
+            "step / gamma",
+            "Multiply by gamma every step epochs",
+            problem_for(problems, "scheduler"),
+            |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.step_size)
+                        .range(0..=1000)
+                        .suffix(" ep"),
+                );
+                ui.add(
+                    egui::DragValue::new(&mut s.gamma)
+                        .range(0.0..=1.0)
+                        .speed(0.01),
+                );
+            },
+        ),
+        SchedulerKind::Plateau => {
             row(
                 ui,
-                "early stopping",
-                "Stop after patience epochs without a better val accuracy",
-                problem_for(problems, "early_stopping"),
+                "factor / patience",
+                "Multiply by factor after patience epochs without improvement",
+                problem_for(problems, "scheduler"),
                 |ui| {
-                    ui.checkbox(&mut e.enabled, "");
-                    ui.add_enabled(
-                        e.enabled,
-                        egui::DragValue::new(&mut e.patience)
-                            .range(0..=1000)
+                    ui.add(
+                        egui::DragValue::new(&mut s.factor)
+                            .range(0.0..=0.99)
+                            .speed(0.01),
+                    );
+                    ui.add(
+                        egui::DragValue::new(&mut s.patience)
+                            .range(0..=100)
                             .suffix(" ep"),
                     );
                 },
             );
             row(
                 ui,
-                "restore best",
-                "Evaluate the best epoch's weights at the end",
+                "min lr / monitor",
+                "Lower bound and the value watched",
                 None,
                 |ui| {
-                    ui.checkbox(&mut e.restore_best, "");
+                    ui.add(
+                        egui::DragValue::new(&mut s.min_lr)
+                            .speed(1e-7)
+                            .custom_formatter(|v, _| format!("{v:.0e}")),
+                    );
+                    combo(
+                        ui,
+                        "monitor",
+                        &mut s.monitor,
+                        &[
+                            (Monitor::ValLoss, "val loss"),
+                            (Monitor::ValAccuracy, "val acc"),
+                        ],
+                    );
                 },
             );
-            row(
-                ui,
-                "device",
-                "auto, cpu, cuda or cuda:N",
-                problem_for(problems, "device"),
-                |ui| {
-                    ui.add(egui::TextEdit::singleline(&mut c.device).desired_width(80.0));
-                },
+        }
+        SchedulerKind::None => {}
+    }
+    let e = &mut c.early_stopping;
+    row(
+        ui,
+        "early stopping",
+        "Stop after patience epochs without a better val accuracy",
+        problem_for(problems, "early_stopping"),
+        |ui| {
+            ui.checkbox(&mut e.enabled, "");
+            ui.add_enabled(
+                e.enabled,
+                egui::DragValue::new(&mut e.patience)
+                    .range(0..=1000)
+                    .suffix(" ep"),
             );
-        });
+        },
+    );
+    row(
+        ui,
+        "restore best",
+        "Evaluate the best epoch's weights at the end",
+        None,
+        |ui| {
+            ui.checkbox(&mut e.restore_best, "");
+        },
+    );
+    row(
+        ui,
+        "device",
+        "auto, cpu, cuda or cuda:N",
+        problem_for(problems, "device"),
+        |ui| {
+            ui.add(egui::TextEdit::singleline(&mut c.device).desired_width(80.0));
+        },
+    );
 }
