@@ -3,7 +3,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::Write;
 
-use crate::engine::TrainEvent;
+use crate::engine::{EpochMetrics, TrainEvent};
 
 pub struct TrainProgress {
     multi: MultiProgress,
@@ -34,6 +34,27 @@ impl TrainProgress {
         }
     }
 
+    /// An epoch's summary line; the epoch bar gives way to it.
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        if let Some(bar) = self.epoch.take() {
+            bar.finish_and_clear();
+        }
+        self.println(format!(
+            "epoch {:>3}  train loss {:.4} acc {:5.1}%   val loss {:.4} acc {:5.1}%   lr {:.2e}  {:.1}s  {:.0} img/s",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy * 100.0,
+            m.val_loss,
+            m.val_accuracy * 100.0,
+            m.lr,
+            m.seconds,
+            m.images_per_sec
+        ));
+        if let Some(bar) = &self.run {
+            bar.set_position(m.epoch as u64);
+        }
+    }
+
     pub fn on_event(&mut self, event: &TrainEvent) {
         match event {
             TrainEvent::Started {
@@ -47,22 +68,9 @@ impl TrainProgress {
                 start_batch,
                 ..
             } => {
-                self.println(format!("run      {run}  ({})", run_dir.display()));
-                self.println(format!(
-                    "model    {}  {} trainable parameters, {} px input",
-                    config.model.display_name(),
-                    super::commands::thousands(*params),
-                    config.data.input_size
-                ));
-                self.println(format!(
-                    "data     {} classes: train {}  val {}  test {}  ({} skipped)",
-                    dataset.classes.len(),
-                    dataset.train,
-                    dataset.val,
-                    dataset.test,
-                    dataset.skipped
-                ));
-                self.println(format!("device   {device}"));
+                for line in started_lines(run, run_dir, config, dataset, device, *params) {
+                    self.println(line);
+                }
                 if *start_batch > 0 {
                     self.println(format!(
                         "resuming epoch {} at batch {}",
@@ -100,25 +108,7 @@ impl TrainProgress {
                     accuracy * 100.0
                 ));
             }
-            TrainEvent::Epoch(m) => {
-                if let Some(bar) = self.epoch.take() {
-                    bar.finish_and_clear();
-                }
-                self.println(format!(
-                    "epoch {:>3}  train loss {:.4} acc {:5.1}%   val loss {:.4} acc {:5.1}%   lr {:.2e}  {:.1}s  {:.0} img/s",
-                    m.epoch,
-                    m.train_loss,
-                    m.train_accuracy * 100.0,
-                    m.val_loss,
-                    m.val_accuracy * 100.0,
-                    m.lr,
-                    m.seconds,
-                    m.images_per_sec
-                ));
-                if let Some(bar) = &self.run {
-                    bar.set_position(m.epoch as u64);
-                }
-            }
+            TrainEvent::Epoch(m) => self.on_epoch(m),
             TrainEvent::LrChanged {
                 from, to, reason, ..
             } => self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})")),
@@ -197,4 +187,33 @@ impl Default for TrainProgress {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The lines that open a run's output: run, model, data, device.
+fn started_lines(
+    run: &str,
+    run_dir: &std::path::Path,
+    config: &crate::engine::RunConfig,
+    dataset: &crate::engine::DatasetSummary,
+    device: &str,
+    params: usize,
+) -> [String; 4] {
+    [
+        format!("run      {run}  ({})", run_dir.display()),
+        format!(
+            "model    {}  {} trainable parameters, {} px input",
+            config.model.display_name(),
+            super::commands::thousands(params),
+            config.data.input_size
+        ),
+        format!(
+            "data     {} classes: train {}  val {}  test {}  ({} skipped)",
+            dataset.classes.len(),
+            dataset.train,
+            dataset.val,
+            dataset.test,
+            dataset.skipped
+        ),
+        format!("device   {device}"),
+    ]
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 use super::decimate::{Envelope, SmoothedSeries};
-use crate::engine::{EpochMetrics, FinishStatus, TrainEvent};
+use crate::engine::{EpochMetrics, FinishStatus, RunConfig, TrainEvent};
 
 /// What happened in one run, ready to plot.
 #[derive(Debug, Default, Clone)]
@@ -71,25 +71,7 @@ impl LiveRun {
                 start_epoch,
                 params,
                 ..
-            } => {
-                self.name = run.clone();
-                self.run_dir = Some(run_dir.clone());
-                self.device = device.clone();
-                self.epochs_planned = config.train.epochs;
-                self.batch_size = config.train.batch_size;
-                self.start_epoch = *start_epoch;
-                self.finished = None;
-                self.failed = None;
-                self.log.push(format!(
-                    "started {run} on {device}: {} ({params} parameters){}",
-                    config.model.display_name(),
-                    if *start_epoch > 0 {
-                        format!(", resuming after epoch {start_epoch}")
-                    } else {
-                        String::new()
-                    }
-                ));
-            }
+            } => self.on_started(run, run_dir, config, device, *start_epoch, *params),
             TrainEvent::Iteration {
                 epoch,
                 iteration,
@@ -131,24 +113,6 @@ impl LiveRun {
                 self.epochs.retain(|e| e.epoch != m.epoch);
                 self.epochs.push(m.clone());
             }
-            TrainEvent::Checkpoint {
-                epoch, batch, kind, ..
-            } => self.log.push(match batch {
-                Some(b) => format!(
-                    "checkpoint {} at epoch {}, batch {b} (resume continues there)",
-                    kind.name(),
-                    epoch + 1
-                ),
-                None => format!("checkpoint {} after epoch {epoch}", kind.name()),
-            }),
-            TrainEvent::LrChanged {
-                epoch,
-                from,
-                to,
-                reason,
-            } => self.log.push(format!(
-                "epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"
-            )),
             TrainEvent::PhaseChanged {
                 epoch,
                 phase,
@@ -162,15 +126,6 @@ impl LiveRun {
                 self.log
                     .push(format!("epoch {epoch}: phase {phase}: {what}"));
             }
-            TrainEvent::WeightsLoaded {
-                file,
-                format,
-                tensors,
-                values,
-            } => self.log.push(format!(
-                "loaded {tensors} pretrained tensors ({values} values, {format}) from {}",
-                file.display()
-            )),
             TrainEvent::Paused { .. } => {
                 self.paused = true;
                 self.log.push("paused".into());
@@ -179,14 +134,10 @@ impl LiveRun {
                 self.paused = false;
                 self.log.push("resumed".into());
             }
-            TrainEvent::EarlyStopped {
-                epoch,
-                best_epoch,
-                best_val_accuracy,
-            } => self.log.push(format!(
-                "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
-                best_val_accuracy * 100.0
-            )),
+            TrainEvent::Checkpoint { .. }
+            | TrainEvent::LrChanged { .. }
+            | TrainEvent::WeightsLoaded { .. }
+            | TrainEvent::EarlyStopped { .. } => self.log.extend(log_line(event)),
             TrainEvent::Evaluated {
                 split,
                 accuracy,
@@ -220,6 +171,35 @@ impl LiveRun {
         }
     }
 
+    /// A run started (or resumed): its name, plan and a log line.
+    fn on_started(
+        &mut self,
+        run: &str,
+        run_dir: &std::path::Path,
+        config: &RunConfig,
+        device: &str,
+        start_epoch: usize,
+        params: usize,
+    ) {
+        self.name = run.to_string();
+        self.run_dir = Some(run_dir.to_path_buf());
+        self.device = device.to_string();
+        self.epochs_planned = config.train.epochs;
+        self.batch_size = config.train.batch_size;
+        self.start_epoch = start_epoch;
+        self.finished = None;
+        self.failed = None;
+        self.log.push(format!(
+            "started {run} on {device}: {} ({params} parameters){}",
+            config.model.display_name(),
+            if start_epoch > 0 {
+                format!(", resuming after epoch {start_epoch}")
+            } else {
+                String::new()
+            }
+        ));
+    }
+
     /// The EMA-smoothed loss for `smoothing` and its envelope, brought up to
     /// date with the points that arrived since the last call (the whole series
     /// is recomputed only when `smoothing` changes).
@@ -242,5 +222,47 @@ impl LiveRun {
         let eta = (self.is_running() && rate > 0.0)
             .then(|| (total - done).max(0.0) * self.batch_size.max(1) as f64 / rate);
         ((done / total).clamp(0.0, 1.0) as f32, eta)
+    }
+}
+
+/// The log line of an event that only adds one.
+fn log_line(event: &TrainEvent) -> Option<String> {
+    match event {
+        TrainEvent::Checkpoint {
+            epoch, batch, kind, ..
+        } => Some(match batch {
+            Some(b) => format!(
+                "checkpoint {} at epoch {}, batch {b} (resume continues there)",
+                kind.name(),
+                epoch + 1
+            ),
+            None => format!("checkpoint {} after epoch {epoch}", kind.name()),
+        }),
+        TrainEvent::LrChanged {
+            epoch,
+            from,
+            to,
+            reason,
+        } => Some(format!(
+            "epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"
+        )),
+        TrainEvent::WeightsLoaded {
+            file,
+            format,
+            tensors,
+            values,
+        } => Some(format!(
+            "loaded {tensors} pretrained tensors ({values} values, {format}) from {}",
+            file.display()
+        )),
+        TrainEvent::EarlyStopped {
+            epoch,
+            best_epoch,
+            best_val_accuracy,
+        } => Some(format!(
+            "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
+            best_val_accuracy * 100.0
+        )),
+        _ => None,
     }
 }
