@@ -157,6 +157,10 @@ fn bench_size<B: AutodiffBackend>(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optim.step(1e-4, model, grads)
     };
+    // burn creates parameters on first use; PyTorch's exist once the model
+    // is built, before its baseline. Create them all now, so both baselines
+    // hold the weights and both rises count the same things.
+    model.visit(&mut MaterializeParams);
     let memory = if measure_rss {
         PeakMemory::start()
     } else {
@@ -197,6 +201,16 @@ fn bench_size<B: AutodiffBackend>(
         inference_images_per_sec: (steps * batch) as f64 / infer_secs,
         train_peak_bytes,
         checkpoint_secs,
+    }
+}
+
+/// Touches every float parameter, which creates the ones still waiting for
+/// their first use.
+struct MaterializeParams;
+
+impl<B: Backend> burn::module::ModuleVisitor<B> for MaterializeParams {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+        let _ = param.val();
     }
 }
 
