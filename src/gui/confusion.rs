@@ -156,34 +156,16 @@ pub fn confusion_ui(
                     } else {
                         count as f32 / max
                     };
-                    painter.rect_filled(cell_rect.shrink(0.5), 0.0, heat(v));
-                    if cell >= 18.0 && count > 0 {
-                        let text = if view.normalised {
+                    // the count (or row share) where the cell can hold it
+                    let text = (cell >= 18.0 && count > 0).then(|| {
+                        if view.normalised {
                             format!("{:.0}", v * 100.0)
                         } else {
                             count.to_string()
-                        };
-                        let color = if v > 0.6 {
-                            Color32::BLACK
-                        } else {
-                            Color32::WHITE
-                        };
-                        painter.text(
-                            cell_rect.center(),
-                            egui::Align2::CENTER_CENTER,
-                            text,
-                            font.clone(),
-                            color,
-                        );
-                    }
-                    if view.selected == Some((t, p)) {
-                        painter.rect_stroke(
-                            cell_rect,
-                            0.0,
-                            egui::Stroke::new(2.0, Color32::WHITE),
-                            egui::StrokeKind::Inside,
-                        );
-                    }
+                        }
+                    });
+                    let selected = view.selected == Some((t, p));
+                    paint_cell(&painter, cell_rect, v, text, selected, &font);
                 }
             }
             if label_w > 0.0 {
@@ -218,6 +200,41 @@ pub fn confusion_ui(
             }
         });
     clicked
+}
+
+/// One cell of the matrix: its heat colour, its `text` when given, and the
+/// frame of the selected cell.
+fn paint_cell(
+    painter: &egui::Painter,
+    rect: Rect,
+    v: f32,
+    text: Option<String>,
+    selected: bool,
+    font: &egui::FontId,
+) {
+    painter.rect_filled(rect.shrink(0.5), 0.0, heat(v));
+    if let Some(text) = text {
+        let color = if v > 0.6 {
+            Color32::BLACK
+        } else {
+            Color32::WHITE
+        };
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            text,
+            font.clone(),
+            color,
+        );
+    }
+    if selected {
+        painter.rect_stroke(
+            rect,
+            0.0,
+            egui::Stroke::new(2.0, Color32::WHITE),
+            egui::StrokeKind::Inside,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -303,50 +303,7 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                         }
                     }
                 });
-                row.col(|ui| {
-                    let status_color = match r.status {
-                        RunStatus::Completed | RunStatus::EarlyStopped => {
-                            Color32::from_rgb(90, 190, 100)
-                        }
-                        RunStatus::Failed => Color32::from_rgb(230, 80, 70),
-                        _ => Color32::from_rgb(230, 150, 60),
-                    };
-                    let (dot, resp) =
-                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-                    ui.painter().circle_filled(dot.center(), 4.0, status_color);
-                    resp.on_hover_text(r.status.name());
-                    ui.label(&r.name);
-                    if let Some(holder) = &r.held_by {
-                        ui.label(RichText::new(format!("training ({holder})")).weak())
-                            .on_hover_text(
-                                "another process holds this run's lock: it is training it now",
-                            );
-                    }
-                    // a stopped or failed run offers to continue, beside its name
-                    if r.resumable {
-                        // a run without an end record may still be training
-                        // elsewhere: ask first
-                        let interrupted = r.status == RunStatus::Interrupted;
-                        let resume = ui
-                            .add_enabled(
-                                !view.busy,
-                                egui::Button::new(if interrupted { "resume…" } else { "resume" })
-                                    .small(),
-                            )
-                            .on_hover_text(format!(
-                                "Continue this {} run from its last checkpoint, in its own folder",
-                                r.status
-                            ))
-                            .on_disabled_hover_text("a run is training in this window");
-                        if resume.clicked() {
-                            if interrupted {
-                                view.confirm_resume = Some(r.path.clone());
-                            } else {
-                                view.resume_request = Some(r.path.clone());
-                            }
-                        }
-                    }
-                });
+                row.col(|ui| run_name_cell_ui(ui, r, view));
                 row.col(|ui| {
                     ui.label(r.dataset_label()).on_hover_text(format!(
                         "dataset {}\nfingerprint of its train files: {}",
@@ -401,6 +358,47 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                 });
             });
         });
+}
+
+/// The run column: a status dot, the name, who trains it, and the resume
+/// button of a stopped or failed run.
+fn run_name_cell_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView) {
+    let status_color = match r.status {
+        RunStatus::Completed | RunStatus::EarlyStopped => Color32::from_rgb(90, 190, 100),
+        RunStatus::Failed => Color32::from_rgb(230, 80, 70),
+        _ => Color32::from_rgb(230, 150, 60),
+    };
+    let (dot, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().circle_filled(dot.center(), 4.0, status_color);
+    resp.on_hover_text(r.status.name());
+    ui.label(&r.name);
+    if let Some(holder) = &r.held_by {
+        ui.label(RichText::new(format!("training ({holder})")).weak())
+            .on_hover_text("another process holds this run's lock: it is training it now");
+    }
+    // a stopped or failed run offers to continue, beside its name
+    if r.resumable {
+        // a run without an end record may still be training
+        // elsewhere: ask first
+        let interrupted = r.status == RunStatus::Interrupted;
+        let resume = ui
+            .add_enabled(
+                !view.busy,
+                egui::Button::new(if interrupted { "resume…" } else { "resume" }).small(),
+            )
+            .on_hover_text(format!(
+                "Continue this {} run from its last checkpoint, in its own folder",
+                r.status
+            ))
+            .on_disabled_hover_text("a run is training in this window");
+        if resume.clicked() {
+            if interrupted {
+                view.confirm_resume = Some(r.path.clone());
+            } else {
+                view.resume_request = Some(r.path.clone());
+            }
+        }
+    }
 }
 
 fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
