@@ -66,8 +66,10 @@ pub struct EpochProgress {
     pub seconds: f64,
 }
 
-fn checkpoint_dir(run: &RunDir, kind: CheckpointKind) -> PathBuf {
-    run.checkpoints_dir().join(kind.name())
+/// The folder of a `kind` checkpoint in a run's checkpoint folder, or with a
+/// `suffix` (".tmp", ".old") one of its siblings during a save.
+fn kind_dir(checkpoints: &Path, kind: CheckpointKind, suffix: &str) -> PathBuf {
+    checkpoints.join(format!("{}{suffix}", kind.name()))
 }
 
 /// A checkpoint encoded in memory (weights, optimizer state, trainer state),
@@ -106,26 +108,14 @@ pub fn encode_checkpoint<B: AutodiffBackend>(
     Ok(EncodedCheckpoint { kind, files })
 }
 
-/// Save a checkpoint of `kind` now, on this thread. Returns its folder.
-pub fn save_checkpoint<B: AutodiffBackend>(
-    run: &RunDir,
-    kind: CheckpointKind,
-    model: &Network<B>,
-    optimizer: Option<&AnyOptimizer<Network<B>, B>>,
-    state: &TrainerState,
-) -> anyhow::Result<PathBuf> {
-    let encoded = encode_checkpoint(kind, model, optimizer, state)?;
-    write_checkpoint(&run.checkpoints_dir(), &encoded)
-}
-
 /// Write an encoded checkpoint into `checkpoints` (a run's checkpoint
 /// folder): into a fresh folder, then swapped in by rename. Returns its
 /// folder. On an error (a full disk, say) the previous checkpoint is kept.
 pub fn write_checkpoint(checkpoints: &Path, c: &EncodedCheckpoint) -> anyhow::Result<PathBuf> {
     let name = c.kind.name();
-    let final_dir = checkpoints.join(name);
-    let tmp = checkpoints.join(format!("{name}.tmp"));
-    let old = checkpoints.join(format!("{name}.old"));
+    let final_dir = kind_dir(checkpoints, c.kind, "");
+    let tmp = kind_dir(checkpoints, c.kind, ".tmp");
+    let old = kind_dir(checkpoints, c.kind, ".old");
     let _ = std::fs::remove_dir_all(&tmp);
     if let Err(e) = write_checkpoint_files(&tmp, c) {
         // a partial checkpoint never stays behind
@@ -209,11 +199,13 @@ pub fn verify_checkpoint(dir: &Path) -> anyhow::Result<()> {
 /// The folder of a saved checkpoint of `kind`, also after a crash between the two
 /// renames of a save.
 pub fn find_checkpoint(run: &RunDir, kind: CheckpointKind) -> Option<PathBuf> {
-    let dir = checkpoint_dir(run, kind);
-    let old = run.checkpoints_dir().join(format!("{}.old", kind.name()));
-    [dir, old]
-        .into_iter()
-        .find(|d| d.join("state.json").exists())
+    let checkpoints = run.checkpoints_dir();
+    [
+        kind_dir(&checkpoints, kind, ""),
+        kind_dir(&checkpoints, kind, ".old"),
+    ]
+    .into_iter()
+    .find(|d| d.join("state.json").exists())
 }
 
 pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {

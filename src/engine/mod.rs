@@ -16,8 +16,8 @@ mod trainer;
 mod training_loop;
 
 pub use checkpoint::{
-    encode_checkpoint, find_checkpoint, load_model, save_checkpoint, write_checkpoint,
-    CheckpointKind, EncodedCheckpoint, TrainerState,
+    encode_checkpoint, find_checkpoint, load_model, write_checkpoint, CheckpointKind,
+    EncodedCheckpoint, TrainerState,
 };
 pub use config::{
     ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
