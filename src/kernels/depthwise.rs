@@ -201,7 +201,8 @@ struct Wide {
 
 impl Wide {
     fn new(g: &ConvGeometry) -> Option<Wide> {
-        if g.stride != [1, 1] || g.oh == 0 || g.ow == 0 {
+        // an empty input plane has no rows to copy: the row-by-row path
+        if g.stride != [1, 1] || g.oh == 0 || g.ow == 0 || g.h == 0 || g.w == 0 {
             return None;
         }
         let pitch = g.w + 2 * g.pad[1];
@@ -278,4 +279,24 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         acc += a[i] * b[i];
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depthwise(x: [usize; 4], pad: usize) -> ConvGeometry {
+        let c = x[1];
+        ConvGeometry::new(x, [c, 1, 3, 3], [1, 1], [pad; 2], [pad; 2], [1, 1], c).unwrap()
+    }
+
+    #[test]
+    fn the_wide_layout_takes_stride_one_planes_with_rows() {
+        let wide = Wide::new(&depthwise([1, 2, 6, 6], 1)).unwrap();
+        assert_eq!(wide.pitch, 8);
+        assert_eq!(wide.span, 5 * 8 + 6);
+        // zero-width planes (padding alone gives outputs) take the row path
+        assert!(Wide::new(&depthwise([1, 2, 6, 0], 2)).is_none());
+        assert!(Wide::new(&depthwise([1, 2, 0, 6], 2)).is_none());
+    }
 }

@@ -23,14 +23,13 @@ use super::op_timer::timed;
 /// the padding before the first row and column; `oh x ow` outputs per plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolGeometry {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub pad: [usize; 2],
-    pub oh: usize,
-    pub ow: usize,
+    h: usize,
+    w: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    oh: usize,
+    ow: usize,
     batch: usize,
     channels: usize,
 }
@@ -38,8 +37,9 @@ pub struct PoolGeometry {
 impl PoolGeometry {
     /// The geometry of pooling `x` (f32, 4-D) with padding `pad_start` before
     /// and `pad_end` after each axis; None when burn's path should decide
-    /// (another dtype, a window larger than the padded input, a padding as
-    /// wide as the window, which would leave a window with no input).
+    /// (another dtype, an empty plane, a window larger than the padded input,
+    /// a padding as wide as the window, which would leave a window with no
+    /// input).
     pub fn of(
         x: &FlexTensor,
         kernel: [usize; 2],
@@ -51,6 +51,10 @@ impl PoolGeometry {
             return None;
         }
         let [batch, channels, h, w]: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+        // an empty plane has no window to pool
+        if h == 0 || w == 0 {
+            return None;
+        }
         if (0..2).any(|a| pad_start[a] >= kernel[a] || pad_end[a] >= kernel[a]) {
             return None;
         }
@@ -60,7 +64,6 @@ impl PoolGeometry {
                 .map(|room| room / stride[a] + 1)
         };
         Some(Self {
-            planes: batch * channels,
             h,
             w,
             kernel,
@@ -71,6 +74,11 @@ impl PoolGeometry {
             batch,
             channels,
         })
+    }
+
+    /// Planes (images x channels).
+    fn planes(&self) -> usize {
+        self.batch * self.channels
     }
 
     fn out_plane(&self) -> usize {
@@ -163,7 +171,7 @@ fn pool_plane(
 
 /// The pooled values (and the winners, when `keep_winners`).
 fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>) {
-    let mut out = vec![0.0f32; g.planes * g.out_plane()];
+    let mut out = vec![0.0f32; g.planes() * g.out_plane()];
     let mut winners = vec![0u32; if keep_winners { out.len() } else { 0 }];
     let in_planes = x.par_chunks(g.h * g.w);
     if keep_winners {
@@ -187,7 +195,7 @@ fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>)
 
 /// Each output gradient added to its window's winner.
 fn backward(g: &PoolGeometry, dy: &[f32], winners: &[u32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; g.planes * g.h * g.w];
+    let mut dx = vec![0.0f32; g.planes() * g.h * g.w];
     dx.par_chunks_mut(g.h * g.w)
         .zip(
             dy.par_chunks(g.out_plane())
@@ -235,5 +243,24 @@ pub fn forward_autodiff(x: AdTensor, g: PoolGeometry) -> AdTensor {
             prep.finish((winners, g), tensor(out, g.out_shape()))
         }
         OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive, &g)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn geometry(dims: [usize; 4]) -> Option<PoolGeometry> {
+        let n: usize = dims.iter().product();
+        let x = FlexTensor::from_data(TensorData::new(vec![0.0f32; n], dims));
+        PoolGeometry::of(&x, [2, 2], [2, 2], [1, 1], [1, 1])
+    }
+
+    #[test]
+    fn empty_planes_are_left_to_burn() {
+        assert!(geometry([1, 1, 4, 4]).is_some());
+        assert!(geometry([1, 1, 0, 4]).is_none());
+        assert!(geometry([1, 1, 4, 0]).is_none());
     }
 }
