@@ -1,7 +1,7 @@
 use clap::Parser;
 
 fn main() {
-    facebench::cli::limit_heap_arenas();
+    facebench::cli::tune_heap();
     let cli = facebench::cli::Cli::parse();
     if let Err(e) = facebench::cli::run_cli(cli) {
         eprintln!("error: {e:#}");

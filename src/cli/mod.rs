@@ -14,7 +14,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, Subcommand};
 
 pub use commands::run_cli;
-pub use heap::limit_heap_arenas;
+pub use heap::tune_heap;
 
 #[derive(Debug, Parser)]
 #[command(

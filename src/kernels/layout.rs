@@ -6,6 +6,8 @@
 //! gemm covers the whole batch: the matrices stay wide even where the feature
 //! maps are 2x2 (ResNet-50's last stage at 64 px), which per-image gemms are not.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
@@ -24,30 +26,54 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) {
 fn im2col_row(x: &[f32], g: &ConvGeometry, row: usize, dst: &mut [f32]) {
     let kk = g.kh * g.kw;
     let (c, k) = (row / kk, row % kk);
-    let (ki, kj) = (k / g.kw, k % g.kw);
-    let (r_lo, r_hi) = g.valid_rows(ki);
-    let (c_lo, c_hi) = g.valid_cols(kj);
-    let col_off = kj * g.dilation[1];
     for n in 0..g.batch {
         let plane = &x[(n * g.cin + c) * g.in_plane()..][..g.in_plane()];
         let out = &mut dst[n * g.out_plane()..][..g.out_plane()];
-        for oh in 0..g.oh {
-            let line = &mut out[oh * g.ow..][..g.ow];
-            if oh < r_lo || oh >= r_hi || c_lo >= c_hi {
-                line.fill(0.0);
-                continue;
-            }
-            let ih = oh * g.stride[0] + ki * g.dilation[0] - g.pad[0];
-            let src = &plane[ih * g.w..][..g.w];
-            line[..c_lo].fill(0.0);
-            line[c_hi..].fill(0.0);
-            let first = c_lo * g.stride[1] + col_off - g.pad[1];
-            if g.stride[1] == 1 {
-                line[c_lo..c_hi].copy_from_slice(&src[first..first + (c_hi - c_lo)]);
-            } else {
-                for (i, v) in line[c_lo..c_hi].iter_mut().enumerate() {
-                    *v = src[first + i * g.stride[1]];
-                }
+        patch_lines(plane, g, (k / g.kw, k % g.kw), 0..g.oh, out);
+    }
+}
+
+/// The patch matrix of one image's output lines `lines`:
+/// `[Cin*KH*KW, lines.len()*OW]`, row `(c, ki, kj)` as in [`im2col`]. `x` is
+/// the image (`[Cin, H, W]`); `col` is fully overwritten.
+pub fn im2col_lines(x: &[f32], g: &ConvGeometry, lines: Range<usize>, col: &mut [f32]) {
+    let kk = g.kh * g.kw;
+    let width = lines.len() * g.ow;
+    for (row, dst) in col.chunks_exact_mut(width).enumerate() {
+        let (c, k) = (row / kk, row % kk);
+        let plane = &x[c * g.in_plane()..][..g.in_plane()];
+        patch_lines(plane, g, (k / g.kw, k % g.kw), lines.clone(), dst);
+    }
+}
+
+/// Tap `(ki, kj)` of one input plane for output lines `lines`, one line of
+/// `OW` values after another into `out` (zero where the tap falls in the
+/// padding).
+#[inline]
+fn patch_lines(
+    plane: &[f32],
+    g: &ConvGeometry,
+    (ki, kj): (usize, usize),
+    lines: Range<usize>,
+    out: &mut [f32],
+) {
+    let (r_lo, r_hi) = g.valid_rows(ki);
+    let (c_lo, c_hi) = g.valid_cols(kj);
+    let first = (c_lo * g.stride[1] + kj * g.dilation[1]).wrapping_sub(g.pad[1]);
+    for (oh, line) in lines.zip(out.chunks_exact_mut(g.ow)) {
+        if oh < r_lo || oh >= r_hi || c_lo >= c_hi {
+            line.fill(0.0);
+            continue;
+        }
+        let ih = oh * g.stride[0] + ki * g.dilation[0] - g.pad[0];
+        let src = &plane[ih * g.w..][..g.w];
+        line[..c_lo].fill(0.0);
+        line[c_hi..].fill(0.0);
+        if g.stride[1] == 1 {
+            line[c_lo..c_hi].copy_from_slice(&src[first..first + (c_hi - c_lo)]);
+        } else {
+            for (i, v) in line[c_lo..c_hi].iter_mut().enumerate() {
+                *v = src[first + i * g.stride[1]];
             }
         }
     }
