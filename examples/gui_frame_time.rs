@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use egui_kittest::Harness;
-use facebench::engine::{EpochMetrics, TrainEvent};
 use facebench::gui::{confusion_ui, training_tab_ui, ConfusionView, LiveRun};
+use facebench::run::{EpochMetrics, TrainEvent};
 
 fn time_frames(name: &str, h: &mut Harness<'_, impl Sized>) {
     h.run_steps(3); // warm-up

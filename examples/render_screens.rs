@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
-use facebench::engine::RunConfig;
 use facebench::gui::{training_tab_ui, AppState, LiveRun, Tab, WorkbenchApp};
+use facebench::run::RunConfig;
 use facebench::store::RunDir;
 
 fn window<'a>(state: AppState, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {

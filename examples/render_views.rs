@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use egui_kittest::Harness;
-use facebench::engine::RunConfig;
 use facebench::gui::{training_tab_ui, AppState, LiveRun, Tab, WorkbenchApp};
+use facebench::run::RunConfig;
 use facebench::store::RunDir;
 
 fn main() -> anyhow::Result<()> {

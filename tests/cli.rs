@@ -60,8 +60,8 @@ fn train_eval_runs_on_orl40_at_64px() {
         log.contains("40 classes: train 320  val 40  test 40"),
         "{log}"
     );
-    assert!(log.contains("epoch   2"), "{log}");
-    assert!(log.contains("test accuracy"), "{log}");
+    assert!(log.contains("epoch 2: train loss"), "{log}");
+    assert!(log.contains("test: accuracy"), "{log}");
     let run = std::fs::read_dir(&runs)
         .unwrap()
         .next()

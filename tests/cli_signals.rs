@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use facebench::engine::{FinishStatus, TrainEvent};
+use facebench::run::{FinishStatus, TrainEvent};
 use facebench::store::RunStore;
 
 fn spawn_train(data: &Path, runs: &Path, epochs: usize, cwd: &Path) -> Child {
@@ -94,7 +94,7 @@ fn sigterm_stops_after_the_batch_with_a_checkpoint() {
     );
     let run = only_run(&runs);
     assert!(
-        facebench::engine::find_checkpoint(&run, facebench::engine::CheckpointKind::Last).is_some(),
+        facebench::engine::find_checkpoint(&run, facebench::run::CheckpointKind::Last).is_some(),
         "a checkpoint to resume from"
     );
 }

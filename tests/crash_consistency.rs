@@ -9,7 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use facebench::engine::{find_checkpoint, CheckpointKind, FinishStatus, TrainEvent, TrainerState};
+use facebench::engine::{find_checkpoint, TrainerState};
+use facebench::run::{CheckpointKind, FinishStatus, TrainEvent};
 use facebench::store::{RunDir, RunStore};
 
 const EPOCHS: usize = 3;
@@ -101,7 +102,8 @@ fn check_invariants(run: &RunDir, case: &str) {
         state.epochs_completed, best_epoch,
         "{case}: the best checkpoint holds the epoch the run names"
     );
-    let again = facebench::engine::evaluate_run(run, None, "cpu").unwrap();
+    let again =
+        facebench::engine::evaluate_run(run, None, facebench::run::DeviceChoice::Cpu).unwrap();
     assert_eq!(
         again.accuracy, eval.accuracy,
         "{case}: eval.json scored the best checkpoint"

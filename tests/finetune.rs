@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
 use burn::prelude::*;
-use facebench::engine::{
-    find_checkpoint, load_model, start_training, CheckpointKind, RunConfig, SchedulerKind,
-    TrainEvent, TrainRequest,
-};
+use facebench::engine::{find_checkpoint, load_model, start_training, TrainRequest};
 use facebench::loader::{AugmentConfig, Normalization};
 use facebench::model::{Architecture, DenseNet, Network};
+use facebench::run::{CheckpointKind, RunConfig, SchedulerKind, TrainEvent};
 use facebench::store::RunDir;
 use facebench::weights::{import_into, WeightFile};
 
@@ -44,7 +42,7 @@ fn densenet_fine_tunes_in_two_phases_from_an_h5_file() {
     config.finetune.phase2_lr = 1e-3;
     config.finetune.phase2_frozen_layers = 100;
     config.early_stopping.restore_best = false;
-    config.device = "cpu".into();
+    config.device = facebench::run::DeviceChoice::Cpu;
 
     let handle = start_training(TrainRequest {
         config: config.clone(),
@@ -140,7 +138,7 @@ fn a_run_stopped_in_phase_2_resumes_in_phase_2() {
     config.train.epochs = 3;
     config.train.batch_size = 8;
     config.finetune.phase1_epochs = 1;
-    config.device = "cpu".into();
+    config.device = facebench::run::DeviceChoice::Cpu;
     let runs = tmp.path().join("runs");
     let handle = start_training(TrainRequest {
         config,
@@ -190,7 +188,7 @@ fn a_missing_weight_file_fails_with_where_it_looked() {
     config.model.architecture = Architecture::Xception;
     config.model.weights = Some("no_such_weights.h5".into());
     config.data.input_size = 72;
-    config.device = "cpu".into();
+    config.device = facebench::run::DeviceChoice::Cpu;
     let handle = start_training(TrainRequest {
         config,
         data_root: data,

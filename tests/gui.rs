@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
-use facebench::engine::{train_blocking, FinishStatus, RunConfig, TrainRequest};
+use facebench::engine::{train_blocking, TrainRequest};
 use facebench::gui::{AppState, Tab, WorkbenchApp};
+use facebench::run::{FinishStatus, RunConfig};
 
 fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
     // Form fields are labelled by the row label beside them, which AccessKit
@@ -244,8 +245,8 @@ fn results_fixture_harness_named<'a>(
     selected: Option<(usize, usize)>,
     names: Option<&[&str]>,
 ) -> Harness<'a, WorkbenchApp> {
-    use facebench::engine::DatasetSummary;
     use facebench::gui::LoadedRun;
+    use facebench::run::DatasetSummary;
     use facebench::store::RunRecord;
     let fx: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
@@ -303,8 +304,8 @@ fn snapshot_results_tab_on_a_fixed_evaluation() {
 /// change), so the snapshot does not depend on a real run's timing.
 #[test]
 fn snapshot_training_tab_on_fixed_events() {
-    use facebench::engine::{EpochMetrics, TrainEvent};
     use facebench::gui::{training_tab_ui, LiveRun};
+    use facebench::run::{EpochMetrics, TrainEvent};
     let mut live = LiveRun::default();
     live.name = "fixed-run".into();
     live.device = "cpu".into();
@@ -359,7 +360,7 @@ fn snapshot_training_tab_on_fixed_events() {
 /// ticked for the overlay.
 #[test]
 fn snapshot_runs_tab_on_fixed_runs() {
-    use facebench::engine::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+    use facebench::run::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
     use facebench::store::{MetricsLog, RunDir, RunRecord};
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
@@ -588,7 +589,7 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
         "the same run folder"
     );
     assert!(
-        live.log.iter().any(|l| l.contains("resuming after epoch")),
+        live.log.iter().any(|l| l.starts_with("started") && l.contains(", resuming")),
         "{:?}",
         live.log
     );
@@ -608,7 +609,7 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
     let starts: Vec<usize> = events
         .iter()
         .filter_map(|e| match e {
-            facebench::engine::TrainEvent::Started { start_epoch, .. } => Some(*start_epoch),
+            facebench::run::TrainEvent::Started { start_epoch, .. } => Some(*start_epoch),
             _ => None,
         })
         .collect();
@@ -619,7 +620,7 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
     );
     assert!(matches!(
         events.last(),
-        Some(facebench::engine::TrainEvent::Finished {
+        Some(facebench::run::TrainEvent::Finished {
             status: FinishStatus::Completed,
             ..
         })
@@ -816,7 +817,7 @@ fn classes_show_in_natural_order_in_the_results() {
 /// resumed from the Runs tab only after saying that nothing trains it now.
 #[test]
 fn resuming_an_interrupted_run_asks_first() {
-    use facebench::engine::DatasetSummary;
+    use facebench::run::DatasetSummary;
     use facebench::store::{MetricsLog, RunDir, RunRecord};
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
@@ -846,7 +847,7 @@ fn resuming_an_interrupted_run_asks_first() {
     })
     .unwrap();
     let mut log = MetricsLog::open(&dir.metrics_path()).unwrap();
-    log.append(&facebench::engine::TrainEvent::Started {
+    log.append(&facebench::run::TrainEvent::Started {
         run: "run-killed".into(),
         run_dir: dir.path.clone(),
         config: Box::new(config),
@@ -892,7 +893,7 @@ fn resuming_an_interrupted_run_asks_first() {
 /// the Results tab says so; the UI thread never panics on it.
 #[test]
 fn a_damaged_eval_json_shows_an_error_in_the_results_tab() {
-    use facebench::engine::DatasetSummary;
+    use facebench::run::DatasetSummary;
     use facebench::store::{RunDir, RunRecord};
     let tmp = tempfile::tempdir().unwrap();
     let dir = RunDir::new(tmp.path().join("runs/damaged"));

@@ -5,10 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use facebench::engine::{
-    train_blocking, OptimizerKind, RunConfig, SchedulerKind, TrainEvent, TrainRequest,
-};
+use facebench::engine::{train_blocking, TrainRequest};
 use facebench::loader::Normalization;
+use facebench::run::{OptimizerKind, RunConfig, SchedulerKind, TrainEvent};
 
 fn preset(name: &str) -> RunConfig {
     RunConfig::load(
@@ -109,7 +108,7 @@ fn tiny_cpu_preset_reaches_half_the_orl_faces() {
     train_blocking(
         TrainRequest {
             config: RunConfig {
-                device: "cpu".into(),
+                device: facebench::run::DeviceChoice::Cpu,
                 ..preset("resnet-tiny-cpu.json")
             },
             data_root: common::orl40(),
@@ -141,10 +140,7 @@ fn a_preset_that_is_not_an_object_is_refused() {
     ] {
         let path = tmp.path().join("bad.json");
         std::fs::write(&path, text).unwrap();
-        let err = format!(
-            "{:#}",
-            facebench::engine::RunConfig::load(&path).unwrap_err()
-        );
+        let err = format!("{:#}", facebench::run::RunConfig::load(&path).unwrap_err());
         assert!(
             err.contains("bad.json") && err.contains(what) && err.contains("JSON object"),
             "{text}: {err}"

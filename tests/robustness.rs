@@ -11,7 +11,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use facebench::data::{decode_rgb8, probe_file, SkipReason};
-use facebench::engine::RunConfig;
+use facebench::run::RunConfig;
 use facebench::store::RunDir;
 use image::{ImageFormat, Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
@@ -218,15 +218,13 @@ fn hostile_run_folders_are_errors_not_panics() {
             let outcome = std::panic::catch_unwind(|| {
                 let summary = run.summary().map(|_| ());
                 let eval = run.read_eval().map(|_| ());
-                let state = facebench::engine::find_checkpoint(
-                    &run,
-                    facebench::engine::CheckpointKind::Last,
-                )
-                .map(|d| {
-                    std::fs::read_to_string(d.join("state.json")).ok().map(|t| {
-                        serde_json::from_str::<facebench::engine::TrainerState>(&t).is_ok()
-                    })
-                });
+                let state =
+                    facebench::engine::find_checkpoint(&run, facebench::run::CheckpointKind::Last)
+                        .map(|d| {
+                            std::fs::read_to_string(d.join("state.json")).ok().map(|t| {
+                                serde_json::from_str::<facebench::engine::TrainerState>(&t).is_ok()
+                            })
+                        });
                 (summary, eval, state)
             });
             match outcome {

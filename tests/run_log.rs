@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write;
 
-use facebench::engine::{EpochMetrics, TrainEvent};
+use facebench::run::{EpochMetrics, TrainEvent};
 use facebench::store::{read_events, MetricsLog, ResumePoint};
 
 fn iteration(epoch: usize, iteration: usize) -> TrainEvent {

@@ -7,9 +7,8 @@ use common::tiny_config;
 
 use std::path::PathBuf;
 
-use facebench::engine::{
-    start_training, CheckpointKind, FinishStatus, RunConfig, TrainEvent, TrainRequest,
-};
+use facebench::engine::{start_training, TrainRequest};
+use facebench::run::{CheckpointKind, FinishStatus, RunConfig, TrainEvent};
 use facebench::store::{RunDir, RunStore};
 
 fn collect(request: TrainRequest) -> Vec<TrainEvent> {
@@ -22,7 +21,7 @@ fn collect(request: TrainRequest) -> Vec<TrainEvent> {
     events
 }
 
-fn epochs(events: &[TrainEvent]) -> Vec<facebench::engine::EpochMetrics> {
+fn epochs(events: &[TrainEvent]) -> Vec<facebench::run::EpochMetrics> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -419,13 +418,13 @@ fn a_damaged_checkpoint_is_refused_by_name() {
     });
     let run = RunDir::new(run_dir(&events));
     // intact, it evaluates
-    facebench::engine::evaluate_run(&run, None, "cpu").unwrap();
+    facebench::engine::evaluate_run(&run, None, facebench::run::DeviceChoice::Cpu).unwrap();
     let weights = run.path.join("checkpoints/best/model.mpk");
     let mut bytes = std::fs::read(&weights).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     std::fs::write(&weights, bytes).unwrap();
-    let err = facebench::engine::evaluate_run(&run, None, "cpu")
+    let err = facebench::engine::evaluate_run(&run, None, facebench::run::DeviceChoice::Cpu)
         .unwrap_err()
         .to_string();
     assert!(
@@ -567,7 +566,8 @@ fn a_run_resumes_on_its_dataset_moved_elsewhere() {
     let record = RunDir::new(&dir).read_record().unwrap();
     assert_eq!(record.data_root, std::fs::canonicalize(&moved).unwrap());
     // and eval finds the data from any folder
-    facebench::engine::evaluate_run(&RunDir::new(&dir), None, "cpu").unwrap();
+    facebench::engine::evaluate_run(&RunDir::new(&dir), None, facebench::run::DeviceChoice::Cpu)
+        .unwrap();
 }
 
 /// A checkpoint without checksums (as earlier versions wrote them) that no
@@ -593,7 +593,7 @@ fn a_damaged_checkpoint_without_checksums_names_the_file() {
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
     let err = format!(
         "{:#}",
-        facebench::engine::evaluate_run(&run, None, "cpu").unwrap_err()
+        facebench::engine::evaluate_run(&run, None, facebench::run::DeviceChoice::Cpu).unwrap_err()
     );
     assert!(err.contains("model.mpk"), "names the file: {err}");
     assert!(!err.contains("0.14"), "no note about burn 0.14: {err}");

@@ -15,8 +15,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use facebench::engine::{start_training, RunConfig, TrainEvent, TrainRequest};
+use facebench::engine::{start_training, TrainRequest};
 use facebench::model::Architecture;
+use facebench::run::{RunConfig, TrainEvent};
 use facebench::weights::{check_weights, WeightFile};
 
 /// Virtual memory the CLI may use while checking a hostile file (KiB).
@@ -759,7 +760,7 @@ fn training_refuses_a_size_bomb_with_the_file_named() {
     config.model.architecture = Architecture::Densenet121;
     config.model.weights = Some(bomb.display().to_string());
     config.data.input_size = 64;
-    config.device = "cpu".into();
+    config.device = facebench::run::DeviceChoice::Cpu;
     let handle = start_training(TrainRequest {
         config,
         data_root: data,

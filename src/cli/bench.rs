@@ -11,9 +11,10 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::data::{Dataset, SplitConfig};
-use crate::engine::{OnBackend, OptimizerConfig, ResolvedDevice};
+use crate::engine::{OnBackend, ResolvedDevice};
 use crate::loader::{AugmentConfig, BatchStream, ImageBank, Pipeline};
 use crate::model::{Architecture, FreezePlan, ModelConfig, Network};
+use crate::run::OptimizerConfig;
 
 use super::peak_memory::PeakMemory;
 use super::pytorch_peer::{self, PeerReport, PeerRequest, PeerRow};
@@ -221,9 +222,9 @@ fn time_checkpoint<B: AutodiffBackend>(
     optim: &crate::engine::AnyOptimizer<Network<B>, B>,
 ) -> Option<CheckpointSecs> {
     use crate::engine::{
-        encode_checkpoint, write_checkpoint, CheckpointKind, EarlyStopping, LrSchedule,
-        TrainerState,
+        encode_checkpoint, write_checkpoint, EarlyStopping, LrSchedule, TrainerState,
     };
+    use crate::run::CheckpointKind;
     let dir = tempfile::tempdir().ok()?;
     let state = TrainerState {
         epochs_completed: 1,

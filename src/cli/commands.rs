@@ -10,10 +10,10 @@ use super::progress::TrainProgress;
 use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
-use crate::engine::{
-    evaluate_run, start_training, DeviceChoice, RunConfig, TrainEvent, TrainRequest,
-};
+use crate::engine::{evaluate_run, start_training, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
+use crate::numbers::thousands;
+use crate::run::{DeviceChoice, RunConfig, TrainEvent};
 use crate::store::RunStore;
 
 /// Run the parsed command line.
@@ -57,7 +57,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             runs,
             data,
             device,
-        } => eval(&run, runs, data, &device),
+        } => eval(&run, runs, data, device),
         Command::Runs { runs, json } => list_runs(runs, json),
         Command::DataReport {
             dir,
@@ -137,7 +137,12 @@ fn gui(
 }
 
 /// `facebench eval`: evaluate a run's best checkpoint and write eval.json.
-fn eval(run: &str, runs: PathBuf, data: Option<PathBuf>, device: &str) -> anyhow::Result<()> {
+fn eval(
+    run: &str,
+    runs: PathBuf,
+    data: Option<PathBuf>,
+    device: DeviceChoice,
+) -> anyhow::Result<()> {
     let store = RunStore::new(runs);
     let run = store.open(run)?;
     let report = evaluate_run(&run, data.as_deref(), device)?;
@@ -195,7 +200,7 @@ fn bench_command(args: BenchArgs) -> anyhow::Result<()> {
     if args.frozen_base && !architecture.is_transfer() {
         anyhow::bail!("--frozen-base needs a pretrained architecture (xception or densenet121); a ResNet trains from scratch");
     }
-    let device = DeviceChoice::resolve_text(&args.device)?;
+    let device = args.device.resolve().map_err(anyhow::Error::msg)?;
     println!(
         "machine: {} cores; device {device}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -300,19 +305,6 @@ fn weights_check(file: &std::path::Path, arch: &str, tensors: bool) -> anyhow::R
     Ok(())
 }
 
-/// 20861480 -> "20,861,480".
-pub(super) fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |a| format!("{a:.4}"))
 }
@@ -323,7 +315,7 @@ fn train(
     set: Vec<String>,
     runs: PathBuf,
     resume: Option<String>,
-    device: Option<String>,
+    device: Option<DeviceChoice>,
     json: bool,
 ) -> anyhow::Result<()> {
     let mut config = match &preset {

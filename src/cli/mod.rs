@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, Subcommand};
 
+use crate::run::DeviceChoice;
+
 pub use commands::run_cli;
 pub use heap::tune_heap;
 
@@ -73,7 +75,7 @@ pub enum Command {
         resume: Option<String>,
         /// auto, cpu, cuda or cuda:N (overrides the preset's `device`).
         #[arg(long)]
-        device: Option<String>,
+        device: Option<DeviceChoice>,
         /// Print one JSON event per line instead of progress bars.
         #[arg(long)]
         json: bool,
@@ -90,7 +92,7 @@ pub enum Command {
         data: Option<PathBuf>,
         /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
-        device: String,
+        device: DeviceChoice,
     },
     /// List the runs in the run store.
     Runs {
@@ -226,7 +228,7 @@ pub struct BenchArgs {
     pub depths: Vec<usize>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub device: DeviceChoice,
     /// Also run the same steps in PyTorch (python3 with torch; timm for
     /// Xception) and print both rates, their ratio and peak memory.
     #[arg(long)]

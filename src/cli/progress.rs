@@ -3,7 +3,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::Write;
 
-use crate::engine::{EpochMetrics, TrainEvent};
+use crate::run::{event_line, EventSink, TrainEvent};
 
 pub struct TrainProgress {
     multi: MultiProgress,
@@ -34,27 +34,6 @@ impl TrainProgress {
         }
     }
 
-    /// An epoch's summary line; the epoch bar gives way to it.
-    fn on_epoch(&mut self, m: &EpochMetrics) {
-        if let Some(bar) = self.epoch.take() {
-            bar.finish_and_clear();
-        }
-        self.println(format!(
-            "epoch {:>3}  train loss {:.4} acc {:5.1}%   val loss {:.4} acc {:5.1}%   lr {:.2e}  {:.1}s  {:.0} img/s",
-            m.epoch,
-            m.train_loss,
-            m.train_accuracy * 100.0,
-            m.val_loss,
-            m.val_accuracy * 100.0,
-            m.lr,
-            m.seconds,
-            m.images_per_sec
-        ));
-        if let Some(bar) = &self.run {
-            bar.set_position(m.epoch as u64);
-        }
-    }
-
     pub fn on_event(&mut self, event: &TrainEvent) {
         match event {
             TrainEvent::Started {
@@ -80,12 +59,8 @@ impl TrainProgress {
                 } else if *start_epoch > 0 {
                     self.println(format!("resuming after epoch {start_epoch}"));
                 }
-                let bar = self.multi.add(ProgressBar::new(config.train.epochs as u64));
-                bar.set_style(style(
-                    "run   [{bar:30}] epoch {pos}/{len}  {elapsed_precise}  ETA {eta_precise}",
-                ));
-                bar.set_position(*start_epoch as u64);
-                self.run = Some(bar);
+                self.start_run_bar(config.train.epochs, *start_epoch);
+                return;
             }
             TrainEvent::Iteration {
                 batch,
@@ -107,79 +82,51 @@ impl TrainProgress {
                     "ep {epoch} loss {loss:.4} acc {:.1}% {images_per_sec:.0} img/s",
                     accuracy * 100.0
                 ));
+                return;
             }
-            TrainEvent::Epoch(m) => self.on_epoch(m),
-            TrainEvent::LrChanged {
-                from, to, reason, ..
-            } => self.println(format!("lr       {from:.2e} -> {to:.2e} ({reason})")),
-            TrainEvent::PhaseChanged {
-                epoch,
-                phase,
-                description,
-            } => self.println(format!("epoch {epoch}: phase {phase}: {description}")),
-            TrainEvent::WeightsLoaded {
-                file,
-                format,
-                tensors,
-                values,
-            } => self.println(format!(
-                "weights  {tensors} tensors ({values} values, {format}) from {}",
-                file.display()
-            )),
-            TrainEvent::EarlyStopped {
-                epoch,
-                best_epoch,
-                best_val_accuracy,
-            } => self.println(format!(
-                "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
-                best_val_accuracy * 100.0
-            )),
-            TrainEvent::Evaluated {
-                split,
-                accuracy,
-                macro_f1,
-                macro_auc,
-                path,
-            } => self.println(format!(
-                "{split} accuracy {:.2}%  macro F1 {:.4}  macro AUC {}  -> {}",
-                accuracy * 100.0,
-                macro_f1,
-                macro_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
-                path.display()
-            )),
-            TrainEvent::Finished {
-                status,
-                epochs_completed,
-                seconds,
-                ..
-            } => {
+            TrainEvent::Epoch(m) => {
+                // the epoch bar gives way to the epoch's line
+                if let Some(bar) = self.epoch.take() {
+                    bar.finish_and_clear();
+                }
+                if let Some(bar) = &self.run {
+                    bar.set_position(m.epoch as u64);
+                }
+            }
+            TrainEvent::Finished { .. } => {
                 if let Some(bar) = self.run.take() {
                     bar.finish_and_clear();
                 }
-                self.println(format!(
-                    "finished {status:?} after {epochs_completed} epochs in {seconds:.1}s"
-                ));
             }
             TrainEvent::Failed { .. } => {
                 // the caller prints the error once, as "error: ..."
                 for bar in [self.epoch.take(), self.run.take()].into_iter().flatten() {
                     bar.abandon();
                 }
+                return;
             }
-            TrainEvent::Checkpoint {
-                epoch,
-                batch: Some(b),
-                kind,
-                ..
-            } => self.println(format!(
-                "checkpoint {} at epoch {}, batch {b}: --resume continues there",
-                kind.name(),
-                epoch + 1
-            )),
-            TrainEvent::Paused { .. }
-            | TrainEvent::Resumed { .. }
-            | TrainEvent::Checkpoint { .. } => {}
+            _ => {}
         }
+        if let Some(line) = event_line(event) {
+            self.println(line);
+        }
+    }
+
+    /// The bar of the whole run, in epochs.
+    fn start_run_bar(&mut self, epochs: usize, done: usize) {
+        let bar = self.multi.add(ProgressBar::new(epochs as u64));
+        bar.set_style(style(
+            "run   [{bar:30}] epoch {pos}/{len}  {elapsed_precise}  ETA {eta_precise}",
+        ));
+        bar.set_position(done as u64);
+        self.run = Some(bar);
+    }
+}
+
+impl EventSink for TrainProgress {
+    fn on_event(&mut self, event: &TrainEvent) -> anyhow::Result<()> {
+        TrainProgress::on_event(self, event);
+        Ok(())
     }
 }
 
@@ -193,8 +140,8 @@ impl Default for TrainProgress {
 fn started_lines(
     run: &str,
     run_dir: &std::path::Path,
-    config: &crate::engine::RunConfig,
-    dataset: &crate::engine::DatasetSummary,
+    config: &crate::run::RunConfig,
+    dataset: &crate::run::DatasetSummary,
     device: &str,
     params: usize,
 ) -> [String; 4] {
@@ -203,7 +150,7 @@ fn started_lines(
         format!(
             "model    {}  {} trainable parameters, {} px input",
             config.model.display_name(),
-            super::commands::thousands(params),
+            crate::numbers::thousands(params),
             config.data.input_size
         ),
         format!(

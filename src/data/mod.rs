@@ -3,6 +3,7 @@
 
 mod decode;
 pub mod demo;
+mod entry;
 mod error;
 mod natural;
 mod report;
@@ -14,10 +15,11 @@ mod walk;
 pub use decode::{
     decode_rgb8, decode_working_size, probe_file, ImageLimits, SkipReason, SkippedFile,
 };
+pub use entry::ImageEntry;
 pub use error::DatasetError;
 pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
-pub use scan::{Dataset, DatasetLayout, ImageEntry, Split};
+pub use scan::{Dataset, DatasetLayout, Split};
 pub use split::{stratified_split, SplitConfig};
 pub use stats::{
     cache_dir, channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats,

@@ -8,17 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::decode::{probe_file, SkipReason, SkippedFile};
+use super::entry::ImageEntry;
 use super::split::{stratified_split, SplitConfig};
 use super::DatasetError;
-
-/// One usable image: where it is, its class index, and its size from the header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageEntry {
-    pub path: PathBuf,
-    pub class: usize,
-    pub width: u32,
-    pub height: u32,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

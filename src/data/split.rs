@@ -5,7 +5,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{DatasetError, ImageEntry};
+use super::entry::ImageEntry;
+use super::DatasetError;
 
 /// How a folder without `train/ val/ test/` is split, and how a missing `val/` is
 /// carved from `train/`.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::decode::decode_rgb8;
 use super::ImageEntry;
-use crate::store::atomic_write;
+use crate::files::atomic_write;
 
 /// Mean and standard deviation of each RGB channel, on the [0, 1] scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

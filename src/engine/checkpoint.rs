@@ -11,29 +11,14 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::optimizer::AnyOptimizer;
+use super::recorder_error::recorder_error_text;
 use super::schedule::{EarlyStopping, LrSchedule};
+use crate::files::write_file;
 use crate::model::Network;
-use crate::store::{write_file, RunDir};
+use crate::run::CheckpointKind;
+use crate::store::RunDir;
 
 type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckpointKind {
-    /// The newest state, for resuming.
-    Last,
-    /// The epoch with the best val accuracy.
-    Best,
-}
-
-impl CheckpointKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckpointKind::Last => "last",
-            CheckpointKind::Best => "best",
-        }
-    }
-}
 
 /// Everything besides weights that a resumed run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,17 +227,6 @@ fn read_model<B: Backend>(
             )
         })?;
     Ok(model.load_record(record))
-}
-
-/// burn's words for a record that does not load, without the note about
-/// burn 0.14's format that it appends to every failed tensor (facebench never
-/// wrote that format, so the note only misleads).
-pub(crate) fn recorder_error_text(e: &dyn std::fmt::Display) -> String {
-    let text = e.to_string();
-    let cut = text
-        .find("The internal data format has changed")
-        .unwrap_or(text.len());
-    text[..cut].trim().to_string()
 }
 
 /// Load weights and optimizer state for resuming, from a checkpoint whose

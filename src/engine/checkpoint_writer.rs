@@ -10,7 +10,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::checkpoint::{write_checkpoint, CheckpointKind, EncodedCheckpoint};
+use super::checkpoint::{write_checkpoint, EncodedCheckpoint};
+use crate::run::CheckpointKind;
 
 /// A checkpoint on disk, with where training stood when it was taken.
 #[derive(Debug, Clone, PartialEq)]

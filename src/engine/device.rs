@@ -1,13 +1,7 @@
 //! Choosing where to train: the CPU (burn-flex) or, with feature `cuda`, a CUDA
 //! GPU when a driver is actually present.
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceChoice {
-    Auto,
-    Cpu,
-    Cuda(usize),
-}
+use crate::run::DeviceChoice;
 
 /// What the run will use. A build without the `cuda` feature has no CUDA
 /// variant, so no code has to handle one it cannot run.
@@ -56,28 +50,6 @@ impl std::fmt::Display for ResolvedDevice {
 }
 
 impl DeviceChoice {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim().to_ascii_lowercase();
-        match t.as_str() {
-            "auto" | "" => Ok(DeviceChoice::Auto),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
-            _ => t
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceChoice::Cuda)
-                .ok_or_else(|| format!("unknown device '{text}'; use auto, cpu, cuda or cuda:N")),
-        }
-    }
-
-    /// Parse `text` (auto, cpu, cuda, cuda:N) and pick the device: what the
-    /// trainer, the evaluator and the benchmark each need, in one call.
-    pub fn resolve_text(text: &str) -> anyhow::Result<ResolvedDevice> {
-        Self::parse(text)
-            .and_then(Self::resolve)
-            .map_err(anyhow::Error::msg)
-    }
-
     /// Pick the device. `Auto` takes CUDA only when this build has it and the
     /// driver library loads; an explicit `cuda` that cannot work is an error.
     pub fn resolve(self) -> Result<ResolvedDevice, String> {

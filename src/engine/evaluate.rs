@@ -8,12 +8,14 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::checkpoint::{find_checkpoint, load_model, CheckpointKind};
-use super::device::{DeviceChoice, OnBackend};
+use super::checkpoint::{find_checkpoint, load_model};
+use super::device::OnBackend;
 use super::prepare::prepare_data;
 use crate::eval::{classification_report, EvalReport};
 use crate::loader::{BatchStream, ImageBank, Pipeline};
 use crate::model::Network;
+use crate::run::CheckpointKind;
+use crate::run::DeviceChoice;
 use crate::store::RunDir;
 
 /// Class probabilities for every image of `bank`, in bank order, and images/s.
@@ -85,7 +87,7 @@ pub fn evaluate_bank<B: Backend>(
 pub fn evaluate_run(
     run: &RunDir,
     data_root: Option<&Path>,
-    device: &str,
+    device: DeviceChoice,
 ) -> anyhow::Result<EvalReport> {
     let record = run.read_record()?;
     let root = data_root.unwrap_or(&record.data_root);
@@ -119,7 +121,7 @@ pub fn evaluate_run(
     });
     let batch = record.config.train.batch_size;
     let classes = &record.dataset.classes;
-    let resolved = DeviceChoice::resolve_text(device)?;
+    let resolved = device.resolve().map_err(anyhow::Error::msg)?;
     let mut report = resolved.dispatch(EvalJob {
         checkpoint: &dir,
         config: &record.config.model,

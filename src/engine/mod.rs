@@ -1,32 +1,28 @@
-//! The training engine: configuration, the training thread, checkpoints,
-//! schedules, device choice and the events it streams.
+//! The training engine: the training thread, checkpoints, schedules and the
+//! backend a device resolves to. What it is configured with and what it
+//! reports are the run's vocabulary, in [`crate::run`].
 
 mod checkpoint;
 mod checkpoint_writer;
-mod config;
 mod control;
 mod device;
 mod evaluate;
-mod events;
 mod optimizer;
 mod phases;
 mod prepare;
+mod recorder_error;
+mod reporter;
 mod schedule;
 mod trainer;
 mod training_loop;
 
 pub use checkpoint::{
-    encode_checkpoint, find_checkpoint, load_model, write_checkpoint, CheckpointKind,
-    EncodedCheckpoint, TrainerState,
-};
-pub use config::{
-    ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
-    OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
+    encode_checkpoint, find_checkpoint, load_model, write_checkpoint, EncodedCheckpoint,
+    TrainerState,
 };
 pub use control::TrainControl;
-pub use device::{cuda_driver_available, DeviceChoice, OnBackend, ResolvedDevice};
+pub use device::{cuda_driver_available, OnBackend, ResolvedDevice};
 pub use evaluate::{evaluate_run, predict};
-pub use events::{DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
 pub use optimizer::AnyOptimizer;
 pub use prepare::{prepare_data, PreparedData};
 pub use schedule::{EarlyStopping, LrSchedule};

@@ -13,7 +13,7 @@ use burn::optim::{
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
-use super::config::{OptimizerConfig, OptimizerKind};
+use crate::run::{OptimizerConfig, OptimizerKind};
 
 /// Encodes exactly what [`FileRecorder`] writes, into memory.
 type BytesRecorder = NamedMpkBytesRecorder<FullPrecisionSettings>;
@@ -84,7 +84,7 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
             anyhow::anyhow!(
                 "cannot load optimizer state {}: {}; the file is damaged, or was saved for another optimizer",
                 path.with_extension("mpk").display(),
-                super::checkpoint::recorder_error_text(&e)
+                super::recorder_error::recorder_error_text(&e)
             )
         };
         Ok(match self {

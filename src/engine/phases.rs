@@ -2,8 +2,8 @@
 //! DenseNet-121) has two: the head on a frozen base, then the base unfrozen at a
 //! lower learning rate.
 
-use super::config::{OptimizerConfig, RunConfig};
 use crate::model::FreezePlan;
+use crate::run::{OptimizerConfig, RunConfig};
 
 /// The phase a new run starts in.
 pub fn first_phase(config: &RunConfig) -> usize {

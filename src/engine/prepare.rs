@@ -9,8 +9,8 @@ use crate::data::{
 };
 use crate::loader::{ImageBank, Normalization, Pipeline};
 
-use super::events::DatasetSummary;
-use super::RunConfig;
+use crate::run::DatasetSummary;
+use crate::run::RunConfig;
 
 pub struct PreparedData {
     pub dataset: Dataset,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{EarlyStoppingConfig, Monitor, SchedulerConfig, SchedulerKind};
+use crate::run::{EarlyStoppingConfig, Monitor, SchedulerConfig, SchedulerKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LrSchedule {

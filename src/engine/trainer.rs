@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Receiver};
 
-use super::checkpoint::{find_checkpoint, load_state, CheckpointKind, TrainerState};
+use super::checkpoint::{find_checkpoint, load_state, TrainerState};
 use super::control::TrainControl;
-use super::device::{DeviceChoice, OnBackend};
-use super::events::TrainEvent;
+use super::device::OnBackend;
 use super::prepare::{prepare_data, PreparedData};
-use super::training_loop::train_on;
-use super::RunConfig;
+use super::reporter::Reporter;
+use super::training_loop::{train_on, RunContext};
+use crate::run::CheckpointKind;
+use crate::run::RunConfig;
+use crate::run::TrainEvent;
 use crate::store::{lock_run, MetricsLog, ResumePoint, RunDir, RunRecord, RunStore};
 
 /// What to train.
@@ -44,24 +46,6 @@ impl TrainHandle {
     }
 }
 
-/// Sends events to the caller and appends them to the run's `metrics.jsonl`.
-pub(super) struct Reporter {
-    tx: Sender<TrainEvent>,
-    log: Option<MetricsLog>,
-}
-
-impl Reporter {
-    pub(super) fn emit(&mut self, event: TrainEvent) -> anyhow::Result<()> {
-        if let Some(log) = &mut self.log {
-            log.append(&event)
-                .with_context(|| format!("cannot append to {}", log.path().display()))?;
-        }
-        // a caller that stopped listening does not stop the run
-        let _ = self.tx.send(event);
-        Ok(())
-    }
-}
-
 /// Start training on a background thread.
 pub fn start_training(request: TrainRequest) -> TrainHandle {
     let (tx, rx) = unbounded();
@@ -70,7 +54,7 @@ pub fn start_training(request: TrainRequest) -> TrainHandle {
     let thread = std::thread::Builder::new()
         .name("facebench-train".into())
         .spawn(move || {
-            let mut reporter = Reporter { tx, log: None };
+            let mut reporter = Reporter::new(tx);
             let result =
                 std::panic::catch_unwind(AssertUnwindSafe(|| run(&request, &mut reporter, &ctl)));
             let error = match result {
@@ -86,9 +70,7 @@ pub fn start_training(request: TrainRequest) -> TrainHandle {
                 }
             };
             let _ = reporter.emit(TrainEvent::Failed { error });
-            if let Some(log) = &mut reporter.log {
-                let _ = log.flush();
-            }
+            reporter.flush_log();
         })
         .ok();
     TrainHandle {
@@ -129,7 +111,7 @@ fn run(
 ) -> anyhow::Result<()> {
     let (config, existing, data_root, resume_dir) = what_to_train(request)?;
     config.check()?;
-    let device = DeviceChoice::resolve_text(&config.device)?;
+    let device = config.device.resolve().map_err(anyhow::Error::msg)?;
     let data = prepare_data(&data_root, &config, false)?;
     let run_dir = match existing {
         Some((run, record)) => same_data_or_bail(run, record, &data, &data_root)?,
@@ -145,7 +127,7 @@ fn run(
     let _lock = lock_run(&run_dir.path)?;
     // read (and verified) once, for the log's repair and the training loop
     let resume_state = resume_dir.as_deref().map(load_state).transpose()?;
-    reporter.log = Some(open_log(
+    reporter.attach_log(open_log(
         &run_dir,
         resume_state.as_ref(),
         request.resume.is_some(),
@@ -166,7 +148,7 @@ fn run(
     if result.is_err() && ctx.resume.is_none() && !run_dir.config_path().exists() {
         // the inputs failed before the run began (weights that do not load,
         // say): the error goes to the caller, and no empty run folder stays
-        reporter.log = None;
+        reporter.detach_log();
         let _ = std::fs::remove_dir_all(&run_dir.path);
     }
     result
@@ -273,15 +255,4 @@ impl OnBackend for TrainJob<'_> {
     fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output {
         train_on::<B>(self.ctx, device, self.reporter, self.control)
     }
-}
-
-/// What a run trains on, shared by every step of the training loop.
-pub(super) struct RunContext<'a> {
-    pub config: &'a RunConfig,
-    pub data: &'a PreparedData,
-    pub data_root: &'a Path,
-    pub run: &'a RunDir,
-    /// The checkpoint folder to resume from, and its state.
-    pub resume: Option<(&'a Path, &'a TrainerState)>,
-    pub device_name: String,
 }

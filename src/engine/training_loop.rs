@@ -4,6 +4,7 @@
 //! early stopping, checkpoints), and at the end the evaluation of the best
 //! weights.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,20 +15,21 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{
-    encode_checkpoint, find_checkpoint, load_model, load_training, CheckpointKind, EpochProgress,
-    TrainerState,
+    encode_checkpoint, find_checkpoint, load_model, load_training, EpochProgress, TrainerState,
 };
 use super::checkpoint_writer::{CheckpointWriter, Written};
 use super::control::TrainControl;
 use super::evaluate::{evaluate_bank, loss_and_accuracy};
-use super::events::{EpochMetrics, FinishStatus, TrainEvent};
 use super::optimizer::AnyOptimizer;
 use super::phases;
+use super::prepare::PreparedData;
+use super::reporter::Reporter;
 use super::schedule::{EarlyStopping, LrSchedule};
-use super::trainer::{Reporter, RunContext};
 use crate::loader::{Batch, BatchStream, Pipeline};
 use crate::model::{trainable_params, Network};
-use crate::store::RunRecord;
+use crate::run::CheckpointKind;
+use crate::run::{EpochMetrics, FinishStatus, RunConfig, TrainEvent};
+use crate::store::{RunDir, RunRecord};
 
 /// Train the run of `ctx` on `device`, from its start or its checkpoint.
 pub(super) fn train_on<B: AutodiffBackend>(
@@ -540,4 +542,15 @@ fn report_checkpoints(reporter: &mut Reporter, written: Vec<Written>) -> anyhow:
 /// run's seed and the iteration alone.
 fn iteration_seed(seed: u64, iteration: usize) -> u64 {
     seed ^ (iteration as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// What a run trains on, shared by every step of the training loop.
+pub(super) struct RunContext<'a> {
+    pub config: &'a RunConfig,
+    pub data: &'a PreparedData,
+    pub data_root: &'a Path,
+    pub run: &'a RunDir,
+    /// The checkpoint folder to resume from, and its state.
+    pub resume: Option<(&'a Path, &'a TrainerState)>,
+    pub device_name: String,
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use egui::{RichText, Ui};
 
 use super::dataset_tab::{dataset_tab_ui, DatasetView};
-use super::experiment_panel::{experiment_ui, list_presets};
+use super::experiment_panel::{experiment_ui, list_presets, ExperimentPanel, PanelCommand};
 use super::export::{save_screenshot, ExportRequest};
 use super::jobs::Job;
 use super::live_run::LiveRun;
@@ -18,16 +18,11 @@ use super::runs_tab::{runs_tab_ui, RunsView};
 use super::state::{demo_dataset_dir, user_preset_dir, AppState, Tab};
 use super::status::{Status, StatusTopic};
 use super::thumbnails::ThumbnailCache;
+use super::train_session::TrainSession;
 use super::training_tab::training_tab_ui;
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
-use crate::engine::{start_training, RunConfig, TrainEvent, TrainHandle, TrainRequest};
-
-/// A training run started from this window.
-pub struct TrainSession {
-    pub handle: TrainHandle,
-    pub live: LiveRun,
-    pub run_dir: Option<PathBuf>,
-}
+use crate::engine::{start_training, TrainRequest};
+use crate::run::{RunConfig, TrainEvent};
 
 pub struct WorkbenchApp {
     pub state: AppState,
@@ -182,11 +177,11 @@ impl WorkbenchApp {
     }
 
     pub fn save_preset(&mut self) {
-        let name = crate::store::file_name_from(&self.save_as_name);
+        let name = crate::files::file_name_from(&self.save_as_name);
         let path = user_preset_dir().join(format!("{name}.json"));
         let result = serde_json::to_vec_pretty(&self.state.config)
             .map_err(|e| e.to_string())
-            .and_then(|b| crate::store::atomic_write(&path, &b).map_err(|e| e.to_string()));
+            .and_then(|b| crate::files::atomic_write(&path, &b).map_err(|e| e.to_string()));
         let text = match result {
             Ok(()) => {
                 self.presets = list_presets();
@@ -212,6 +207,19 @@ impl WorkbenchApp {
         self.set_status(StatusTopic::Run, format!("resuming {}…", run.display()));
         self.resume_job = Some(spawn_resume(ctx, run));
         self.state.tab = Tab::Training;
+    }
+
+    /// Do what the experiment panel asked for.
+    fn run_command(&mut self, ctx: &egui::Context, command: PanelCommand) {
+        match command {
+            PanelCommand::OpenDataset => self.open_dataset(ctx),
+            PanelCommand::PickFolder => self.pick_folder(ctx),
+            PanelCommand::UseDemoDataset => self.use_demo_dataset(ctx),
+            PanelCommand::LoadPreset(path) => self.load_preset(&path),
+            PanelCommand::SavePreset => self.save_preset(),
+            PanelCommand::StartTraining => self.start_training(ctx),
+            PanelCommand::ClearStatus(topic) => self.clear_status(topic),
+        }
     }
 
     /// A run is training in this window, or about to.
@@ -403,7 +411,23 @@ impl WorkbenchApp {
             .resizable(true)
             .default_size(330.0)
             .show(ui, |ui| {
-                experiment_ui(ui, self);
+                let busy = self.is_busy();
+                let commands = experiment_ui(
+                    ui,
+                    ExperimentPanel {
+                        state: &mut self.state,
+                        save_as_name: &mut self.save_as_name,
+                        presets: &self.presets,
+                        dataset: &self.dataset,
+                        session: self.session.as_ref(),
+                        status: self.status.as_ref(),
+                        picking_folder: self.folder_pick.as_ref().is_some_and(|j| j.is_pending()),
+                        busy,
+                    },
+                );
+                for command in commands {
+                    self.run_command(ui.ctx(), command);
+                }
             });
         // the thumbnail loaders are made by the first poll, before any frame
         let Some((thumbs, big_thumbs)) = self.thumbs.as_mut() else {

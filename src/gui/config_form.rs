@@ -1,63 +1,13 @@
 //! The run-config form: every field of the run config with ranges, units and
 //! tooltips; an invalid value turns its label red with the reason under it.
 
-use egui::{Color32, RichText, Ui};
+use super::finetune_form::{head_fields_ui, phase_fields_ui};
+use super::form_rows::{combo, problem_for, row};
+use egui::{RichText, Ui};
 
-use crate::engine::{ConfigProblem, Monitor, OptimizerKind, RunConfig, SchedulerKind};
 use crate::loader::Normalization;
 use crate::model::Architecture;
-
-pub(crate) fn problem_for<'a>(
-    problems: &'a [ConfigProblem],
-    key: &str,
-) -> Option<&'a ConfigProblem> {
-    problems
-        .iter()
-        .find(|p| p.key == key || p.key.starts_with(&format!("{key}.")))
-}
-
-/// A labelled row; the label turns red with the problem as tooltip when invalid.
-pub(crate) fn row(
-    ui: &mut Ui,
-    label: &str,
-    tip: &str,
-    problem: Option<&ConfigProblem>,
-    add: impl FnOnce(&mut Ui),
-) {
-    ui.horizontal(|ui| {
-        let text = match problem {
-            Some(_) => RichText::new(label).color(Color32::from_rgb(230, 80, 70)),
-            None => RichText::new(label),
-        };
-        let r = ui.add_sized([118.0, 18.0], egui::Label::new(text));
-        match problem {
-            Some(p) => r.on_hover_text(format!("{tip}\n\n{}", p.message)),
-            None => r.on_hover_text(tip),
-        };
-        add(ui);
-    });
-    if let Some(p) = problem {
-        ui.label(
-            RichText::new(format!("  {}", p.message))
-                .small()
-                .color(Color32::from_rgb(230, 80, 70)),
-        );
-    }
-}
-
-fn combo<T: Copy + PartialEq>(ui: &mut Ui, id: &str, value: &mut T, options: &[(T, &str)]) {
-    let current = options
-        .iter()
-        .find(|(v, _)| v == value)
-        .map_or("?", |(_, n)| n);
-    egui::ComboBox::from_id_salt(id)
-        .selected_text(current)
-        .show_ui(ui, |ui| {
-            for (v, name) in options {
-                ui.selectable_value(value, *v, *name);
-            }
-        });
-}
+use crate::run::{ConfigProblem, DeviceChoice, Monitor, OptimizerKind, RunConfig, SchedulerKind};
 
 pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     egui::CollapsingHeader::new("Architecture")
@@ -75,9 +25,7 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
     if c.model.architecture.is_transfer() {
         egui::CollapsingHeader::new("Fine-tuning phases")
             .default_open(true)
-            .show(ui, |ui| {
-                super::finetune_form::phase_fields_ui(ui, c, problems)
-            });
+            .show(ui, |ui| phase_fields_ui(ui, c, problems));
     }
     egui::CollapsingHeader::new("Schedule and stopping")
         .default_open(false)
@@ -98,7 +46,7 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         },
     );
     if c.model.architecture.is_transfer() {
-        super::finetune_form::head_fields_ui(ui, c, problems);
+        head_fields_ui(ui, c, problems);
     } else {
         row(
             ui,
@@ -491,10 +439,28 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
     row(
         ui,
         "device",
-        "auto, cpu, cuda or cuda:N",
-        problem_for(problems, "device"),
-        |ui| {
-            ui.add(egui::TextEdit::singleline(&mut c.device).desired_width(80.0));
-        },
+        "auto (CUDA when this build has it and a driver loads), cpu, or a CUDA GPU",
+        None,
+        |ui| device_ui(ui, &mut c.device),
     );
+}
+
+/// The device picker: auto, cpu, or cuda with the GPU's index.
+fn device_ui(ui: &mut Ui, device: &mut DeviceChoice) {
+    egui::ComboBox::from_id_salt("device")
+        .selected_text(match *device {
+            DeviceChoice::Cuda(_) => "cuda".to_string(),
+            other => other.to_string(),
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(device, DeviceChoice::Auto, "auto");
+            ui.selectable_value(device, DeviceChoice::Cpu, "cpu");
+            let cuda = matches!(device, DeviceChoice::Cuda(_));
+            if ui.selectable_label(cuda, "cuda").clicked() && !cuda {
+                *device = DeviceChoice::Cuda(0);
+            }
+        });
+    if let DeviceChoice::Cuda(index) = device {
+        ui.add(egui::DragValue::new(index).range(0..=63).prefix("GPU "));
+    }
 }

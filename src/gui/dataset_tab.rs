@@ -9,10 +9,11 @@ use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot};
 use super::export::ExportRequest;
 use super::jobs::Job;
 use super::plots::{legend_ui, linear_label, palette, TRAIN, VAL};
+use super::theme;
 use super::thumbnails::{color_image, ThumbnailCache};
 use crate::data::{decode_working_size, natural_cmp, natural_order, DatasetReport, SplitConfig};
-use crate::engine::RunConfig;
 use crate::loader::{AugmentConfig, Pipeline};
+use crate::run::RunConfig;
 
 pub struct ScanResult {
     pub report: DatasetReport,
@@ -132,10 +133,7 @@ pub fn dataset_tab_ui(
             return;
         }
         ScanState::Failed(e) => {
-            ui.colored_label(
-                egui::Color32::from_rgb(230, 80, 70),
-                format!("Cannot use this dataset: {e}"),
-            );
+            ui.colored_label(theme::ERROR, format!("Cannot use this dataset: {e}"));
             return;
         }
         ScanState::Ready(r) => r,
@@ -300,10 +298,7 @@ fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
 
 fn problems_ui(ui: &mut Ui, r: &DatasetReport) {
     for w in &r.warnings {
-        ui.colored_label(
-            egui::Color32::from_rgb(230, 150, 60),
-            format!("warning: {w}"),
-        );
+        ui.colored_label(theme::WARNING, format!("warning: {w}"));
     }
     egui::CollapsingHeader::new(format!("Skipped files ({})", r.skipped.len()))
         .default_open(r.skipped.len() <= 10)

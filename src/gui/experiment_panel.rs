@@ -2,13 +2,48 @@
 //! Train / Pause / Stop controls. Invalid values are marked where they are
 //! entered and Train stays disabled with the reason shown.
 
-use egui::{Color32, RichText, Ui};
+use std::path::PathBuf;
 
-use super::app::WorkbenchApp;
+use egui::{RichText, Ui};
+
 use super::config_form::config_form_ui;
-use super::state::{demo_dataset_dir, preset_dirs, user_preset_dir};
-use super::status::StatusTopic;
-use crate::engine::ConfigProblem;
+use super::dataset_tab::DatasetView;
+use super::state::{demo_dataset_dir, preset_dirs, user_preset_dir, AppState};
+use super::status::{Status, StatusTopic};
+use super::theme;
+use super::train_session::TrainSession;
+use crate::run::ConfigProblem;
+
+/// What the panel asks the app to do; the app runs these at the end of the
+/// frame, so the panel needs no access to the app itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PanelCommand {
+    /// Scan the folder typed in the dataset field.
+    OpenDataset,
+    /// Open the folder dialog (off the UI thread).
+    PickFolder,
+    UseDemoDataset,
+    LoadPreset(PathBuf),
+    /// Save the form as a user preset named as typed.
+    SavePreset,
+    StartTraining,
+    /// Drop the status line about this topic (its subject just changed).
+    ClearStatus(StatusTopic),
+}
+
+/// What the panel shows and edits.
+pub struct ExperimentPanel<'a> {
+    pub state: &'a mut AppState,
+    pub save_as_name: &'a mut String,
+    pub presets: &'a [PathBuf],
+    pub dataset: &'a DatasetView,
+    /// The window's run; its Pause / Stop act on the run's controls directly.
+    pub session: Option<&'a TrainSession>,
+    pub status: Option<&'a Status>,
+    pub picking_folder: bool,
+    /// A run is training in this window, or about to.
+    pub busy: bool,
+}
 
 /// Presets found on disk: shipped ones first, then the user's.
 pub fn list_presets() -> Vec<std::path::PathBuf> {
@@ -31,52 +66,53 @@ pub fn list_presets() -> Vec<std::path::PathBuf> {
     out
 }
 
-pub fn experiment_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
+pub fn experiment_ui(ui: &mut Ui, mut panel: ExperimentPanel) -> Vec<PanelCommand> {
+    let mut commands = Vec::new();
     ui.heading("Experiment");
-    dataset_section_ui(ui, app);
+    dataset_section_ui(ui, &mut panel, &mut commands);
     ui.separator();
-    preset_section_ui(ui, app);
+    preset_section_ui(ui, &mut panel, &mut commands);
     ui.separator();
-    let problems = app.state.config.problems();
+    let problems = panel.state.config.problems();
     egui::ScrollArea::vertical()
         .max_height(ui.available_height() - 110.0)
         .show(ui, |ui| {
-            config_form_ui(ui, &mut app.state.config, &problems);
+            config_form_ui(ui, &mut panel.state.config, &problems);
         });
     ui.separator();
-    controls_ui(ui, app, &problems);
+    controls_ui(ui, &panel, &problems, &mut commands);
+    commands
 }
 
-fn dataset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
+fn dataset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Vec<PanelCommand>) {
     ui.label(RichText::new("Dataset").strong());
     ui.horizontal(|ui| {
         let edit = ui.add(
-            egui::TextEdit::singleline(&mut app.state.dataset_path)
+            egui::TextEdit::singleline(&mut panel.state.dataset_path)
                 .hint_text("folder of faces (type or paste)")
                 .desired_width(190.0),
         );
         if edit.changed() {
             // a message about the previous folder no longer applies
-            app.clear_status(StatusTopic::Dataset);
+            commands.push(PanelCommand::ClearStatus(StatusTopic::Dataset));
         }
         if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-            app.open_dataset(ui.ctx());
+            commands.push(PanelCommand::OpenDataset);
         }
         if ui
             .button("Open")
             .on_hover_text("Scan this folder")
             .clicked()
         {
-            app.open_dataset(ui.ctx());
+            commands.push(PanelCommand::OpenDataset);
         }
     });
     ui.horizontal(|ui| {
-        let picking = app.folder_pick.as_ref().is_some_and(|j| j.is_pending());
         if ui
-            .add_enabled(!picking, egui::Button::new("Browse…"))
+            .add_enabled(!panel.picking_folder, egui::Button::new("Browse…"))
             .clicked()
         {
-            app.pick_folder(ui.ctx());
+            commands.push(PanelCommand::PickFolder);
         }
         if ui
             .button("Use demo dataset")
@@ -86,67 +122,61 @@ fn dataset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
             ))
             .clicked()
         {
-            app.use_demo_dataset(ui.ctx());
+            commands.push(PanelCommand::UseDemoDataset);
         }
     });
 }
 
-fn preset_section_ui(ui: &mut Ui, app: &mut WorkbenchApp) {
+fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Vec<PanelCommand>) {
     ui.label(RichText::new("Preset").strong());
     ui.horizontal(|ui| {
-        let current = preset_label(app);
-        let mut chosen = None;
         egui::ComboBox::from_id_salt("preset")
-            .selected_text(current)
+            .selected_text(preset_label(panel.state))
             .width(170.0)
             .show_ui(ui, |ui| {
-                for p in &app.presets {
+                for p in panel.presets {
                     let name = p
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     if ui
-                        .selectable_label(app.state.preset.as_ref() == Some(p), name)
+                        .selectable_label(panel.state.preset.as_ref() == Some(p), name)
                         .clicked()
                     {
-                        chosen = Some(p.clone());
+                        commands.push(PanelCommand::LoadPreset(p.clone()));
                     }
                 }
             });
-        if let Some(p) = chosen {
-            app.load_preset(&p);
-        }
         if ui
-            .add_enabled(app.state.preset.is_some(), egui::Button::new("Reset"))
+            .add_enabled(panel.state.preset.is_some(), egui::Button::new("Reset"))
             .on_hover_text("Back to the preset's values")
             .clicked()
         {
-            if let Some(p) = app.state.preset.clone() {
-                app.load_preset(&p);
+            if let Some(p) = panel.state.preset.clone() {
+                commands.push(PanelCommand::LoadPreset(p));
             }
         }
     });
     ui.horizontal(|ui| {
         ui.add(
-            egui::TextEdit::singleline(&mut app.save_as_name)
+            egui::TextEdit::singleline(panel.save_as_name)
                 .hint_text("my-preset")
                 .desired_width(150.0),
         );
-        let valid = !app.save_as_name.trim().is_empty();
+        let valid = !panel.save_as_name.trim().is_empty();
         if ui
             .add_enabled(valid, egui::Button::new("Save as"))
             .on_hover_text(format!("Save to {}", user_preset_dir().display()))
             .clicked()
         {
-            app.save_preset();
+            commands.push(PanelCommand::SavePreset);
         }
     });
 }
 
 /// The preset's name, with "(edited)" once the form differs from it.
-pub fn preset_label(app: &WorkbenchApp) -> String {
-    let Some(name) = app
-        .state
+pub fn preset_label(state: &AppState) -> String {
+    let Some(name) = state
         .preset
         .as_ref()
         .and_then(|p| p.file_stem())
@@ -154,41 +184,47 @@ pub fn preset_label(app: &WorkbenchApp) -> String {
     else {
         return "(none)".into();
     };
-    match &app.state.preset_config {
-        Some(c) if *c != app.state.config => format!("{name} (edited)"),
+    match &state.preset_config {
+        Some(c) if *c != state.config => format!("{name} (edited)"),
         _ => name,
     }
 }
 
 /// Why Train is disabled, if it is.
-pub fn train_blocker(app: &WorkbenchApp, problems: &[ConfigProblem]) -> Option<String> {
-    if app.is_busy() {
+pub fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Option<String> {
+    if panel.busy {
         return Some("a run is in progress".into());
     }
-    if app.state.dataset_path.trim().is_empty() {
+    let typed = panel.state.dataset_path.trim();
+    if typed.is_empty() {
         return Some("choose a dataset folder (or use the demo dataset)".into());
     }
     if let Some(p) = problems.first() {
         return Some(format!("fix {}: {}", p.key, p.message));
     }
-    if app.state.dataset_path.trim() != app.dataset.scanned_path {
+    if typed != panel.dataset.scanned_path {
         // the report (and any error) on show is the previous folder's
         return Some("press Open (or Enter) to scan the folder typed above".into());
     }
-    app.dataset.error().map(|e| format!("dataset: {e}"))
+    panel.dataset.error().map(|e| format!("dataset: {e}"))
 }
 
-fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) {
-    let blocker = train_blocker(app, problems);
+fn controls_ui(
+    ui: &mut Ui,
+    panel: &ExperimentPanel,
+    problems: &[ConfigProblem],
+    commands: &mut Vec<PanelCommand>,
+) {
+    let blocker = train_blocker(panel, problems);
     ui.horizontal(|ui| {
         let train = ui.add_enabled(
             blocker.is_none(),
             egui::Button::new(RichText::new("Train").strong()).min_size(egui::vec2(70.0, 0.0)),
         );
         if train.clicked() {
-            app.start_training(ui.ctx());
+            commands.push(PanelCommand::StartTraining);
         }
-        let running = app.session.as_ref().filter(|s| s.live.is_running());
+        let running = panel.session.filter(|s| s.live.is_running());
         if let Some(s) = running {
             let paused = s.live.paused || s.handle.control.is_paused();
             if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
@@ -208,12 +244,9 @@ fn controls_ui(ui: &mut Ui, app: &mut WorkbenchApp, problems: &[ConfigProblem]) 
         }
     });
     if let Some(reason) = blocker {
-        ui.label(
-            RichText::new(format!("Train is disabled: {reason}"))
-                .color(Color32::from_rgb(230, 150, 60)),
-        );
+        ui.label(RichText::new(format!("Train is disabled: {reason}")).color(theme::WARNING));
     }
-    if let Some(msg) = &app.status {
+    if let Some(msg) = panel.status {
         ui.label(RichText::new(&msg.text).weak());
     }
 }

@@ -44,7 +44,7 @@ pub fn write_csv(
         );
         text.push('\n');
     }
-    crate::store::atomic_write(path, text.as_bytes())
+    crate::files::atomic_write(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.to_path_buf())
 }

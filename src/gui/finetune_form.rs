@@ -3,8 +3,8 @@
 
 use egui::Ui;
 
-use super::config_form::{problem_for, row};
-use crate::engine::{ConfigProblem, RunConfig};
+use super::form_rows::{problem_for, row};
+use crate::run::{ConfigProblem, RunConfig};
 
 /// Weights file and head sizes (shown instead of the ResNet fields).
 pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {

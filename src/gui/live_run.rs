@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 use super::decimate::{Envelope, SmoothedSeries};
-use crate::engine::{EpochMetrics, FinishStatus, RunConfig, TrainEvent};
+use crate::run::{event_line, EpochMetrics, EventSink, FinishStatus, RunConfig, TrainEvent};
 
 /// What happened in one run, ready to plot.
 #[derive(Debug, Default, Clone)]
@@ -62,6 +62,7 @@ impl LiveRun {
     }
 
     pub fn apply(&mut self, event: &TrainEvent) {
+        self.log.extend(event_line(event));
         match event {
             TrainEvent::Started {
                 run,
@@ -69,9 +70,8 @@ impl LiveRun {
                 config,
                 device,
                 start_epoch,
-                params,
                 ..
-            } => self.on_started(run, run_dir, config, device, *start_epoch, *params),
+            } => self.on_started(run, run_dir, config, device, *start_epoch),
             TrainEvent::Iteration {
                 epoch,
                 iteration,
@@ -100,78 +100,36 @@ impl LiveRun {
                 self.batches_per_epoch = *batches;
             }
             TrainEvent::Epoch(m) => {
-                self.log.push(format!(
-                    "epoch {}: train loss {:.4} acc {:.1}%, val loss {:.4} acc {:.1}%, {:.1}s",
-                    m.epoch,
-                    m.train_loss,
-                    m.train_accuracy * 100.0,
-                    m.val_loss,
-                    m.val_accuracy * 100.0,
-                    m.seconds
-                ));
                 self.seconds += m.seconds;
                 self.epochs.retain(|e| e.epoch != m.epoch);
                 self.epochs.push(m.clone());
             }
-            TrainEvent::PhaseChanged {
-                epoch,
-                phase,
-                description,
-            } => {
+            TrainEvent::PhaseChanged { phase, .. } => {
                 let x = self.iter_x.last().copied().unwrap_or(0.0);
                 self.phase_changes.push((x, format!("phase {phase}")));
-                // runs recorded by early builds put "phase N: " in the description
-                let prefix = format!("phase {phase}: ");
-                let what = description.strip_prefix(&prefix).unwrap_or(description);
-                self.log
-                    .push(format!("epoch {epoch}: phase {phase}: {what}"));
             }
-            TrainEvent::Paused { .. } => {
-                self.paused = true;
-                self.log.push("paused".into());
-            }
-            TrainEvent::Resumed { .. } => {
-                self.paused = false;
-                self.log.push("resumed".into());
-            }
-            TrainEvent::Checkpoint { .. }
-            | TrainEvent::LrChanged { .. }
-            | TrainEvent::WeightsLoaded { .. }
-            | TrainEvent::EarlyStopped { .. } => self.log.extend(log_line(event)),
-            TrainEvent::Evaluated {
-                split,
-                accuracy,
-                macro_f1,
-                ..
-            } => {
-                self.test_accuracy = Some(*accuracy);
-                self.log.push(format!(
-                    "{split}: accuracy {:.2}%, macro F1 {macro_f1:.4}",
-                    accuracy * 100.0
-                ))
-            }
+            TrainEvent::Paused { .. } => self.paused = true,
+            TrainEvent::Resumed { .. } => self.paused = false,
+            TrainEvent::Evaluated { accuracy, .. } => self.test_accuracy = Some(*accuracy),
             TrainEvent::Finished {
-                status,
-                epochs_completed,
-                seconds,
-                ..
+                status, seconds, ..
             } => {
                 self.finished = Some(*status);
                 self.paused = false;
                 self.seconds = *seconds;
-                self.log.push(format!(
-                    "finished ({status:?}) after {epochs_completed} epochs, {seconds:.0}s"
-                ));
             }
             TrainEvent::Failed { error } => {
                 self.failed = Some(error.clone());
                 self.paused = false;
-                self.log.push(format!("failed: {error}"));
             }
+            TrainEvent::Checkpoint { .. }
+            | TrainEvent::LrChanged { .. }
+            | TrainEvent::WeightsLoaded { .. }
+            | TrainEvent::EarlyStopped { .. } => {}
         }
     }
 
-    /// A run started (or resumed): its name, plan and a log line.
+    /// A run started (or resumed): its name and plan.
     fn on_started(
         &mut self,
         run: &str,
@@ -179,7 +137,6 @@ impl LiveRun {
         config: &RunConfig,
         device: &str,
         start_epoch: usize,
-        params: usize,
     ) {
         self.name = run.to_string();
         self.run_dir = Some(run_dir.to_path_buf());
@@ -189,15 +146,6 @@ impl LiveRun {
         self.start_epoch = start_epoch;
         self.finished = None;
         self.failed = None;
-        self.log.push(format!(
-            "started {run} on {device}: {} ({params} parameters){}",
-            config.model.display_name(),
-            if start_epoch > 0 {
-                format!(", resuming after epoch {start_epoch}")
-            } else {
-                String::new()
-            }
-        ));
     }
 
     /// The EMA-smoothed loss for `smoothing` and its envelope, brought up to
@@ -225,44 +173,9 @@ impl LiveRun {
     }
 }
 
-/// The log line of an event that only adds one.
-fn log_line(event: &TrainEvent) -> Option<String> {
-    match event {
-        TrainEvent::Checkpoint {
-            epoch, batch, kind, ..
-        } => Some(match batch {
-            Some(b) => format!(
-                "checkpoint {} at epoch {}, batch {b} (resume continues there)",
-                kind.name(),
-                epoch + 1
-            ),
-            None => format!("checkpoint {} after epoch {epoch}", kind.name()),
-        }),
-        TrainEvent::LrChanged {
-            epoch,
-            from,
-            to,
-            reason,
-        } => Some(format!(
-            "epoch {epoch}: learning rate {from:.2e} -> {to:.2e} ({reason})"
-        )),
-        TrainEvent::WeightsLoaded {
-            file,
-            format,
-            tensors,
-            values,
-        } => Some(format!(
-            "loaded {tensors} pretrained tensors ({values} values, {format}) from {}",
-            file.display()
-        )),
-        TrainEvent::EarlyStopped {
-            epoch,
-            best_epoch,
-            best_val_accuracy,
-        } => Some(format!(
-            "early stop at epoch {epoch}: best val acc {:.1}% at epoch {best_epoch}",
-            best_val_accuracy * 100.0
-        )),
-        _ => None,
+impl EventSink for LiveRun {
+    fn on_event(&mut self, event: &TrainEvent) -> anyhow::Result<()> {
+        self.apply(event);
+        Ok(())
     }
 }

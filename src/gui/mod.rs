@@ -9,6 +9,7 @@ mod decimate;
 mod experiment_panel;
 mod export;
 mod finetune_form;
+mod form_rows;
 mod jobs;
 mod live_run;
 mod plots;
@@ -18,13 +19,14 @@ mod run_row;
 mod runs_tab;
 mod state;
 mod status;
+mod theme;
 mod thumbnails;
+mod train_session;
 mod training_tab;
 
-pub use app::{TrainSession, WorkbenchApp};
+pub use app::WorkbenchApp;
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};
 pub use decimate::{ema, min_max_envelope, Envelope, SmoothedSeries};
-pub use experiment_panel::train_blocker;
 pub use jobs::Job;
 pub use live_run::LiveRun;
 pub use results_tab::{LoadedRun, ResultsView, WRONG_PREDICTION};
@@ -32,13 +34,14 @@ pub use run_row::RunRow;
 pub use runs_tab::RunTail;
 pub use state::{AppState, Tab};
 pub use status::{Status, StatusTopic};
+pub use train_session::TrainSession;
 pub use training_tab::training_tab_ui;
 
 /// What the command line asks the window to start with (over the saved state).
 #[derive(Debug, Default)]
 pub struct StartOptions {
     pub data: Option<std::path::PathBuf>,
-    pub preset: Option<(crate::engine::RunConfig, std::path::PathBuf)>,
+    pub preset: Option<(crate::run::RunConfig, std::path::PathBuf)>,
     pub runs: Option<std::path::PathBuf>,
     /// Show this tab first.
     pub tab: Option<Tab>,

@@ -11,6 +11,7 @@ use super::confusion::{confusion_ui, ConfusionView};
 use super::export::{png_button_ui, write_csv, ExportRequest};
 use super::jobs::Job;
 use super::plots::{legend_ui, linear_label, palette};
+use super::theme;
 use super::thumbnails::ThumbnailCache;
 use crate::data::{natural_cmp, natural_order};
 use crate::eval::EvalReport;
@@ -140,7 +141,7 @@ pub fn results_tab_ui(
         return;
     }
     if let Some(e) = &view.error {
-        ui.colored_label(Color32::from_rgb(230, 80, 70), e);
+        ui.colored_label(theme::ERROR, e);
         return;
     }
     if view.loaded.is_none() {

@@ -5,14 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use egui::{Color32, RichText, Ui};
+use egui::{RichText, Ui};
 
-use super::app::TrainSession;
 use super::jobs::Job;
 use super::live_run::LiveRun;
-use crate::engine::{
-    start_training, CheckpointKind, FinishStatus, RunConfig, TrainEvent, TrainHandle, TrainRequest,
-};
+use super::theme;
+use super::train_session::TrainSession;
+use crate::engine::{start_training, TrainHandle, TrainRequest};
+use crate::run::{CheckpointKind, FinishStatus, RunConfig, TrainEvent};
 use crate::store::RunDir;
 
 /// A resumed run once its history is read and its training thread started.
@@ -94,7 +94,7 @@ pub fn resume_bar_ui(
     };
     let mut clicked = None;
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("This run {why}.")).color(Color32::from_rgb(230, 150, 60)));
+        ui.label(RichText::new(format!("This run {why}.")).color(theme::WARNING));
         if pending {
             ui.spinner();
             ui.label("resuming…");
@@ -115,7 +115,7 @@ pub fn resume_bar_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{DatasetSummary, EpochMetrics};
+    use crate::run::{DatasetSummary, EpochMetrics};
 
     fn started(start_epoch: usize) -> TrainEvent {
         TrainEvent::Started {

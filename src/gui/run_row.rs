@@ -1,7 +1,8 @@
 //! One row of the Runs tab's comparison table: a run's summary plus the data
 //! it was trained on and whether it can be resumed, read off the UI thread.
 
-use crate::engine::{find_checkpoint, CheckpointKind};
+use crate::engine::find_checkpoint;
+use crate::run::CheckpointKind;
 use crate::store::{lock_holder, RunDir, RunStatus, RunSummary};
 
 /// One line of the comparison table: the run's summary (with the data it was

@@ -7,7 +7,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use egui::{Color32, RichText, Ui};
+use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
@@ -16,7 +16,8 @@ use super::jobs::Job;
 use super::live_run::LiveRun;
 use super::plots::{legend_ui, linear_label, palette};
 use super::run_row::RunRow;
-use crate::engine::TrainEvent;
+use super::theme;
+use crate::run::TrainEvent;
 use crate::store::{RunStatus, RunStore};
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
@@ -364,9 +365,9 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
 /// button of a stopped or failed run.
 fn run_name_cell_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView) {
     let status_color = match r.status {
-        RunStatus::Completed | RunStatus::EarlyStopped => Color32::from_rgb(90, 190, 100),
-        RunStatus::Failed => Color32::from_rgb(230, 80, 70),
-        _ => Color32::from_rgb(230, 150, 60),
+        RunStatus::Completed | RunStatus::EarlyStopped => theme::SUCCESS,
+        RunStatus::Failed => theme::ERROR,
+        _ => theme::WARNING,
     };
     let (dot, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
     ui.painter().circle_filled(dot.center(), 4.0, status_color);
@@ -431,7 +432,7 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
         .collect();
     if datasets.len() > 1 {
         ui.colored_label(
-            Color32::from_rgb(230, 150, 60),
+            theme::WARNING,
             "The ticked runs were trained on different data (see the dataset column): their numbers do not compare.",
         );
     }
@@ -565,7 +566,7 @@ fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
                 ));
                 ui.horizontal(|ui| {
                     if ui
-                        .button(RichText::new("Delete").color(Color32::from_rgb(230, 80, 70)))
+                        .button(RichText::new("Delete").color(theme::ERROR))
                         .clicked()
                     {
                         view.message = Some(match std::fs::remove_dir_all(&path) {

@@ -11,6 +11,7 @@ use super::plots::{
     enveloped_line, legend_ui, linear_label, log10_grid_spacer, log10_label, titled_ui, RAW, TRAIN,
     VAL,
 };
+use super::theme;
 
 /// The vertical line where a two-phase run changes phase.
 const PHASE: Color32 = Color32::from_rgb(200, 200, 70);
@@ -134,13 +135,10 @@ fn status_ui(ui: &mut Ui, run: &LiveRun) {
         ui.heading(&run.name);
         ui.label(RichText::new(&run.device).weak());
         let (text, color) = match (&run.finished, &run.failed, run.paused) {
-            (_, Some(_), _) => ("failed".to_string(), Color32::from_rgb(230, 80, 70)),
-            (Some(s), _, _) => (
-                format!("{s:?}").to_lowercase(),
-                Color32::from_rgb(90, 190, 100),
-            ),
-            (None, None, true) => ("paused".into(), Color32::from_rgb(230, 150, 60)),
-            _ => ("training".into(), Color32::from_rgb(80, 150, 240)),
+            (_, Some(_), _) => ("failed".to_string(), theme::ERROR),
+            (Some(s), _, _) => (format!("{s:?}").to_lowercase(), theme::SUCCESS),
+            (None, None, true) => ("paused".into(), theme::WARNING),
+            _ => ("training".into(), theme::ACTIVE),
         };
         ui.label(RichText::new(text).color(color).strong());
         if let Some(acc) = run.test_accuracy {
@@ -158,7 +156,7 @@ fn status_ui(ui: &mut Ui, run: &LiveRun) {
     });
     ui.add(egui::ProgressBar::new(fraction).text(format!("run {:.0}%{eta}", fraction * 100.0)));
     if let Some(e) = &run.failed {
-        ui.colored_label(Color32::from_rgb(230, 80, 70), e);
+        ui.colored_label(theme::ERROR, e);
     }
 }
 
@@ -242,7 +240,7 @@ fn epoch_plot(
     id: &str,
     title: &str,
     height: f32,
-    value: impl Fn(&crate::engine::EpochMetrics) -> (f64, f64),
+    value: impl Fn(&crate::run::EpochMetrics) -> (f64, f64),
 ) -> egui::Rect {
     titled_ui(ui, &format!("{title} per epoch"), |ui| {
         let mut entries = vec![("train".to_string(), TRAIN), ("val".to_string(), VAL)];

@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::layout::{
-    col2im, from_channel_major, im2col, im2col_lines, im2row_images, to_channel_major, transpose_images,
+    col2im, from_channel_major, im2col, im2col_lines, im2row_images, to_channel_major,
+    transpose_images,
 };
 
 /// Output positions per tile of the channels-last forward (whole images).
@@ -612,16 +613,8 @@ mod tests {
             ([2, 6, 40, 40], [7, 6, 1, 1], 2, 0, 0),
         ];
         for (i, (xd, wd, stride, pad_start, pad_end)) in cases.into_iter().enumerate() {
-            let g = ConvGeometry::new(
-                xd,
-                wd,
-                [stride; 2],
-                [pad_start; 2],
-                [pad_end; 2],
-                [1, 1],
-                1,
-            )
-            .expect("valid geometry");
+            let g = ConvGeometry::new(xd, wd, [stride; 2], [pad_start; 2], [pad_end; 2], [1, 1], 1)
+                .expect("valid geometry");
             let x = pseudo_random(xd.iter().product(), 1 + i as u32);
             let w = pseudo_random(wd.iter().product(), 100 + i as u32);
             let b = pseudo_random(wd[0], 200 + i as u32);

@@ -4,8 +4,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic_write;
-use crate::engine::TrainEvent;
+use crate::files::atomic_write;
+use anyhow::Context;
+
+use crate::run::{EventSink, TrainEvent};
 
 /// Appends events; flushed at every epoch end, checkpoint and finish, so a crash
 /// keeps everything up to the last completed epoch.
@@ -127,4 +129,12 @@ pub fn read_events(path: &Path) -> anyhow::Result<Vec<TrainEvent>> {
         }
     }
     Ok(events)
+}
+
+/// The run's log as a sink: every event, one JSON line, in order.
+impl EventSink for MetricsLog {
+    fn on_event(&mut self, event: &TrainEvent) -> anyhow::Result<()> {
+        self.append(event)
+            .with_context(|| format!("cannot append to {}", self.path().display()))
+    }
 }

@@ -1,14 +1,10 @@
 //! The run store: one folder per run under `runs/`, written atomically and
 //! append-only so a crash never loses what came before it.
 
-mod atomic;
 mod metrics_log;
-mod names;
 mod run_dir;
 mod run_lock;
 
-pub use atomic::{atomic_write, write_file};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
-pub use names::file_name_from;
 pub use run_dir::{RunDir, RunRecord, RunStatus, RunStore, RunSummary};
 pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

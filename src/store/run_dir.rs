@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::{atomic_write, read_events};
-use crate::engine::{DatasetSummary, FinishStatus, RunConfig, TrainEvent};
+use super::read_events;
 use crate::eval::EvalReport;
+use crate::files::atomic_write;
+use crate::run::{DatasetSummary, FinishStatus, RunConfig, TrainEvent};
 
 /// `config.json`: what is needed to reproduce, resume or evaluate the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,7 +112,7 @@ impl RunStore {
     pub fn create(&self, label: &str) -> anyhow::Result<RunDir> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create runs folder {}", self.root.display()))?;
-        let label = super::file_name_from(label);
+        let label = crate::files::file_name_from(label);
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         for k in 1.. {
             let name = if k == 1 {

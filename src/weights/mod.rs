@@ -2,6 +2,8 @@
 //! files (no Python at run time) and loading them into the transfer bases.
 
 mod import;
+mod pickle_values;
+mod pickle_walk;
 mod source;
 mod torch_check;
 

@@ -3,6 +3,7 @@
 //! parsed, never executed: the PyTorch reader interprets the pickle's data
 //! opcodes only.
 
+use crate::numbers::human_bytes;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -51,22 +52,6 @@ fn parse_size(text: &str) -> Option<u64> {
     };
     let n: u64 = num.trim().parse().ok()?;
     n.checked_mul(1u64 << shift)
-}
-
-/// `1.5 GiB`, `640 KiB`, `12 bytes`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
-    for (unit, size) in UNITS {
-        if n >= size {
-            return format!("{:.1} {unit}", n as f64 / size as f64);
-        }
-    }
-    format!("{n} bytes")
 }
 
 /// A zeroed buffer of `n` values, or an error instead of an abort when the

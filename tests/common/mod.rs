@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use facebench::data::demo::{generate_demo_dataset, DemoConfig};
-use facebench::engine::{RunConfig, SchedulerKind};
 use facebench::loader::AugmentConfig;
 use facebench::model::ModelConfig;
+use facebench::run::{RunConfig, SchedulerKind};
 
 /// `../shared` beside the repository (or `$FACEBENCH_SHARED`). Panics with a clear
 /// message when it is missing: these tests need the real face data.
@@ -76,7 +76,7 @@ pub fn tiny_config(epochs: usize) -> RunConfig {
     c.scheduler.kind = SchedulerKind::None;
     c.train.epochs = epochs;
     c.train.batch_size = 16;
-    c.device = "cpu".into();
+    c.device = facebench::run::DeviceChoice::Cpu;
     c
 }
 
@@ -96,22 +96,22 @@ pub fn tiny_cli_sets(epochs: usize) -> Vec<String> {
 }
 
 /// The iteration numbers of the `Iteration` events, in order.
-pub fn iteration_numbers(events: &[facebench::engine::TrainEvent]) -> Vec<usize> {
+pub fn iteration_numbers(events: &[facebench::run::TrainEvent]) -> Vec<usize> {
     events
         .iter()
         .filter_map(|e| match e {
-            facebench::engine::TrainEvent::Iteration { iteration, .. } => Some(*iteration),
+            facebench::run::TrainEvent::Iteration { iteration, .. } => Some(*iteration),
             _ => None,
         })
         .collect()
 }
 
 /// The epoch numbers of the `Epoch` events, in order.
-pub fn epoch_numbers(events: &[facebench::engine::TrainEvent]) -> Vec<usize> {
+pub fn epoch_numbers(events: &[facebench::run::TrainEvent]) -> Vec<usize> {
     events
         .iter()
         .filter_map(|e| match e {
-            facebench::engine::TrainEvent::Epoch(m) => Some(m.epoch),
+            facebench::run::TrainEvent::Epoch(m) => Some(m.epoch),
             _ => None,
         })
         .collect()

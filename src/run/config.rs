@@ -11,6 +11,8 @@ use crate::data::SplitConfig;
 use crate::loader::{AugmentConfig, Normalization};
 use crate::model::ModelConfig;
 
+use super::DeviceChoice;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
@@ -24,8 +26,8 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// Two-phase fine-tuning of a pretrained base (Xception, DenseNet-121).
     pub finetune: FinetuneConfig,
-    /// "auto", "cpu", "cuda" or "cuda:N".
-    pub device: String,
+    /// Where to train; in run.json as "auto", "cpu", "cuda" or "cuda:N".
+    pub device: DeviceChoice,
 }
 
 impl Default for RunConfig {
@@ -39,7 +41,7 @@ impl Default for RunConfig {
             early_stopping: EarlyStoppingConfig::default(),
             train: TrainConfig::default(),
             finetune: FinetuneConfig::default(),
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
         }
     }
 }
@@ -411,9 +413,6 @@ impl RunConfig {
                     f.phase1_epochs, t.epochs
                 ),
             );
-        }
-        if let Err(e) = crate::engine::DeviceChoice::parse(&self.device) {
-            push("device", e);
         }
         out
     }

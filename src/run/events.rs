@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::CheckpointKind;
 use super::RunConfig;
 
 /// What the run is training on.
@@ -141,5 +140,24 @@ impl TrainEvent {
     /// Events after which `metrics.jsonl` is flushed to disk.
     pub fn is_durable(&self) -> bool {
         !matches!(self, TrainEvent::Iteration { .. })
+    }
+}
+
+/// Which of a run's two checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointKind {
+    /// The newest state, for resuming.
+    Last,
+    /// The epoch with the best val accuracy.
+    Best,
+}
+
+impl CheckpointKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointKind::Last => "last",
+            CheckpointKind::Best => "best",
+        }
     }
 }

@@ -1,0 +1,8 @@
+//! Small file utilities every layer may use: writing a file so that a crash
+//! never leaves half of it, and turning a user's text into a safe file name.
+
+mod atomic;
+mod names;
+
+pub use atomic::{atomic_write, write_file};
+pub use names::file_name_from;

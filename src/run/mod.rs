@@ -1,0 +1,20 @@
+//! The run's shared vocabulary: what a run is configured with
+//! ([`RunConfig`] and its groups), where it runs ([`DeviceChoice`]) and what it
+//! reports ([`TrainEvent`]). The engine produces these values, the store
+//! writes and reads them, the CLI and the GUI show them; none of those
+//! layers is needed to name them, so this folder imports none of them.
+
+mod config;
+mod device;
+mod event_text;
+mod events;
+mod sink;
+
+pub use config::{
+    ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
+    OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
+};
+pub use device::DeviceChoice;
+pub use event_text::event_line;
+pub use events::{CheckpointKind, DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+pub use sink::EventSink;
