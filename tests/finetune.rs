@@ -213,7 +213,7 @@ fn xception_refuses_inputs_below_71_px() {
     assert!(
         problems
             .iter()
-            .any(|p| p.key == "data.input_size" && p.message.contains("71")),
+            .any(|p| p.field == facebench::run::Field::DataInputSize && p.message.contains("71")),
         "{problems:?}"
     );
 }

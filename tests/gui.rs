@@ -589,7 +589,9 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
         "the same run folder"
     );
     assert!(
-        live.log.iter().any(|l| l.starts_with("started") && l.contains(", resuming")),
+        live.log
+            .iter()
+            .any(|l| l.starts_with("started") && l.contains(", resuming")),
         "{:?}",
         live.log
     );

@@ -2,12 +2,14 @@
 //! tooltips; an invalid value turns its label red with the reason under it.
 
 use super::finetune_form::{head_fields_ui, phase_fields_ui};
-use super::form_rows::{combo, problem_for, row};
+use super::form_rows::{combo, count_value, field_row, problem_for, range_of, rate_value, row};
 use egui::{RichText, Ui};
 
 use crate::loader::Normalization;
 use crate::model::Architecture;
-use crate::run::{ConfigProblem, DeviceChoice, Monitor, OptimizerKind, RunConfig, SchedulerKind};
+use crate::run::{
+    ConfigProblem, DeviceChoice, Field, Monitor, OptimizerKind, RunConfig, SchedulerKind,
+};
 
 pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     egui::CollapsingHeader::new("Architecture")
@@ -52,7 +54,7 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             ui,
             "blocks per stage",
             "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
-            problem_for(problems, "model"),
+            problem_for(problems, &[Field::Model]),
             |ui| {
                 for d in &mut c.model.depths {
                     ui.add(egui::DragValue::new(d).range(1..=64));
@@ -63,7 +65,7 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             ui,
             "base planes",
             "Planes of the first stage (64 in ResNet-50); later stages double it",
-            problem_for(problems, "model"),
+            problem_for(problems, &[Field::Model]),
             |ui| {
                 ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
             },
@@ -74,19 +76,9 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
 
 /// The "Data" section of the form.
 fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
-    row(
-        ui,
-        "input size",
-        "Side of the square input, in pixels (64-299)",
-        problem_for(problems, "data.input_size"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut c.data.input_size)
-                    .range(32..=512)
-                    .suffix(" px"),
-            );
-        },
-    );
+    field_row(ui, &[Field::DataInputSize], problems, |ui, range| {
+        ui.add(count_value(&mut c.data.input_size, range).suffix(" px"));
+    });
     row(
         ui,
         "normalisation",
@@ -105,7 +97,7 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             );
         },
     );
-    let split = problem_for(problems, "data.split");
+    let split = problem_for(problems, &[Field::DataSplit]);
     row(
         ui,
         "val / test split",
@@ -127,25 +119,15 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     row(ui, "split seed", "Same seed, same split", None, |ui| {
         ui.add(egui::DragValue::new(&mut c.data.split.seed));
     });
-    row(
-        ui,
-        "prefetch",
-        "Batches prepared ahead of the model on a background thread",
-        problem_for(problems, "data.prefetch_batches"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut c.data.prefetch_batches)
-                    .range(0..=64)
-                    .suffix(" batches"),
-            );
-        },
-    );
+    field_row(ui, &[Field::DataPrefetchBatches], problems, |ui, range| {
+        ui.add(count_value(&mut c.data.prefetch_batches, range).suffix(" batches"));
+    });
 }
 
 /// The "Augmentation" section of the form.
 fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     let a = &mut c.data.augment;
-    let p = problem_for(problems, "data.augment");
+    let p = problem_for(problems, &[Field::DataAugment]);
     row(
         ui,
         "crop area",
@@ -253,69 +235,25 @@ fn optimisation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             );
         },
     );
-    row(
-        ui,
-        "learning rate",
-        "Initial learning rate",
-        problem_for(problems, "optimizer.lr"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut o.lr)
-                    .speed(1e-4)
-                    .range(0.0..=10.0)
-                    .custom_formatter(|v, _| format!("{v:.1e}")),
-            );
-        },
-    );
-    row(
-        ui,
-        "weight decay",
-        "Decoupled for AdamW, L2 otherwise",
-        problem_for(problems, "optimizer.weight_decay"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut o.weight_decay)
-                    .speed(1e-5)
-                    .range(0.0..=0.5)
-                    .custom_formatter(|v, _| format!("{v:.1e}")),
-            );
-        },
-    );
+    field_row(ui, &[Field::OptimizerLr], problems, |ui, range| {
+        ui.add(rate_value(&mut o.lr, range, 1e-4));
+    });
+    field_row(ui, &[Field::OptimizerWeightDecay], problems, |ui, range| {
+        ui.add(rate_value(&mut o.weight_decay, range, 1e-5));
+    });
     if o.kind == OptimizerKind::Sgd {
-        row(
-            ui,
-            "momentum",
-            "SGD momentum",
-            problem_for(problems, "optimizer.momentum"),
-            |ui| {
-                ui.add(
-                    egui::DragValue::new(&mut o.momentum)
-                        .range(0.0..=0.999)
-                        .speed(0.01),
-                );
-                ui.checkbox(&mut o.nesterov, "Nesterov");
-            },
-        );
+        field_row(ui, &[Field::OptimizerMomentum], problems, |ui, range| {
+            ui.add(count_value(&mut o.momentum, range).speed(0.01));
+            ui.checkbox(&mut o.nesterov, "Nesterov");
+        });
     }
     let t = &mut c.train;
-    row(
-        ui,
-        "epochs",
-        "Passes over the train split",
-        problem_for(problems, "train.epochs"),
-        |ui| {
-            ui.add(egui::DragValue::new(&mut t.epochs).range(0..=10000));
-        },
-    );
-    row(
-        ui,
-        "batch size",
-        "Images per step (at least 2 for batch norm)",
-        problem_for(problems, "train.batch_size"),
-        |ui| {
-            ui.add(egui::DragValue::new(&mut t.batch_size).range(0..=4096));
-        },
-    );
+    field_row(ui, &[Field::TrainEpochs], problems, |ui, range| {
+        ui.add(count_value(&mut t.epochs, range));
+    });
+    field_row(ui, &[Field::TrainBatchSize], problems, |ui, range| {
+        ui.add(count_value(&mut t.batch_size, range));
+    });
     row(
         ui,
         "seed",
@@ -349,81 +287,54 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
         },
     );
     match s.kind {
-        SchedulerKind::Step => row(
+        SchedulerKind::Step => field_row(
             ui,
-            "step / gamma",
-            "Multiply by gamma every step epochs",
-            problem_for(problems, "scheduler"),
-            |ui| {
-                ui.add(
-                    egui::DragValue::new(&mut s.step_size)
-                        .range(0..=1000)
-                        .suffix(" ep"),
-                );
-                ui.add(
-                    egui::DragValue::new(&mut s.gamma)
-                        .range(0.0..=1.0)
-                        .speed(0.01),
-                );
+            &[Field::SchedulerStepSize, Field::SchedulerGamma],
+            problems,
+            |ui, steps| {
+                ui.add(count_value(&mut s.step_size, steps).suffix(" ep"));
+                let gamma = range_of(Field::SchedulerGamma);
+                ui.add(count_value(&mut s.gamma, gamma).speed(0.01));
             },
         ),
         SchedulerKind::Plateau => {
-            row(
-                ui,
-                "factor / patience",
-                "Multiply by factor after patience epochs without improvement",
-                problem_for(problems, "scheduler"),
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut s.factor)
-                            .range(0.0..=0.99)
-                            .speed(0.01),
-                    );
-                    ui.add(
-                        egui::DragValue::new(&mut s.patience)
-                            .range(0..=100)
-                            .suffix(" ep"),
-                    );
-                },
-            );
-            row(
-                ui,
-                "min lr / monitor",
-                "Lower bound and the value watched",
-                None,
-                |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut s.min_lr)
-                            .speed(1e-7)
-                            .custom_formatter(|v, _| format!("{v:.0e}")),
-                    );
-                    combo(
-                        ui,
-                        "monitor",
-                        &mut s.monitor,
-                        &[
-                            (Monitor::ValLoss, "val loss"),
-                            (Monitor::ValAccuracy, "val acc"),
-                        ],
-                    );
-                },
-            );
+            field_row(ui, &[Field::SchedulerFactor], problems, |ui, factor| {
+                ui.add(count_value(&mut s.factor, factor).speed(0.01));
+                ui.add(
+                    egui::DragValue::new(&mut s.patience)
+                        .range(0..=100)
+                        .suffix(" ep"),
+                );
+            });
+            field_row(ui, &[Field::SchedulerMinLr], problems, |ui, min_lr| {
+                ui.add(
+                    count_value(&mut s.min_lr, min_lr)
+                        .speed(1e-7)
+                        .custom_formatter(|v, _| format!("{v:.0e}")),
+                );
+                combo(
+                    ui,
+                    "monitor",
+                    &mut s.monitor,
+                    &[
+                        (Monitor::ValLoss, "val loss"),
+                        (Monitor::ValAccuracy, "val acc"),
+                    ],
+                );
+            });
         }
         SchedulerKind::None => {}
     }
     let e = &mut c.early_stopping;
-    row(
+    field_row(
         ui,
-        "early stopping",
-        "Stop after patience epochs without a better val accuracy",
-        problem_for(problems, "early_stopping"),
-        |ui| {
+        &[Field::EarlyStoppingPatience],
+        problems,
+        |ui, patience| {
             ui.checkbox(&mut e.enabled, "");
             ui.add_enabled(
                 e.enabled,
-                egui::DragValue::new(&mut e.patience)
-                    .range(0..=1000)
-                    .suffix(" ep"),
+                count_value(&mut e.patience, patience).suffix(" ep"),
             );
         },
     );

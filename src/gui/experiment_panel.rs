@@ -200,7 +200,7 @@ pub fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Opt
         return Some("choose a dataset folder (or use the demo dataset)".into());
     }
     if let Some(p) = problems.first() {
-        return Some(format!("fix {}: {}", p.key, p.message));
+        return Some(format!("fix {}: {}", p.field, p.message));
     }
     if typed != panel.dataset.scanned_path {
         // the report (and any error) on show is the previous folder's

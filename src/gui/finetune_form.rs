@@ -3,8 +3,8 @@
 
 use egui::Ui;
 
-use super::form_rows::{problem_for, row};
-use crate::run::{ConfigProblem, RunConfig};
+use super::form_rows::{count_value, field_row, problem_for, rate_value, row};
+use crate::run::{ConfigProblem, Field, RunConfig};
 
 /// Weights file and head sizes (shown instead of the ResNet fields).
 pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
@@ -14,7 +14,7 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
         "ImageNet weights for the base: a .h5 (Keras), .pth or .safetensors path, or a bare \
          file name looked up in $FACEBENCH_WEIGHTS_DIR and ~/.cache/facebench/weights. \
          Empty: random initialisation",
-        problem_for(problems, "model.weights"),
+        None,
         |ui| {
             let mut text = c.model.weights.clone().unwrap_or_default();
             let edit = egui::TextEdit::singleline(&mut text)
@@ -27,7 +27,7 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
         },
     );
     let h = &mut c.model.head;
-    let head_problem = problem_for(problems, "model");
+    let head_problem = problem_for(problems, &[Field::Model]);
     row(
         ui,
         "head dense",
@@ -71,53 +71,29 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
 pub fn phase_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     let total = c.train.epochs;
     let f = &mut c.finetune;
-    row(
+    field_row(ui, &[Field::FinetunePhase1Epochs], problems, |ui, range| {
+        ui.add(count_value(&mut f.phase1_epochs, range));
+        ui.label(format!(
+            "then {} in phase 2",
+            total.saturating_sub(f.phase1_epochs)
+        ));
+    });
+    field_row(ui, &[Field::FinetunePhase2Lr], problems, |ui, range| {
+        ui.add(rate_value(&mut f.phase2_lr, range, 1e-6));
+    });
+    field_row(
         ui,
-        "phase 1 epochs",
-        "Epochs training the head on the frozen base at the optimizer's lr; \
-         train.epochs counts both phases",
-        problem_for(problems, "finetune.phase1_epochs"),
-        |ui| {
-            ui.add(egui::DragValue::new(&mut f.phase1_epochs).range(0..=10_000));
-            ui.label(format!(
-                "then {} in phase 2",
-                total.saturating_sub(f.phase1_epochs)
-            ));
-        },
-    );
-    row(
-        ui,
-        "phase 2 lr",
-        "Learning rate once the base is unfrozen (reference: 1e-5)",
-        problem_for(problems, "finetune.phase2_lr"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut f.phase2_lr)
-                    .speed(1e-6)
-                    .range(0.0..=10.0)
-                    .custom_formatter(|v, _| format!("{v:.1e}")),
-            );
-        },
-    );
-    row(
-        ui,
-        "phase 2 decay",
-        "Weight decay in phase 2",
-        problem_for(problems, "finetune.phase2_weight_decay"),
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut f.phase2_weight_decay)
-                    .speed(1e-6)
-                    .range(0.0..=0.5)
-                    .custom_formatter(|v, _| format!("{v:.1e}")),
-            );
+        &[Field::FinetunePhase2WeightDecay],
+        problems,
+        |ui, range| {
+            ui.add(rate_value(&mut f.phase2_weight_decay, range, 1e-6));
         },
     );
     row(
         ui,
         "kept frozen",
         "Keras layers of the base that stay frozen in phase 2 (reference DenseNet: 100)",
-        problem_for(problems, "finetune.phase2_frozen_layers"),
+        problem_for(problems, &[Field::FinetunePhase2FrozenLayers]),
         |ui| {
             ui.add(egui::DragValue::new(&mut f.phase2_frozen_layers).range(0..=1000));
             ui.label("layers");

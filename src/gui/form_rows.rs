@@ -1,16 +1,63 @@
 //! The building blocks of the configuration forms: a labelled row that shows
 //! its field's problem, and a combo box.
 
-use egui::{RichText, Ui};
+use std::ops::RangeInclusive;
+
+use egui::emath::Numeric;
+use egui::{DragValue, RichText, Ui};
 
 use super::theme;
-use crate::run::ConfigProblem;
+use crate::run::{ConfigProblem, Field};
 
-/// The first problem of field `key` or of a field inside it.
-pub fn problem_for<'a>(problems: &'a [ConfigProblem], key: &str) -> Option<&'a ConfigProblem> {
-    problems
-        .iter()
-        .find(|p| p.key == key || p.key.starts_with(&format!("{key}.")))
+/// The first problem of any of `fields` (the ones a row edits).
+pub fn problem_for<'a>(
+    problems: &'a [ConfigProblem],
+    fields: &[Field],
+) -> Option<&'a ConfigProblem> {
+    problems.iter().find(|p| fields.contains(&p.field))
+}
+
+/// The row of numeric fields (usually one): the first field's declaration
+/// ([`Field::spec`]) gives the label, help and the range `add` draws its
+/// editor for; the row shows the problems of all of them.
+pub fn field_row(
+    ui: &mut Ui,
+    fields: &[Field],
+    problems: &[ConfigProblem],
+    add: impl FnOnce(&mut Ui, RangeInclusive<f64>),
+) {
+    let Some(&first) = fields.first() else {
+        return;
+    };
+    let (label, help) = first
+        .spec()
+        .map_or((first.path(), ""), |s| (s.label, s.help));
+    let range = range_of(first);
+    row(ui, label, help, problem_for(problems, fields), |ui| {
+        add(ui, range)
+    });
+}
+
+/// The valid range of a numeric field, for a row that edits more than one.
+pub fn range_of(field: Field) -> RangeInclusive<f64> {
+    field
+        .spec()
+        .map_or(f64::NEG_INFINITY..=f64::INFINITY, |s| s.bounds.drag_range())
+}
+
+/// An editor for a count over `range` that still shows (and so lets the form
+/// flag) a value outside it, loaded from a preset, say.
+pub fn count_value<N: Numeric>(value: &mut N, range: RangeInclusive<f64>) -> DragValue<'_> {
+    DragValue::new(value)
+        .range(range)
+        .clamp_existing_to_range(false)
+}
+
+/// An editor for a rate or decay, in scientific notation.
+pub fn rate_value(value: &mut f64, range: RangeInclusive<f64>, speed: f64) -> DragValue<'_> {
+    count_value(value, range)
+        .speed(speed)
+        .custom_formatter(|v, _| format!("{v:.1e}"))
 }
 
 /// A labelled row; the label turns red with the problem as tooltip when invalid.

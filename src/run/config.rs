@@ -11,7 +11,7 @@ use crate::data::SplitConfig;
 use crate::loader::{AugmentConfig, Normalization};
 use crate::model::ModelConfig;
 
-use super::DeviceChoice;
+use super::{DeviceChoice, Field};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -218,16 +218,16 @@ impl Default for FinetuneConfig {
     }
 }
 
-/// One invalid value: the dotted key and what is wrong with it.
+/// One invalid value: its field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
-    pub key: String,
+    pub field: Field,
     pub message: String,
 }
 
 impl std::fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        write!(f, "{}: {}", self.field, self.message)
     }
 }
 
@@ -295,124 +295,74 @@ impl RunConfig {
         Ok(())
     }
 
-    /// Every invalid value, each with its key.
+    /// Every invalid value, each with its field.
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
-        let mut push = |key: &str, message: String| {
-            out.push(ConfigProblem {
-                key: key.into(),
-                message,
-            })
-        };
+        let mut push = |field, message| out.push(ConfigProblem { field, message });
         for p in self.model.problems() {
-            push("model", p);
+            push(Field::Model, p);
         }
-        let size = self.data.input_size;
-        let arch = self.model.architecture;
-        if !(64..=299).contains(&size) {
-            push("data.input_size", format!("{size} px is outside 64..=299"));
-        } else if size < arch.min_input() {
-            push(
-                "data.input_size",
+        if let Err(e) = self.data.split.validate() {
+            push(Field::DataSplit, e.to_string());
+        }
+        for p in self.data.augment.problems() {
+            push(Field::DataAugment, p);
+        }
+        for field in Field::NUMERIC {
+            let (Some(spec), Some(v)) = (field.spec(), field.value(self)) else {
+                continue;
+            };
+            if let Some(message) = spec.bounds.problem(v) {
+                push(field, message);
+            }
+        }
+        for (field, message) in self.architecture_problems() {
+            push(field, message);
+        }
+        out
+    }
+
+    /// What the chosen architecture rules out: too small an input, a frozen
+    /// base with nothing left to fine-tune, a phase 1 longer than the run.
+    fn architecture_problems(&self) -> Vec<(Field, String)> {
+        let mut out = Vec::new();
+        let (arch, size) = (self.model.architecture, self.data.input_size);
+        let size_valid = Field::DataInputSize
+            .spec()
+            .is_some_and(|s| s.bounds.contains(size as f64));
+        if size_valid && size < arch.min_input() {
+            out.push((
+                Field::DataInputSize,
                 format!(
                     "{} needs at least {} px, not {size}",
                     arch.name(),
                     arch.min_input()
                 ),
-            );
+            ));
         }
-        if let Err(e) = self.data.split.validate() {
-            push("data.split", e.to_string());
-        }
-        for p in self.data.augment.problems() {
-            push("data.augment", p);
-        }
-        if self.data.prefetch_batches == 0 || self.data.prefetch_batches > 64 {
-            push(
-                "data.prefetch_batches",
-                format!("{} must be in 1..=64", self.data.prefetch_batches),
-            );
-        }
-        let o = &self.optimizer;
-        if !(o.lr > 0.0 && o.lr <= 10.0) {
-            push("optimizer.lr", format!("{} must be in (0, 10]", o.lr));
-        }
-        if !(0.0..1.0).contains(&o.weight_decay) {
-            push(
-                "optimizer.weight_decay",
-                format!("{} must be in [0, 1)", o.weight_decay),
-            );
-        }
-        if !(0.0..1.0).contains(&o.momentum) {
-            push(
-                "optimizer.momentum",
-                format!("{} must be in [0, 1)", o.momentum),
-            );
-        }
-        let s = &self.scheduler;
-        if s.kind == SchedulerKind::Step && s.step_size == 0 {
-            push("scheduler.step_size", "must be at least 1 epoch".into());
-        }
-        if !(s.gamma > 0.0 && s.gamma <= 1.0) {
-            push("scheduler.gamma", format!("{} must be in (0, 1]", s.gamma));
-        }
-        if !(s.factor > 0.0 && s.factor < 1.0) {
-            push(
-                "scheduler.factor",
-                format!("{} must be in (0, 1)", s.factor),
-            );
-        }
-        if s.min_lr < 0.0 {
-            push(
-                "scheduler.min_lr",
-                format!("{} must not be negative", s.min_lr),
-            );
-        }
-        if self.early_stopping.enabled && self.early_stopping.patience == 0 {
-            push("early_stopping.patience", "must be at least 1 epoch".into());
-        }
-        let t = &self.train;
-        if t.epochs == 0 || t.epochs > 10_000 {
-            push("train.epochs", format!("{} must be in 1..=10000", t.epochs));
-        }
-        if t.batch_size < 2 || t.batch_size > 4096 {
-            push(
-                "train.batch_size",
-                format!("{} must be in 2..=4096 (batch norm needs 2)", t.batch_size),
-            );
+        if !arch.is_transfer() {
+            return out;
         }
         let f = &self.finetune;
-        if !(f.phase2_lr > 0.0 && f.phase2_lr <= 10.0) {
-            push(
-                "finetune.phase2_lr",
-                format!("{} must be in (0, 10]", f.phase2_lr),
-            );
-        }
-        if !(0.0..1.0).contains(&f.phase2_weight_decay) {
-            push(
-                "finetune.phase2_weight_decay",
-                format!("{} must be in [0, 1)", f.phase2_weight_decay),
-            );
-        }
         let layers = crate::model::keras_layers(arch).len();
-        if arch.is_transfer() && f.phase2_frozen_layers >= layers {
-            push(
-                "finetune.phase2_frozen_layers",
+        if f.phase2_frozen_layers >= layers {
+            out.push((
+                Field::FinetunePhase2FrozenLayers,
                 format!(
                     "{} would freeze the whole base ({} has {layers} Keras layers)",
                     f.phase2_frozen_layers,
                     arch.name()
                 ),
-            );
+            ));
         }
-        if arch.is_transfer() && f.phase1_epochs > t.epochs {
-            push(
-                "finetune.phase1_epochs",
+        if f.phase1_epochs > self.train.epochs {
+            out.push((
+                Field::FinetunePhase1Epochs,
                 format!(
                     "{} is more than train.epochs ({}), which counts both phases",
-                    f.phase1_epochs, t.epochs
+                    f.phase1_epochs, self.train.epochs
                 ),
-            );
+            ));
         }
         out
     }

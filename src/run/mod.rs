@@ -8,6 +8,7 @@ mod config;
 mod device;
 mod event_text;
 mod events;
+mod fields;
 mod sink;
 
 pub use config::{
@@ -17,4 +18,5 @@ pub use config::{
 pub use device::DeviceChoice;
 pub use event_text::event_line;
 pub use events::{CheckpointKind, DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
+pub use fields::{Bounds, Field, FieldSpec};
 pub use sink::EventSink;

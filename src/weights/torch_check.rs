@@ -17,6 +17,9 @@ use std::io::{Cursor, Read};
 use super::pickle_values::{TensorRef, NOT_TORCH, V};
 use super::pickle_walk::Walker;
 
+/// What to do about an archive that does not hold together.
+const DAMAGED_ARCHIVE: &str = "the archive is damaged or truncated: download the file again";
+
 /// Members in one archive.
 const MAX_MEMBERS: usize = 20_000;
 /// burn-store re-opens the archive for every tensor it reads.
@@ -74,51 +77,13 @@ fn check_zip(
     file_len: u64,
     max_bytes: u64,
 ) -> Result<(), String> {
-    let damaged = "the archive is damaged or truncated: download the file again";
     if archive.len() > MAX_MEMBERS {
         return Err(format!(
             "the archive holds {} members, over the {MAX_MEMBERS} facebench reads",
             archive.len()
         ));
     }
-    let mut sizes: HashMap<String, u64> = HashMap::new();
-    let mut names = Vec::with_capacity(archive.len());
-    for i in 0..archive.len() {
-        let mut f = archive
-            .by_index(i)
-            .map_err(|e| format!("member {i} of the archive cannot be read ({e}); {damaged}"))?;
-        let name = f.name().to_string();
-        if f.compression() != zip::CompressionMethod::Stored {
-            return Err(format!(
-                "archive member '{name}' is compressed ({:?}); torch.save stores members uncompressed, so re-save the weights with torch.save",
-                f.compression()
-            ));
-        }
-        let start = f
-            .data_start()
-            .ok_or_else(|| format!("archive member '{name}' has no data offset; {damaged}"))?;
-        let fits = f.size() == f.compressed_size()
-            && start
-                .checked_add(f.size())
-                .is_some_and(|end| end <= file_len);
-        if !fits {
-            return Err(format!(
-                "archive member '{name}' claims {} bytes at offset {start} of a {file_len}-byte file; {damaged}",
-                f.size()
-            ));
-        }
-        // burn-store loads a member that fails its checksum as zeros, without
-        // a word: read each one through (stored, inside the file, so bounded)
-        // to its end, where the zip reader compares the checksum
-        let size = f.size();
-        std::io::copy(&mut f, &mut std::io::sink()).map_err(|e| {
-            format!("archive member '{name}' does not match its checksum ({e}); {damaged}")
-        })?;
-        if sizes.insert(name.clone(), size).is_some() {
-            return Err(format!("the archive holds '{name}' twice; {damaged}"));
-        }
-        names.push(name);
-    }
+    let (sizes, names) = member_sizes(&mut archive, file_len)?;
     let pickle_name = ["data.pkl", "archive/data.pkl"]
         .into_iter()
         .map(str::to_string)
@@ -136,10 +101,10 @@ fn check_zip(
     let mut pickle = Vec::new();
     archive
         .by_name(&pickle_name)
-        .map_err(|e| format!("cannot open {pickle_name} ({e}); {damaged}"))?
+        .map_err(|e| format!("cannot open {pickle_name} ({e}); {DAMAGED_ARCHIVE}"))?
         .take(pickle_size)
         .read_to_end(&mut pickle)
-        .map_err(|e| format!("cannot read {pickle_name} ({e}); {damaged}"))?;
+        .map_err(|e| format!("cannot read {pickle_name} ({e}); {DAMAGED_ARCHIVE}"))?;
     let mut w = Walker::new(&pickle);
     w.walk()
         .map_err(|e| format!("{pickle_name}: {e}; {NOT_TORCH}"))?;
@@ -151,6 +116,66 @@ fn check_zip(
             names.len()
         ));
     }
+    check_storages(&tensors, &sizes, &names)?;
+    check_total(&tensors, max_bytes)
+}
+
+/// Each member's size, in archive order, after checking that every member is
+/// stored uncompressed inside the file, once, with a matching checksum.
+fn member_sizes(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    file_len: u64,
+) -> Result<(HashMap<String, u64>, Vec<String>), String> {
+    let mut sizes: HashMap<String, u64> = HashMap::new();
+    let mut names = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).map_err(|e| {
+            format!("member {i} of the archive cannot be read ({e}); {DAMAGED_ARCHIVE}")
+        })?;
+        let name = f.name().to_string();
+        if f.compression() != zip::CompressionMethod::Stored {
+            return Err(format!(
+                "archive member '{name}' is compressed ({:?}); torch.save stores members uncompressed, so re-save the weights with torch.save",
+                f.compression()
+            ));
+        }
+        let start = f.data_start().ok_or_else(|| {
+            format!("archive member '{name}' has no data offset; {DAMAGED_ARCHIVE}")
+        })?;
+        let fits = f.size() == f.compressed_size()
+            && start
+                .checked_add(f.size())
+                .is_some_and(|end| end <= file_len);
+        if !fits {
+            return Err(format!(
+                "archive member '{name}' claims {} bytes at offset {start} of a {file_len}-byte file; {DAMAGED_ARCHIVE}",
+                f.size()
+            ));
+        }
+        // burn-store loads a member that fails its checksum as zeros, without
+        // a word: read each one through (stored, inside the file, so bounded)
+        // to its end, where the zip reader compares the checksum
+        let size = f.size();
+        std::io::copy(&mut f, &mut std::io::sink()).map_err(|e| {
+            format!("archive member '{name}' does not match its checksum ({e}); {DAMAGED_ARCHIVE}")
+        })?;
+        if sizes.insert(name.clone(), size).is_some() {
+            return Err(format!(
+                "the archive holds '{name}' twice; {DAMAGED_ARCHIVE}"
+            ));
+        }
+        names.push(name);
+    }
+    Ok((sizes, names))
+}
+
+/// Every tensor's storage is a member of the archive, large enough for the
+/// tensor's shape.
+fn check_storages(
+    tensors: &[TensorRef],
+    sizes: &HashMap<String, u64>,
+    names: &[String],
+) -> Result<(), String> {
     // burn-store's data key lookup: `data/KEY`, else a member under some
     // `.../data/` whose last segment is KEY
     let data_files: Vec<&String> = names
@@ -190,7 +215,7 @@ fn check_zip(
             ));
         }
     }
-    check_total(&tensors, max_bytes)
+    Ok(())
 }
 
 fn check_legacy(bytes: &[u8], max_bytes: u64) -> Result<(), String> {

@@ -1,0 +1,321 @@
+//! The run config's fields as typed paths, and for each numeric one its
+//! valid values, label and help, declared once: [`RunConfig::problems`]
+//! checks against them and the form's rows are drawn from them, so the two
+//! cannot disagree.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use super::{RunConfig, SchedulerKind};
+
+/// A field (or a group of fields) of [`RunConfig`], named by its path in
+/// run.json. Problems are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Model,
+    DataInputSize,
+    DataSplit,
+    DataAugment,
+    DataPrefetchBatches,
+    OptimizerLr,
+    OptimizerWeightDecay,
+    OptimizerMomentum,
+    SchedulerStepSize,
+    SchedulerGamma,
+    SchedulerFactor,
+    SchedulerMinLr,
+    EarlyStoppingPatience,
+    TrainEpochs,
+    TrainBatchSize,
+    FinetunePhase1Epochs,
+    FinetunePhase2Lr,
+    FinetunePhase2WeightDecay,
+    FinetunePhase2FrozenLayers,
+}
+
+impl Field {
+    /// Every field whose valid values are a plain interval.
+    pub const NUMERIC: [Field; 15] = [
+        Field::DataInputSize,
+        Field::DataPrefetchBatches,
+        Field::OptimizerLr,
+        Field::OptimizerWeightDecay,
+        Field::OptimizerMomentum,
+        Field::SchedulerStepSize,
+        Field::SchedulerGamma,
+        Field::SchedulerFactor,
+        Field::SchedulerMinLr,
+        Field::EarlyStoppingPatience,
+        Field::TrainEpochs,
+        Field::TrainBatchSize,
+        Field::FinetunePhase1Epochs,
+        Field::FinetunePhase2Lr,
+        Field::FinetunePhase2WeightDecay,
+    ];
+
+    /// The path in run.json (and for `--set`).
+    pub fn path(self) -> &'static str {
+        match self {
+            Field::Model => "model",
+            Field::DataInputSize => "data.input_size",
+            Field::DataSplit => "data.split",
+            Field::DataAugment => "data.augment",
+            Field::DataPrefetchBatches => "data.prefetch_batches",
+            Field::OptimizerLr => "optimizer.lr",
+            Field::OptimizerWeightDecay => "optimizer.weight_decay",
+            Field::OptimizerMomentum => "optimizer.momentum",
+            Field::SchedulerStepSize => "scheduler.step_size",
+            Field::SchedulerGamma => "scheduler.gamma",
+            Field::SchedulerFactor => "scheduler.factor",
+            Field::SchedulerMinLr => "scheduler.min_lr",
+            Field::EarlyStoppingPatience => "early_stopping.patience",
+            Field::TrainEpochs => "train.epochs",
+            Field::TrainBatchSize => "train.batch_size",
+            Field::FinetunePhase1Epochs => "finetune.phase1_epochs",
+            Field::FinetunePhase2Lr => "finetune.phase2_lr",
+            Field::FinetunePhase2WeightDecay => "finetune.phase2_weight_decay",
+            Field::FinetunePhase2FrozenLayers => "finetune.phase2_frozen_layers",
+        }
+    }
+
+    /// The valid values of a numeric field, its form label and its help.
+    pub fn spec(self) -> Option<FieldSpec> {
+        let spec = |label, help, bounds| {
+            Some(FieldSpec {
+                label,
+                help,
+                bounds,
+            })
+        };
+        match self {
+            Field::DataInputSize => spec(
+                "input size",
+                "Side of the square input, in pixels (64-299)",
+                Bounds::count(64, 299),
+            ),
+            Field::DataPrefetchBatches => spec(
+                "prefetch",
+                "Batches prepared ahead of the model on a background thread",
+                Bounds::count(1, 64),
+            ),
+            Field::OptimizerLr => spec("learning rate", "Initial learning rate", Bounds::RATE),
+            Field::OptimizerWeightDecay => spec(
+                "weight decay",
+                "Decoupled for AdamW, L2 otherwise",
+                Bounds::FRACTION,
+            ),
+            Field::OptimizerMomentum => spec("momentum", "SGD momentum", Bounds::FRACTION),
+            Field::SchedulerStepSize => spec(
+                "step / gamma",
+                "Multiply by gamma every step epochs",
+                Bounds::count(1, 1000),
+            ),
+            Field::SchedulerGamma => spec(
+                "step / gamma",
+                "Multiply by gamma every step epochs",
+                Bounds::real(0.0, 1.0, true, false),
+            ),
+            Field::SchedulerFactor => spec(
+                "factor / patience",
+                "Multiply by factor after patience epochs without improvement",
+                Bounds::real(0.0, 1.0, true, true),
+            ),
+            Field::SchedulerMinLr => spec(
+                "min lr / monitor",
+                "Lower bound and the value watched",
+                Bounds::real(0.0, f64::INFINITY, false, false),
+            ),
+            Field::EarlyStoppingPatience => spec(
+                "early stopping",
+                "Stop after patience epochs without a better val accuracy",
+                Bounds::count(1, 1000),
+            ),
+            Field::TrainEpochs => spec(
+                "epochs",
+                "Passes over the train split",
+                Bounds::count(1, 10_000),
+            ),
+            Field::TrainBatchSize => spec(
+                "batch size",
+                "Images per step (at least 2 for batch norm)",
+                Bounds::count(2, 4096),
+            ),
+            Field::FinetunePhase1Epochs => spec(
+                "phase 1 epochs",
+                "Epochs training the head on the frozen base at the optimizer's lr; \
+                 train.epochs counts both phases",
+                Bounds::count(0, 10_000),
+            ),
+            Field::FinetunePhase2Lr => spec(
+                "phase 2 lr",
+                "Learning rate once the base is unfrozen (reference: 1e-5)",
+                Bounds::RATE,
+            ),
+            Field::FinetunePhase2WeightDecay => {
+                spec("phase 2 decay", "Weight decay in phase 2", Bounds::FRACTION)
+            }
+            Field::Model
+            | Field::DataSplit
+            | Field::DataAugment
+            | Field::FinetunePhase2FrozenLayers => None,
+        }
+    }
+
+    /// The field's value in `config`, as a number, when the config uses it
+    /// (a step size only with the step schedule, say).
+    pub fn value(self, config: &RunConfig) -> Option<f64> {
+        let (s, f) = (&config.scheduler, &config.finetune);
+        let v = match self {
+            Field::DataInputSize => config.data.input_size as f64,
+            Field::DataPrefetchBatches => config.data.prefetch_batches as f64,
+            Field::OptimizerLr => config.optimizer.lr,
+            Field::OptimizerWeightDecay => config.optimizer.weight_decay,
+            Field::OptimizerMomentum => config.optimizer.momentum,
+            Field::SchedulerStepSize if s.kind == SchedulerKind::Step => s.step_size as f64,
+            Field::SchedulerGamma => s.gamma,
+            Field::SchedulerFactor => s.factor,
+            Field::SchedulerMinLr => s.min_lr,
+            Field::EarlyStoppingPatience if config.early_stopping.enabled => {
+                config.early_stopping.patience as f64
+            }
+            Field::TrainEpochs => config.train.epochs as f64,
+            Field::TrainBatchSize => config.train.batch_size as f64,
+            Field::FinetunePhase1Epochs => f.phase1_epochs as f64,
+            Field::FinetunePhase2Lr => f.phase2_lr,
+            Field::FinetunePhase2WeightDecay => f.phase2_weight_decay,
+            _ => return None,
+        };
+        Some(v)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
+/// What the form shows for a numeric field, and what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldSpec {
+    pub label: &'static str,
+    pub help: &'static str,
+    pub bounds: Bounds,
+}
+
+/// An interval of valid values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    pub min: f64,
+    pub max: f64,
+    /// The ends themselves are invalid.
+    pub min_open: bool,
+    pub max_open: bool,
+    /// Whole numbers (counts), written `a..=b`.
+    pub integer: bool,
+}
+
+impl Bounds {
+    /// A learning rate: (0, 10].
+    pub const RATE: Bounds = Bounds::real(0.0, 10.0, true, false);
+    /// A decay or momentum: [0, 1).
+    pub const FRACTION: Bounds = Bounds::real(0.0, 1.0, false, true);
+
+    pub const fn real(min: f64, max: f64, min_open: bool, max_open: bool) -> Self {
+        Bounds {
+            min,
+            max,
+            min_open,
+            max_open,
+            integer: false,
+        }
+    }
+
+    pub const fn count(min: usize, max: usize) -> Self {
+        Bounds {
+            min: min as f64,
+            max: max as f64,
+            min_open: false,
+            max_open: false,
+            integer: true,
+        }
+    }
+
+    pub fn contains(&self, v: f64) -> bool {
+        let above = if self.min_open {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        let below = if self.max_open {
+            v < self.max
+        } else {
+            v <= self.max
+        };
+        above && below
+    }
+
+    /// What a form may drag the value over (the closed interval).
+    pub fn drag_range(&self) -> RangeInclusive<f64> {
+        self.min..=self.max
+    }
+
+    /// Why `v` is not valid, or `None` when it is.
+    pub fn problem(&self, v: f64) -> Option<String> {
+        if self.contains(v) {
+            return None;
+        }
+        Some(if self.integer {
+            format!("{v} must be in {}..={}", self.min, self.max)
+        } else if self.max.is_infinite() {
+            format!("{v} must not be negative")
+        } else {
+            format!(
+                "{v} must be in {}{}, {}{}",
+                if self.min_open { '(' } else { '[' },
+                self.min,
+                self.max,
+                if self.max_open { ')' } else { ']' }
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_say_what_is_wrong_in_their_own_notation() {
+        assert_eq!(
+            Bounds::RATE.problem(0.0).as_deref(),
+            Some("0 must be in (0, 10]")
+        );
+        assert_eq!(Bounds::RATE.problem(10.0), None);
+        assert_eq!(
+            Bounds::FRACTION.problem(1.0).as_deref(),
+            Some("1 must be in [0, 1)")
+        );
+        assert_eq!(
+            Bounds::count(2, 4096).problem(1.0).as_deref(),
+            Some("1 must be in 2..=4096")
+        );
+        assert_eq!(
+            Bounds::real(0.0, f64::INFINITY, false, false)
+                .problem(-1.0)
+                .as_deref(),
+            Some("-1 must not be negative")
+        );
+    }
+
+    #[test]
+    fn every_numeric_field_has_a_spec_and_a_value_in_the_default_config() {
+        let config = RunConfig::default();
+        for field in Field::NUMERIC {
+            let spec = field.spec().expect("numeric fields have bounds");
+            if let Some(v) = field.value(&config) {
+                assert!(spec.bounds.contains(v), "default {field} = {v} is invalid");
+            }
+        }
+    }
+}
