@@ -208,6 +208,33 @@ fn is_pointwise(g: &ConvGeometry) -> bool {
         && g.out_plane() >= PER_IMAGE_MIN_PLANE
 }
 
+/// `out[n] = a @ inp[n]` for every image `n`, images in parallel: `a` is
+/// `[rows, inner]`, each image of `inp` `[inner, plane]` and of `out`
+/// `[rows, plane]`.
+fn per_image_product(
+    out: &mut [f32],
+    inp: &[f32],
+    a: View,
+    rows: usize,
+    inner: usize,
+    plane: usize,
+) {
+    out.par_chunks_mut(rows * plane)
+        .zip(inp.par_chunks(inner * plane))
+        .for_each(|(on, xn)| {
+            matmul(
+                rows,
+                plane,
+                inner,
+                on,
+                (plane, 1),
+                a,
+                view(xn, plane, 1),
+                SERIAL,
+            );
+        });
+}
+
 /// Pointwise forward: `y[n] = W @ x[n]`, images in parallel.
 fn pointwise_forward(
     x: &[f32],
@@ -217,26 +244,20 @@ fn pointwise_forward(
 ) -> Vec<f32> {
     let (p, cin, cout) = (g.out_plane(), g.cin, g.cout);
     let mut y = vec![0.0f32; g.y_len()];
-    y.par_chunks_mut(cout * p)
-        .zip(x.par_chunks(cin * p))
-        .for_each(|(yn, xn)| {
-            matmul(
-                cout,
-                p,
-                cin,
-                yn,
-                (p, 1),
-                view(weight, cin, 1),
-                view(xn, p, 1),
-                SERIAL,
-            );
-            if let Some(b) = bias {
-                for (row, &bv) in yn.chunks_mut(p).zip(b) {
-                    row.iter_mut().for_each(|v| *v += bv);
-                }
-            }
-        });
+    per_image_product(&mut y, x, view(weight, cin, 1), cout, cin, p);
+    if let Some(b) = bias {
+        y.par_chunks_mut(cout * p).for_each(|yn| add_bias(yn, b, p));
+    }
     y
+}
+
+/// Adds `bias[c]` to every plane of channel `c` of whole NCHW images
+/// (`plane` values a plane), on the calling thread.
+fn add_bias(y: &mut [f32], bias: &[f32], plane: usize) {
+    for (i, row) in y.chunks_mut(plane).enumerate() {
+        let bv = bias[i % bias.len()];
+        row.iter_mut().for_each(|v| *v += bv);
+    }
 }
 
 /// Pointwise gradients: `dx[n] = Wᵀ @ dy[n]`, `dW = Σn dy[n] @ x[n]ᵀ` (partial
@@ -290,20 +311,7 @@ fn pointwise_backward(
     }
     if want.x {
         let mut dx = vec![0.0f32; g.x_len()];
-        dx.par_chunks_mut(cin * p)
-            .zip(dy.par_chunks(cout * p))
-            .for_each(|(dxn, dyn_)| {
-                matmul(
-                    cin,
-                    p,
-                    cout,
-                    dxn,
-                    (p, 1),
-                    view(weight, 1, cin),
-                    view(dyn_, p, 1),
-                    SERIAL,
-                );
-            });
+        per_image_product(&mut dx, dy, view(weight, 1, cin), cin, cout, p);
         out.x = Some(dx);
     }
     out
@@ -323,6 +331,57 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeometry
     batched_forward(x, weight, bias, g)
 }
 
+/// An operand of one product per group: group `g`'s block starts at
+/// `g * step`, with (row, column) strides.
+#[derive(Clone, Copy)]
+struct PerGroup<'a> {
+    data: &'a [f32],
+    step: usize,
+    strides: (usize, usize),
+}
+
+impl<'a> PerGroup<'a> {
+    /// Group `group`'s block.
+    fn block(self, group: usize) -> View<'a> {
+        view(
+            &self.data[group * self.step..],
+            self.strides.0,
+            self.strides.1,
+        )
+    }
+}
+
+fn per_group(data: &[f32], step: usize, row_stride: usize, col_stride: usize) -> PerGroup<'_> {
+    PerGroup {
+        data,
+        step,
+        strides: (row_stride, col_stride),
+    }
+}
+
+/// For every group, `dst_g [m x n] = lhs_g [m x k] @ rhs_g [k x n]` on rayon's
+/// pool; `dst` is `(data, step between groups, row stride)`.
+fn grouped_matmul(
+    groups: usize,
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_step, dst_row_stride): (&mut [f32], usize, usize),
+    lhs: PerGroup,
+    rhs: PerGroup,
+) {
+    for group in 0..groups {
+        matmul(
+            m,
+            n,
+            k,
+            &mut dst[group * dst_step..],
+            (dst_row_stride, 1),
+            lhs.block(group),
+            rhs.block(group),
+            POOLED,
+        );
+    }
+}
+
 /// Forward through one patch matrix of the whole batch (one product per
 /// group): wide products even where each image's feature map is tiny.
 fn batched_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
@@ -331,18 +390,17 @@ fn batched_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeom
     im2col(x, g, &mut col);
     let mut y_cm = vec![0.0f32; g.cout * cols];
     let (kg, cog) = (g.rows_per_group(), g.cout_per_group());
-    for group in 0..g.groups {
-        matmul(
-            cog,
-            cols,
-            kg,
-            &mut y_cm[group * cog * cols..],
-            (cols, 1),
-            view(&weight[group * cog * kg..], kg, 1),
-            view(&col[group * kg * cols..], cols, 1),
-            POOLED,
-        );
-    }
+    let (w, patches) = (
+        per_group(weight, cog * kg, kg, 1),
+        per_group(&col, kg * cols, cols, 1),
+    );
+    grouped_matmul(
+        g.groups,
+        (cog, cols, kg),
+        (&mut y_cm, cog * cols, cols),
+        w,
+        patches,
+    );
     drop(col);
     from_channel_major(&y_cm, g.batch, g.cout, g.out_plane(), bias)
 }
@@ -440,10 +498,7 @@ fn channels_last_forward(
             );
             transpose_images(&bufs.y_nhwc, plane, g.cout, y_tile);
             if let Some(b) = bias {
-                for (i, dst) in y_tile.chunks_mut(plane).enumerate() {
-                    let bv = b[i % g.cout];
-                    dst.iter_mut().for_each(|v| *v += bv);
-                }
+                add_bias(y_tile, b, plane);
             }
         });
     y
@@ -482,9 +537,7 @@ fn image_lines_forward(
                 );
             }
             if let Some(b) = bias {
-                for (row, &bv) in yn.chunks_mut(plane).zip(b) {
-                    row.iter_mut().for_each(|v| *v += bv);
-                }
+                add_bias(yn, b, plane);
             }
         });
     y
@@ -547,36 +600,34 @@ pub fn backward(
         buf = vec![0.0f32; rows * cols];
         im2col(x, g, &mut buf);
         let mut dw = vec![0.0f32; g.weight_len()];
-        for group in 0..g.groups {
-            matmul(
-                cog,
-                kg,
-                cols,
-                &mut dw[group * cog * kg..],
-                (kg, 1),
-                view(&dy_cm[group * cog * cols..], cols, 1),
-                view(&buf[group * kg * cols..], 1, cols),
-                POOLED,
-            );
-        }
+        let (dy_g, patches_t) = (
+            per_group(&dy_cm, cog * cols, cols, 1),
+            per_group(&buf, kg * cols, 1, cols),
+        );
+        grouped_matmul(
+            g.groups,
+            (cog, kg, cols),
+            (&mut dw, cog * kg, kg),
+            dy_g,
+            patches_t,
+        );
         out.weight = Some(dw);
     }
     if want.x {
         if buf.len() != rows * cols {
             buf = vec![0.0f32; rows * cols];
         }
-        for group in 0..g.groups {
-            matmul(
-                kg,
-                cols,
-                cog,
-                &mut buf[group * kg * cols..],
-                (cols, 1),
-                view(&weight[group * cog * kg..], 1, kg),
-                view(&dy_cm[group * cog * cols..], cols, 1),
-                POOLED,
-            );
-        }
+        let (w_t, dy_g) = (
+            per_group(weight, cog * kg, 1, kg),
+            per_group(&dy_cm, cog * cols, cols, 1),
+        );
+        grouped_matmul(
+            g.groups,
+            (kg, cols, cog),
+            (&mut buf, kg * cols, cols),
+            w_t,
+            dy_g,
+        );
         let mut dx = vec![0.0f32; g.x_len()];
         col2im(&buf, g, &mut dx);
         out.x = Some(dx);
