@@ -17,7 +17,10 @@ fn window<'a>(state: AppState, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
         .with_size(size)
         .with_accessibility_check(false)
         .build_ui_state(
-            |ui, app: &mut WorkbenchApp| app.frame_ui(ui),
+            |ui, app: &mut WorkbenchApp| {
+                app.logic(ui.ctx());
+                app.frame_ui(ui)
+            },
             WorkbenchApp::new(state),
         )
 }

@@ -39,7 +39,10 @@ fn main() -> anyhow::Result<()> {
         .with_size([1500.0, 1000.0])
         .with_accessibility_check(false)
         .build_ui_state(
-            |ui, app: &mut WorkbenchApp| app.frame_ui(ui),
+            |ui, app: &mut WorkbenchApp| {
+                app.logic(ui.ctx());
+                app.frame_ui(ui)
+            },
             WorkbenchApp::new(state),
         );
     for _ in 0..600 {
@@ -65,7 +68,10 @@ fn main() -> anyhow::Result<()> {
         .with_size([1500.0, 900.0])
         .with_accessibility_check(false)
         .build_ui_state(
-            |ui, app: &mut WorkbenchApp| app.frame_ui(ui),
+            |ui, app: &mut WorkbenchApp| {
+                app.logic(ui.ctx());
+                app.frame_ui(ui)
+            },
             WorkbenchApp::new(state),
         );
     for _ in 0..300 {

@@ -20,7 +20,13 @@ fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
     Harness::builder()
         .with_size(size)
         .with_accessibility_check(false)
-        .build_ui_state(|ui, app: &mut WorkbenchApp| app.frame_ui(ui), app)
+        .build_ui_state(
+            |ui, app: &mut WorkbenchApp| {
+                app.logic(ui.ctx());
+                app.frame_ui(ui)
+            },
+            app,
+        )
 }
 
 /// Step the UI until `done` holds. The bound only catches a hang; no test

@@ -243,7 +243,13 @@ impl WorkbenchApp {
         self.state.tab = Tab::Training;
     }
 
-    /// Take in what background work has finished; called once per frame.
+    /// What happens between frames: take in what background work has
+    /// finished and the training run's events. eframe calls it before each
+    /// frame (`App::logic`); a test harness calls it before `frame_ui`.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        self.poll(ctx);
+    }
+
     fn poll(&mut self, ctx: &egui::Context) {
         self.dataset.poll();
         self.results.poll();
@@ -377,9 +383,9 @@ impl WorkbenchApp {
     }
 
     /// The whole window. Used by eframe and by the UI tests.
+    /// Draws the window (after [`Self::logic`] has brought the state up to date).
     pub fn frame_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("facebench").strong());
@@ -489,6 +495,10 @@ impl WorkbenchApp {
 }
 
 impl eframe::App for WorkbenchApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll(ctx);
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.frame_ui(ui);
     }
