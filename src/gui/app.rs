@@ -24,6 +24,8 @@ use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::engine::{start_training, TrainRequest};
 use crate::run::{RunConfig, TrainEvent};
 
+/// The window's state. The fields tests and the screenshot examples read
+/// are public; the rest is the app's own.
 pub struct WorkbenchApp {
     pub state: AppState,
     pub dataset: DatasetView,
@@ -32,8 +34,8 @@ pub struct WorkbenchApp {
     pub runs: RunsView,
     pub folder_pick: Option<Job<Option<PathBuf>>>,
     demo_job: Option<Job<Result<PathBuf, String>>>,
-    pub presets: Vec<PathBuf>,
-    pub save_as_name: String,
+    presets: Vec<PathBuf>,
+    save_as_name: String,
     pub status: Option<Status>,
     /// Reading a stopped run's history before it trains again.
     resume_job: Option<Job<Result<Resumed, String>>>,
