@@ -1008,3 +1008,33 @@ fn saving_a_training_plot_writes_a_png_into_the_run_folder() {
     let first = rgba.get_pixel(0, 0);
     assert!(rgba.pixels().any(|p| p != first));
 }
+
+/// The device is picked from a list (not typed): opening "Schedule and
+/// stopping" shows the picker with the config's device, and choosing "cuda"
+/// shows the GPU index and stores a typed choice.
+#[test]
+fn device_is_picked_from_a_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(1);
+    config.device = facebench::run::DeviceChoice::Cpu;
+    let mut h = harness(
+        WorkbenchApp::new(state(tmp.path(), tmp.path().join("runs"), config)),
+        [1400.0, 1400.0],
+    );
+    h.run_steps(2);
+    h.get_by_label("Schedule and stopping").click();
+    h.run_steps(2);
+    h.get_by_label("device");
+    h.get_by_value("cpu").click();
+    h.run_steps(2);
+    h.get_by_label("cuda").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.config.device,
+        facebench::run::DeviceChoice::Cuda(0)
+    );
+    assert!(
+        h.query_by_value("GPU 0").is_some(),
+        "the GPU index is shown"
+    );
+}
