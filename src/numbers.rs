@@ -28,3 +28,17 @@ pub fn human_bytes(n: u64) -> String {
     }
     format!("{n} bytes")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(thousands(20_861_480), "20,861,480");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(human_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(human_bytes(640 << 10), "640.0 KiB");
+        assert_eq!(human_bytes(12), "12 bytes");
+    }
+}

@@ -49,8 +49,11 @@ impl Reporter {
         }
     }
 
-    /// `event` to every sink; an error of the log stops the run (its
-    /// record would be incomplete), after the caller has heard of it.
+    /// `event` to every sink, the log first. When the log cannot be written
+    /// the event goes no further and the error stops the run (its record
+    /// would be incomplete). The `Failed` event sent last goes through here
+    /// too, so a log that still cannot be written keeps that one from the
+    /// caller as well (known gap, noted on issue 10).
     pub(super) fn emit(&mut self, event: TrainEvent) -> anyhow::Result<()> {
         let logged = match &mut self.log {
             Some(log) => log.on_event(&event),

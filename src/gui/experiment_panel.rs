@@ -175,7 +175,7 @@ fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Ve
 }
 
 /// The preset's name, with "(edited)" once the form differs from it.
-pub fn preset_label(state: &AppState) -> String {
+fn preset_label(state: &AppState) -> String {
     let Some(name) = state
         .preset
         .as_ref()
@@ -191,7 +191,7 @@ pub fn preset_label(state: &AppState) -> String {
 }
 
 /// Why Train is disabled, if it is.
-pub fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Option<String> {
+fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Option<String> {
     if panel.busy {
         return Some("a run is in progress".into());
     }

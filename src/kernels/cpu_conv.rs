@@ -10,6 +10,7 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::Autodiff;
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 
+use super::conv_forward;
 use super::conv_gemm::{self, Wanted};
 use super::depthwise;
 use super::geometry::ConvGeometry;
@@ -75,11 +76,11 @@ pub fn forward(
         })
     } else if g.kh * g.kw == 1 {
         timed("conv forward, 1x1", || {
-            conv_gemm::forward(&xv, &wv, bv.as_deref(), g)
+            conv_forward::forward(&xv, &wv, bv.as_deref(), g)
         })
     } else {
         timed("conv forward, KxK", || {
-            conv_gemm::forward(&xv, &wv, bv.as_deref(), g)
+            conv_forward::forward(&xv, &wv, bv.as_deref(), g)
         })
     };
     tensor(y, vec![g.batch, g.cout, g.oh, g.ow])

@@ -14,6 +14,7 @@
 
 mod batch_norm;
 mod channel_cat;
+mod conv_forward;
 mod conv_gemm;
 mod cpu_add_relu;
 mod cpu_batch_norm;

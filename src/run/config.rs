@@ -308,7 +308,7 @@ impl RunConfig {
         for p in self.data.augment.problems() {
             push(Field::DataAugment, p);
         }
-        for field in Field::NUMERIC {
+        for field in Field::ALL {
             let (Some(spec), Some(v)) = (field.spec(), field.value(self)) else {
                 continue;
             };

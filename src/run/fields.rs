@@ -34,9 +34,12 @@ pub enum Field {
 }
 
 impl Field {
-    /// Every field whose valid values are a plain interval.
-    pub const NUMERIC: [Field; 15] = [
+    /// Every field, in the order of run.json.
+    pub const ALL: [Field; 19] = [
+        Field::Model,
         Field::DataInputSize,
+        Field::DataSplit,
+        Field::DataAugment,
         Field::DataPrefetchBatches,
         Field::OptimizerLr,
         Field::OptimizerWeightDecay,
@@ -51,6 +54,7 @@ impl Field {
         Field::FinetunePhase1Epochs,
         Field::FinetunePhase2Lr,
         Field::FinetunePhase2WeightDecay,
+        Field::FinetunePhase2FrozenLayers,
     ];
 
     /// The path in run.json (and for `--set`).
@@ -78,7 +82,8 @@ impl Field {
         }
     }
 
-    /// The valid values of a numeric field, its form label and its help.
+    /// The valid values of a numeric field (one whose valid values are a
+    /// plain interval), its form label and its help; `None` for the others.
     pub fn spec(self) -> Option<FieldSpec> {
         let spec = |label, help, bounds| {
             Some(FieldSpec {
@@ -309,13 +314,22 @@ mod tests {
     }
 
     #[test]
-    fn every_numeric_field_has_a_spec_and_a_value_in_the_default_config() {
-        let config = RunConfig::default();
-        for field in Field::NUMERIC {
-            let spec = field.spec().expect("numeric fields have bounds");
-            if let Some(v) = field.value(&config) {
-                assert!(spec.bounds.contains(v), "default {field} = {v} is invalid");
+    fn every_numeric_field_has_a_value_valid_in_the_default_config() {
+        let mut config = RunConfig::default();
+        // the fields that count only with a setting on
+        config.scheduler.kind = SchedulerKind::Step;
+        config.early_stopping.enabled = true;
+        let mut numeric = 0;
+        for field in Field::ALL {
+            match (field.spec(), field.value(&config)) {
+                (Some(spec), Some(v)) => {
+                    numeric += 1;
+                    assert!(spec.bounds.contains(v), "default {field} = {v} is invalid");
+                }
+                (None, None) => {}
+                (spec, value) => panic!("{field}: spec {spec:?} but value {value:?}"),
             }
         }
+        assert_eq!(numeric, 15);
     }
 }
