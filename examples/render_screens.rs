@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut h = window(state(Tab::Dataset)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {
-        a.dataset.report().is_some() && a.thumbnails_pending() == 0
+        a.dataset().report().is_some() && a.thumbnails_pending() == 0
     });
     save(&mut h, &out, "dataset.png")?;
 
@@ -83,13 +83,13 @@ fn main() -> anyhow::Result<()> {
 
     let mut h = window(state(Tab::Results)?, [1600.0, 1100.0]);
     let ctx = h.ctx.clone();
-    h.state_mut().results.open(&ctx, run.clone());
+    h.state_mut().results_mut().open(&ctx, run.clone());
     settle(&mut h, |a| {
-        a.results.loaded.is_some() && a.thumbnails_pending() == 0
+        a.results().loaded.is_some() && a.thumbnails_pending() == 0
     });
     save(&mut h, &out, "results.png")?;
     // the most confused pair of classes, and its faces in the gallery
-    let pair = h.state().results.loaded.as_ref().and_then(|l| {
+    let pair = h.state().results().loaded.as_ref().and_then(|l| {
         let m = &l.eval.confusion;
         (0..m.len())
             .flat_map(|t| (0..m.len()).map(move |p| (t, p)))
@@ -98,20 +98,20 @@ fn main() -> anyhow::Result<()> {
     });
     // a taller window, so the gallery under the matrix is in view
     let mut h = window(state(Tab::Results)?, [1600.0, 1900.0]);
-    h.state_mut().results.open(&ctx, run.clone());
-    settle(&mut h, |a| a.results.loaded.is_some());
-    h.state_mut().results.confusion.selected = pair;
+    h.state_mut().results_mut().open(&ctx, run.clone());
+    settle(&mut h, |a| a.results().loaded.is_some());
+    h.state_mut().results_mut().confusion.selected = pair;
     settle(&mut h, |a| a.thumbnails_pending() == 0);
     save(&mut h, &out, "results-confusion-gallery.png")?;
 
     let mut h = window(state(Tab::Runs)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {
-        if !a.runs.runs.is_empty() && a.runs.selected.is_empty() {
-            let all: Vec<PathBuf> = a.runs.runs.iter().map(|r| r.path.clone()).collect();
-            a.runs.selected.extend(all);
+        if !a.runs().runs.is_empty() && a.runs().selected.is_empty() {
+            let all: Vec<PathBuf> = a.runs().runs.iter().map(|r| r.path.clone()).collect();
+            a.runs_mut().selected.extend(all);
         }
-        let ticked = &a.runs.selected;
-        !ticked.is_empty() && ticked.iter().all(|r| a.runs.tail_epochs(r) > 0)
+        let ticked = &a.runs().selected;
+        !ticked.is_empty() && ticked.iter().all(|r| a.runs().tail_epochs(r) > 0)
     });
     save(&mut h, &out, "runs.png")?;
     Ok(())

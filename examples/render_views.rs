@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         );
     for _ in 0..600 {
         h.step();
-        if h.state().dataset.report().is_some() && h.state().thumbnails_pending() == 0 {
+        if h.state().dataset().report().is_some() && h.state().thumbnails_pending() == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -76,13 +76,13 @@ fn main() -> anyhow::Result<()> {
         );
     for _ in 0..300 {
         h.step();
-        let app = h.state_mut();
-        if !app.runs.runs.is_empty() && app.runs.selected.is_empty() {
-            let all: Vec<PathBuf> = app.runs.runs.iter().map(|r| r.path.clone()).collect();
-            app.runs.selected.extend(all);
+        let runs = h.state_mut().runs_mut();
+        if !runs.runs.is_empty() && runs.selected.is_empty() {
+            let all: Vec<PathBuf> = runs.runs.iter().map(|r| r.path.clone()).collect();
+            runs.selected.extend(all);
         }
-        let ticked = &app.runs.selected;
-        if !ticked.is_empty() && ticked.iter().all(|r| app.runs.tail_epochs(r) > 0) {
+        let ticked = &runs.selected;
+        if !ticked.is_empty() && ticked.iter().all(|r| runs.tail_epochs(r) > 0) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use facebench::loader::{AugmentConfig, AugmentDraw, BatchStream, ImageBank, Pipeline};
+use facebench::loader::{AugmentConfig, AugmentDraw, BatchPlan, ImageBank, Pipeline};
 use image::{Rgb, RgbImage};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -146,6 +146,16 @@ fn horizontal_flip_mirrors_and_identity_resizes_exactly() {
     }
 }
 
+/// Augmented batches of `batch_size` from `bank`, two prepared ahead.
+fn plan_of(bank: Arc<ImageBank>, batch_size: usize) -> BatchPlan {
+    BatchPlan {
+        bank,
+        pipeline: Arc::new(pipeline(Some(everything_on()), 3)),
+        batch_size,
+        prefetch: 2,
+    }
+}
+
 #[test]
 fn batches_are_identical_across_runs_and_cover_the_epoch() {
     let bank = Arc::new(ImageBank {
@@ -153,9 +163,8 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
         labels: (0..10).map(|i| i % 3).collect(),
         paths: vec![Default::default(); 10],
     });
-    let p = Arc::new(pipeline(Some(everything_on()), 3));
-    let collect =
-        || -> Vec<_> { BatchStream::spawn(bank.clone(), p.clone(), 4, 2, true, 2).collect() };
+    let plan = plan_of(bank, 4);
+    let collect = || -> Vec<_> { plan.epoch(2, true).collect() };
     let (one, two) = (collect(), collect());
     assert_eq!(one.len(), 3);
     for (x, y) in one.iter().zip(&two) {
@@ -169,7 +178,7 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
         (0..10).collect::<Vec<_>>(),
         "every image once per epoch"
     );
-    let other_epoch: Vec<_> = BatchStream::spawn(bank.clone(), p.clone(), 4, 3, true, 2).collect();
+    let other_epoch: Vec<_> = plan.epoch(3, true).collect();
     assert_ne!(
         other_epoch[0].indices, one[0].indices,
         "each epoch reshuffles"
@@ -183,8 +192,8 @@ fn a_last_batch_of_one_joins_the_batch_before_it() {
         labels: (0..9).map(|i| i % 3).collect(),
         paths: vec![Default::default(); 9],
     });
-    let p = Arc::new(pipeline(Some(everything_on()), 3));
-    let batches: Vec<_> = BatchStream::spawn(bank.clone(), p.clone(), 4, 0, true, 2).collect();
+    let plan = plan_of(bank, 4);
+    let batches: Vec<_> = plan.epoch(0, true).collect();
     let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
     assert_eq!(
         sizes,
@@ -192,7 +201,7 @@ fn a_last_batch_of_one_joins_the_batch_before_it() {
         "no image is left out, no batch has one image"
     );
     // resuming after the first batch gives the same second batch
-    let rest: Vec<_> = BatchStream::spawn_from(bank, p, 4, 0, true, 2, 1).collect();
+    let rest: Vec<_> = plan.epoch_from(0, true, 1).collect();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].indices, batches[1].indices);
     assert_eq!(rest[0].images, batches[1].images);

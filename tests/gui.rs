@@ -52,7 +52,7 @@ fn state(data: &std::path::Path, runs: PathBuf, config: RunConfig) -> AppState {
 }
 
 fn scanned(app: &WorkbenchApp) -> bool {
-    app.dataset.report().is_some() || app.dataset.error().is_some()
+    app.dataset().report().is_some() || app.dataset().error().is_some()
 }
 
 #[test]
@@ -73,15 +73,15 @@ fn invalid_input_disables_train_with_its_reason() {
     // the field itself is marked too: its message under it, besides the reason
     assert!(h.get_all_by_label_contains("must be in 2..=4096").count() >= 2);
 
-    h.state_mut().state.config.train.batch_size = 16;
+    h.state_mut().app_state_mut().config.train.batch_size = 16;
     h.run_steps(2);
     assert!(h.query_by_label_contains("Train is disabled").is_none());
     assert!(!h.get_by_label("Train").accesskit_node().is_disabled());
 
     // an unusable dataset blocks Train with the dataset's own message
-    h.state_mut().state.dataset_path = tmp.path().join("missing").display().to_string();
+    h.state_mut().app_state_mut().dataset_path = tmp.path().join("missing").display().to_string();
     h.get_by_label("Open").click();
-    step_until(&mut h, "failed scan", |a| a.dataset.error().is_some());
+    step_until(&mut h, "failed scan", |a| a.dataset().error().is_some());
     h.run_steps(2);
     h.get_by_label_contains("Train is disabled: dataset:");
 }
@@ -99,16 +99,16 @@ fn train_streams_points_into_the_plots_then_stops() {
     h.run_steps(2);
     h.get_by_label("Train").click();
     step_until(&mut h, "iteration points", |a| {
-        a.session.as_ref().is_some_and(|s| s.live.iter_x.len() >= 3)
+        a.session().is_some_and(|s| s.live.iter_x.len() >= 3)
     });
-    assert_eq!(h.state().state.tab, Tab::Training);
+    assert_eq!(h.state().app_state().tab, Tab::Training);
     h.run_steps(2);
     h.get_by_label("loss per iteration");
     h.get_by_label("Stop").click();
     step_until(&mut h, "stopped", |a| {
-        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+        a.session().is_some_and(|s| !s.live.is_running())
     });
-    let live = &h.state().session.as_ref().unwrap().live;
+    let live = &h.state().session().unwrap().live;
     assert_eq!(
         live.finished,
         Some(FinishStatus::Stopped),
@@ -139,30 +139,30 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
     )
     .unwrap();
     let mut app = WorkbenchApp::new(state(&data, runs, tiny_config(1)));
-    app.state.tab = Tab::Results;
+    app.app_state_mut().tab = Tab::Results;
     let mut h = harness(app, [1400.0, 1600.0]);
     h.step();
     let ctx = h.ctx.clone();
-    h.state_mut().results.open(&ctx, run.clone());
+    h.state_mut().results_mut().open(&ctx, run.clone());
     step_until(&mut h, "results loaded", |a| {
-        a.results.loaded.is_some() || a.results.error.is_some()
+        a.results().loaded.is_some() || a.results().error.is_some()
     });
     assert!(
-        h.state().results.error.is_none(),
+        h.state().results().error.is_none(),
         "{:?}",
-        h.state().results.error
+        h.state().results().error
     );
     h.run_steps(3);
     h.get_by_label_contains("accuracy");
     let (origin, cell, order) = h
         .state()
-        .results
+        .results()
         .confusion
         .drawn
         .clone()
         .expect("matrix drawn");
     // aim at the busiest off-diagonal cell, or the first diagonal one
-    let eval = h.state().results.loaded.as_ref().unwrap().eval.clone();
+    let eval = h.state().results().loaded.as_ref().unwrap().eval.clone();
     let m = eval.confusion.clone();
     let (mut t, mut p) = (order[0], order[0]);
     for (r, &a) in order.iter().enumerate() {
@@ -190,14 +190,21 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
         h.step();
     }
     h.run_steps(2);
-    assert_eq!(h.state().results.confusion.selected, Some((t, p)));
-    let items = h.state().results.gallery_items();
+    assert_eq!(h.state().results().confusion.selected, Some((t, p)));
+    let items = h.state().results().gallery_items();
     assert_eq!(
         items.len(),
         m[t][p],
         "the gallery holds exactly that cell's faces"
     );
-    let preds = &h.state().results.loaded.as_ref().unwrap().eval.predictions;
+    let preds = &h
+        .state()
+        .results()
+        .loaded
+        .as_ref()
+        .unwrap()
+        .eval
+        .predictions;
     assert!(items
         .iter()
         .all(|&i| preds[i].true_class == t && preds[i].predicted == p));
@@ -289,9 +296,9 @@ fn results_fixture_harness_named<'a>(
         tab: Tab::Results,
         ..AppState::default()
     });
-    app.results.run = Some(PathBuf::from("fixture-run"));
-    app.results.loaded = Some(LoadedRun { record, eval });
-    app.results.confusion.selected = selected;
+    app.results_mut().run = Some(PathBuf::from("fixture-run"));
+    app.results_mut().loaded = Some(LoadedRun { record, eval });
+    app.results_mut().confusion.selected = selected;
     let mut h = harness(app, [1300.0, 1300.0]);
     h.run_steps(4);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
@@ -438,12 +445,15 @@ fn snapshot_runs_tab_on_fixed_runs() {
         runs_dir: runs.clone(),
         ..AppState::default()
     });
-    app.runs.selected.insert(runs.join("run-a-resnet"));
-    app.runs.selected.insert(runs.join("run-b-resnet"));
+    app.runs_mut().selected.insert(runs.join("run-a-resnet"));
+    app.runs_mut().selected.insert(runs.join("run-b-resnet"));
     let mut h = harness(app, [1300.0, 800.0]);
-    step_until(&mut h, "runs listed", |a| a.runs.runs.len() == 2);
+    step_until(&mut h, "runs listed", |a| a.runs().runs.len() == 2);
     step_until(&mut h, "curves tailed", |a| {
-        a.runs.selected.iter().all(|p| a.runs.tail_epochs(p) == 5)
+        a.runs()
+            .selected
+            .iter()
+            .all(|p| a.runs().tail_epochs(p) == 5)
     });
     h.run_steps(3);
     assert_eq!(
@@ -493,10 +503,10 @@ fn snapshot_runs_tab_on_fixed_runs() {
     // that run (in its own folder)
     h.get_by_label("resume").click();
     h.run_steps(2);
-    assert_eq!(h.state().state.tab, Tab::Training);
-    step_until(&mut h, "resumed session", |a| a.session.is_some());
+    assert_eq!(h.state().app_state().tab, Tab::Training);
+    step_until(&mut h, "resumed session", |a| a.session().is_some());
     assert_eq!(
-        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        h.state().session().unwrap().run_dir.as_ref(),
         Some(&runs.join("run-b-resnet"))
     );
 }
@@ -515,7 +525,7 @@ fn transfer_architectures_show_weights_head_and_phase_fields() {
     assert!(h.query_by_label("blocks per stage").is_some());
     assert!(h.query_by_label("phase 1 epochs").is_none());
 
-    let config = &mut h.state_mut().state.config;
+    let config = &mut h.state_mut().app_state_mut().config;
     config.model.architecture = facebench::model::Architecture::Xception;
     config.finetune.phase1_epochs = 5; // more than train.epochs (1)
     h.run_steps(2);
@@ -553,7 +563,7 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
     h.run_steps(2);
     h.get_by_label("Train").click();
     step_until(&mut h, "first epoch", |a| {
-        a.session
+        a.session()
             .as_ref()
             .is_some_and(|s| !s.live.epochs.is_empty())
     });
@@ -564,9 +574,9 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
     );
     h.get_by_label("Stop").click();
     step_until(&mut h, "stopped", |a| {
-        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+        a.session().is_some_and(|s| !s.live.is_running())
     });
-    let session = h.state().session.as_ref().unwrap();
+    let session = h.state().session().unwrap();
     assert_eq!(
         session.live.finished,
         Some(FinishStatus::Stopped),
@@ -577,20 +587,20 @@ fn a_stopped_run_resumes_from_the_window_in_its_own_folder() {
     let done_before = session.live.epochs.len();
     assert!(done_before < epochs, "stopped before the end");
     h.run_steps(2);
-    assert_eq!(h.state().state.tab, Tab::Training);
+    assert_eq!(h.state().app_state().tab, Tab::Training);
     h.get_by_label("Resume run").click();
     step_until(&mut h, "resumed run finished", |a| {
         !a.is_busy()
-            && a.session
+            && a.session()
                 .as_ref()
                 .is_some_and(|s| s.live.failed.is_some() || s.live.test_accuracy.is_some())
     });
     h.run_steps(2);
-    let live = &h.state().session.as_ref().unwrap().live;
+    let live = &h.state().session().unwrap().live;
     assert!(live.failed.is_none(), "{:?}", live.failed);
     assert_eq!(live.finished, Some(FinishStatus::Completed));
     assert_eq!(
-        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        h.state().session().unwrap().run_dir.as_ref(),
         Some(&run),
         "the same run folder"
     );
@@ -646,7 +656,7 @@ fn a_stale_status_line_clears_when_the_path_is_typed() {
         runs_dir: PathBuf::from("no-runs-here"),
         ..AppState::default()
     });
-    app.folder_pick = Some(Job::ready(None)); // the dialog was cancelled
+    app.set_folder_pick(Job::ready(None)); // the dialog was cancelled
     let mut h = harness(app, [1200.0, 800.0]);
     h.run_steps(2);
     h.get_by_label_contains("no folder chosen");
@@ -661,7 +671,7 @@ fn a_stale_status_line_clears_when_the_path_is_typed() {
         .expect("path field")
         .type_text("/data/faces");
     h.run_steps(2);
-    assert_eq!(h.state().state.dataset_path, "/data/faces");
+    assert_eq!(h.state().app_state().dataset_path, "/data/faces");
     assert!(h.query_by_label_contains("no folder chosen").is_none());
     // nor does Train start on a folder that was typed but not scanned
     h.get_by_label_contains("Train is disabled: press Open");
@@ -682,7 +692,7 @@ fn the_preset_name_says_edited_when_the_form_differs() {
     h.run_steps(2);
     // the preset box shows its choice as its value
     h.get_by_value("resnet-tiny-cpu");
-    h.state_mut().state.config.train.batch_size += 1;
+    h.state_mut().app_state_mut().config.train.batch_size += 1;
     h.run_steps(2);
     h.get_by_value("resnet-tiny-cpu (edited)");
     h.get_by_label("Reset").click();
@@ -714,11 +724,11 @@ fn a_newly_opened_dataset_starts_at_the_top() {
         heading(&h, &first) < top - 100.0,
         "scrolled down to the augmentation preview"
     );
-    h.state_mut().state.dataset_path = second.display().to_string();
+    h.state_mut().app_state_mut().dataset_path = second.display().to_string();
     h.get_by_label("Open").click();
     step_until(&mut h, "second scan", |a| {
-        a.dataset.scanned_path == second.display().to_string()
-            && (a.dataset.report().is_some() || a.dataset.error().is_some())
+        a.dataset().scanned_path == second.display().to_string()
+            && (a.dataset().report().is_some() || a.dataset().error().is_some())
     });
     h.run_steps(3);
     assert!(
@@ -738,7 +748,7 @@ fn gallery_captions_are_red_only_for_wrong_predictions() {
     assert!(!colors.is_empty(), "captions drawn");
     assert!(colors.iter().all(|c| *c == WRONG_PREDICTION), "{colors:?}");
 
-    h.state_mut().results.confusion.selected = Some((0, 0));
+    h.state_mut().results_mut().confusion.selected = Some((0, 0));
     h.run_steps(3);
     h.get_by_label_contains("person_0 -> person_0:");
     let colors = caption_colors(&h);
@@ -786,7 +796,7 @@ fn classes_show_in_natural_order_in_the_results() {
     let natural = [0, 3, 4, 5, 1, 2];
     let order = h
         .state()
-        .results
+        .results()
         .confusion
         .drawn
         .clone()
@@ -874,7 +884,7 @@ fn resuming_an_interrupted_run_asks_first() {
         ..AppState::default()
     });
     let mut h = harness(app, [1300.0, 800.0]);
-    step_until(&mut h, "runs listed", |a| a.runs.runs.len() == 1);
+    step_until(&mut h, "runs listed", |a| a.runs().runs.len() == 1);
     h.run_steps(2);
     h.get_by_label("resume…").click();
     h.run_steps(2);
@@ -882,17 +892,17 @@ fn resuming_an_interrupted_run_asks_first() {
     h.get_by_label("Cancel").click();
     h.run_steps(2);
     assert!(h.query_by_label_contains("has no end record").is_none());
-    assert_eq!(h.state().state.tab, Tab::Runs, "nothing resumed");
-    assert!(h.state().session.is_none() && !h.state().is_busy());
+    assert_eq!(h.state().app_state().tab, Tab::Runs, "nothing resumed");
+    assert!(h.state().session().is_none() && !h.state().is_busy());
 
     h.get_by_label("resume…").click();
     h.run_steps(2);
     h.get_by_label("Resume").click();
     h.run_steps(2);
-    assert_eq!(h.state().state.tab, Tab::Training);
-    step_until(&mut h, "resumed session", |a| a.session.is_some());
+    assert_eq!(h.state().app_state().tab, Tab::Training);
+    step_until(&mut h, "resumed session", |a| a.session().is_some());
     assert_eq!(
-        h.state().session.as_ref().unwrap().run_dir.as_ref(),
+        h.state().session().unwrap().run_dir.as_ref(),
         Some(&dir.path)
     );
 }
@@ -943,11 +953,11 @@ fn a_damaged_eval_json_shows_an_error_in_the_results_tab() {
     });
     let mut h = harness(app, [1100.0, 700.0]);
     let ctx = h.ctx.clone();
-    h.state_mut().results.open(&ctx, dir.path.clone());
-    step_until(&mut h, "the load ends", |a| a.results.error.is_some());
+    h.state_mut().results_mut().open(&ctx, dir.path.clone());
+    step_until(&mut h, "the load ends", |a| a.results().error.is_some());
     h.run_steps(2);
     h.get_by_label_contains("eval.json is damaged");
-    assert!(h.state().results.loaded.is_none());
+    assert!(h.state().results().loaded.is_none());
 }
 
 /// "save as PNG" on a Training-tab plot writes the whole plot block (title,
@@ -965,18 +975,18 @@ fn saving_a_training_plot_writes_a_png_into_the_run_folder() {
     h.run_steps(2);
     h.get_by_label("Train").click();
     step_until(&mut h, "run finished", |a| {
-        a.session.as_ref().is_some_and(|s| !s.live.is_running())
+        a.session().is_some_and(|s| !s.live.is_running())
     });
-    let live = &h.state().session.as_ref().unwrap().live;
+    let live = &h.state().session().unwrap().live;
     assert!(live.failed.is_none(), "{:?}", live.failed);
     let run_dir = live.run_dir.clone().expect("the run has a folder");
-    h.state_mut().state.tab = Tab::Training;
+    h.state_mut().app_state_mut().tab = Tab::Training;
     h.run_steps(3);
     let expected = std::path::absolute(run_dir.join("loss-per-iteration.png")).unwrap();
     assert!(!expected.exists());
     h.get_by_label("loss-per-iteration").click();
     step_until(&mut h, "PNG written", |a| {
-        a.status
+        a.status()
             .as_ref()
             .is_some_and(|s| s.text.contains("loss-per-iteration"))
     });
@@ -1030,11 +1040,97 @@ fn device_is_picked_from_a_list() {
     h.get_by_label("cuda").click();
     h.run_steps(2);
     assert_eq!(
-        h.state().state.config.device,
+        h.state().app_state().config.device,
         facebench::run::DeviceChoice::Cuda(0)
     );
     assert!(
         h.query_by_value("GPU 0").is_some(),
         "the GPU index is shown"
     );
+}
+
+/// Grad-CAM in the gallery: the checkbox draws each face's map for its
+/// predicted class (computed in the background, cached in the run folder),
+/// and the enlarged face shows the evidence for the predicted and the true
+/// class side by side.
+#[test]
+fn grad_cam_overlays_the_gallery_and_the_enlarged_face_compares_classes() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let runs = tmp.path().join("runs");
+    let run = train_blocking(
+        TrainRequest {
+            config: tiny_config(1),
+            data_root: data.clone(),
+            runs_root: runs.clone(),
+            resume: None,
+        },
+        |_| {},
+    )
+    .unwrap();
+    let mut app = WorkbenchApp::new(state(&data, runs, tiny_config(1)));
+    app.app_state_mut().tab = Tab::Results;
+    let mut h = harness(app, [1400.0, 1600.0]);
+    h.step();
+    let ctx = h.ctx.clone();
+    h.state_mut().results_mut().open(&ctx, run.clone());
+    step_until(&mut h, "results loaded", |a| a.results().loaded.is_some());
+    let eval = h.state().results().loaded.as_ref().unwrap().eval.clone();
+    if h.state().results().gallery_items().is_empty() {
+        // all right after one epoch: show a diagonal cell's faces instead
+        let c = (0..eval.classes.len())
+            .max_by_key(|&c| eval.confusion[c][c])
+            .unwrap();
+        h.state_mut().results_mut().confusion.selected = Some((c, c));
+    }
+    h.run_steps(3);
+    let items = h.state().results().gallery_items();
+    assert!(!items.is_empty());
+    assert!(!h.state().results().explain.overlay);
+    h.get_by_label("Grad-CAM").click();
+    h.run_steps(2);
+    assert!(
+        h.state().results().explain.overlay,
+        "the checkbox turns it on"
+    );
+    let faces: Vec<(PathBuf, usize)> = items
+        .iter()
+        .map(|&i| {
+            (
+                eval.predictions[i].path.clone(),
+                eval.predictions[i].predicted,
+            )
+        })
+        .collect();
+    step_until(&mut h, "every face's map", |a| {
+        a.results().explain.error.is_some()
+            || faces
+                .iter()
+                .all(|(path, class)| a.results().explain.map(path, *class).is_some())
+    });
+    assert_eq!(h.state().results().explain.error, None);
+    let cache = facebench::store::RunDir::new(&run)
+        .read_explain_cache("gradcam", "layer4")
+        .unwrap();
+    assert_eq!(cache.maps.len(), faces.len(), "cached in the run folder");
+
+    let first = &eval.predictions[items[0]];
+    h.get_by_label(&facebench::gui::face_label(&first.path)).click();
+    step_until(&mut h, "the enlarged face's maps", |a| {
+        let e = &a.results().explain;
+        e.map(&first.path, first.true_class).is_some()
+            && e.map(&first.path, first.predicted).is_some()
+    });
+    h.run_steps(3);
+    let predicted = &eval.classes[first.predicted];
+    h.get_by_label_contains(&format!("predicted: evidence for {predicted}"));
+    if first.true_class != first.predicted {
+        let true_class = &eval.classes[first.true_class];
+        h.get_by_label_contains(&format!("true: evidence for {true_class}"));
+    }
+    assert!(h.query_by_label_contains("computing").is_none());
+    h.get_by_label("Grad-CAM").click();
+    h.run_steps(2);
+    assert!(!h.state().results().explain.overlay, "and off again");
 }

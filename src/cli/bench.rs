@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use crate::data::{Dataset, SplitConfig};
 use crate::engine::{OnBackend, ResolvedDevice};
-use crate::loader::{AugmentConfig, BatchStream, ImageBank, Pipeline};
+use crate::loader::{AugmentConfig, BatchPlan, ImageBank, Pipeline};
 use crate::model::{Architecture, FreezePlan, ModelConfig, Network};
 use crate::run::OptimizerConfig;
 
@@ -56,7 +56,13 @@ pub fn bench_loader(root: &Path, sizes: &[usize], batch: usize) -> anyhow::Resul
         });
         let start = Instant::now();
         let mut n = 0;
-        for b in BatchStream::spawn(bank.clone(), pipeline, batch, 0, true, 4) {
+        let plan = BatchPlan {
+            bank: bank.clone(),
+            pipeline,
+            batch_size: batch,
+            prefetch: 4,
+        };
+        for b in plan.epoch(0, true) {
             n += b.len();
         }
         rows.push(BenchRow {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::bench;
+use super::explain::{explain_command, ExplainArgs};
 use super::progress::TrainProgress;
 use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
@@ -96,6 +97,27 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             base_planes,
             layers,
         } => model_info_command(&arch, classes, depths, base_planes, layers),
+        Command::Explain {
+            run,
+            images,
+            class,
+            layer,
+            method,
+            out,
+            runs,
+            opacity,
+            device,
+        } => explain_command(ExplainArgs {
+            run,
+            runs,
+            images,
+            class,
+            layer,
+            method,
+            out,
+            opacity,
+            device,
+        }),
         Command::Weights {
             action:
                 WeightsAction::Check {
@@ -405,25 +427,19 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
-    let name_w = summaries
-        .iter()
-        .map(|s| s.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let arch_w = summaries
-        .iter()
-        .map(|s| s.architecture.len())
-        .max()
-        .unwrap_or(4)
-        .max(12);
+    // a column is as wide as its widest cell or its heading
+    let width = |cells: &mut dyn Iterator<Item = &str>, heading: &str| {
+        cells
+            .map(|c| c.chars().count())
+            .fold(heading.len(), usize::max)
+    };
     let datasets: Vec<String> = summaries.iter().map(|s| s.dataset_label()).collect();
-    let data_w = datasets
-        .iter()
-        .map(|d| d.chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+    let name_w = width(&mut summaries.iter().map(|s| s.name.as_str()), "name");
+    let arch_w = width(
+        &mut summaries.iter().map(|s| s.architecture.as_str()),
+        "architecture",
+    );
+    let data_w = width(&mut datasets.iter().map(String::as_str), "dataset");
     println!(
         "{:<name_w$}  {:<data_w$}  {:<arch_w$}  {:>7}  {:>12}  {:>9}  {:>8}  {:>11}  {:>8}  status",
         "name",

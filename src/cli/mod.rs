@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod explain;
 mod heap;
 mod peak_memory;
 mod progress;
@@ -158,6 +159,39 @@ pub enum Command {
         /// Also list every parameter tensor.
         #[arg(long)]
         layers: bool,
+    },
+    /// Grad-CAM: where a run's network looked for a class, face by face.
+    /// Writes each face with its heatmap drawn over it, and the heatmap alone
+    /// as a 16-bit PNG.
+    Explain {
+        /// Run name (under --runs) or path.
+        run: String,
+        /// Face images, or folders of them.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// The class to explain (default: the predicted class of each face).
+        #[arg(long)]
+        class: Option<String>,
+        /// The layer whose activations are weighed (default: the last
+        /// convolutional block; resnet: layer4, layer3; xception:
+        /// block14_sepconv2_act, block14_sepconv1_act; densenet121: norm5_relu).
+        #[arg(long)]
+        layer: Option<String>,
+        /// gradcam or gradcam++.
+        #[arg(long, default_value = "gradcam")]
+        method: String,
+        /// Folder for the images written; created if missing.
+        #[arg(long)]
+        out: PathBuf,
+        /// Folder holding the runs.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Opacity of the heatmap drawn over the face (0 to 1).
+        #[arg(long, default_value_t = 0.5)]
+        opacity: f32,
+        /// auto, cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceChoice,
     },
     /// Inspect pretrained weight files.
     Weights {

@@ -301,3 +301,117 @@ pub fn generate_demo_dataset(dir: &Path, config: &DemoConfig) -> anyhow::Result<
     })?;
     Ok(dir.to_path_buf())
 }
+
+/// A quarter of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quadrant {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Quadrant {
+    /// Rows and columns of this quadrant in a `size x size` image.
+    pub fn area(self, size: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let half = size / 2;
+        let (top, left) = match self {
+            Quadrant::TopLeft => (true, true),
+            Quadrant::TopRight => (true, false),
+            Quadrant::BottomLeft => (false, true),
+            Quadrant::BottomRight => (false, false),
+        };
+        let rows = if top { 0..half } else { half..size };
+        let cols = if left { 0..half } else { half..size };
+        (rows, cols)
+    }
+}
+
+/// The mark colours of the marked demo set, one per class (cycled).
+const MARK_COLOURS: [[u8; 3]; 8] = [
+    [230, 30, 30],
+    [30, 200, 30],
+    [30, 60, 230],
+    [240, 220, 20],
+    [220, 30, 220],
+    [20, 220, 220],
+    [250, 140, 0],
+    [250, 250, 250],
+];
+
+/// One image of the marked demo set: a face of a person drawn at random
+/// from the whole demo set (so the face says nothing about the class), in
+/// grey, with the class's mark, a filled square of its colour, at a random
+/// place inside `quadrant`. The mark is the only thing that tells the
+/// classes apart, and the only colour in the picture.
+pub fn marked_face(
+    config: &DemoConfig,
+    quadrant: Quadrant,
+    class: usize,
+    index: usize,
+) -> RgbImage {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        config.seed
+            ^ 0x5EED_0FAA
+            ^ ((class as u64) << 32 | index as u64).wrapping_mul(0x9E37_79B9),
+    );
+    let someone = rng.random_range(0..config.people.max(2));
+    let mut face = demo_face(config, someone, index * 31 + class);
+    for pixel in face.pixels_mut() {
+        let [r, g, b] = pixel.0.map(u32::from);
+        let grey = ((r * 299 + g * 587 + b * 114) / 1000) as u8;
+        *pixel = Rgb([grey; 3]);
+    }
+    let size = config.size as usize;
+    let side = (size / 5).max(2);
+    // anywhere in the quadrant but its eighth nearest the other quadrants
+    let (rows, cols) = quadrant.area(size);
+    let place = |range: std::ops::Range<usize>, rng: &mut ChaCha8Rng| {
+        let margin = size / 16;
+        let (lo, hi) = if range.start == 0 {
+            (0, range.end - side - margin)
+        } else {
+            (range.start + margin, range.end - side)
+        };
+        rng.random_range(lo..=hi.max(lo))
+    };
+    let top = place(rows, &mut rng);
+    let left = place(cols, &mut rng);
+    let colour = MARK_COLOURS[class % MARK_COLOURS.len()];
+    for y in top..top + side {
+        for x in left..left + side {
+            face.put_pixel(x as u32, y as u32, Rgb(colour));
+        }
+    }
+    face
+}
+
+/// Write the marked demo set (see [`marked_face`]) under `dir`, one folder of
+/// PNGs per class. It tests explanations: a network that learned it must
+/// look at `quadrant`.
+pub fn generate_marked_dataset(
+    dir: &Path,
+    config: &DemoConfig,
+    quadrant: Quadrant,
+) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(
+        config.people >= 2,
+        "the marked set needs at least 2 classes"
+    );
+    anyhow::ensure!(config.size >= 16, "demo images must be at least 16 px");
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    (0..config.people).into_par_iter().try_for_each(|class| {
+        let class_dir = dir.join(person_name(class));
+        std::fs::create_dir_all(&class_dir)
+            .with_context(|| format!("cannot create {}", class_dir.display()))?;
+        for i in 0..config.images_per_person {
+            let path = class_dir.join(format!("{:03}.png", i + 1));
+            marked_face(config, quadrant, class, i)
+                .save(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(dir.to_path_buf())
+}

@@ -150,11 +150,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn writes_in_order_and_reports_each() {
+    /// A writer for `checkpoints/` in a new temporary folder (kept alive by
+    /// the returned guard).
+    fn writer_in_temp_dir() -> (tempfile::TempDir, PathBuf, CheckpointWriter) {
         let dir = tempfile::tempdir().unwrap();
         let checkpoints = dir.path().join("checkpoints");
-        let mut writer = CheckpointWriter::new(checkpoints.clone()).unwrap();
+        let writer = CheckpointWriter::new(checkpoints.clone()).unwrap();
+        (dir, checkpoints, writer)
+    }
+
+    #[test]
+    fn writes_in_order_and_reports_each() {
+        let (_dir, checkpoints, mut writer) = writer_in_temp_dir();
         writer.submit(encoded(CheckpointKind::Best, "{\"e\":3}"), 3, None);
         writer.submit(
             encoded(CheckpointKind::Last, "{\"e\":3,\"l\":1}"),
@@ -184,9 +191,7 @@ mod tests {
 
     #[test]
     fn refuses_the_rest_after_a_failure_and_keeps_the_old_checkpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let checkpoints = dir.path().join("checkpoints");
-        let mut writer = CheckpointWriter::new(checkpoints.clone()).unwrap();
+        let (_dir, checkpoints, mut writer) = writer_in_temp_dir();
         writer.submit(encoded(CheckpointKind::Last, "old"), 1, None);
         writer.flush().unwrap();
         // a file where the best checkpoint's temporary folder goes: its

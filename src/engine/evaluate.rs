@@ -12,24 +12,25 @@ use super::checkpoint::{find_checkpoint, load_model};
 use super::device::OnBackend;
 use super::prepare::prepare_data;
 use crate::eval::{classification_report, EvalReport};
-use crate::loader::{BatchStream, ImageBank, Pipeline};
+use crate::loader::BatchPlan;
 use crate::model::Network;
 use crate::run::CheckpointKind;
 use crate::run::DeviceChoice;
 use crate::store::RunDir;
 
-/// Class probabilities for every image of `bank`, in bank order, and images/s.
+/// Batches prepared ahead when scoring a finished model.
+pub const EVAL_PREFETCH: usize = 4;
+
+/// Class probabilities for every image of the plan's bank, in bank order, and
+/// images/s.
 pub fn predict<B: Backend>(
     model: &Network<B>,
-    bank: Arc<ImageBank>,
-    pipeline: Arc<Pipeline>,
-    batch_size: usize,
-    prefetch: usize,
+    plan: &BatchPlan,
     device: &B::Device,
 ) -> (Vec<Vec<f32>>, f64) {
     let start = Instant::now();
-    let mut probs = Vec::with_capacity(bank.len());
-    for batch in BatchStream::spawn(bank.clone(), pipeline, batch_size, 0, false, prefetch) {
+    let mut probs = Vec::with_capacity(plan.bank.len());
+    for batch in plan.in_order() {
         let n = batch.len();
         let s = batch.input_size;
         let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), device);
@@ -42,41 +43,37 @@ pub fn predict<B: Backend>(
             .unwrap_or_default();
         probs.extend(flat.chunks(k).map(|c| c.to_vec()));
     }
-    let rate = bank.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    let rate = plan.bank.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
     (probs, rate)
 }
 
-/// Mean cross-entropy and accuracy of `model` on `bank`.
+/// Mean cross-entropy and accuracy of `model` on the plan's bank.
 pub fn loss_and_accuracy<B: Backend>(
     model: &Network<B>,
-    bank: Arc<ImageBank>,
-    pipeline: Arc<Pipeline>,
-    batch_size: usize,
-    prefetch: usize,
+    plan: &BatchPlan,
     device: &B::Device,
 ) -> (f64, f64) {
-    let (probs, _) = predict(model, bank.clone(), pipeline, batch_size, prefetch, device);
+    let (probs, _) = predict(model, plan, device);
     let mut loss = 0.0;
     let mut correct = 0usize;
-    for (p, &label) in probs.iter().zip(&bank.labels) {
+    for (p, &label) in probs.iter().zip(&plan.bank.labels) {
         loss -= (p[label].max(1e-12) as f64).ln();
         let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)));
         correct += (best == Some(label)) as usize;
     }
-    let n = bank.len().max(1) as f64;
+    let n = plan.bank.len().max(1) as f64;
     (loss / n, correct as f64 / n)
 }
 
-/// The full report for `bank`.
+/// The full report for the plan's bank.
 pub fn evaluate_bank<B: Backend>(
     model: &Network<B>,
-    bank: Arc<ImageBank>,
-    pipeline: Arc<Pipeline>,
+    plan: &BatchPlan,
     classes: &[String],
-    batch_size: usize,
     device: &B::Device,
 ) -> EvalReport {
-    let (probs, rate) = predict(model, bank.clone(), pipeline, batch_size, 4, device);
+    let (probs, rate) = predict(model, plan, device);
+    let bank = &plan.bank;
     let mut report = classification_report(classes, &bank.labels, &probs, &bank.paths);
     report.images_per_sec = rate;
     report
@@ -114,21 +111,24 @@ pub fn evaluate_run(
     };
     // normalise exactly as in training (the recorded mean/std), even if the
     // dataset's cached statistics were recomputed since
-    let pipeline = std::sync::Arc::new(crate::loader::Pipeline {
+    let pipeline = Arc::new(crate::loader::Pipeline {
         mean: record.dataset.mean,
         std: record.dataset.std,
         ..(*data.pipeline(&record.config, false)).clone()
     });
-    let batch = record.config.train.batch_size;
+    let plan = BatchPlan {
+        bank: data.eval.clone(),
+        pipeline,
+        batch_size: record.config.train.batch_size,
+        prefetch: EVAL_PREFETCH,
+    };
     let classes = &record.dataset.classes;
     let resolved = device.resolve().map_err(anyhow::Error::msg)?;
     let mut report = resolved.dispatch(EvalJob {
         checkpoint: &dir,
         config: &record.config.model,
-        data: &data,
-        pipeline,
+        plan: &plan,
         classes,
-        batch,
     })?;
     report.split = data.eval_split.name().into();
     report.checkpoint = name.into();
@@ -141,10 +141,8 @@ pub fn evaluate_run(
 struct EvalJob<'a> {
     checkpoint: &'a Path,
     config: &'a crate::model::ModelConfig,
-    data: &'a super::prepare::PreparedData,
-    pipeline: std::sync::Arc<crate::loader::Pipeline>,
+    plan: &'a BatchPlan,
     classes: &'a [String],
-    batch: usize,
 }
 
 impl OnBackend for EvalJob<'_> {
@@ -154,13 +152,6 @@ impl OnBackend for EvalJob<'_> {
             .config
             .init::<B::InnerBackend>(self.classes.len(), &device);
         let model = load_model(self.checkpoint, model, &device)?;
-        Ok(evaluate_bank(
-            &model,
-            self.data.eval.clone(),
-            self.pipeline,
-            self.classes,
-            self.batch,
-            &device,
-        ))
+        Ok(evaluate_bank(&model, self.plan, self.classes, &device))
     }
 }

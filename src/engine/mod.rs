@@ -7,6 +7,7 @@ mod checkpoint_writer;
 mod control;
 mod device;
 mod evaluate;
+mod explain;
 mod optimizer;
 mod phases;
 mod prepare;
@@ -23,6 +24,9 @@ pub use checkpoint::{
 pub use control::TrainControl;
 pub use device::{cuda_driver_available, OnBackend, ResolvedDevice};
 pub use evaluate::{evaluate_run, predict};
+pub use explain::{
+    explain_run, explained_checkpoint, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap,
+};
 pub use optimizer::AnyOptimizer;
 pub use prepare::{prepare_data, PreparedData};
 pub use schedule::{EarlyStopping, LrSchedule};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::data::{
     channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset, Split,
 };
-use crate::loader::{ImageBank, Normalization, Pipeline};
+use crate::loader::{BatchPlan, ImageBank, Normalization, Pipeline};
 
 use crate::run::DatasetSummary;
 use crate::run::RunConfig;
@@ -128,5 +128,16 @@ impl PreparedData {
             std: self.std,
             seed: config.train.seed,
         })
+    }
+
+    /// Batches of `bank` at the config's batch size and prefetch, augmented
+    /// when `augment` (the train split).
+    pub fn plan(&self, bank: &Arc<ImageBank>, config: &RunConfig, augment: bool) -> BatchPlan {
+        BatchPlan {
+            bank: bank.clone(),
+            pipeline: self.pipeline(config, augment),
+            batch_size: config.train.batch_size,
+            prefetch: config.data.prefetch_batches,
+        }
     }
 }

@@ -49,11 +49,24 @@ impl Reporter {
         }
     }
 
+    /// The run's last event, `Failed`: logged when the log can take it, and
+    /// sent to the caller in any case; when the log cannot take it either,
+    /// the error says so too.
+    pub(super) fn fail(&mut self, error: String) {
+        let mut event = TrainEvent::Failed { error };
+        if let Some(log) = &mut self.log {
+            if let (Err(e), TrainEvent::Failed { error }) = (log.on_event(&event), &mut event) {
+                error.push_str(&format!(
+                    "; the failure is not in the run's log either: {e:#}"
+                ));
+            }
+        }
+        let _ = self.channel.on_event(&event);
+    }
+
     /// `event` to every sink, the log first. When the log cannot be written
     /// the event goes no further and the error stops the run (its record
-    /// would be incomplete). The `Failed` event sent last goes through here
-    /// too, so a log that still cannot be written keeps that one from the
-    /// caller as well (known gap, noted on issue 10).
+    /// would be incomplete; [`Reporter::fail`] then tells the caller).
     pub(super) fn emit(&mut self, event: TrainEvent) -> anyhow::Result<()> {
         let logged = match &mut self.log {
             Some(log) => log.on_event(&event),
@@ -63,5 +76,46 @@ impl Reporter {
             self.channel.on_event(&event)?;
         }
         logged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crossbeam_channel::unbounded;
+
+    use super::*;
+
+    #[test]
+    fn a_failure_reaches_the_caller_even_when_the_log_cannot_take_it() {
+        // writes to /dev/full fail with "No space left on device"
+        let full = MetricsLog::open(Path::new("/dev/full")).expect("/dev/full (Linux)");
+        let (tx, rx) = unbounded();
+        let mut reporter = Reporter::new(tx);
+        reporter.attach_log(full);
+        let paused = TrainEvent::Paused {
+            epoch: 1,
+            iteration: 7,
+        };
+        assert!(
+            reporter.emit(paused).is_err(),
+            "the log's failure stops the run"
+        );
+        assert!(
+            rx.try_recv().is_err(),
+            "an event the log lost goes no further"
+        );
+        reporter.fail("cannot save the best checkpoint".into());
+        match rx.try_recv() {
+            Ok(TrainEvent::Failed { error }) => {
+                assert!(
+                    error.starts_with("cannot save the best checkpoint"),
+                    "{error}"
+                );
+                assert!(error.contains("No space left on device"), "{error}");
+            }
+            other => panic!("expected Failed, got {other:?}"),
+        }
     }
 }

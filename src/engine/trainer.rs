@@ -69,7 +69,7 @@ pub fn start_training(request: TrainRequest) -> TrainHandle {
                     format!("internal error (panic): {text}")
                 }
             };
-            let _ = reporter.emit(TrainEvent::Failed { error });
+            reporter.fail(error);
             reporter.flush_log();
         })
         .ok();

@@ -5,7 +5,6 @@
 //! weights.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
@@ -19,13 +18,13 @@ use super::checkpoint::{
 };
 use super::checkpoint_writer::{CheckpointWriter, Written};
 use super::control::TrainControl;
-use super::evaluate::{evaluate_bank, loss_and_accuracy};
+use super::evaluate::{evaluate_bank, loss_and_accuracy, EVAL_PREFETCH};
 use super::optimizer::AnyOptimizer;
 use super::phases;
 use super::prepare::PreparedData;
 use super::reporter::Reporter;
 use super::schedule::{EarlyStopping, LrSchedule};
-use crate::loader::{Batch, BatchStream, Pipeline};
+use crate::loader::{Batch, BatchPlan};
 use crate::model::{trainable_params, Network};
 use crate::run::CheckpointKind;
 use crate::run::{EpochMetrics, FinishStatus, RunConfig, TrainEvent};
@@ -69,8 +68,11 @@ struct Training<'a, B: AutodiffBackend> {
     optimizer: AnyOptimizer<Network<B>, B>,
     state: TrainerState,
     loss_fn: CrossEntropyLoss<B>,
-    train_pipeline: Arc<Pipeline>,
-    eval_pipeline: Arc<Pipeline>,
+    /// Batches of the train split (augmented), the val split and the
+    /// evaluation split.
+    train_plan: BatchPlan,
+    val_plan: BatchPlan,
+    eval_plan: BatchPlan,
     /// When this process began training, and the seconds spent before it.
     started: Instant,
     elapsed_before: f64,
@@ -113,8 +115,12 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let mut t = Self {
             ctx,
             loss_fn: CrossEntropyLossConfig::new().init(&device),
-            train_pipeline: ctx.data.pipeline(config, true),
-            eval_pipeline: ctx.data.pipeline(config, false),
+            train_plan: ctx.data.plan(&ctx.data.train, config, true),
+            val_plan: ctx.data.plan(&ctx.data.val, config, false),
+            eval_plan: BatchPlan {
+                prefetch: EVAL_PREFETCH,
+                ..ctx.data.plan(&ctx.data.eval, config, false)
+            },
             device,
             optimizer,
             elapsed_before: state.elapsed_seconds,
@@ -226,19 +232,12 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         reporter: &mut Reporter,
         control: &TrainControl,
     ) -> anyhow::Result<(Network<B>, Option<EpochProgress>)> {
-        let config = self.ctx.config;
         let epoch_start = Instant::now();
         let mut progress = self.state.epoch_progress.take().unwrap_or_default();
         let seconds_before = progress.seconds;
-        let stream = BatchStream::spawn_from(
-            self.ctx.data.train.clone(),
-            self.train_pipeline.clone(),
-            config.train.batch_size,
-            epoch,
-            true,
-            config.data.prefetch_batches,
-            progress.batches_done,
-        );
+        let stream = self
+            .train_plan
+            .epoch_from(epoch, true, progress.batches_done);
         let batches = stream.batches();
         let mut last_tick = Instant::now();
         for (b, batch) in (progress.batches_done..).zip(stream) {
@@ -374,14 +373,8 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let config = self.ctx.config;
         let lr = self.state.schedule.lr;
         let validation = Instant::now();
-        let (val_loss, val_accuracy) = loss_and_accuracy(
-            &model.valid(),
-            self.ctx.data.val.clone(),
-            self.eval_pipeline.clone(),
-            config.train.batch_size,
-            config.data.prefetch_batches,
-            &self.device,
-        );
+        let (val_loss, val_accuracy) =
+            loss_and_accuracy(&model.valid(), &self.val_plan, &self.device);
         self.state.epochs_completed = epoch + 1;
         let is_best = self.state.early_stopping.observe(epoch + 1, val_accuracy);
         let lr_change = self
@@ -450,10 +443,8 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         };
         let mut report = evaluate_bank(
             &final_model,
-            ctx.data.eval.clone(),
-            self.eval_pipeline.clone(),
+            &self.eval_plan,
             &ctx.data.dataset.classes,
-            config.train.batch_size,
             &self.device,
         );
         report.split = ctx.data.eval_split.name().into();

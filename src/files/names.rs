@@ -28,10 +28,14 @@ mod tests {
 
     #[test]
     fn labels_become_safe_file_names() {
-        assert_eq!(file_name_from("resnet-tiny cpu"), "resnet-tiny-cpu");
-        assert_eq!(file_name_from("../etc/passwd"), "---etc-passwd");
-        assert_eq!(file_name_from("Zoë_1"), "Zo-_1");
-        assert_eq!(file_name_from("  "), "unnamed");
-        assert_eq!(file_name_from("///"), "unnamed");
+        for (label, name) in [
+            ("resnet-tiny cpu", "resnet-tiny-cpu"),
+            ("../etc/passwd", "---etc-passwd"),
+            ("Zoë_1", "Zo-_1"),
+            ("  ", "unnamed"),
+            ("///", "unnamed"),
+        ] {
+            assert_eq!(file_name_from(label), name, "{label:?}");
+        }
     }
 }

@@ -10,11 +10,11 @@ use egui::{RichText, Ui};
 use super::dataset_tab::{dataset_tab_ui, DatasetView};
 use super::experiment_panel::{experiment_ui, list_presets, ExperimentPanel, PanelCommand};
 use super::export::{save_screenshot, ExportRequest};
-use super::jobs::Job;
+use super::jobs::{take_finished, Job};
 use super::live_run::LiveRun;
 use super::results_tab::{results_tab_ui, ResultsView};
 use super::resume::{resume_bar_ui, spawn_resume, Resumed};
-use super::runs_tab::{runs_tab_ui, RunsView};
+use super::runs_tab::{runs_tab_ui, RunsCommand, RunsView};
 use super::state::{demo_dataset_dir, user_preset_dir, AppState, Tab};
 use super::status::{Status, StatusTopic};
 use super::thumbnails::ThumbnailCache;
@@ -24,19 +24,19 @@ use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::engine::{start_training, TrainRequest};
 use crate::run::{RunConfig, TrainEvent};
 
-/// The window's state. The fields tests and the screenshot examples read
-/// are public; the rest is the app's own.
+/// The window's state. Its fields are the app's own; tests and the
+/// screenshot examples reach the views through the accessors below.
 pub struct WorkbenchApp {
-    pub state: AppState,
-    pub dataset: DatasetView,
-    pub session: Option<TrainSession>,
-    pub results: ResultsView,
-    pub runs: RunsView,
-    pub folder_pick: Option<Job<Option<PathBuf>>>,
+    state: AppState,
+    dataset: DatasetView,
+    session: Option<TrainSession>,
+    results: ResultsView,
+    runs: RunsView,
+    folder_pick: Option<Job<Option<PathBuf>>>,
     demo_job: Option<Job<Result<PathBuf, String>>>,
     presets: Vec<PathBuf>,
     save_as_name: String,
-    pub status: Option<Status>,
+    status: Option<Status>,
     /// Reading a stopped run's history before it trains again.
     resume_job: Option<Job<Result<Resumed, String>>>,
     /// Made on the first frame (they need the context to wake the UI).
@@ -72,6 +72,50 @@ fn next_poll(on_training_tab: bool, points_arrived: bool, previous: Duration) ->
 }
 
 impl WorkbenchApp {
+    /// The persisted settings: dataset path, config, tab.
+    pub fn app_state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn app_state_mut(&mut self) -> &mut AppState {
+        &mut self.state
+    }
+
+    pub fn dataset(&self) -> &DatasetView {
+        &self.dataset
+    }
+
+    /// The run training now (or last trained) in this window.
+    pub fn session(&self) -> Option<&TrainSession> {
+        self.session.as_ref()
+    }
+
+    pub fn results(&self) -> &ResultsView {
+        &self.results
+    }
+
+    pub fn results_mut(&mut self) -> &mut ResultsView {
+        &mut self.results
+    }
+
+    pub fn runs(&self) -> &RunsView {
+        &self.runs
+    }
+
+    pub fn runs_mut(&mut self) -> &mut RunsView {
+        &mut self.runs
+    }
+
+    /// The status line.
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// A folder dialog answered by `job` (tests stand in for the dialog).
+    pub fn set_folder_pick(&mut self, job: Job<Option<PathBuf>>) {
+        self.folder_pick = Some(job);
+    }
+
     pub fn new(state: AppState) -> Self {
         Self {
             open_on_first_frame: !state.dataset_path.trim().is_empty(),
@@ -267,51 +311,42 @@ impl WorkbenchApp {
             .get_or_insert_with(|| (ThumbnailCache::new(ctx, 96), ThumbnailCache::new(ctx, 320)));
         small.poll(ctx);
         big.poll(ctx);
-        if let Some(job) = &mut self.folder_pick {
-            if let Some(picked) = job.try_take() {
-                self.folder_pick = None;
-                match picked {
-                    Some(p) => {
-                        self.state.dataset_path = p.display().to_string();
-                        self.open_dataset(ctx);
-                    }
-                    None => self.set_status(
+        if let Some(picked) = take_finished(&mut self.folder_pick) {
+            match picked {
+                Some(p) => {
+                    self.state.dataset_path = p.display().to_string();
+                    self.open_dataset(ctx);
+                }
+                None => self.set_status(
+                    StatusTopic::Dataset,
+                    "no folder chosen (if no dialog appeared, type or paste the path)",
+                ),
+            }
+        }
+        if let Some(r) = take_finished(&mut self.demo_job) {
+            match r {
+                Ok(p) => {
+                    self.state.dataset_path = p.display().to_string();
+                    self.open_dataset(ctx);
+                    self.set_status(
                         StatusTopic::Dataset,
-                        "no folder chosen (if no dialog appeared, type or paste the path)",
-                    ),
+                        format!("demo dataset in {}", p.display()),
+                    );
                 }
+                Err(e) => self.set_status(StatusTopic::Dataset, e),
             }
         }
-        if let Some(job) = &mut self.demo_job {
-            if let Some(r) = job.try_take() {
-                self.demo_job = None;
-                match r {
-                    Ok(p) => {
-                        self.state.dataset_path = p.display().to_string();
-                        self.open_dataset(ctx);
-                        self.set_status(
-                            StatusTopic::Dataset,
-                            format!("demo dataset in {}", p.display()),
-                        );
-                    }
-                    Err(e) => self.set_status(StatusTopic::Dataset, e),
+        if let Some(r) = take_finished(&mut self.resume_job) {
+            match r {
+                Ok(Resumed { run, live, handle }) => {
+                    self.clear_status(StatusTopic::Run);
+                    self.session = Some(TrainSession {
+                        handle,
+                        live,
+                        run_dir: Some(run),
+                    });
                 }
-            }
-        }
-        if let Some(job) = &mut self.resume_job {
-            if let Some(r) = job.try_take() {
-                self.resume_job = None;
-                match r {
-                    Ok(Resumed { run, live, handle }) => {
-                        self.clear_status(StatusTopic::Run);
-                        self.session = Some(TrainSession {
-                            handle,
-                            live,
-                            run_dir: Some(run),
-                        });
-                    }
-                    Err(e) => self.set_status(StatusTopic::Run, e),
-                }
+                Err(e) => self.set_status(StatusTopic::Run, e),
             }
         }
         if std::mem::take(&mut self.train_at_launch) {
@@ -464,14 +499,16 @@ impl WorkbenchApp {
             Tab::Results => {
                 results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export)
             }
-            Tab::Runs => {
-                if let Some(run) = runs_tab_ui(ui, &mut self.runs, &mut self.export) {
+            Tab::Runs => match runs_tab_ui(ui, &mut self.runs, &mut self.export) {
+                Some(RunsCommand::OpenResults(run)) => {
                     self.results.open(&ctx, run);
                     self.state.tab = Tab::Results;
                 }
-            }
+                Some(RunsCommand::Resume(run)) => resume = Some(run),
+                None => {}
+            },
         });
-        if let Some(run) = resume.or_else(|| self.runs.resume_request.take()) {
+        if let Some(run) = resume {
             self.resume_run(&ctx, run);
         }
         match self.export.take() {

@@ -2,7 +2,9 @@
 //! tooltips; an invalid value turns its label red with the reason under it.
 
 use super::finetune_form::{head_fields_ui, phase_fields_ui};
-use super::form_rows::{combo, count_value, field_row, problem_for, range_of, rate_value, row};
+use super::form_rows::{
+    combo, count_value, field_row, fine_value, problem_for, range_of, rate_value, row,
+};
 use egui::{RichText, Ui};
 
 use crate::loader::Normalization;
@@ -104,16 +106,8 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         "Fractions per person for folders without train/ val/ test/",
         split,
         |ui| {
-            ui.add(
-                egui::DragValue::new(&mut c.data.split.val_fraction)
-                    .range(0.0..=0.9)
-                    .speed(0.01),
-            );
-            ui.add(
-                egui::DragValue::new(&mut c.data.split.test_fraction)
-                    .range(0.0..=0.9)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut c.data.split.val_fraction, 0.0..=0.9));
+            ui.add(fine_value(&mut c.data.split.test_fraction, 0.0..=0.9));
         },
     );
     row(ui, "split seed", "Same seed, same split", None, |ui| {
@@ -135,16 +129,8 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         p,
         |ui| {
             ui.checkbox(&mut a.random_resized_crop, "");
-            ui.add(
-                egui::DragValue::new(&mut a.crop_scale[0])
-                    .range(0.01..=1.0)
-                    .speed(0.01),
-            );
-            ui.add(
-                egui::DragValue::new(&mut a.crop_scale[1])
-                    .range(0.01..=1.0)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut a.crop_scale[0], 0.01..=1.0));
+            ui.add(fine_value(&mut a.crop_scale[1], 0.01..=1.0));
         },
     );
     row(
@@ -153,16 +139,8 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         "Range of the crop's aspect ratio w/h (reference 3/4-4/3)",
         p,
         |ui| {
-            ui.add(
-                egui::DragValue::new(&mut a.crop_ratio[0])
-                    .range(0.1..=10.0)
-                    .speed(0.01),
-            );
-            ui.add(
-                egui::DragValue::new(&mut a.crop_ratio[1])
-                    .range(0.1..=10.0)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut a.crop_ratio[0], 0.1..=10.0));
+            ui.add(fine_value(&mut a.crop_ratio[1], 0.1..=10.0));
         },
     );
     row(
@@ -172,11 +150,7 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         None,
         |ui| {
             ui.checkbox(&mut a.random_crop, "");
-            ui.add(
-                egui::DragValue::new(&mut a.random_crop_fraction)
-                    .range(0.3..=1.0)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut a.random_crop_fraction, 0.3..=1.0));
         },
     );
     row(
@@ -195,21 +169,9 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off",
         None,
         |ui| {
-            ui.add(
-                egui::DragValue::new(&mut a.brightness)
-                    .range(0.0..=1.0)
-                    .speed(0.01),
-            );
-            ui.add(
-                egui::DragValue::new(&mut a.contrast)
-                    .range(0.0..=1.0)
-                    .speed(0.01),
-            );
-            ui.add(
-                egui::DragValue::new(&mut a.saturation)
-                    .range(0.0..=1.0)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut a.brightness, 0.0..=1.0));
+            ui.add(fine_value(&mut a.contrast, 0.0..=1.0));
+            ui.add(fine_value(&mut a.saturation, 0.0..=1.0));
         },
     );
 }

@@ -7,35 +7,60 @@
 //! O(pixel columns) however long the run is. [`min_max_envelope`] and [`ema`]
 //! are the from-scratch versions.
 
-/// Points of `(x, y)` (x ascending) to draw across `columns` pixel columns of
-/// the x-range `[x_min, x_max]`. Each column keeps its first, min, max and last
-/// point in x order; a point just outside each end is kept so lines reach the
-/// edges. With fewer points than about 4 per column, everything in range is kept.
-pub fn min_max_envelope(
-    xs: &[f64],
-    ys: &[f64],
-    x_min: f64,
-    x_max: f64,
-    columns: usize,
-) -> Vec<[f64; 2]> {
+/// The x-range a plot shows, `[x_min, x_max]`, and how many pixel columns it
+/// spans.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelColumns {
+    pub x_min: f64,
+    pub x_max: f64,
+    pub columns: usize,
+}
+
+impl PixelColumns {
+    /// The indices of `xs` (ascending) to consider: those in range plus one
+    /// past each end, so lines reach the edges. `None` when nothing shows.
+    fn index_range(&self, xs: &[f64]) -> Option<(usize, usize)> {
+        if xs.is_empty() || self.columns == 0 || !(self.x_max > self.x_min) {
+            return None;
+        }
+        let start = xs.partition_point(|&x| x < self.x_min).saturating_sub(1);
+        let end = (xs.partition_point(|&x| x <= self.x_max) + 1).min(xs.len());
+        (end > start).then_some((start, end))
+    }
+}
+
+/// Append the points at `keep` (first, min, max, last of a bucket) in x
+/// order, each once.
+fn push_bucket(out: &mut Vec<[f64; 2]>, mut keep: [usize; 4], xs: &[f64], ys: &[f64]) {
+    keep.sort_unstable();
+    let mut prev = usize::MAX;
+    for k in keep {
+        if k != prev {
+            out.push([xs[k], ys[k]]);
+            prev = k;
+        }
+    }
+}
+
+/// Points of `(x, y)` (x ascending) to draw across the pixel columns of
+/// `view`. Each column keeps its first, min, max and last point in x order; a
+/// point just outside each end is kept so lines reach the edges. With fewer
+/// points than about 4 per column, everything in range is kept.
+pub fn min_max_envelope(xs: &[f64], ys: &[f64], view: PixelColumns) -> Vec<[f64; 2]> {
     debug_assert_eq!(xs.len(), ys.len());
-    if xs.is_empty() || columns == 0 || x_max <= x_min {
+    let Some((start, end)) = view.index_range(xs) else {
         return Vec::new();
-    }
-    let start = xs.partition_point(|&x| x < x_min).saturating_sub(1);
-    let end = (xs.partition_point(|&x| x <= x_max) + 1).min(xs.len());
-    if end <= start {
-        return Vec::new();
-    }
+    };
+    let columns = view.columns;
     if end - start <= columns * 4 {
         return (start..end).map(|i| [xs[i], ys[i]]).collect();
     }
-    let width = (x_max - x_min) / columns as f64;
+    let width = (view.x_max - view.x_min) / columns as f64;
     let mut out = Vec::with_capacity(columns * 4 + 2);
     let mut i = start;
     while i < end {
-        let col = ((xs[i] - x_min) / width).floor();
-        let col_end = x_min + (col + 1.0) * width;
+        let col = ((xs[i] - view.x_min) / width).floor();
+        let col_end = view.x_min + (col + 1.0) * width;
         let first = i;
         let (mut lo, mut hi) = (i, i);
         let mut last = i;
@@ -49,15 +74,7 @@ pub fn min_max_envelope(
             last = i;
             i += 1;
         }
-        let mut keep = [first, lo, hi, last];
-        keep.sort_unstable();
-        let mut prev = usize::MAX;
-        for k in keep {
-            if k != prev {
-                out.push([xs[k], ys[k]]);
-                prev = k;
-            }
-        }
+        push_bucket(&mut out, [first, lo, hi, last], xs, ys);
     }
     out
 }
@@ -175,34 +192,22 @@ impl Envelope {
     }
 
     /// Points of `(xs, ys)` (the series this envelope was fed, x ascending) to
-    /// draw across `columns` pixel columns of `[x_min, x_max]`: every point when
-    /// there are fewer than about 4 per column, otherwise each bucket's first,
-    /// min, max and last point, with about one bucket per column. One point (or
-    /// bucket) past each end is kept so lines reach the edges.
-    pub fn points(
-        &self,
-        xs: &[f64],
-        ys: &[f64],
-        x_min: f64,
-        x_max: f64,
-        columns: usize,
-    ) -> Vec<[f64; 2]> {
+    /// draw across the pixel columns of `view`: every point when there are
+    /// fewer than about 4 per column, otherwise each bucket's first, min, max
+    /// and last point, with about one bucket per column. One point (or bucket)
+    /// past each end is kept so lines reach the edges.
+    pub fn points(&self, xs: &[f64], ys: &[f64], view: PixelColumns) -> Vec<[f64; 2]> {
         let n = self.len.min(xs.len()).min(ys.len());
-        if n == 0 || columns == 0 || !(x_max > x_min) {
-            return Vec::new();
-        }
         let xs = &xs[..n];
-        let start = xs.partition_point(|&x| x < x_min).saturating_sub(1);
-        let end = (xs.partition_point(|&x| x <= x_max) + 1).min(n);
-        if end <= start {
+        let Some((start, end)) = view.index_range(xs) else {
             return Vec::new();
-        }
+        };
         let count = end - start;
-        if count <= columns * 4 || self.levels.is_empty() {
+        if count <= view.columns * 4 || self.levels.is_empty() {
             return (start..end).map(|i| [xs[i], ys[i]]).collect();
         }
         // the coarsest level whose buckets hold at most count / columns points
-        let per_column = (count / columns).max(1);
+        let per_column = (count / view.columns).max(1);
         let mut k = 0;
         while k + 1 < self.levels.len() && (1usize << (k + 1 + FIRST_LEVEL as usize)) <= per_column
         {
@@ -213,15 +218,8 @@ impl Envelope {
         let last_bucket = ((end - 1) >> shift).min(level.len().saturating_sub(1));
         let mut out = Vec::with_capacity((last_bucket + 1 - (start >> shift)) * 4);
         for b in &level[(start >> shift)..=last_bucket] {
-            let mut keep = [b.first, b.lo, b.hi, b.last];
-            keep.sort_unstable();
-            let mut prev = u32::MAX;
-            for i in keep {
-                if i != prev {
-                    out.push([xs[i as usize], ys[i as usize]]);
-                    prev = i;
-                }
-            }
+            let keep = [b.first, b.lo, b.hi, b.last].map(|i| i as usize);
+            push_bucket(&mut out, keep, xs, ys);
         }
         out
     }
@@ -278,15 +276,26 @@ fn ema_step(acc: f64, weight: f64, s: f64, y: f64) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keeps_spikes_and_bounds_the_count() {
-        let n = 1_000_000;
+    fn window(x_min: f64, x_max: f64, columns: usize) -> PixelColumns {
+        PixelColumns {
+            x_min,
+            x_max,
+            columns,
+        }
+    }
+
+    /// A slow sine over `n` samples with a +50 and a -50 spike.
+    fn spiky(n: usize) -> (Vec<f64>, Vec<f64>) {
         let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
         let mut ys: Vec<f64> = (0..n).map(|i| (i as f64 * 0.001).sin()).collect();
         ys[777_777] = 50.0;
         ys[123_456] = -50.0;
-        let pts = min_max_envelope(&xs, &ys, 0.0, n as f64, 800);
-        assert!(pts.len() <= 800 * 4 + 8, "{} points", pts.len());
+        (xs, ys)
+    }
+
+    /// The ±50 spikes survive, x stays ordered, and the first and last of the
+    /// `n` samples are kept.
+    fn assert_spikes_order_and_ends(pts: &[[f64; 2]], n: usize) {
         assert!(pts.iter().any(|p| p[1] == 50.0) && pts.iter().any(|p| p[1] == -50.0));
         assert!(
             pts.windows(2).all(|w| w[0][0] <= w[1][0]),
@@ -297,10 +306,19 @@ mod tests {
     }
 
     #[test]
+    fn keeps_spikes_and_bounds_the_count() {
+        let n = 1_000_000;
+        let (xs, ys) = spiky(n);
+        let pts = min_max_envelope(&xs, &ys, window(0.0, n as f64, 800));
+        assert!(pts.len() <= 800 * 4 + 8, "{} points", pts.len());
+        assert_spikes_order_and_ends(&pts, n);
+    }
+
+    #[test]
     fn zoomed_in_views_keep_every_point() {
         let xs: Vec<f64> = (0..100).map(|i| i as f64).collect();
         let ys = xs.clone();
-        let pts = min_max_envelope(&xs, &ys, 10.0, 20.0, 500);
+        let pts = min_max_envelope(&xs, &ys, window(10.0, 20.0, 500));
         assert_eq!(pts.len(), 13, "10..=20 plus one neighbour each side");
     }
 
@@ -365,8 +383,8 @@ mod tests {
             (50.0, 90.0, 500),
         ] {
             assert_eq!(
-                grown.points(&xs, &ys, lo, hi, cols),
-                whole.points(&xs, &ys, lo, hi, cols)
+                grown.points(&xs, &ys, window(lo, hi, cols)),
+                whole.points(&xs, &ys, window(lo, hi, cols))
             );
         }
     }
@@ -375,33 +393,24 @@ mod tests {
     fn envelope_points_are_each_buckets_first_min_max_last() {
         let (xs, ys) = noisy(16_384);
         let env = Envelope::of(&ys);
-        let pts = env.points(&xs, &ys, 0.0, 20_000.0, 1000);
+        let pts = env.points(&xs, &ys, window(0.0, 20_000.0, 1000));
         // 16,384 points over 1000 columns: 16 per column, buckets of 16
         assert_eq!(pts, brute_force(&xs, &ys, 16));
         // zoomed in far enough, every point is drawn
-        assert_eq!(env.points(&xs, &ys, 100.0, 200.0, 800).len(), 103);
+        assert_eq!(env.points(&xs, &ys, window(100.0, 200.0, 800)).len(), 103);
     }
 
     #[test]
     fn envelope_keeps_spikes_and_bounds_the_count_at_a_million_points() {
         let n = 1_000_000;
-        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
-        let mut ys: Vec<f64> = (0..n).map(|i| (i as f64 * 0.001).sin()).collect();
-        ys[777_777] = 50.0;
-        ys[123_456] = -50.0;
+        let (xs, ys) = spiky(n);
         let mut env = Envelope::default();
         for end in (0..=n).step_by(99_999).chain([n]) {
             env.extend(&ys[..end]);
         }
-        let pts = env.points(&xs, &ys, 0.0, n as f64, 800);
+        let pts = env.points(&xs, &ys, window(0.0, n as f64, 800));
         assert!(pts.len() <= 800 * 8 + 8, "{} points", pts.len());
-        assert!(pts.iter().any(|p| p[1] == 50.0) && pts.iter().any(|p| p[1] == -50.0));
-        assert!(
-            pts.windows(2).all(|w| w[0][0] <= w[1][0]),
-            "x stays ordered"
-        );
-        assert_eq!(pts.first().unwrap()[0], 0.0);
-        assert_eq!(pts.last().unwrap()[0], (n - 1) as f64);
+        assert_spikes_order_and_ends(&pts, n);
     }
 
     #[test]

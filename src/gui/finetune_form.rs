@@ -3,7 +3,7 @@
 
 use egui::Ui;
 
-use super::form_rows::{count_value, field_row, problem_for, rate_value, row};
+use super::form_rows::{count_value, field_row, fine_value, problem_for, rate_value, row};
 use crate::run::{ConfigProblem, Field, RunConfig};
 
 /// Weights file and head sizes (shown instead of the ResNet fields).
@@ -44,11 +44,7 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
         "After each dense block (reference: 0.3 Xception, 0.5 DenseNet)",
         None,
         |ui| {
-            ui.add(
-                egui::DragValue::new(&mut h.dropout)
-                    .range(0.0..=0.9)
-                    .speed(0.01),
-            );
+            ui.add(fine_value(&mut h.dropout, 0.0..=0.9));
         },
     );
     row(

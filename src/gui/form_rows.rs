@@ -53,6 +53,11 @@ pub fn count_value<N: Numeric>(value: &mut N, range: RangeInclusive<f64>) -> Dra
         .clamp_existing_to_range(false)
 }
 
+/// An editor for a fraction or factor over `range`, stepping by hundredths.
+pub fn fine_value<N: Numeric>(value: &mut N, range: RangeInclusive<f64>) -> DragValue<'_> {
+    DragValue::new(value).range(range).speed(0.01)
+}
+
 /// An editor for a rate or decay, in scientific notation.
 pub fn rate_value(value: &mut f64, range: RangeInclusive<f64>, speed: f64) -> DragValue<'_> {
     count_value(value, range)

@@ -52,3 +52,11 @@ impl<T: Send + 'static> Job<T> {
         self.rx.is_some()
     }
 }
+
+/// The result of the job in `slot` once it is done, emptying the slot; `None`
+/// while it runs or when there is no job.
+pub fn take_finished<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<T> {
+    let value = slot.as_mut()?.try_take()?;
+    *slot = None;
+    Some(value)
+}

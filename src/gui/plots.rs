@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use egui::{Color32, Rect, RichText, Sense, Ui};
 use egui_plot::{GridInput, GridMark, Line, PlotPoints, PlotUi};
 
-use super::decimate::Envelope;
+use super::decimate::{Envelope, PixelColumns};
 
 /// Add a line, decimated to the plot's current x-range and pixel width from
 /// the series' envelope, so a frame costs the same at a million points as at a
@@ -35,8 +35,12 @@ pub fn enveloped_line(
         lo = lo.min(xs[0]);
         hi = hi.max(xs[n - 1]);
     }
-    let columns = plot.response().rect.width().max(100.0) as usize;
-    let points = envelope.points(xs, ys, lo, hi, columns);
+    let view = PixelColumns {
+        x_min: lo,
+        x_max: hi,
+        columns: plot.response().rect.width().max(100.0) as usize,
+    };
+    let points = envelope.points(xs, ys, view);
     plot.line(
         Line::new(name, PlotPoints::new(points))
             .color(color)

@@ -8,8 +8,10 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::confusion::{confusion_ui, ConfusionView};
+use super::explain_view::ExplainView;
 use super::export::{png_button_ui, write_csv, ExportRequest};
-use super::jobs::Job;
+use super::gallery::gallery_ui;
+use super::jobs::{take_finished, Job};
 use super::plots::{legend_ui, linear_label, palette};
 use super::theme;
 use super::thumbnails::ThumbnailCache;
@@ -20,8 +22,9 @@ use crate::store::{RunDir, RunRecord};
 /// The caption colour of a wrong prediction in the gallery.
 pub const WRONG_PREDICTION: Color32 = Color32::from_rgb(230, 120, 100);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum SortBy {
+    #[default]
     Class,
     Precision,
     Recall,
@@ -30,8 +33,9 @@ enum SortBy {
     Auc,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GallerySort {
+    #[default]
     Loss,
     Confidence,
 }
@@ -41,6 +45,7 @@ pub struct LoadedRun {
     pub eval: EvalReport,
 }
 
+#[derive(Default)]
 pub struct ResultsView {
     pub run: Option<PathBuf>,
     load: Option<Job<Result<LoadedRun, String>>>,
@@ -51,22 +56,8 @@ pub struct ResultsView {
     roc_filter: String,
     pub gallery_sort: GallerySort,
     pub enlarged: Option<usize>,
-}
-
-impl Default for ResultsView {
-    fn default() -> Self {
-        Self {
-            run: None,
-            load: None,
-            loaded: None,
-            error: None,
-            confusion: ConfusionView::default(),
-            sort: (SortBy::Class, false),
-            roc_filter: String::new(),
-            gallery_sort: GallerySort::Loss,
-            enlarged: None,
-        }
-    }
+    /// Grad-CAM over the gallery's faces.
+    pub explain: ExplainView,
 }
 
 impl ResultsView {
@@ -93,15 +84,12 @@ impl ResultsView {
     }
 
     pub fn poll(&mut self) {
-        if let Some(job) = &mut self.load {
-            if let Some(r) = job.try_take() {
-                self.load = None;
-                match r {
-                    Ok(l) => self.loaded = Some(l),
-                    Err(e) => {
-                        self.loaded = None;
-                        self.error = Some(e);
-                    }
+        if let Some(r) = take_finished(&mut self.load) {
+            match r {
+                Ok(l) => self.loaded = Some(l),
+                Err(e) => {
+                    self.loaded = None;
+                    self.error = Some(e);
                 }
             }
         }
@@ -450,105 +438,4 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
         );
     }
     rect
-}
-
-fn gallery_ui(
-    ui: &mut Ui,
-    view: &mut ResultsView,
-    thumbs: &mut ThumbnailCache,
-    big: &mut ThumbnailCache,
-) {
-    let items = view.gallery_items();
-    let Some(l) = view.loaded.as_ref() else {
-        return;
-    };
-    ui.horizontal(|ui| {
-        match view.confusion.selected {
-            Some((t, p)) => {
-                ui.heading(format!(
-                    "{} -> {}: {} face(s)",
-                    l.eval.classes[t],
-                    l.eval.classes[p],
-                    items.len()
-                ));
-                if ui.button("show all misclassified").clicked() {
-                    view.confusion.selected = None;
-                }
-            }
-            None => {
-                ui.heading(format!("Misclassified faces: {}", items.len()));
-            }
-        }
-        ui.label("sort by");
-        ui.selectable_value(&mut view.gallery_sort, GallerySort::Loss, "loss");
-        ui.selectable_value(
-            &mut view.gallery_sort,
-            GallerySort::Confidence,
-            "confidence",
-        );
-    });
-    let preds = &l.eval.predictions;
-    let classes = &l.eval.classes;
-    let mut enlarge = None;
-    ui.horizontal_wrapped(|ui| {
-        for &i in &items {
-            let p = &preds[i];
-            ui.vertical(|ui| {
-                ui.set_width(104.0);
-                let r = thumbs.show(ui, &p.path, 96.0);
-                let top3: Vec<String> = p
-                    .top5
-                    .iter()
-                    .take(3)
-                    .map(|(c, pr)| format!("{} {:.1}%", classes[*c], pr * 100.0))
-                    .collect();
-                let r = r.on_hover_text(format!(
-                    "{}\ntrue: {}\nloss {:.3}\n{}",
-                    p.path.display(),
-                    classes[p.true_class],
-                    p.loss,
-                    top3.join("\n")
-                ));
-                if r.clicked() {
-                    enlarge = Some(i);
-                }
-                ui.label(RichText::new(&classes[p.true_class]).small());
-                let predicted = RichText::new(format!("-> {}", classes[p.predicted])).small();
-                // red only for a wrong answer (a diagonal cell shows right ones)
-                ui.label(if p.predicted == p.true_class {
-                    predicted
-                } else {
-                    predicted.color(WRONG_PREDICTION)
-                });
-            });
-        }
-    });
-    if enlarge.is_some() {
-        view.enlarged = enlarge;
-    }
-    if let Some(i) = view.enlarged {
-        let p = &preds[i];
-        let mut open = true;
-        egui::Window::new("Face")
-            .open(&mut open)
-            .resizable(false)
-            .show(ui.ctx(), |ui| {
-                big.show(ui, &p.path, 320.0);
-                ui.label(p.path.display().to_string());
-                ui.label(format!(
-                    "true: {}   predicted: {}   loss {:.3}",
-                    classes[p.true_class], classes[p.predicted], p.loss
-                ));
-                for (c, pr) in &p.top5 {
-                    ui.add(egui::ProgressBar::new(*pr).text(format!(
-                        "{} {:.1}%",
-                        classes[*c],
-                        pr * 100.0
-                    )));
-                }
-            });
-        if !open {
-            view.enlarged = None;
-        }
-    }
 }

@@ -12,7 +12,7 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::export::{write_csv, ExportRequest};
-use super::jobs::Job;
+use super::jobs::{take_finished, Job};
 use super::live_run::LiveRun;
 use super::plots::{legend_ui, linear_label, palette};
 use super::run_row::RunRow;
@@ -75,8 +75,8 @@ pub struct RunsView {
     rename: Option<(PathBuf, String)>,
     delete: Option<PathBuf>,
     pub message: Option<String>,
-    /// A run whose Resume was clicked, for the app to continue.
-    pub resume_request: Option<PathBuf>,
+    /// A run whose Resume was clicked (or confirmed) this frame.
+    resume_request: Option<PathBuf>,
     /// An interrupted run to resume once the user confirms nothing else is
     /// training it.
     confirm_resume: Option<PathBuf>,
@@ -106,17 +106,11 @@ impl RunsView {
 
     /// Re-list runs and tail the selected ones, at most once a second.
     pub fn refresh(&mut self, ctx: &egui::Context, force: bool) {
-        if let Some(job) = &mut self.list {
-            if let Some(runs) = job.try_take() {
-                self.runs = runs;
-                self.list = None;
-            }
+        if let Some(runs) = take_finished(&mut self.list) {
+            self.runs = runs;
         }
-        if let Some(job) = &mut self.tail_job {
-            if let Some(tails) = job.try_take() {
-                self.tails.extend(tails);
-                self.tail_job = None;
-            }
+        if let Some(tails) = take_finished(&mut self.tail_job) {
+            self.tails.extend(tails);
         }
         let due = force
             || self
@@ -161,12 +155,21 @@ impl RunsView {
     }
 }
 
-/// Returns a run to open in the Results tab, when one is asked for.
+/// What the Runs tab asks of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunsCommand {
+    /// Show this run in the Results tab.
+    OpenResults(PathBuf),
+    /// Continue this stopped run from its last checkpoint.
+    Resume(PathBuf),
+}
+
+/// Draws the tab; returns what was asked of the app this frame.
 pub fn runs_tab_ui(
     ui: &mut Ui,
     view: &mut RunsView,
     export: &mut Option<ExportRequest>,
-) -> Option<PathBuf> {
+) -> Option<RunsCommand> {
     view.refresh(ui.ctx(), false);
     let mut open = None;
     ui.horizontal(|ui| {
@@ -245,7 +248,8 @@ pub fn runs_tab_ui(
         }
     }
     dialogs_ui(ui, view);
-    open
+    let resume = view.resume_request.take().map(RunsCommand::Resume);
+    open.map(RunsCommand::OpenResults).or(resume)
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -492,98 +496,98 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
     Some(egui::Rect::from_min_max(egui::pos2(r.min.x, top.y), r.max))
 }
 
+/// What the user did with a confirmation dialog this frame.
+enum Answer {
+    Open,
+    Confirmed,
+    Cancelled,
+}
+
+/// A fixed window showing `body` above a `confirm` button and Cancel.
+fn confirm_window(ui: &Ui, title: &str, confirm: RichText, body: impl FnOnce(&mut Ui)) -> Answer {
+    let mut answer = Answer::Open;
+    egui::Window::new(title)
+        .collapsible(false)
+        .resizable(false)
+        .show(ui.ctx(), |ui| {
+            body(ui);
+            ui.horizontal(|ui| {
+                if ui.button(confirm).clicked() {
+                    answer = Answer::Confirmed;
+                }
+                if ui.button("Cancel").clicked() {
+                    answer = Answer::Cancelled;
+                }
+            });
+        });
+    answer
+}
+
 fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
     if let Some(path) = view.confirm_resume.take() {
-        let mut keep = true;
-        egui::Window::new("Resume an interrupted run?")
-            .collapsible(false)
-            .resizable(false)
-            .show(ui.ctx(), |ui| {
-                ui.label(format!(
-                    "{} has no end record: the process training it was killed, or it is \
-                     still training somewhere else (a terminal, another window). Resume it \
-                     only if nothing is training it now.",
-                    path.display()
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button("Resume").clicked() {
-                        view.resume_request = Some(path.clone());
-                        keep = false;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        keep = false;
-                    }
-                });
-            });
-        if keep {
-            view.confirm_resume = Some(path);
+        let text = format!(
+            "{} has no end record: the process training it was killed, or it is \
+             still training somewhere else (a terminal, another window). Resume it \
+             only if nothing is training it now.",
+            path.display()
+        );
+        let title = "Resume an interrupted run?";
+        match confirm_window(ui, title, "Resume".into(), |ui| {
+            ui.label(text);
+        }) {
+            Answer::Open => view.confirm_resume = Some(path),
+            Answer::Confirmed => view.resume_request = Some(path),
+            Answer::Cancelled => {}
         }
     }
     if let Some((path, mut name)) = view.rename.take() {
-        let mut keep = true;
-        egui::Window::new("Rename run")
-            .collapsible(false)
-            .resizable(false)
-            .show(ui.ctx(), |ui| {
-                ui.text_edit_singleline(&mut name);
-                ui.horizontal(|ui| {
-                    if ui.button("Rename").clicked() {
-                        let target = path.with_file_name(name.trim());
-                        view.message = Some(if name.trim().is_empty() || name.contains('/') {
-                            "a run name cannot be empty or contain '/'".into()
-                        } else if target.exists() {
-                            format!("{} already exists", target.display())
-                        } else {
-                            match std::fs::rename(&path, &target) {
-                                Ok(()) => {
-                                    view.selected.remove(&path);
-                                    format!("renamed to {}", target.display())
-                                }
-                                Err(e) => format!("cannot rename {}: {e}", path.display()),
-                            }
-                        });
-                        view.last_refresh = None;
-                        keep = false;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        keep = false;
-                    }
-                });
-            });
-        if keep {
-            view.rename = Some((path, name));
+        match confirm_window(ui, "Rename run", "Rename".into(), |ui| {
+            ui.text_edit_singleline(&mut name);
+        }) {
+            Answer::Open => view.rename = Some((path, name)),
+            Answer::Confirmed => {
+                view.message = Some(rename_run(&path, name.trim(), &mut view.selected));
+                view.last_refresh = None;
+            }
+            Answer::Cancelled => {}
         }
     }
     if let Some(path) = view.delete.take() {
-        let mut keep = true;
-        egui::Window::new("Delete run?")
-            .collapsible(false)
-            .resizable(false)
-            .show(ui.ctx(), |ui| {
-                ui.label(format!(
-                    "Delete {} and all its checkpoints? This cannot be undone.",
-                    path.display()
-                ));
-                ui.horizontal(|ui| {
-                    if ui
-                        .button(RichText::new("Delete").color(theme::ERROR))
-                        .clicked()
-                    {
-                        view.message = Some(match std::fs::remove_dir_all(&path) {
-                            Ok(()) => format!("deleted {}", path.display()),
-                            Err(e) => format!("cannot delete {}: {e}", path.display()),
-                        });
-                        view.selected.remove(&path);
-                        view.last_refresh = None;
-                        keep = false;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        keep = false;
-                    }
+        let delete = RichText::new("Delete").color(theme::ERROR);
+        match confirm_window(ui, "Delete run?", delete, |ui| {
+            ui.label(format!(
+                "Delete {} and all its checkpoints? This cannot be undone.",
+                path.display()
+            ));
+        }) {
+            Answer::Open => view.delete = Some(path),
+            Answer::Confirmed => {
+                view.message = Some(match std::fs::remove_dir_all(&path) {
+                    Ok(()) => format!("deleted {}", path.display()),
+                    Err(e) => format!("cannot delete {}: {e}", path.display()),
                 });
-            });
-        if keep {
-            view.delete = Some(path);
+                view.selected.remove(&path);
+                view.last_refresh = None;
+            }
+            Answer::Cancelled => {}
+        }
+    }
+}
+
+/// Rename the run folder `path` to `name` beside it; says what happened.
+fn rename_run(path: &Path, name: &str, selected: &mut BTreeSet<PathBuf>) -> String {
+    let target = path.with_file_name(name);
+    if name.is_empty() || name.contains('/') {
+        "a run name cannot be empty or contain '/'".into()
+    } else if target.exists() {
+        format!("{} already exists", target.display())
+    } else {
+        match std::fs::rename(path, &target) {
+            Ok(()) => {
+                selected.remove(path);
+                format!("renamed to {}", target.display())
+            }
+            Err(e) => format!("cannot rename {}: {e}", path.display()),
         }
     }
 }

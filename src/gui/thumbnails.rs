@@ -103,20 +103,31 @@ impl ThumbnailCache {
         matches!(self.slots.get(path), Some(Slot::Failed))
     }
 
+    /// Where the thumbnail of `path` is drawn inside `square` (centred, its
+    /// aspect kept), once it is loaded.
+    pub fn fitted_rect(&self, path: &Path, square: egui::Rect) -> Option<egui::Rect> {
+        let Some(Slot::Ready(tex)) = self.slots.get(path) else {
+            return None;
+        };
+        let [w, h] = tex.size();
+        let s = square.width().min(square.height()) / w.max(h).max(1) as f32;
+        Some(egui::Rect::from_center_size(
+            square.center(),
+            egui::vec2(w as f32 * s, h as f32 * s),
+        ))
+    }
+
     /// Draw a thumbnail of `path` in a `size` square, or a placeholder.
     pub fn show(&mut self, ui: &mut egui::Ui, path: &Path, size: f32) -> egui::Response {
         let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::click());
         if ui.is_rect_visible(rect) {
-            match self.get(path) {
-                Some(tex) => {
-                    let [w, h] = tex.size();
-                    let s = size / w.max(h) as f32;
-                    let r = egui::Rect::from_center_size(
-                        rect.center(),
-                        egui::vec2(w as f32 * s, h as f32 * s),
-                    );
+            match self.get(path).map(|tex| tex.id()) {
+                Some(id) => {
+                    let Some(r) = self.fitted_rect(path, rect) else {
+                        return response;
+                    };
                     ui.painter().image(
-                        tex.id(),
+                        id,
                         r,
                         egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
                         egui::Color32::WHITE,

@@ -17,15 +17,10 @@ use super::layout::{from_channel_major, im2col, im2col_lines, im2row_images, tra
 const TILE_ROWS: usize = 1024;
 
 /// Pointwise forward: `y[n] = W @ x[n]`, images in parallel.
-fn pointwise_forward(
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    g: &ConvGeometry,
-) -> Vec<f32> {
+fn pointwise_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
     let (p, cin, cout) = (g.out_plane(), g.cin, g.cout);
     let mut y = vec![0.0f32; g.y_len()];
-    per_image_product(&mut y, x, view(weight, cin, 1), cout, cin, p);
+    per_image_product(&mut y, x, view(w, cin, 1), cout, cin, p);
     if let Some(b) = bias {
         y.par_chunks_mut(cout * p).for_each(|yn| add_bias(yn, b, p));
     }
@@ -63,17 +58,9 @@ fn batched_forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &ConvGeom
     im2col(x, g, &mut col);
     let mut y_cm = vec![0.0f32; g.cout * cols];
     let (kg, cog) = (g.rows_per_group(), g.cout_per_group());
-    let (w, patches) = (
-        per_group(weight, cog * kg, kg, 1),
-        per_group(&col, kg * cols, cols, 1),
-    );
-    grouped_matmul(
-        g.groups,
-        (cog, cols, kg),
-        (&mut y_cm, cog * cols, cols),
-        w,
-        patches,
-    );
+    let w = per_group(weight, cog * kg, kg, 1);
+    let patches = per_group(&col, kg * cols, cols, 1);
+    grouped_matmul(g.groups, (cog, cols, kg), &mut y_cm, w, patches);
     drop(col);
     from_channel_major(&y_cm, g.batch, g.cout, g.out_plane(), bias)
 }
@@ -181,12 +168,7 @@ fn channels_last_forward(
 /// [`TILE_ROWS`] positions): each chunk's patch matrix (`[K, lines*OW]`) is
 /// built on the thread that multiplies it, while it is in cache, and the
 /// product is written straight into the image's NCHW output (no transposes).
-fn image_lines_forward(
-    x: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    g: &ConvGeometry,
-) -> Vec<f32> {
+fn image_lines_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
     let (k, plane, in_len) = (g.rows(), g.out_plane(), g.cin * g.in_plane());
     let lines_per_chunk = (TILE_ROWS / g.ow.max(1)).clamp(1, g.oh.max(1));
     let mut y = vec![0.0f32; g.y_len()];
@@ -204,7 +186,7 @@ fn image_lines_forward(
                     k,
                     &mut yn[start * g.ow..],
                     (plane, 1),
-                    view(weight, k, 1),
+                    view(w, k, 1),
                     view(col, width, 1),
                     SERIAL,
                 );

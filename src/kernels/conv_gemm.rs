@@ -231,7 +231,7 @@ pub(super) fn per_image_product(
 /// sums per thread, then added).
 fn pointwise_backward(
     x: &[f32],
-    weight: &[f32],
+    w: &[f32],
     dy: &[f32],
     g: &ConvGeometry,
     want: Wanted,
@@ -278,7 +278,7 @@ fn pointwise_backward(
     }
     if want.x {
         let mut dx = vec![0.0f32; g.x_len()];
-        per_image_product(&mut dx, dy, view(weight, 1, cin), cin, cout, p);
+        per_image_product(&mut dx, dy, view(w, 1, cin), cin, cout, p);
         out.x = Some(dx);
     }
     out
@@ -318,11 +318,11 @@ pub(super) fn per_group(
 }
 
 /// For every group, `dst_g [m x n] = lhs_g [m x k] @ rhs_g [k x n]` on rayon's
-/// pool; `dst` is `(data, step between groups, row stride)`.
+/// pool; `dst` holds the groups' row-major products one after another.
 pub(super) fn grouped_matmul(
     groups: usize,
     (m, n, k): (usize, usize, usize),
-    (dst, dst_step, dst_row_stride): (&mut [f32], usize, usize),
+    dst: &mut [f32],
     lhs: PerGroup,
     rhs: PerGroup,
 ) {
@@ -331,8 +331,8 @@ pub(super) fn grouped_matmul(
             m,
             n,
             k,
-            &mut dst[group * dst_step..],
-            (dst_row_stride, 1),
+            &mut dst[group * m * n..],
+            (n, 1),
             lhs.block(group),
             rhs.block(group),
             POOLED,
@@ -366,15 +366,9 @@ pub struct Wanted {
 }
 
 /// Gradients of the convolution's inputs from `dy` (NCHW).
-pub fn backward(
-    x: &[f32],
-    weight: &[f32],
-    dy: &[f32],
-    g: &ConvGeometry,
-    want: Wanted,
-) -> ConvGrads {
+pub fn backward(x: &[f32], w: &[f32], dy: &[f32], g: &ConvGeometry, want: Wanted) -> ConvGrads {
     if is_pointwise(g) {
-        return pointwise_backward(x, weight, dy, g, want);
+        return pointwise_backward(x, w, dy, g, want);
     }
     let (rows, cols) = (g.rows(), g.columns());
     let (kg, cog) = (g.rows_per_group(), g.cout_per_group());
@@ -389,34 +383,18 @@ pub fn backward(
         buf = vec![0.0f32; rows * cols];
         im2col(x, g, &mut buf);
         let mut dw = vec![0.0f32; g.weight_len()];
-        let (dy_g, patches_t) = (
-            per_group(&dy_cm, cog * cols, cols, 1),
-            per_group(&buf, kg * cols, 1, cols),
-        );
-        grouped_matmul(
-            g.groups,
-            (cog, kg, cols),
-            (&mut dw, cog * kg, kg),
-            dy_g,
-            patches_t,
-        );
+        let dy_g = per_group(&dy_cm, cog * cols, cols, 1);
+        let patches_t = per_group(&buf, kg * cols, 1, cols);
+        grouped_matmul(g.groups, (cog, kg, cols), &mut dw, dy_g, patches_t);
         out.weight = Some(dw);
     }
     if want.x {
         if buf.len() != rows * cols {
             buf = vec![0.0f32; rows * cols];
         }
-        let (w_t, dy_g) = (
-            per_group(weight, cog * kg, 1, kg),
-            per_group(&dy_cm, cog * cols, cols, 1),
-        );
-        grouped_matmul(
-            g.groups,
-            (kg, cols, cog),
-            (&mut buf, kg * cols, cols),
-            w_t,
-            dy_g,
-        );
+        let w_t = per_group(w, cog * kg, 1, kg);
+        let dy_g = per_group(&dy_cm, cog * cols, cols, 1);
+        grouped_matmul(g.groups, (kg, cols, cog), &mut buf, w_t, dy_g);
         let mut dx = vec![0.0f32; g.x_len()];
         col2im(&buf, g, &mut dx);
         out.x = Some(dx);

@@ -5,6 +5,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::{DType, TensorMetadata};
 
@@ -82,16 +83,8 @@ impl Backward<Flex, 3> for AffineBackward {
         });
         register(grads, node_x.map(|n| n.id), dx.map(|v| tensor(v, shape)));
         if let Some((dscale, dshift)) = params {
-            register(
-                grads,
-                node_scale.map(|n| n.id),
-                Some(tensor(dscale, vec![p.channels])),
-            );
-            register(
-                grads,
-                node_shift.map(|n| n.id),
-                Some(tensor(dshift, vec![p.channels])),
-            );
+            let nodes = [node_scale, node_shift].map(|n| n.map(|n| n.id));
+            register_per_channel(grads, nodes, [dscale, dshift], p);
         }
     }
 }
@@ -155,16 +148,21 @@ impl Backward<Flex, 3> for TrainBackward {
             node_x.map(|n| n.id),
             dx.map(|v| tensor(v, shape_of(&x))),
         );
-        register(
-            grads,
-            node_gamma.map(|n| n.id),
-            Some(tensor(dgamma, vec![p.channels])),
-        );
-        register(
-            grads,
-            node_beta.map(|n| n.id),
-            Some(tensor(dbeta, vec![p.channels])),
-        );
+        let nodes = [node_gamma, node_beta].map(|n| n.map(|n| n.id));
+        register_per_channel(grads, nodes, [dgamma, dbeta], p);
+    }
+}
+
+/// Register the gradients of a batch norm's two per-channel parameters
+/// (scale and shift, or gamma and beta) for the nodes that track them.
+fn register_per_channel(
+    grads: &mut Gradients,
+    nodes: [Option<NodeId>; 2],
+    values: [Vec<f32>; 2],
+    p: Planes,
+) {
+    for (node, v) in nodes.into_iter().zip(values) {
+        register(grads, node, Some(tensor(v, vec![p.channels])));
     }
 }
 

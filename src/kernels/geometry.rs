@@ -205,38 +205,17 @@ mod tests {
 
     #[test]
     fn output_size_follows_the_convolution_formula() {
-        let g = ConvGeometry::new(
-            [2, 3, 224, 224],
-            [64, 3, 7, 7],
-            [2, 2],
-            [3, 3],
-            [3, 3],
-            [1, 1],
-            1,
-        )
-        .unwrap();
+        // (x, weight, stride, pad start, pad end, groups): ResNet's stem, a
+        // depthwise 3x3, and a kernel larger than the padded input
+        let stem = ([2, 3, 224, 224], [64, 3, 7, 7], [2, 2], [3, 3], [3, 3], 1);
+        let depthwise = ([1, 8, 5, 5], [8, 1, 3, 3], [1, 1], [0, 0], [1, 1], 8);
+        let too_big = ([1, 3, 2, 2], [4, 3, 3, 3], [1, 1], [0, 0], [0, 0], 1);
+        let new = |(x, w, s, p0, p1, groups)| ConvGeometry::new(x, w, s, p0, p1, [1, 1], groups);
+        let g = new(stem).unwrap();
         assert_eq!((g.oh, g.ow), (112, 112));
-        let g = ConvGeometry::new(
-            [1, 8, 5, 5],
-            [8, 1, 3, 3],
-            [1, 1],
-            [0, 0],
-            [1, 1],
-            [1, 1],
-            8,
-        )
-        .unwrap();
+        let g = new(depthwise).unwrap();
         assert_eq!((g.oh, g.ow), (4, 4));
         assert!(g.is_depthwise());
-        assert!(ConvGeometry::new(
-            [1, 3, 2, 2],
-            [4, 3, 3, 3],
-            [1, 1],
-            [0, 0],
-            [0, 0],
-            [1, 1],
-            1
-        )
-        .is_none());
+        assert!(new(too_big).is_none());
     }
 }

@@ -154,28 +154,12 @@ fn try_cpu<B: Backend>(
     spec: ConvSpec,
 ) -> Option<Tensor<B, 4>> {
     type Ad = Autodiff<Flex>;
-    if let (Some(x), Some(w)) = (
-        cast::<_, Tensor<Ad, 4>>(x),
-        cast::<_, Tensor<Ad, 4>>(weight),
-    ) {
-        let b = match bias {
-            Some(b) => Some(float(cast::<_, Tensor<Ad, 1>>(b)?)),
-            None => None,
-        };
-        let (xp, wp) = (float(x), float(w));
+    if let Some((xp, wp, b)) = operands_on::<Ad, B>(x, weight, bias) {
         let g = spec.geometry(&xp.primitive, &wp.primitive)?;
         let y = cpu_conv::forward_autodiff(xp, wp, b, g);
         return cast(&Tensor::<Ad, 4>::from_primitive(TensorPrimitive::Float(y)));
     }
-    if let (Some(x), Some(w)) = (
-        cast::<_, Tensor<Flex, 4>>(x),
-        cast::<_, Tensor<Flex, 4>>(weight),
-    ) {
-        let b = match bias {
-            Some(b) => Some(float(cast::<_, Tensor<Flex, 1>>(b)?)),
-            None => None,
-        };
-        let (xp, wp) = (float(x), float(w));
+    if let Some((xp, wp, b)) = operands_on::<Flex, B>(x, weight, bias) {
         let g = spec.geometry(&xp, &wp)?;
         let y = cpu_conv::forward(&xp, &wp, b.as_ref(), &g);
         return cast(&Tensor::<Flex, 4>::from_primitive(TensorPrimitive::Float(
@@ -183,6 +167,27 @@ fn try_cpu<B: Backend>(
         )));
     }
     None
+}
+
+/// A convolution's input, weight and bias as primitives of backend `C`, when
+/// they are `C`'s tensors (and `B` is `C`).
+#[allow(clippy::type_complexity)]
+fn operands_on<C: Backend, B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: Option<&Tensor<B, 1>>,
+) -> Option<(
+    C::FloatTensorPrimitive,
+    C::FloatTensorPrimitive,
+    Option<C::FloatTensorPrimitive>,
+)> {
+    let x = float(cast::<_, Tensor<C, 4>>(x)?);
+    let w = float(cast::<_, Tensor<C, 4>>(weight)?);
+    let b = match bias {
+        Some(b) => Some(float(cast::<_, Tensor<C, 1>>(b)?)),
+        None => None,
+    };
+    Some((x, w, b))
 }
 
 fn float<C: Backend, const D: usize>(t: Tensor<C, D>) -> C::FloatTensorPrimitive {

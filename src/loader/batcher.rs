@@ -76,33 +76,35 @@ pub struct BatchStream {
     batches: usize,
 }
 
-impl BatchStream {
+/// One pass's worth of batching: the images, how each becomes model input,
+/// and how many go in a batch and are prepared ahead.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    pub bank: Arc<ImageBank>,
+    pub pipeline: Arc<Pipeline>,
+    pub batch_size: usize,
+    pub prefetch: usize,
+}
+
+impl BatchPlan {
+    /// Every image once, in bank order, without shuffling (evaluation).
+    pub fn in_order(&self) -> BatchStream {
+        self.epoch(0, false)
+    }
+
     /// Batches of one epoch. With `shuffle`, the order is a seeded permutation of
     /// the bank for that epoch; a final batch of a single image joins the one
     /// before it when training (batch norm needs two).
-    pub fn spawn(
-        bank: Arc<ImageBank>,
-        pipeline: Arc<Pipeline>,
-        batch_size: usize,
-        epoch: usize,
-        shuffle: bool,
-        prefetch: usize,
-    ) -> BatchStream {
-        Self::spawn_from(bank, pipeline, batch_size, epoch, shuffle, prefetch, 0)
+    pub fn epoch(&self, epoch: usize, shuffle: bool) -> BatchStream {
+        self.epoch_from(epoch, shuffle, 0)
     }
 
-    /// The same batches as [`BatchStream::spawn`], without the first
+    /// The same batches as [`BatchPlan::epoch`], without the first
     /// `first_batch` of them: a run resumed in the middle of an epoch gets
     /// exactly the batches (order and augmentation) it had not trained on yet.
-    pub fn spawn_from(
-        bank: Arc<ImageBank>,
-        pipeline: Arc<Pipeline>,
-        batch_size: usize,
-        epoch: usize,
-        shuffle: bool,
-        prefetch: usize,
-        first_batch: usize,
-    ) -> BatchStream {
+    pub fn epoch_from(&self, epoch: usize, shuffle: bool, first_batch: usize) -> BatchStream {
+        let (bank, pipeline) = (self.bank.clone(), self.pipeline.clone());
+        let (batch_size, prefetch) = (self.batch_size, self.prefetch);
         let mut order: Vec<usize> = (0..bank.len()).collect();
         if shuffle {
             let mut rng =
@@ -162,8 +164,10 @@ impl BatchStream {
             batches,
         }
     }
+}
 
-    /// Number of batches this epoch, including any skipped by `spawn_from`.
+impl BatchStream {
+    /// Number of batches this epoch, including any skipped by `epoch_from`.
     pub fn batches(&self) -> usize {
         self.batches
     }

@@ -9,5 +9,5 @@ mod normalize;
 
 pub use augment::{AugmentConfig, AugmentDraw};
 pub use bank::ImageBank;
-pub use batcher::{Batch, BatchStream, Pipeline};
+pub use batcher::{Batch, BatchPlan, BatchStream, Pipeline};
 pub use normalize::Normalization;

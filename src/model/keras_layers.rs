@@ -163,20 +163,15 @@ fn densenet121_layers() -> Vec<KerasLayer> {
         for l in 0..n {
             let k = format!("conv{}_block{}", b + 2, l + 1);
             let p = format!("blocks.{b}.layers.{l}");
-            v.push(weighted(
-                format!("{k}_0_bn"),
-                format!("{p}.norm1"),
-                BatchNorm,
-            ));
-            v.push(plain(format!("{k}_0_relu")));
-            v.push(weighted(format!("{k}_1_conv"), format!("{p}.conv1"), Conv));
-            v.push(weighted(
-                format!("{k}_1_bn"),
-                format!("{p}.norm2"),
-                BatchNorm,
-            ));
-            v.push(plain(format!("{k}_1_relu")));
-            v.push(weighted(format!("{k}_2_conv"), format!("{p}.conv2"), Conv));
+            // BN-ReLU-conv twice: Keras's `_0_bn, _0_relu, _1_conv`, then
+            // `_1_bn, _1_relu, _2_conv`; ours `norm1, conv1`, then `norm2, conv2`
+            for half in 0..2 {
+                let (bn, relu) = (format!("{k}_{half}_bn"), format!("{k}_{half}_relu"));
+                v.push(weighted(bn, format!("{p}.norm{}", half + 1), BatchNorm));
+                v.push(plain(relu));
+                let conv = format!("{k}_{}_conv", half + 1);
+                v.push(weighted(conv, format!("{p}.conv{}", half + 1), Conv));
+            }
             v.push(plain(format!("{k}_concat")));
         }
         if b + 1 < DENSENET121_BLOCKS.len() {

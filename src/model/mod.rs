@@ -1,6 +1,7 @@
 //! Model definitions and the architecture registry.
 
 mod batch_norm;
+mod cam_layer;
 mod densenet;
 mod freeze;
 mod keras_layers;
@@ -14,6 +15,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use batch_norm::BatchNorm2d;
+pub use cam_layer::CamLayer;
 pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_MIN_INPUT};
 pub use freeze::{set_trainable, FreezePlan};
 pub use keras_layers::{

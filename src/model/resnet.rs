@@ -130,15 +130,33 @@ impl ResNetConfig {
 
 impl<B: Backend> ResNet<B> {
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.logits_after(4, self.activations_after(images, 4))
+    }
+
+    /// The classifier after global average pooling.
+    pub fn fc(&self) -> &Linear<B> {
+        &self.fc
+    }
+
+    fn stages(&self) -> [&[Bottleneck<B>]; 4] {
+        [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+    }
+
+    /// The output of stage `last` (1 to 4: `layer1`..`layer4`) for `images`.
+    pub fn activations_after(&self, images: Tensor<B, 4>, last: usize) -> Tensor<B, 4> {
         let x = self.bn1.forward_relu(conv2d_module(&self.conv1, images));
         let mut x = crate::kernels::max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1]);
-        for block in self
-            .layer1
-            .iter()
-            .chain(&self.layer2)
-            .chain(&self.layer3)
-            .chain(&self.layer4)
-        {
+        for block in self.stages()[..last.min(4)].iter().flat_map(|s| s.iter()) {
+            x = block.forward(x);
+        }
+        x
+    }
+
+    /// The logits from the output of stage `last` (see
+    /// [`ResNet::activations_after`]).
+    pub fn logits_after(&self, last: usize, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut x = x;
+        for block in self.stages()[last.min(4)..].iter().flat_map(|s| s.iter()) {
             x = block.forward(x);
         }
         let x = self.avgpool.forward(x);

@@ -143,6 +143,11 @@ impl<B: Backend> Xception<B> {
     }
 
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.after_sepconv1(self.to_sepconv1(images))
+    }
+
+    /// The output of `block14_sepconv1_act` for `images`.
+    pub fn to_sepconv1(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self
             .block1_conv1_bn
             .forward_relu(conv2d_module(&self.block1_conv1, images));
@@ -156,9 +161,13 @@ impl<B: Backend> Xception<B> {
             x = block.forward(x);
         }
         let x = self.exit.forward(x);
-        let x = self
-            .block14_sepconv1_bn
-            .forward_relu(self.block14_sepconv1.forward(x));
+        self.block14_sepconv1_bn
+            .forward_relu(self.block14_sepconv1.forward(x))
+    }
+
+    /// The last feature map (`block14_sepconv2_act`) from the output of
+    /// `block14_sepconv1_act`.
+    pub fn after_sepconv1(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         self.block14_sepconv2_bn
             .forward_relu(self.block14_sepconv2.forward(x))
     }

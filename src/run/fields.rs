@@ -85,85 +85,33 @@ impl Field {
     /// The valid values of a numeric field (one whose valid values are a
     /// plain interval), its form label and its help; `None` for the others.
     pub fn spec(self) -> Option<FieldSpec> {
-        let spec = |label, help, bounds| {
-            Some(FieldSpec {
-                label,
-                help,
-                bounds,
-            })
+        use Bounds as B;
+        const PHASE1_HELP: &str = "Epochs training the head on the frozen base at the \
+                                   optimizer's lr; train.epochs counts both phases";
+        #[rustfmt::skip]
+        let (label, help, bounds) = match self {
+            Field::DataInputSize => ("input size", "Side of the square input, in pixels (64-299)", B::count(64, 299)),
+            Field::DataPrefetchBatches => ("prefetch", "Batches prepared ahead of the model on a background thread", B::count(1, 64)),
+            Field::OptimizerLr => ("learning rate", "Initial learning rate", B::RATE),
+            Field::OptimizerWeightDecay => ("weight decay", "Decoupled for AdamW, L2 otherwise", B::FRACTION),
+            Field::OptimizerMomentum => ("momentum", "SGD momentum", B::FRACTION),
+            Field::SchedulerStepSize => ("step / gamma", "Multiply by gamma every step epochs", B::count(1, 1000)),
+            Field::SchedulerGamma => ("step / gamma", "Multiply by gamma every step epochs", B::real(0.0, 1.0, true, false)),
+            Field::SchedulerFactor => ("factor / patience", "Multiply by factor after patience epochs without improvement", B::real(0.0, 1.0, true, true)),
+            Field::SchedulerMinLr => ("min lr / monitor", "Lower bound and the value watched", B::real(0.0, f64::INFINITY, false, false)),
+            Field::EarlyStoppingPatience => ("early stopping", "Stop after patience epochs without a better val accuracy", B::count(1, 1000)),
+            Field::TrainEpochs => ("epochs", "Passes over the train split", B::count(1, 10_000)),
+            Field::TrainBatchSize => ("batch size", "Images per step (at least 2 for batch norm)", B::count(2, 4096)),
+            Field::FinetunePhase1Epochs => ("phase 1 epochs", PHASE1_HELP, B::count(0, 10_000)),
+            Field::FinetunePhase2Lr => ("phase 2 lr", "Learning rate once the base is unfrozen (reference: 1e-5)", B::RATE),
+            Field::FinetunePhase2WeightDecay => ("phase 2 decay", "Weight decay in phase 2", B::FRACTION),
+            Field::Model | Field::DataSplit | Field::DataAugment | Field::FinetunePhase2FrozenLayers => return None,
         };
-        match self {
-            Field::DataInputSize => spec(
-                "input size",
-                "Side of the square input, in pixels (64-299)",
-                Bounds::count(64, 299),
-            ),
-            Field::DataPrefetchBatches => spec(
-                "prefetch",
-                "Batches prepared ahead of the model on a background thread",
-                Bounds::count(1, 64),
-            ),
-            Field::OptimizerLr => spec("learning rate", "Initial learning rate", Bounds::RATE),
-            Field::OptimizerWeightDecay => spec(
-                "weight decay",
-                "Decoupled for AdamW, L2 otherwise",
-                Bounds::FRACTION,
-            ),
-            Field::OptimizerMomentum => spec("momentum", "SGD momentum", Bounds::FRACTION),
-            Field::SchedulerStepSize => spec(
-                "step / gamma",
-                "Multiply by gamma every step epochs",
-                Bounds::count(1, 1000),
-            ),
-            Field::SchedulerGamma => spec(
-                "step / gamma",
-                "Multiply by gamma every step epochs",
-                Bounds::real(0.0, 1.0, true, false),
-            ),
-            Field::SchedulerFactor => spec(
-                "factor / patience",
-                "Multiply by factor after patience epochs without improvement",
-                Bounds::real(0.0, 1.0, true, true),
-            ),
-            Field::SchedulerMinLr => spec(
-                "min lr / monitor",
-                "Lower bound and the value watched",
-                Bounds::real(0.0, f64::INFINITY, false, false),
-            ),
-            Field::EarlyStoppingPatience => spec(
-                "early stopping",
-                "Stop after patience epochs without a better val accuracy",
-                Bounds::count(1, 1000),
-            ),
-            Field::TrainEpochs => spec(
-                "epochs",
-                "Passes over the train split",
-                Bounds::count(1, 10_000),
-            ),
-            Field::TrainBatchSize => spec(
-                "batch size",
-                "Images per step (at least 2 for batch norm)",
-                Bounds::count(2, 4096),
-            ),
-            Field::FinetunePhase1Epochs => spec(
-                "phase 1 epochs",
-                "Epochs training the head on the frozen base at the optimizer's lr; \
-                 train.epochs counts both phases",
-                Bounds::count(0, 10_000),
-            ),
-            Field::FinetunePhase2Lr => spec(
-                "phase 2 lr",
-                "Learning rate once the base is unfrozen (reference: 1e-5)",
-                Bounds::RATE,
-            ),
-            Field::FinetunePhase2WeightDecay => {
-                spec("phase 2 decay", "Weight decay in phase 2", Bounds::FRACTION)
-            }
-            Field::Model
-            | Field::DataSplit
-            | Field::DataAugment
-            | Field::FinetunePhase2FrozenLayers => None,
-        }
+        Some(FieldSpec {
+            label,
+            help,
+            bounds,
+        })
     }
 
     /// The field's value in `config`, as a number, when the config uses it

@@ -1,10 +1,12 @@
 //! The run store: one folder per run under `runs/`, written atomically and
 //! append-only so a crash never loses what came before it.
 
+mod explain_cache;
 mod metrics_log;
 mod run_dir;
 mod run_lock;
 
+pub use explain_cache::{checkpoint_stamp, CachedMap, ExplainCache};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
 pub use run_dir::{RunDir, RunRecord, RunStatus, RunStore, RunSummary};
 pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

@@ -110,81 +110,50 @@ fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expe
     if arch == Architecture::Resnet {
         anyhow::bail!("resnet trains from scratch: no pretrained layout is defined");
     }
+    use Convert::{Depthwise, Hwio, Same};
     let mut out = Vec::new();
-    let mut push = |path: String, key: String, convert| out.push(Expected { path, key, convert });
     for layer in keras_layers(arch) {
         let Some((prefix, kind)) = layer.target else {
             continue;
         };
-        let k = normalise_keras(&layer.name);
-        // PyTorch layouts: torchvision's densenet121, timm's legacy_xception
-        let t = match arch {
-            Architecture::Xception => xception_timm_prefix(&prefix),
-            _ => densenet_torch_prefix(&prefix),
+        // the file's name of the layer and the separator before a tensor's
+        // name; PyTorch layouts: torchvision's densenet121, timm's legacy_xception
+        let (theirs_prefix, sep) = match (keras, arch) {
+            (true, _) => (normalise_keras(&layer.name), '/'),
+            (false, Architecture::Xception) => (xception_timm_prefix(&prefix), '.'),
+            (false, _) => (densenet_torch_prefix(&prefix), '.'),
         };
-        match (kind, keras) {
-            (SlotKind::Conv, true) => push(
-                format!("{prefix}.weight"),
-                format!("{k}/kernel"),
-                Convert::Hwio,
-            ),
-            (SlotKind::Conv, false) => push(
-                format!("{prefix}.weight"),
-                format!("{t}.weight"),
-                Convert::Same,
-            ),
-            (SlotKind::SeparableConv, false) => {
-                push(
-                    format!("{prefix}.depthwise.weight"),
-                    format!("{t}.conv1.weight"),
-                    Convert::Same,
-                );
-                push(
-                    format!("{prefix}.pointwise.weight"),
-                    format!("{t}.pointwise.weight"),
-                    Convert::Same,
-                );
-            }
-            (SlotKind::SeparableConv, true) => {
-                push(
-                    format!("{prefix}.depthwise.weight"),
-                    format!("{k}/depthwise_kernel"),
-                    Convert::Depthwise,
-                );
-                push(
-                    format!("{prefix}.pointwise.weight"),
-                    format!("{k}/pointwise_kernel"),
-                    Convert::Hwio,
-                );
-            }
-            (SlotKind::BatchNorm, true) => {
-                for (ours, theirs) in [
-                    ("gamma", "gamma"),
-                    ("beta", "beta"),
-                    ("running_mean", "moving_mean"),
-                    ("running_var", "moving_variance"),
-                ] {
-                    push(
-                        format!("{prefix}.{ours}"),
-                        format!("{k}/{theirs}"),
-                        Convert::Same,
-                    );
-                }
-            }
-            (SlotKind::BatchNorm, false) => {
-                for (ours, theirs) in [
-                    ("gamma", "weight"),
-                    ("beta", "bias"),
-                    ("running_mean", "running_mean"),
-                    ("running_var", "running_var"),
-                ] {
-                    push(
-                        format!("{prefix}.{ours}"),
-                        format!("{t}.{theirs}"),
-                        Convert::Same,
-                    );
-                }
-            }
+        // (our tensor, the file's tensor, the layout change)
+        let tensors: &[(&str, &str, Convert)] = match (kind, keras) {
+            (SlotKind::Conv, true) => &[("weight", "kernel", Hwio)],
+            (SlotKind::Conv, false) => &[("weight", "weight", Same)],
+            (SlotKind::SeparableConv, true) => &[
+                ("depthwise.weight", "depthwise_kernel", Depthwise),
+                ("pointwise.weight", "pointwise_kernel", Hwio),
+            ],
+            (SlotKind::SeparableConv, false) => &[
+                ("depthwise.weight", "conv1.weight", Same),
+                ("pointwise.weight", "pointwise.weight", Same),
+            ],
+            (SlotKind::BatchNorm, true) => &[
+                ("gamma", "gamma", Same),
+                ("beta", "beta", Same),
+                ("running_mean", "moving_mean", Same),
+                ("running_var", "moving_variance", Same),
+            ],
+            (SlotKind::BatchNorm, false) => &[
+                ("gamma", "weight", Same),
+                ("beta", "bias", Same),
+                ("running_mean", "running_mean", Same),
+                ("running_var", "running_var", Same),
+            ],
+        };
+        for &(ours, theirs, convert) in tensors {
+            out.push(Expected {
+                path: format!("{prefix}.{ours}"),
+                key: format!("{theirs_prefix}{sep}{theirs}"),
+                convert,
+            });
         }
     }
     Ok(out)

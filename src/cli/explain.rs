@@ -1,0 +1,150 @@
+//! `facebench explain`: Grad-CAM overlays and raw heatmaps for faces, from a
+//! run's best checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use image::{ImageBuffer, Luma, RgbImage};
+
+use crate::engine::{explain_run, CamTarget, ExplainRequest, Explanation};
+use crate::eval::{overlay, resize_bilinear, CamMethod};
+use crate::files::file_name_from;
+use crate::model::CamLayer;
+use crate::run::DeviceChoice;
+use crate::store::RunStore;
+
+/// What `facebench explain` was asked.
+#[derive(Debug, Clone)]
+pub struct ExplainArgs {
+    pub run: String,
+    pub runs: PathBuf,
+    pub images: Vec<PathBuf>,
+    pub class: Option<String>,
+    pub layer: Option<String>,
+    pub method: String,
+    pub out: PathBuf,
+    pub opacity: f32,
+    pub device: DeviceChoice,
+}
+
+pub fn explain_command(args: ExplainArgs) -> anyhow::Result<()> {
+    let run = RunStore::new(args.runs).open(&args.run)?;
+    let record = run.read_record()?;
+    let classes = &record.dataset.classes;
+    let arch = record.config.model.architecture;
+    let mut request = ExplainRequest::new(&run, face_files(&args.images)?)?;
+    request.layer = CamLayer::parse(arch, args.layer.as_deref()).map_err(anyhow::Error::msg)?;
+    request.method = CamMethod::parse(&args.method).map_err(anyhow::Error::msg)?;
+    request.device = args.device;
+    if let Some(name) = &args.class {
+        let index = classes.iter().position(|c| c == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{name:?} is not a class of {}; its classes are: {}",
+                run.name(),
+                classes.join(", ")
+            )
+        })?;
+        request.target = CamTarget::Class(index);
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let explanations = explain_run(&request)?;
+    for e in &explanations {
+        let (overlay_path, heatmap_path) = write_explanation(e, classes, &args.out, args.opacity)?;
+        println!(
+            "{}: predicted {} ({:.1}%), {} of {} at {}: {} (heatmap {})",
+            e.image.display(),
+            classes[e.predicted],
+            e.probabilities[e.predicted] * 100.0,
+            request.method.name(),
+            classes[e.class],
+            request.layer,
+            overlay_path.display(),
+            heatmap_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The image files named: files as they are, folders by the JPEG and PNG
+/// files anywhere below them (sorted).
+fn face_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            images_below(path, &mut found)?;
+            found.sort();
+            anyhow::ensure!(!found.is_empty(), "{} holds no JPEG or PNG", path.display());
+            files.extend(found);
+        } else {
+            anyhow::ensure!(path.is_file(), "{} does not exist", path.display());
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// The JPEG and PNG files in `dir` and its sub-folders (links not followed).
+fn images_below(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if kind.is_dir() {
+            images_below(&path, found)?;
+        } else if kind.is_file() && matches!(extension.as_str(), "jpg" | "jpeg" | "png") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Write the face with its map drawn over it (`NAME.CLASS.gradcam.png`) and
+/// the map alone at the image's size as 16-bit grey
+/// (`NAME.CLASS.heatmap.png`, 0 to 65535 for 0 to 1).
+pub fn write_explanation(
+    e: &Explanation,
+    classes: &[String],
+    out: &Path,
+    opacity: f32,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let face: RgbImage = image::open(&e.image)
+        .with_context(|| format!("cannot read {}", e.image.display()))?
+        .to_rgb8();
+    let (w, h) = face.dimensions();
+    let heat = resize_bilinear(&e.map, e.map_size, (h as usize, w as usize));
+    let stem = e
+        .image
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!(
+        "{}.{}",
+        file_name_from(&stem),
+        file_name_from(&classes[e.class])
+    );
+    let overlay_path = out.join(format!("{name}.gradcam.png"));
+    let heatmap_path = out.join(format!("{name}.heatmap.png"));
+    let drawn = RgbImage::from_raw(w, h, overlay(face.as_raw(), &heat, opacity))
+        .ok_or_else(|| anyhow::anyhow!("overlay of {} has the wrong size", e.image.display()))?;
+    drawn
+        .save(&overlay_path)
+        .with_context(|| format!("cannot write {}", overlay_path.display()))?;
+    let levels: Vec<u16> = heat
+        .iter()
+        .map(|v| (v.clamp(0.0, 1.0) * 65535.0).round() as u16)
+        .collect();
+    let grey: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_raw(w, h, levels)
+        .ok_or_else(|| anyhow::anyhow!("heatmap of {} has the wrong size", e.image.display()))?;
+    grey.save(&heatmap_path)
+        .with_context(|| format!("cannot write {}", heatmap_path.display()))?;
+    Ok((overlay_path, heatmap_path))
+}
