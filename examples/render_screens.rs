@@ -1,7 +1,8 @@
 //! Renders the main views headless (egui_kittest + wgpu) for screenshots/ from
 //! one finished run: the Dataset tab on its dataset, the Training tab replaying
 //! its metrics.jsonl, the Results tab (and the gallery of its most confused
-//! pair of classes), and the Runs tab of its runs folder with every run ticked.
+//! pair of classes, then with Grad-CAM over it and one face enlarged), and
+//! the Runs tab of its runs folder with every run ticked.
 //!
 //! cargo run --release --example render_screens -- RUN_DIR DATASET PRESET OUT_DIR
 
@@ -103,6 +104,29 @@ fn main() -> anyhow::Result<()> {
     h.state_mut().results_mut().confusion.selected = pair;
     settle(&mut h, |a| a.thumbnails_pending() == 0);
     save(&mut h, &out, "results-confusion-gallery.png")?;
+    // Grad-CAM over the same faces, and the first one enlarged: the evidence
+    // for the predicted class beside the evidence for the true one
+    h.state_mut().results_mut().explain.overlay = true;
+    h.state_mut().results_mut().enlarged = h.state().results().gallery_items().first().copied();
+    settle(&mut h, |a| {
+        let r = a.results();
+        let (Some(l), Some(i)) = (r.loaded.as_ref(), r.enlarged) else {
+            return true;
+        };
+        let p = &l.eval.predictions[i];
+        let faces_done = r.gallery_items().iter().all(|&g| {
+            let q = &l.eval.predictions[g];
+            r.explain.map(&q.path, q.predicted).is_some()
+        });
+        r.explain.error.is_some()
+            || (faces_done
+                && r.explain.map(&p.path, p.true_class).is_some()
+                && a.thumbnails_pending() == 0)
+    });
+    if let Some(e) = &h.state().results().explain.error {
+        anyhow::bail!("{e}");
+    }
+    save(&mut h, &out, "results-gradcam.png")?;
 
     let mut h = window(state(Tab::Runs)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {
