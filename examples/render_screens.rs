@@ -2,7 +2,8 @@
 //! one finished run: the Dataset tab on its dataset, the Training tab replaying
 //! its metrics.jsonl, the Results tab (and the gallery of its most confused
 //! pair of classes, then with Grad-CAM over it and one face enlarged), and
-//! the Runs tab of its runs folder with every run ticked.
+//! the Runs tab of its runs folder with every run ticked (and, with two
+//! runs there, their diff).
 //!
 //! cargo run --release --example render_screens -- RUN_DIR DATASET PRESET OUT_DIR
 
@@ -138,5 +139,32 @@ fn main() -> anyhow::Result<()> {
         !ticked.is_empty() && ticked.iter().all(|r| a.runs().tail_epochs(r) > 0)
     });
     save(&mut h, &out, "runs.png")?;
+
+    // with exactly two runs in the folder: their diff (the older is A)
+    if h.state().runs().runs.len() == 2 {
+        let mut h = window(state(Tab::Runs)?, [1600.0, 2300.0]);
+        settle(&mut h, |a| {
+            if a.runs().selected.is_empty() {
+                let all: Vec<PathBuf> = a.runs().runs.iter().map(|r| r.path.clone()).collect();
+                a.runs_mut().selected.extend(all);
+            }
+            a.runs().runs.len() == 2
+        });
+        {
+            use egui_kittest::kittest::Queryable;
+            h.get_by_label("diff").click();
+        }
+        settle(&mut h, |a| {
+            a.runs()
+                .diff
+                .as_ref()
+                .is_some_and(|d| d.diff.is_some() || d.error.is_some())
+                && a.thumbnails_pending() == 0
+        });
+        if let Some(e) = h.state().runs().diff.as_ref().and_then(|d| d.error.clone()) {
+            anyhow::bail!("{e}");
+        }
+        save(&mut h, &out, "runs-diff.png")?;
+    }
     Ok(())
 }

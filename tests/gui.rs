@@ -1116,7 +1116,8 @@ fn grad_cam_overlays_the_gallery_and_the_enlarged_face_compares_classes() {
     assert_eq!(cache.maps.len(), faces.len(), "cached in the run folder");
 
     let first = &eval.predictions[items[0]];
-    h.get_by_label(&facebench::gui::face_label(&first.path)).click();
+    h.get_by_label(&facebench::gui::face_label(&first.path))
+        .click();
     step_until(&mut h, "the enlarged face's maps", |a| {
         let e = &a.results().explain;
         e.map(&first.path, first.true_class).is_some()
@@ -1133,4 +1134,82 @@ fn grad_cam_overlays_the_gallery_and_the_enlarged_face_compares_classes() {
     h.get_by_label("Grad-CAM").click();
     h.run_steps(2);
     assert!(!h.state().results().explain.overlay, "and off again");
+}
+
+/// The Runs tab's diff: two ticked runs, the *diff* button, then a click on
+/// a cell of the confusion-difference matrix lists the faces that entered
+/// and left that cell.
+#[test]
+fn diffing_two_runs_and_clicking_a_difference_cell() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
+    let runs = tmp.path().join("runs");
+    let mut paths = Vec::new();
+    for lr in [3e-3, 3e-2] {
+        let mut config = tiny_config(1);
+        config.optimizer.lr = lr;
+        let request = TrainRequest {
+            config,
+            data_root: data.clone(),
+            runs_root: runs.clone(),
+            resume: None,
+        };
+        paths.push(train_blocking(request, |_| {}).unwrap());
+    }
+    let mut app = WorkbenchApp::new(state(&data, runs, tiny_config(1)));
+    app.app_state_mut().tab = Tab::Runs;
+    let mut h = harness(app, [1400.0, 1800.0]);
+    step_until(&mut h, "runs listed", |a| a.runs().runs.len() == 2);
+    h.state_mut().runs_mut().selected.extend(paths.clone());
+    h.run_steps(2);
+    h.get_by_label("diff").click();
+    step_until(&mut h, "the diff", |a| {
+        a.runs()
+            .diff
+            .as_ref()
+            .is_some_and(|d| d.diff.is_some() || d.error.is_some())
+    });
+    h.run_steps(3);
+    let diff = h.state().runs().diff.as_ref().unwrap();
+    assert_eq!(diff.error, None);
+    let d = diff.diff.clone().unwrap();
+    assert_eq!(d.names.0, paths[0].file_name().unwrap().to_string_lossy());
+    h.get_by_label_contains("optimizer.lr");
+    h.get_by_label_contains("right in A, wrong in B");
+    // the busiest changed cell, clicked where it was drawn
+    let delta = d.eval.confusion_delta();
+    let k = delta.len();
+    let (t, p) = (0..k)
+        .flat_map(|t| (0..k).map(move |p| (t, p)))
+        .max_by_key(|&(t, p)| delta[t][p].abs())
+        .unwrap();
+    let origin = diff.drawn.expect("matrix drawn");
+    let pos = origin + egui::vec2((p as f32 + 0.5) * 20.0, (t as f32 + 0.5) * 20.0);
+    h.hover_at(pos);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Default::default(),
+        });
+        h.step();
+    }
+    h.run_steps(2);
+    let diff = h.state().runs().diff.as_ref().unwrap();
+    assert_eq!(diff.selected, Some((t, p)));
+    let (entered, left) = d.eval.cell_changes(t, p);
+    h.get_by_label(&format!("{} -> {}", d.eval.classes[t], d.eval.classes[p]));
+    h.get_by_label(&format!("entered in B: {}", entered.len()));
+    h.get_by_label(&format!("left in B: {}", left.len()));
+    assert_eq!(
+        entered.len() as i64 - left.len() as i64,
+        delta[t][p],
+        "the faces that moved make up the cell's change"
+    );
+    h.get_by_label("close diff").click();
+    h.run_steps(2);
+    assert!(h.state().runs().diff.is_none());
 }

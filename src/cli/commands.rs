@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::bench;
+use super::diff::diff_command;
 use super::explain::{explain_command, ExplainArgs};
 use super::progress::TrainProgress;
 use super::{BenchArgs, Cli, Command, WeightsAction};
@@ -118,6 +119,12 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             opacity,
             device,
         }),
+        Command::Diff {
+            run_a,
+            run_b,
+            runs,
+            csv,
+        } => diff_command(&runs, &run_a, &run_b, csv.as_deref()),
         Command::Weights {
             action:
                 WeightsAction::Check {

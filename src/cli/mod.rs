@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod diff;
 mod explain;
 mod heap;
 mod peak_memory;
@@ -192,6 +193,20 @@ pub enum Command {
         /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: DeviceChoice,
+    },
+    /// Compare two runs evaluated on the same test faces: the config keys
+    /// that differ, the metric deltas per class, and the faces that flipped.
+    Diff {
+        /// The run compared against (name under --runs, or path).
+        run_a: String,
+        /// The run compared.
+        run_b: String,
+        /// Folder holding the runs.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Also write one row per face (both predictions, flips) to this CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Inspect pretrained weight files.
     Weights {

@@ -352,9 +352,7 @@ pub fn marked_face(
     index: usize,
 ) -> RgbImage {
     let mut rng = ChaCha8Rng::seed_from_u64(
-        config.seed
-            ^ 0x5EED_0FAA
-            ^ ((class as u64) << 32 | index as u64).wrapping_mul(0x9E37_79B9),
+        config.seed ^ 0x5EED_0FAA ^ ((class as u64) << 32 | index as u64).wrapping_mul(0x9E37_79B9),
     );
     let someone = rng.random_range(0..config.people.max(2));
     let mut face = demo_face(config, someone, index * 31 + class);

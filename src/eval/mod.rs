@@ -2,11 +2,14 @@
 //! activation maps (Grad-CAM) from activations and gradients.
 
 mod cam;
+mod diff;
 mod metrics;
 mod roc;
 
 pub use cam::{
-    channel_weights, class_activation_map, jet, weighted_map, mass_share, normalised, overlay, resize_bilinear, CamMethod,
+    channel_weights, class_activation_map, jet, mass_share, normalised, overlay, resize_bilinear,
+    weighted_map, CamMethod,
 };
+pub use diff::{diff_evaluations, ClassDelta, EvalDiff, FacePair, Flip};
 pub use metrics::{classification_report, Averages, ClassMetrics, EvalReport, Prediction};
 pub use roc::{auc, roc_curve, RocCurve};

@@ -499,7 +499,7 @@ impl WorkbenchApp {
             Tab::Results => {
                 results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export)
             }
-            Tab::Runs => match runs_tab_ui(ui, &mut self.runs, &mut self.export) {
+            Tab::Runs => match runs_tab_ui(ui, &mut self.runs, thumbs, &mut self.export) {
                 Some(RunsCommand::OpenResults(run)) => {
                     self.results.open(&ctx, run);
                     self.state.tab = Tab::Results;

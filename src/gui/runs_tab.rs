@@ -11,12 +11,14 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
+use super::diff_view::{diff_ui, DiffView};
 use super::export::{write_csv, ExportRequest};
 use super::jobs::{take_finished, Job};
 use super::live_run::LiveRun;
 use super::plots::{legend_ui, linear_label, palette};
 use super::run_row::RunRow;
 use super::theme;
+use super::thumbnails::ThumbnailCache;
 use crate::run::TrainEvent;
 use crate::store::{RunStatus, RunStore};
 
@@ -75,6 +77,8 @@ pub struct RunsView {
     rename: Option<(PathBuf, String)>,
     delete: Option<PathBuf>,
     pub message: Option<String>,
+    /// Two runs compared (the Diff section, in place of the overlay).
+    pub diff: Option<DiffView>,
     /// A run whose Resume was clicked (or confirmed) this frame.
     resume_request: Option<PathBuf>,
     /// An interrupted run to resume once the user confirms nothing else is
@@ -99,6 +103,7 @@ impl RunsView {
             delete: None,
             message: None,
             resume_request: None,
+            diff: None,
             confirm_resume: None,
             busy: false,
         }
@@ -168,6 +173,7 @@ pub enum RunsCommand {
 pub fn runs_tab_ui(
     ui: &mut Ui,
     view: &mut RunsView,
+    thumbs: &mut ThumbnailCache,
     export: &mut Option<ExportRequest>,
 ) -> Option<RunsCommand> {
     view.refresh(ui.ctx(), false);
@@ -214,6 +220,18 @@ pub fn runs_tab_ui(
                 rows,
             )));
         }
+        let pair: Vec<PathBuf> = view.selected.iter().cloned().collect();
+        let diff = ui
+            .add_enabled(pair.len() == 2, egui::Button::new("diff"))
+            .on_hover_text("Compare the two ticked runs: config, per-class deltas, flipped faces")
+            .on_disabled_hover_text("tick exactly two runs to compare them");
+        if diff.clicked() {
+            // A is the older run (names start with the time they began)
+            let names = |p: &PathBuf| p.file_name().map(|n| n.to_os_string());
+            let mut pair = pair;
+            pair.sort_by_key(names);
+            view.diff = Some(DiffView::open(ui.ctx(), pair[0].clone(), pair[1].clone()));
+        }
         ui.label(RichText::new(format!("in {}", view.store.root.display())).weak());
     });
     if let Some(m) = &view.message {
@@ -230,7 +248,11 @@ pub fn runs_tab_ui(
             comparison_table_ui(ui, view, &mut open);
         });
     ui.separator();
-    if let Some(rect) = overlay_ui(ui, view) {
+    if let Some(diff) = &mut view.diff {
+        if !diff_ui(ui, diff, thumbs) {
+            view.diff = None;
+        }
+    } else if let Some(rect) = overlay_ui(ui, view) {
         if ui
             .small_button("save plot as PNG")
             .on_hover_text(format!("into {}", view.store.root.display()))

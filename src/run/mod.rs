@@ -5,6 +5,7 @@
 //! layers is needed to name them, so this folder imports none of them.
 
 mod config;
+mod config_diff;
 mod device;
 mod event_text;
 mod events;
@@ -15,6 +16,7 @@ pub use config::{
     ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
     OptimizerKind, RunConfig, SchedulerConfig, SchedulerKind, TrainConfig,
 };
+pub use config_diff::ConfigChange;
 pub use device::DeviceChoice;
 pub use event_text::event_line;
 pub use events::{CheckpointKind, DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
