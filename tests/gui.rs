@@ -122,12 +122,11 @@ fn train_streams_points_into_the_plots_then_stops() {
     );
 }
 
-#[test]
-fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
-    common::isolate_cache();
-    let tmp = tempfile::tempdir().unwrap();
-    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
-    let runs = tmp.path().join("runs");
+/// A tiny ResNet trained for one epoch on a demo set under `dir`, and a
+/// window on its Results tab, the run opened.
+fn results_of_a_tiny_run<'a>(dir: &std::path::Path) -> (Harness<'a, WorkbenchApp>, PathBuf) {
+    let data = common::demo_dataset(dir, 4, 20, 48);
+    let runs = dir.join("runs");
     let run = train_blocking(
         TrainRequest {
             config: tiny_config(1),
@@ -144,6 +143,29 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
     h.step();
     let ctx = h.ctx.clone();
     h.state_mut().results_mut().open(&ctx, run.clone());
+    (h, run)
+}
+
+/// Press and release the primary button at `pos`, as a click.
+fn click_at(h: &mut Harness<'_, WorkbenchApp>, pos: egui::Pos2) {
+    h.hover_at(pos);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Default::default(),
+        });
+        h.step();
+    }
+}
+
+#[test]
+fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, _run) = results_of_a_tiny_run(tmp.path());
     step_until(&mut h, "results loaded", |a| {
         a.results().loaded.is_some() || a.results().error.is_some()
     });
@@ -178,17 +200,7 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
         order.iter().position(|&x| x == p).unwrap(),
     );
     let pos = origin + egui::vec2((c as f32 + 0.5) * cell, (r as f32 + 0.5) * cell);
-    h.hover_at(pos);
-    h.step();
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: Default::default(),
-        });
-        h.step();
-    }
+    click_at(&mut h, pos);
     h.run_steps(2);
     assert_eq!(h.state().results().confusion.selected, Some((t, p)));
     let items = h.state().results().gallery_items();
@@ -1057,24 +1069,7 @@ fn device_is_picked_from_a_list() {
 fn grad_cam_overlays_the_gallery_and_the_enlarged_face_compares_classes() {
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
-    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
-    let runs = tmp.path().join("runs");
-    let run = train_blocking(
-        TrainRequest {
-            config: tiny_config(1),
-            data_root: data.clone(),
-            runs_root: runs.clone(),
-            resume: None,
-        },
-        |_| {},
-    )
-    .unwrap();
-    let mut app = WorkbenchApp::new(state(&data, runs, tiny_config(1)));
-    app.app_state_mut().tab = Tab::Results;
-    let mut h = harness(app, [1400.0, 1600.0]);
-    h.step();
-    let ctx = h.ctx.clone();
-    h.state_mut().results_mut().open(&ctx, run.clone());
+    let (mut h, run) = results_of_a_tiny_run(tmp.path());
     step_until(&mut h, "results loaded", |a| a.results().loaded.is_some());
     let eval = h.state().results().loaded.as_ref().unwrap().eval.clone();
     if h.state().results().gallery_items().is_empty() {
@@ -1186,17 +1181,7 @@ fn diffing_two_runs_and_clicking_a_difference_cell() {
         .unwrap();
     let origin = diff.drawn.expect("matrix drawn");
     let pos = origin + egui::vec2((p as f32 + 0.5) * 20.0, (t as f32 + 0.5) * 20.0);
-    h.hover_at(pos);
-    h.step();
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: Default::default(),
-        });
-        h.step();
-    }
+    click_at(&mut h, pos);
     h.run_steps(2);
     let diff = h.state().runs().diff.as_ref().unwrap();
     assert_eq!(diff.selected, Some((t, p)));

@@ -285,15 +285,25 @@ pub fn generate_demo_dataset(dir: &Path, config: &DemoConfig) -> anyhow::Result<
         config.images_per_person >= 3,
         "the demo dataset needs at least 3 images per person to split"
     );
+    write_classes(dir, config, |p, i| demo_face(config, p, i))
+}
+
+/// Write `config.people` folders of `config.images_per_person` PNGs each
+/// under `dir`, image `i` of class `c` drawn by `draw(c, i)`.
+fn write_classes(
+    dir: &Path,
+    config: &DemoConfig,
+    draw: impl Fn(usize, usize) -> RgbImage + Sync,
+) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(config.size >= 16, "demo images must be at least 16 px");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    (0..config.people).into_par_iter().try_for_each(|p| {
-        let person_dir = dir.join(person_name(p));
-        std::fs::create_dir_all(&person_dir)
-            .with_context(|| format!("cannot create {}", person_dir.display()))?;
+    (0..config.people).into_par_iter().try_for_each(|class| {
+        let class_dir = dir.join(person_name(class));
+        std::fs::create_dir_all(&class_dir)
+            .with_context(|| format!("cannot create {}", class_dir.display()))?;
         for i in 0..config.images_per_person {
-            let path = person_dir.join(format!("{:03}.png", i + 1));
-            demo_face(config, p, i)
+            let path = class_dir.join(format!("{:03}.png", i + 1));
+            draw(class, i)
                 .save(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -397,19 +407,7 @@ pub fn generate_marked_dataset(
         config.people >= 2,
         "the marked set needs at least 2 classes"
     );
-    anyhow::ensure!(config.size >= 16, "demo images must be at least 16 px");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    (0..config.people).into_par_iter().try_for_each(|class| {
-        let class_dir = dir.join(person_name(class));
-        std::fs::create_dir_all(&class_dir)
-            .with_context(|| format!("cannot create {}", class_dir.display()))?;
-        for i in 0..config.images_per_person {
-            let path = class_dir.join(format!("{:03}.png", i + 1));
-            marked_face(config, quadrant, class, i)
-                .save(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        anyhow::Ok(())
-    })?;
-    Ok(dir.to_path_buf())
+    write_classes(dir, config, |class, i| {
+        marked_face(config, quadrant, class, i)
+    })
 }
