@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::bench;
 use super::diff::diff_command;
-use super::explain::{explain_command, ExplainArgs};
+use super::embed::embed_command;
+use super::explain::explain_command;
 use super::progress::TrainProgress;
 use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
@@ -98,33 +99,21 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             base_planes,
             layers,
         } => model_info_command(&arch, classes, depths, base_planes, layers),
-        Command::Explain {
-            run,
-            images,
-            class,
-            layer,
-            method,
-            out,
-            runs,
-            opacity,
-            device,
-        } => explain_command(ExplainArgs {
-            run,
-            runs,
-            images,
-            class,
-            layer,
-            method,
-            out,
-            opacity,
-            device,
-        }),
+        Command::Explain(args) => explain_command(args),
         Command::Diff {
             run_a,
             run_b,
             runs,
             csv,
         } => diff_command(&runs, &run_a, &run_b, csv.as_deref()),
+        Command::Embed {
+            run,
+            split,
+            method,
+            out,
+            runs,
+            device,
+        } => embed_command(&runs, &run, &split, &method, &out, device),
         Command::Weights {
             action:
                 WeightsAction::Check {

@@ -13,17 +13,36 @@ use crate::model::CamLayer;
 use crate::run::DeviceChoice;
 use crate::store::RunStore;
 
-/// What `facebench explain` was asked.
-#[derive(Debug, Clone)]
+/// The options of `facebench explain`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ExplainArgs {
+    /// Run name (under --runs) or path.
     pub run: String,
-    pub runs: PathBuf,
+    /// Face images, or folders of them.
+    #[arg(required = true)]
     pub images: Vec<PathBuf>,
+    /// The class to explain (default: the predicted class of each face).
+    #[arg(long)]
     pub class: Option<String>,
+    /// The layer whose activations are weighed (default: the last
+    /// convolutional block; resnet: layer4, layer3; xception:
+    /// block14_sepconv2_act, block14_sepconv1_act; densenet121: norm5_relu).
+    #[arg(long)]
     pub layer: Option<String>,
+    /// gradcam or gradcam++.
+    #[arg(long, default_value = "gradcam")]
     pub method: String,
+    /// Folder for the images written; created if missing.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Folder holding the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Opacity of the heatmap drawn over the face (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
     pub opacity: f32,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
 }
 

@@ -4,6 +4,7 @@
 mod bench;
 mod commands;
 mod diff;
+mod embed;
 mod explain;
 mod heap;
 mod peak_memory;
@@ -164,36 +165,7 @@ pub enum Command {
     /// Grad-CAM: where a run's network looked for a class, face by face.
     /// Writes each face with its heatmap drawn over it, and the heatmap alone
     /// as a 16-bit PNG.
-    Explain {
-        /// Run name (under --runs) or path.
-        run: String,
-        /// Face images, or folders of them.
-        #[arg(required = true)]
-        images: Vec<PathBuf>,
-        /// The class to explain (default: the predicted class of each face).
-        #[arg(long)]
-        class: Option<String>,
-        /// The layer whose activations are weighed (default: the last
-        /// convolutional block; resnet: layer4, layer3; xception:
-        /// block14_sepconv2_act, block14_sepconv1_act; densenet121: norm5_relu).
-        #[arg(long)]
-        layer: Option<String>,
-        /// gradcam or gradcam++.
-        #[arg(long, default_value = "gradcam")]
-        method: String,
-        /// Folder for the images written; created if missing.
-        #[arg(long)]
-        out: PathBuf,
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
-        /// Opacity of the heatmap drawn over the face (0 to 1).
-        #[arg(long, default_value_t = 0.5)]
-        opacity: f32,
-        /// auto, cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceChoice,
-    },
+    Explain(explain::ExplainArgs),
     /// Compare two runs evaluated on the same test faces: the config keys
     /// that differ, the metric deltas per class, and the faces that flipped.
     Diff {
@@ -207,6 +179,28 @@ pub enum Command {
         /// Also write one row per face (both predictions, flips) to this CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
+    },
+    /// The embedding map: a split's faces placed by their penultimate
+    /// features (t-SNE or PCA), as CSV (path, classes, confidence, x, y) and
+    /// a PNG beside it; cached in the run folder as embeddings.json.
+    Embed {
+        /// Run name (under --runs) or path.
+        run: String,
+        /// test, val or train.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// tsne or pca.
+        #[arg(long, default_value = "tsne")]
+        method: String,
+        /// The CSV to write (the PNG goes beside it).
+        #[arg(long)]
+        out: PathBuf,
+        /// Folder holding the runs.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// auto, cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceChoice,
     },
     /// Inspect pretrained weight files.
     Weights {

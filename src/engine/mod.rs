@@ -6,6 +6,7 @@ mod checkpoint;
 mod checkpoint_writer;
 mod control;
 mod device;
+mod embed;
 mod evaluate;
 mod explain;
 mod optimizer;
@@ -23,6 +24,7 @@ pub use checkpoint::{
 };
 pub use control::TrainControl;
 pub use device::{cuda_driver_available, OnBackend, ResolvedDevice};
+pub use embed::{embed_run, EmbedRequest};
 pub use evaluate::{evaluate_run, predict};
 pub use explain::{
     explain_run, explained_checkpoint, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap,

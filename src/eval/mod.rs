@@ -4,6 +4,7 @@
 mod cam;
 mod diff;
 mod metrics;
+mod projection;
 mod roc;
 
 pub use cam::{
@@ -12,4 +13,5 @@ pub use cam::{
 };
 pub use diff::{diff_evaluations, ClassDelta, EvalDiff, FacePair, Flip};
 pub use metrics::{classification_report, Averages, ClassMetrics, EvalReport, Prediction};
+pub use projection::{principal_components, project, Projection};
 pub use roc::{auc, roc_curve, RocCurve};

@@ -3,6 +3,7 @@
 mod batch_norm;
 mod cam_layer;
 mod densenet;
+mod embedding;
 mod freeze;
 mod keras_layers;
 mod layers;

@@ -159,8 +159,13 @@ impl<B: Backend> ResNet<B> {
         for block in self.stages()[last.min(4)..].iter().flat_map(|s| s.iter()) {
             x = block.forward(x);
         }
+        self.fc.forward(self.pooled(x))
+    }
+
+    /// The last stage's output averaged over positions: `[N, C]`.
+    pub fn pooled(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = self.avgpool.forward(x);
         let [n, c, _, _] = x.dims();
-        self.fc.forward(x.reshape([n, c]))
+        x.reshape([n, c])
     }
 }

@@ -103,12 +103,18 @@ fn bn_1d<B: Backend>(bn: &BatchNorm2d<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
 impl<B: Backend> ReferenceHead<B> {
     /// Feature map `[N, C, h, w]` to logits `[N, classes]`.
     pub fn forward(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.dropout.forward(self.penultimate(features));
+        self.out.forward(x)
+    }
+
+    /// The last hidden layer (after its ReLU, before the last dropout):
+    /// `[N, dense2]`.
+    pub fn penultimate(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
         let x = bn_1d(&self.bn0, global_avg_pool(features));
         let x = bn_1d(&self.bn1, self.dense1.forward(x));
         let x = self.dropout.forward(self.relu.forward(x));
         let x = bn_1d(&self.bn2, self.dense2.forward(x));
-        let x = self.dropout.forward(self.relu.forward(x));
-        self.out.forward(x)
+        self.relu.forward(x)
     }
 
     /// `l2 * sum(w^2)` over the first dense kernel (Keras' kernel_regularizer).

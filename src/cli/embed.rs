@@ -1,0 +1,131 @@
+//! `facebench embed RUN`: the embedding map of a split as CSV and PNG, and
+//! cached in the run folder (`embeddings.json`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use image::{Rgb, RgbImage};
+
+use crate::data::Split;
+use crate::engine::{embed_run, EmbedRequest};
+use crate::eval::Projection;
+use crate::files::write_file;
+use crate::run::DeviceChoice;
+use crate::store::{EmbeddingMap, RunStore};
+
+/// Side of the PNG, and the margin around the points.
+const SIDE: u32 = 800;
+const MARGIN: f32 = 20.0;
+
+pub fn embed_command(
+    runs: &Path,
+    run: &str,
+    split: &str,
+    method: &str,
+    out: &Path,
+    device: DeviceChoice,
+) -> anyhow::Result<()> {
+    let run = RunStore::new(runs).open(run)?;
+    let split = match split {
+        "test" => Split::Test,
+        "val" => Split::Val,
+        "train" => Split::Train,
+        other => anyhow::bail!("unknown split {other:?}; use test, val or train"),
+    };
+    let request = EmbedRequest {
+        run: run.path.clone(),
+        split,
+        method: Projection::parse(method).map_err(anyhow::Error::msg)?,
+        device,
+    };
+    let map = embed_run(&request)?;
+    run.write_embeddings(&map)?;
+    write_file(out, map_csv(&map).as_bytes())?;
+    let png: PathBuf = out.with_extension("png");
+    map_image(&map)
+        .save(&png)
+        .with_context(|| format!("cannot write {}", png.display()))?;
+    let wrong = map
+        .faces
+        .iter()
+        .filter(|f| f.predicted != f.true_class)
+        .count();
+    println!(
+        "{} faces of the {} split ({} misclassified), {}: wrote {}, {} and {}",
+        map.faces.len(),
+        map.split,
+        wrong,
+        map.method.name(),
+        out.display(),
+        png.display(),
+        run.embeddings_path().display()
+    );
+    Ok(())
+}
+
+fn map_csv(map: &EmbeddingMap) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from("path,true,predicted,confidence,x,y\n");
+    for f in &map.faces {
+        out += &format!(
+            "{},{},{},{},{},{}\n",
+            quote(&f.path.to_string_lossy()),
+            quote(&map.classes[f.true_class]),
+            quote(&map.classes[f.predicted]),
+            f.confidence,
+            f.x,
+            f.y
+        );
+    }
+    out
+}
+
+/// A class's colour: hues around the circle.
+pub fn class_colour(class: usize, classes: usize) -> [u8; 3] {
+    let h = class as f32 / classes.max(1) as f32 * 6.0;
+    let x = 1.0 - (h % 2.0 - 1.0).abs();
+    let (r, g, b) = match h as usize {
+        0 => (1.0, x, 0.0),
+        1 => (x, 1.0, 0.0),
+        2 => (0.0, 1.0, x),
+        3 => (0.0, x, 1.0),
+        4 => (x, 0.0, 1.0),
+        _ => (1.0, 0.0, x),
+    };
+    [r, g, b].map(|v| (60.0 + 195.0 * v) as u8)
+}
+
+/// The points on a dark square, coloured by true class; a misclassified
+/// face is a white-ringed dot.
+fn map_image(map: &EmbeddingMap) -> RgbImage {
+    let mut img = RgbImage::from_pixel(SIDE, SIDE, Rgb([24, 24, 28]));
+    let (xs, ys): (Vec<f32>, Vec<f32>) = map.faces.iter().map(|f| (f.x, f.y)).unzip();
+    let range = |v: &[f32]| {
+        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (lo, (hi - lo).max(1e-6))
+    };
+    let ((x0, xw), (y0, yw)) = (range(&xs), range(&ys));
+    let span = SIDE as f32 - 2.0 * MARGIN;
+    for f in &map.faces {
+        let cx = MARGIN + (f.x - x0) / xw * span;
+        let cy = MARGIN + (1.0 - (f.y - y0) / yw) * span;
+        let colour = class_colour(f.true_class, map.classes.len());
+        let wrong = f.predicted != f.true_class;
+        for dy in -5i32..=5 {
+            for dx in -5i32..=5 {
+                let d2 = dx * dx + dy * dy;
+                let pixel = match (d2 <= 9, wrong && (16..=25).contains(&d2)) {
+                    (true, _) => colour,
+                    (false, true) => [255, 255, 255],
+                    _ => continue,
+                };
+                let (px, py) = (cx as i32 + dx, cy as i32 + dy);
+                if (0..SIDE as i32).contains(&px) && (0..SIDE as i32).contains(&py) {
+                    img.put_pixel(px as u32, py as u32, Rgb(pixel));
+                }
+            }
+        }
+    }
+    img
+}

@@ -1,0 +1,148 @@
+//! The embedding map of a run: the penultimate features of one split's
+//! faces (from the best checkpoint, preprocessed as at evaluation) with the
+//! predictions, projected to 2-D.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::checkpoint::load_model;
+use super::device::OnBackend;
+use super::evaluate::EVAL_PREFETCH;
+use super::explain::explained_checkpoint;
+use super::prepare::prepare_data;
+use crate::data::Split;
+use crate::eval::{project, Projection};
+use crate::loader::{BatchPlan, Pipeline};
+use crate::model::ModelConfig;
+use crate::run::DeviceChoice;
+use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap, RunDir};
+
+/// What `facebench embed` (and the GUI's map) asks for.
+#[derive(Debug, Clone)]
+pub struct EmbedRequest {
+    pub run: PathBuf,
+    pub split: Split,
+    pub method: Projection,
+    pub device: DeviceChoice,
+}
+
+/// Features, predictions and the 2-D map of `request.split` of the run.
+pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
+    let run = RunDir::new(&request.run);
+    let record = run.read_record()?;
+    let checkpoint = explained_checkpoint(&run)?;
+    let only_eval = request.split == Split::Test;
+    let data = prepare_data(&record.data_root, &record.config, only_eval)?;
+    anyhow::ensure!(
+        data.dataset.classes == record.dataset.classes,
+        "the classes in {} differ from those the run was trained on",
+        record.data_root.display()
+    );
+    let bank = match request.split {
+        Split::Test => data.eval.clone(),
+        Split::Val => data.val.clone(),
+        Split::Train => data.train.clone(),
+    };
+    anyhow::ensure!(
+        !bank.is_empty(),
+        "the {} split has no faces",
+        request.split.name()
+    );
+    let plan = BatchPlan {
+        bank,
+        // normalised exactly as in training (the recorded mean/std)
+        pipeline: Arc::new(Pipeline {
+            mean: record.dataset.mean,
+            std: record.dataset.std,
+            ..(*data.pipeline(&record.config, false)).clone()
+        }),
+        batch_size: record.config.train.batch_size,
+        prefetch: EVAL_PREFETCH,
+    };
+    let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
+    let classes = record.dataset.classes.len();
+    let rows = resolved.dispatch(FeatureJob {
+        checkpoint: &checkpoint,
+        config: &record.config.model,
+        classes,
+        plan: &plan,
+    })?;
+    let features: Vec<Vec<f32>> = rows.iter().map(|r| r.features.clone()).collect();
+    let points = project(&features, request.method, record.config.train.seed);
+    let faces = rows
+        .into_iter()
+        .zip(points)
+        .enumerate()
+        .map(|(i, (row, [x, y]))| EmbeddedFace {
+            path: plan.bank.paths[i].clone(),
+            true_class: plan.bank.labels[i],
+            predicted: row.predicted,
+            confidence: row.confidence,
+            x,
+            y,
+        })
+        .collect();
+    Ok(EmbeddingMap {
+        split: request.split.name().into(),
+        method: request.method,
+        checkpoint: checkpoint_stamp(&checkpoint),
+        classes: record.dataset.classes.clone(),
+        faces,
+    })
+}
+
+/// One face's features and prediction.
+struct FeatureRow {
+    features: Vec<f32>,
+    predicted: usize,
+    confidence: f32,
+}
+
+/// The features of every face of the plan, as work for
+/// [`super::ResolvedDevice::dispatch`] (on the inference backend).
+struct FeatureJob<'a> {
+    checkpoint: &'a std::path::Path,
+    config: &'a ModelConfig,
+    classes: usize,
+    plan: &'a BatchPlan,
+}
+
+impl OnBackend for FeatureJob<'_> {
+    type Output = anyhow::Result<Vec<FeatureRow>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = self.config.init::<B::InnerBackend>(self.classes, &device);
+        let model = load_model(self.checkpoint, model, &device)?;
+        let values =
+            |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };
+        let mut rows = Vec::with_capacity(self.plan.bank.len());
+        for batch in self.plan.in_order() {
+            let (n, s) = (batch.len(), batch.input_size);
+            let images = Tensor::<B::InnerBackend, 4>::from_data(
+                TensorData::new(batch.images, [n, 3, s, s]),
+                &device,
+            );
+            let features = model.embedding(images.clone());
+            let width = features.dims()[1];
+            let features = values(features.into_data());
+            let probabilities = values(softmax(model.forward(images), 1).into_data());
+            for (f, p) in features
+                .chunks(width)
+                .zip(probabilities.chunks(self.classes))
+            {
+                let predicted = (0..p.len())
+                    .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+                    .unwrap_or(0);
+                rows.push(FeatureRow {
+                    features: f.to_vec(),
+                    predicted,
+                    confidence: p[predicted],
+                });
+            }
+        }
+        Ok(rows)
+    }
+}

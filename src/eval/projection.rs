@@ -1,0 +1,221 @@
+//! Features to 2-D for the embedding map: PCA (subspace iteration on the
+//! centred features), and t-SNE (bhtsne's Barnes-Hut, on at most 50
+//! principal components, as is usual).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How features become 2-D points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Projection {
+    /// The first two principal components.
+    Pca,
+    /// t-SNE of the first 50 principal components (perplexity 30, or less
+    /// for small sets).
+    #[default]
+    Tsne,
+}
+
+impl Projection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Pca => "pca",
+            Projection::Tsne => "tsne",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Projection, String> {
+        match text {
+            "pca" => Ok(Projection::Pca),
+            "tsne" | "t-sne" => Ok(Projection::Tsne),
+            other => Err(format!("unknown method {other:?}; use tsne or pca")),
+        }
+    }
+}
+
+/// `features` (one row per image, all the same length) as 2-D points.
+pub fn project(features: &[Vec<f32>], method: Projection, seed: u64) -> Vec<[f32; 2]> {
+    if features.len() < 2 {
+        return vec![[0.0, 0.0]; features.len()];
+    }
+    match method {
+        Projection::Pca => principal_components(features, 2, seed)
+            .into_iter()
+            .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
+            .collect(),
+        Projection::Tsne => tsne(&principal_components(features, 50, seed), seed),
+    }
+}
+
+/// The coordinates of each row on the top `k` principal components
+/// (subspace iteration on the centred rows, 30 rounds).
+pub fn principal_components(features: &[Vec<f32>], k: usize, seed: u64) -> Vec<Vec<f32>> {
+    let (n, d) = (features.len(), features[0].len());
+    let k = k.min(d).min(n).max(1);
+    let mean: Vec<f64> = (0..d)
+        .map(|j| features.iter().map(|r| r[j] as f64).sum::<f64>() / n as f64)
+        .collect();
+    let x: Vec<Vec<f64>> = features
+        .iter()
+        .map(|r| r.iter().zip(&mean).map(|(&v, m)| v as f64 - m).collect())
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut basis: Vec<Vec<f64>> = (0..k)
+        .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    orthonormalise(&mut basis);
+    for _ in 0..30 {
+        // basis <- orthonormalise(Xᵀ X basis)
+        let projected: Vec<Vec<f64>> = x.iter().map(|row| dots(row, &basis)).collect();
+        basis = (0..k)
+            .map(|c| {
+                let mut v = vec![0.0; d];
+                for (row, p) in x.iter().zip(&projected) {
+                    for (vj, &xj) in v.iter_mut().zip(row) {
+                        *vj += p[c] * xj;
+                    }
+                }
+                v
+            })
+            .collect();
+        orthonormalise(&mut basis);
+    }
+    x.iter()
+        .map(|row| dots(row, &basis).into_iter().map(|v| v as f32).collect())
+        .collect()
+}
+
+fn dots(row: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
+    basis
+        .iter()
+        .map(|b| b.iter().zip(row).map(|(a, c)| a * c).sum())
+        .collect()
+}
+
+/// Gram-Schmidt, in order; a vector that vanishes becomes zero.
+fn orthonormalise(vectors: &mut [Vec<f64>]) {
+    for i in 0..vectors.len() {
+        for j in 0..i {
+            let (done, rest) = vectors.split_at_mut(i);
+            let dot: f64 = done[j].iter().zip(&rest[0]).map(|(a, b)| a * b).sum();
+            for (v, u) in rest[0].iter_mut().zip(&done[j]) {
+                *v -= dot * u;
+            }
+        }
+        let norm = vectors[i].iter().map(|v| v * v).sum::<f64>().sqrt();
+        for v in &mut vectors[i] {
+            *v = if norm > 1e-12 { *v / norm } else { 0.0 };
+        }
+    }
+}
+
+fn tsne(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
+    let n = rows.len();
+    // bhtsne needs perplexity < (n - 1) / 3
+    let perplexity = (((n - 1) as f32 / 3.0) - 1.0).clamp(2.0, 30.0);
+    if n < 8 {
+        return principal_components(rows, 2, seed)
+            .into_iter()
+            .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
+            .collect();
+    }
+    let slices: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+    // start from the first two principal components (bhtsne's gradient sums
+    // run in parallel, so two runs still differ in their last digits)
+    let start: Vec<f32> = principal_components(rows, 2, seed)
+        .into_iter()
+        .flat_map(|r| [r[0] * 1e-2, r.get(1).copied().unwrap_or(0.0) * 1e-2])
+        .collect();
+    let mut t: bhtsne::tSNE<f32, &[f32]> = bhtsne::tSNE::new(&slices);
+    t.perplexity(perplexity)
+        .epochs(1000)
+        .initial_embedding(start)
+        .barnes_hut(0.5, |a, b| {
+            a.iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f32>()
+                .sqrt()
+        });
+    t.embedding().chunks(2).map(|c| [c[0], c[1]]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tight clusters far apart in 20-D.
+    fn clusters(per: usize) -> (Vec<Vec<f32>>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for c in 0..3 {
+            for _ in 0..per {
+                rows.push(
+                    (0..20)
+                        .map(|j| if j % 3 == c { 10.0 } else { 0.0 } + rng.random_range(-0.5..0.5))
+                        .collect(),
+                );
+                labels.push(c);
+            }
+        }
+        (rows, labels)
+    }
+
+    /// The share of points whose nearest other point has their label.
+    fn nearest_neighbour_agreement(points: &[[f32; 2]], labels: &[usize]) -> f64 {
+        let d = |a: [f32; 2], b: [f32; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+        let agree = (0..points.len())
+            .filter(|&i| {
+                let nearest = (0..points.len())
+                    .filter(|&j| j != i)
+                    .min_by(|&a, &b| d(points[i], points[a]).total_cmp(&d(points[i], points[b])));
+                nearest.is_some_and(|j| labels[j] == labels[i])
+            })
+            .count();
+        agree as f64 / points.len() as f64
+    }
+
+    #[test]
+    fn pca_finds_the_largest_variance_first() {
+        // variance 100 along x, 1 along y, 0.01 along z
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let rows: Vec<Vec<f32>> = (0..200)
+            .map(|_| {
+                vec![
+                    10.0 * rng.random_range(-1.0..1.0),
+                    rng.random_range(-1.0..1.0),
+                    0.1 * rng.random_range(-1.0..1.0),
+                ]
+            })
+            .collect();
+        let pcs = principal_components(&rows, 2, 3);
+        let var = |c: usize| pcs.iter().map(|r| (r[c] as f64).powi(2)).sum::<f64>() / 200.0;
+        assert!(
+            var(0) > 20.0 && var(1) < 1.0 && var(1) > 0.1,
+            "{} {}",
+            var(0),
+            var(1)
+        );
+    }
+
+    #[test]
+    fn both_methods_keep_clusters_apart() {
+        let (rows, labels) = clusters(40);
+        for method in [Projection::Pca, Projection::Tsne] {
+            let points = project(&rows, method, 7);
+            assert_eq!(points.len(), rows.len());
+            assert!(
+                nearest_neighbour_agreement(&points, &labels) > 0.95,
+                "{method:?}"
+            );
+            if method == Projection::Pca {
+                // (bhtsne sums its gradients in parallel, so t-SNE maps
+                // differ in their last digits from run to run)
+                assert_eq!(points, project(&rows, method, 7), "same input, same map");
+            }
+        }
+    }
+}
