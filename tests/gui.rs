@@ -1198,3 +1198,99 @@ fn diffing_two_runs_and_clicking_a_difference_cell() {
     h.run_steps(2);
     assert!(h.state().runs().diff.is_none());
 }
+
+/// The embedding map: shown on request (computed in the background and
+/// cached as embeddings.json), hovering a face shows it, clicking enlarges
+/// it, and a shift-drag box fills the gallery with the faces inside.
+#[test]
+fn the_embedding_map_hovers_opens_and_selects_faces() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, run) = results_of_a_tiny_run(tmp.path());
+    step_until(&mut h, "results loaded", |a| a.results().loaded.is_some());
+    h.run_steps(2);
+    h.get_by_label("show").click();
+    step_until(&mut h, "the map", |a| {
+        let e = &a.results().embedding;
+        e.map.is_some() || e.error.is_some()
+    });
+    h.run_steps(3);
+    assert_eq!(h.state().results().embedding.error, None);
+    let map = facebench::store::RunDir::new(&run)
+        .read_embeddings()
+        .unwrap()
+        .expect("cached in the run folder");
+    let screen = h.state().results().embedding.screen.clone();
+    assert_eq!(screen.len(), map.faces.len());
+    // hover the first face: it is picked (its tooltip shows the face and
+    // its names)
+    let (i, at) = (0, screen[0]);
+    h.hover_at(at);
+    h.run_steps(3);
+    assert_eq!(
+        h.state().results().embedding.hovered.map(|h| screen[h]),
+        Some(at)
+    );
+    let face = &map.faces[h.state().results().embedding.hovered.unwrap_or(i)];
+    click_at(&mut h, at);
+    h.run_steps(2);
+    let preds = h
+        .state()
+        .results()
+        .loaded
+        .as_ref()
+        .unwrap()
+        .eval
+        .predictions
+        .clone();
+    let opened = h.state().results().enlarged.map(|e| preds[e].path.clone());
+    assert_eq!(
+        opened.as_ref(),
+        Some(&face.path),
+        "the click enlarged that face"
+    );
+    h.state_mut().results_mut().enlarged = None;
+    // shift-drag a box around every face
+    let (min, max) = screen.iter().fold(
+        (
+            egui::pos2(f32::MAX, f32::MAX),
+            egui::pos2(f32::MIN, f32::MIN),
+        ),
+        |(lo, hi), p| (lo.min(*p), hi.max(*p)),
+    );
+    let (from, to) = (min - egui::vec2(6.0, 6.0), max + egui::vec2(6.0, 6.0));
+    let shift = egui::Modifiers::SHIFT;
+    // shift held from the press to the release
+    h.event(egui::Event::ModifiersChanged(shift));
+    h.hover_at(from);
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: shift,
+    });
+    h.step();
+    for t in 1..=5 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (t as f32 / 5.0),
+        ));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: shift,
+    });
+    h.step();
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::default()));
+    h.run_steps(3);
+    let picked = h.state().results().map_selection.clone();
+    assert_eq!(
+        picked.map(|p| p.len()),
+        Some(map.faces.len()),
+        "every face in the box"
+    );
+    h.get_by_label(&format!("Selected on the map: {} face(s)", map.faces.len()));
+}

@@ -8,7 +8,7 @@ use image::{Rgb, RgbImage};
 
 use crate::data::Split;
 use crate::engine::{embed_run, EmbedRequest};
-use crate::eval::Projection;
+use crate::eval::{class_colour, Projection};
 use crate::files::write_file;
 use crate::run::DeviceChoice;
 use crate::store::{EmbeddingMap, RunStore};
@@ -78,21 +78,6 @@ fn map_csv(map: &EmbeddingMap) -> String {
         );
     }
     out
-}
-
-/// A class's colour: hues around the circle.
-pub fn class_colour(class: usize, classes: usize) -> [u8; 3] {
-    let h = class as f32 / classes.max(1) as f32 * 6.0;
-    let x = 1.0 - (h % 2.0 - 1.0).abs();
-    let (r, g, b) = match h as usize {
-        0 => (1.0, x, 0.0),
-        1 => (x, 1.0, 0.0),
-        2 => (0.0, 1.0, x),
-        3 => (0.0, x, 1.0),
-        4 => (x, 0.0, 1.0),
-        _ => (1.0, 0.0, x),
-    };
-    [r, g, b].map(|v| (60.0 + 195.0 * v) as u8)
 }
 
 /// The points on a dark square, coloured by true class; a misclassified

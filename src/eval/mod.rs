@@ -13,5 +13,5 @@ pub use cam::{
 };
 pub use diff::{diff_evaluations, ClassDelta, EvalDiff, FacePair, Flip};
 pub use metrics::{classification_report, Averages, ClassMetrics, EvalReport, Prediction};
-pub use projection::{principal_components, project, Projection};
+pub use projection::{class_colour, principal_components, project, Projection};
 pub use roc::{auc, roc_curve, RocCurve};

@@ -142,6 +142,21 @@ fn tsne(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
     t.embedding().chunks(2).map(|c| [c[0], c[1]]).collect()
 }
 
+/// A class's colour: hues around the circle.
+pub fn class_colour(class: usize, classes: usize) -> [u8; 3] {
+    let h = class as f32 / classes.max(1) as f32 * 6.0;
+    let x = 1.0 - (h % 2.0 - 1.0).abs();
+    let (r, g, b) = match h as usize {
+        0 => (1.0, x, 0.0),
+        1 => (x, 1.0, 0.0),
+        2 => (0.0, 1.0, x),
+        3 => (0.0, x, 1.0),
+        4 => (x, 0.0, 1.0),
+        _ => (1.0, 0.0, x),
+    };
+    [r, g, b].map(|v| (60.0 + 195.0 * v) as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

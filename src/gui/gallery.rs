@@ -29,20 +29,27 @@ pub fn gallery_ui(
     let arch = l.record.config.model.architecture;
     let run = view.run.clone();
     ui.horizontal(|ui| {
-        match view.confusion.selected {
-            Some((t, p)) => {
-                ui.heading(format!(
-                    "{} -> {}: {} face(s)",
-                    l.eval.classes[t],
-                    l.eval.classes[p],
-                    items.len()
-                ));
-                if ui.button("show all misclassified").clicked() {
-                    view.confusion.selected = None;
-                }
+        if view.map_selection.is_some() {
+            ui.heading(format!("Selected on the map: {} face(s)", items.len()));
+            if ui.button("show misclassified").clicked() {
+                view.map_selection = None;
             }
-            None => {
-                ui.heading(format!("Misclassified faces: {}", items.len()));
+        } else {
+            match view.confusion.selected {
+                Some((t, p)) => {
+                    ui.heading(format!(
+                        "{} -> {}: {} face(s)",
+                        l.eval.classes[t],
+                        l.eval.classes[p],
+                        items.len()
+                    ));
+                    if ui.button("show all misclassified").clicked() {
+                        view.confusion.selected = None;
+                    }
+                }
+                None => {
+                    ui.heading(format!("Misclassified faces: {}", items.len()));
+                }
             }
         }
         ui.label("sort by");

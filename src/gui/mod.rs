@@ -7,6 +7,7 @@ mod confusion;
 mod dataset_tab;
 mod decimate;
 mod diff_view;
+mod embedding_view;
 mod experiment_panel;
 mod explain_view;
 mod export;

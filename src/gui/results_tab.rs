@@ -8,6 +8,7 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::confusion::{confusion_ui, ConfusionView};
+use super::embedding_view::{embedding_ui, EmbeddingView, MapAction};
 use super::explain_view::ExplainView;
 use super::export::{png_button_ui, write_csv, ExportRequest};
 use super::gallery::gallery_ui;
@@ -58,6 +59,10 @@ pub struct ResultsView {
     pub enlarged: Option<usize>,
     /// Grad-CAM over the gallery's faces.
     pub explain: ExplainView,
+    /// The embedding map of the test faces.
+    pub embedding: EmbeddingView,
+    /// Faces picked on the map (shown by the gallery instead).
+    pub map_selection: Option<Vec<PathBuf>>,
 }
 
 impl ResultsView {
@@ -66,6 +71,7 @@ impl ResultsView {
         self.run = Some(run.clone());
         self.confusion.selected = None;
         self.enlarged = None;
+        self.map_selection = None;
         self.error = None;
         self.load = Some(Job::spawn(ctx, move || {
             let dir = RunDir::new(run);
@@ -102,6 +108,11 @@ impl ResultsView {
             return Vec::new();
         };
         let preds = &l.eval.predictions;
+        if let Some(picked) = &self.map_selection {
+            return (0..preds.len())
+                .filter(|&i| picked.contains(&preds[i].path))
+                .collect();
+        }
         let mut items: Vec<usize> = (0..preds.len())
             .filter(|&i| match self.confusion.selected {
                 Some((t, p)) => preds[i].true_class == t && preds[i].predicted == p,
@@ -160,6 +171,7 @@ pub fn results_tab_ui(
             });
             if block.inner.is_some() {
                 view.enlarged = None;
+                view.map_selection = None;
             }
             let matrix_rect = block.response.rect.intersect(ui.clip_rect());
             if let Some(r) = png_button_ui(ui, view.run.as_deref(), "confusion-matrix", matrix_rect)
@@ -167,6 +179,20 @@ pub fn results_tab_ui(
                 *export = Some(r);
             }
             ui.separator();
+            if let Some(run) = view.run.clone() {
+                match embedding_ui(ui, &mut view.embedding, &run, big) {
+                    Some(MapAction::Open(path)) => {
+                        let preds = view.loaded.as_ref().map(|l| &l.eval.predictions);
+                        view.enlarged = preds.and_then(|p| p.iter().position(|q| q.path == path));
+                    }
+                    Some(MapAction::Select(paths)) => {
+                        view.confusion.selected = None;
+                        view.map_selection = Some(paths);
+                    }
+                    None => {}
+                }
+                ui.separator();
+            }
             gallery_ui(ui, view, thumbs, big);
         });
 }
