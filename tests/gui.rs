@@ -146,6 +146,12 @@ fn results_of_a_tiny_run<'a>(dir: &std::path::Path) -> (Harness<'a, WorkbenchApp
     (h, run)
 }
 
+/// The evaluation the Results tab has loaded.
+fn loaded_eval(h: &Harness<'_, WorkbenchApp>) -> facebench::eval::EvalReport {
+    let loaded = h.state().results().loaded.as_ref();
+    loaded.expect("results loaded").eval.clone()
+}
+
 /// Press and release the primary button at `pos`, as a click.
 fn click_at(h: &mut Harness<'_, WorkbenchApp>, pos: egui::Pos2) {
     h.hover_at(pos);
@@ -209,14 +215,7 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
         m[t][p],
         "the gallery holds exactly that cell's faces"
     );
-    let preds = &h
-        .state()
-        .results()
-        .loaded
-        .as_ref()
-        .unwrap()
-        .eval
-        .predictions;
+    let preds = &loaded_eval(&h).predictions;
     assert!(items
         .iter()
         .all(|&i| preds[i].true_class == t && preds[i].predicted == p));
@@ -1234,15 +1233,7 @@ fn the_embedding_map_hovers_opens_and_selects_faces() {
     let face = &map.faces[h.state().results().embedding.hovered.unwrap_or(i)];
     click_at(&mut h, at);
     h.run_steps(2);
-    let preds = h
-        .state()
-        .results()
-        .loaded
-        .as_ref()
-        .unwrap()
-        .eval
-        .predictions
-        .clone();
+    let preds = loaded_eval(&h).predictions;
     let opened = h.state().results().enlarged.map(|e| preds[e].path.clone());
     assert_eq!(
         opened.as_ref(),
