@@ -129,6 +129,35 @@ fn main() -> anyhow::Result<()> {
     }
     save(&mut h, &out, "results-gradcam.png")?;
 
+    // the embedding map, with the pointer resting on a misclassified face
+    let mut h = window(state(Tab::Results)?, [1600.0, 2000.0]);
+    h.state_mut().results_mut().open(&ctx, run.clone());
+    settle(&mut h, |a| a.results().loaded.is_some());
+    h.state_mut().results_mut().embedding.shown = true;
+    settle(&mut h, |a| {
+        let e = &a.results().embedding;
+        e.error.is_some() || (e.map.is_some() && !e.screen.is_empty())
+    });
+    if let Some(e) = h.state().results().embedding.error.clone() {
+        anyhow::bail!("{e}");
+    }
+    let at = {
+        let e = &h.state().results().embedding;
+        let faces = &e
+            .map
+            .as_ref()
+            .map(|(_, m)| m.faces.clone())
+            .unwrap_or_default();
+        let wrong = (0..faces.len()).find(|&i| faces[i].predicted != faces[i].true_class);
+        wrong.and_then(|i| e.screen.get(i).copied())
+    };
+    if let Some(at) = at {
+        h.hover_at(at);
+        settle(&mut h, |a| a.thumbnails_pending() == 0);
+        h.run_steps(60);
+    }
+    save(&mut h, &out, "results-embedding.png")?;
+
     let mut h = window(state(Tab::Runs)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {
         if !a.runs().runs.is_empty() && a.runs().selected.is_empty() {
