@@ -3,7 +3,6 @@
 //! predictions, projected to 2-D.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -13,10 +12,10 @@ use super::checkpoint::load_model;
 use super::device::OnBackend;
 use super::evaluate::EVAL_PREFETCH;
 use super::explain::explained_checkpoint;
-use super::prepare::prepare_data;
+use super::prepare::{prepare_data, recorded_pipeline};
 use crate::data::Split;
 use crate::eval::{project, Projection};
-use crate::loader::{BatchPlan, Pipeline};
+use crate::loader::BatchPlan;
 use crate::model::ModelConfig;
 use crate::run::DeviceChoice;
 use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap, RunDir};
@@ -54,12 +53,7 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
     );
     let plan = BatchPlan {
         bank,
-        // normalised exactly as in training (the recorded mean/std)
-        pipeline: Arc::new(Pipeline {
-            mean: record.dataset.mean,
-            std: record.dataset.std,
-            ..(*data.pipeline(&record.config, false)).clone()
-        }),
+        pipeline: recorded_pipeline(&record),
         batch_size: record.config.train.batch_size,
         prefetch: EVAL_PREFETCH,
     };

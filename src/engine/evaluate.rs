@@ -2,7 +2,6 @@
 //! the full evaluation report afterwards.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -10,7 +9,7 @@ use burn::tensor::activation::softmax;
 
 use super::checkpoint::{find_checkpoint, load_model};
 use super::device::OnBackend;
-use super::prepare::prepare_data;
+use super::prepare::{prepare_data, recorded_pipeline};
 use crate::eval::{classification_report, EvalReport};
 use crate::loader::BatchPlan;
 use crate::model::Network;
@@ -109,13 +108,7 @@ pub fn evaluate_run(
             "last",
         ),
     };
-    // normalise exactly as in training (the recorded mean/std), even if the
-    // dataset's cached statistics were recomputed since
-    let pipeline = Arc::new(crate::loader::Pipeline {
-        mean: record.dataset.mean,
-        std: record.dataset.std,
-        ..(*data.pipeline(&record.config, false)).clone()
-    });
+    let pipeline = recorded_pipeline(&record);
     let plan = BatchPlan {
         bank: data.eval.clone(),
         pipeline,

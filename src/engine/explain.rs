@@ -14,9 +14,10 @@ use burn::tensor::backend::AutodiffBackend;
 use super::checkpoint::{find_checkpoint, load_model};
 use super::device::OnBackend;
 use super::evaluate::EVAL_PREFETCH;
+use super::prepare::recorded_pipeline;
 use crate::data::ImageEntry;
 use crate::eval::{channel_weights, normalised, weighted_map, CamMethod};
-use crate::loader::{BatchPlan, ImageBank, Pipeline};
+use crate::loader::{BatchPlan, ImageBank};
 use crate::model::{CamLayer, Network};
 use crate::run::{CheckpointKind, DeviceChoice};
 use crate::store::{RunDir, RunRecord};
@@ -230,13 +231,7 @@ fn face_plan(record: &RunRecord, paths: &[PathBuf]) -> anyhow::Result<BatchPlan>
     }
     Ok(BatchPlan {
         bank: Arc::new(bank),
-        pipeline: Arc::new(Pipeline {
-            input_size: size,
-            augment: None,
-            mean: record.dataset.mean,
-            std: record.dataset.std,
-            seed: record.config.train.seed,
-        }),
+        pipeline: recorded_pipeline(record),
         batch_size: record.config.train.batch_size.clamp(1, 32),
         prefetch: EVAL_PREFETCH,
     })

@@ -11,6 +11,7 @@ use crate::loader::{BatchPlan, ImageBank, Normalization, Pipeline};
 
 use crate::run::DatasetSummary;
 use crate::run::RunConfig;
+use crate::store::RunRecord;
 
 pub struct PreparedData {
     pub dataset: Dataset,
@@ -140,4 +141,17 @@ impl PreparedData {
             prefetch: config.data.prefetch_batches,
         }
     }
+}
+
+/// How a finished run's faces become model input at evaluation: its input
+/// size and seed, no augmentation, and the mean/std it was trained with
+/// (even if the dataset's cached statistics were recomputed since).
+pub fn recorded_pipeline(record: &RunRecord) -> Arc<Pipeline> {
+    Arc::new(Pipeline {
+        input_size: record.config.data.input_size,
+        augment: None,
+        mean: record.dataset.mean,
+        std: record.dataset.std,
+        seed: record.config.train.seed,
+    })
 }
