@@ -6,8 +6,12 @@
 use std::time::Instant;
 
 use egui_kittest::Harness;
-use facebench::gui::{confusion_ui, training_tab_ui, ConfusionView, LiveRun};
+use facebench::eval::Projection;
+use facebench::gui::{
+    confusion_ui, embedding_ui, training_tab_ui, ConfusionView, EmbeddingView, LiveRun, MapChoice,
+};
 use facebench::run::{EpochMetrics, TrainEvent};
+use facebench::store::{EmbeddedFace, EmbeddingMap};
 
 fn time_frames(name: &str, h: &mut Harness<'_, impl Sized>) {
     h.run_steps(3); // warm-up
@@ -90,4 +94,65 @@ fn main() {
             });
         time_frames(name, &mut h);
     }
+    embedding_map_frames();
+}
+
+/// The embedding map at 20,000 faces of 160 classes (one in ten
+/// misclassified), with the pointer moving over it so every frame also picks
+/// the face under the pointer and draws its tooltip.
+fn embedding_map_frames() {
+    let n = 20_000;
+    let k = 160;
+    let faces: Vec<EmbeddedFace> = (0..n)
+        .map(|i| {
+            let c = i % k;
+            let (angle, r) = (c as f32 * 0.39, 3.0 + c as f32 * 0.4);
+            let jitter = ((i * 7919) % 1000) as f32 / 1000.0;
+            EmbeddedFace {
+                path: format!("/nonexistent/person_{c:03}/{i}.jpg").into(),
+                true_class: c,
+                predicted: if i % 10 == 0 { (c + 1) % k } else { c },
+                confidence: 0.8,
+                x: r * angle.cos() + jitter * (i as f32).sin(),
+                y: r * angle.sin() + jitter * (i as f32).cos(),
+            }
+        })
+        .collect();
+    let map = EmbeddingMap {
+        split: "test".into(),
+        method: Projection::Tsne,
+        checkpoint: String::new(),
+        classes: (0..k).map(|i| format!("person_{i:03}")).collect(),
+        faces,
+    };
+    let run = std::path::PathBuf::from("/nonexistent/run");
+    let mut view = EmbeddingView::default();
+    view.shown = true;
+    view.map = Some(((run.clone(), MapChoice::default()), map));
+    let mut thumbnails = None;
+    let hovered = std::cell::Cell::new(0usize);
+    let mut h = Harness::builder()
+        .with_size([1500.0, 800.0])
+        .with_accessibility_check(false)
+        .build_ui(|ui| {
+            let big = thumbnails
+                .get_or_insert_with(|| facebench::gui::ThumbnailCache::new(ui.ctx(), 128));
+            embedding_ui(ui, &mut view, &run, big);
+            hovered.set(hovered.get() + usize::from(view.hovered.is_some()));
+        });
+    h.run_steps(3);
+    let n = 30;
+    let start = Instant::now();
+    for i in 0..n {
+        let pos = egui::pos2(300.0 + 30.0 * i as f32, 300.0 + 5.0 * i as f32);
+        h.event(egui::Event::PointerMoved(pos));
+        h.step();
+    }
+    let ms = start.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    drop(h);
+    assert!(
+        hovered.get() > 0,
+        "the pointer never picked a face: not a fair measure"
+    );
+    println!("| Embedding map, 20,000 faces of 160 classes, pointer moving (hover pick + tooltip) | {ms:.2} ms |");
 }

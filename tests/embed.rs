@@ -6,26 +6,14 @@ mod common;
 
 use std::process::Command;
 
-use facebench::engine::{train_blocking, TrainRequest};
 use facebench::store::RunDir;
 
 #[test]
 fn the_test_faces_are_mapped_with_their_predictions() {
-    common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
-    let data = common::demo_dataset(tmp.path(), 4, 20, 48);
-    let run = train_blocking(
-        TrainRequest {
-            config: common::tiny_config(3),
-            data_root: data,
-            runs_root: tmp.path().join("runs"),
-            resume: None,
-        },
-        |_| {},
-    )
-    .unwrap();
+    let run = common::train_tiny(tmp.path(), 3);
     let eval = RunDir::new(&run).read_eval().unwrap().unwrap();
-    for method in ["pca", "tsne"] {
+    for method in ["pca", "tsne", "umap"] {
         let csv = tmp.path().join(format!("{method}.csv"));
         let out = Command::new(env!("CARGO_BIN_EXE_facebench"))
             .args(["embed", &run.to_string_lossy(), "--method", method, "--out"])
@@ -62,10 +50,16 @@ fn the_test_faces_are_mapped_with_their_predictions() {
         }
     }
     let bad = Command::new(env!("CARGO_BIN_EXE_facebench"))
-        .args(["embed", &run.to_string_lossy(), "--method", "umap", "--out"])
+        .args([
+            "embed",
+            &run.to_string_lossy(),
+            "--method",
+            "isomap",
+            "--out",
+        ])
         .arg(tmp.path().join("x.csv"))
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("use tsne or pca"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use tsne, umap or pca"));
 }

@@ -100,6 +100,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             layers,
         } => model_info_command(&arch, classes, depths, base_planes, layers),
         Command::Explain(args) => explain_command(args),
+        Command::Predict(args) => super::predict::predict_command(args),
         Command::Diff {
             run_a,
             run_b,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::eval::Flip;
-use crate::files::write_file;
+use crate::files::{csv_quote, write_file};
 use crate::store::{diff_runs, RunDiff, RunStore};
 
 pub fn diff_command(runs: &Path, a: &str, b: &str, csv: Option<&Path>) -> anyhow::Result<()> {
@@ -79,7 +79,6 @@ pub fn diff_text(d: &RunDiff) -> String {
 /// each (empty below the top 5), and whether it flipped.
 fn faces_csv(d: &RunDiff) -> String {
     let classes = &d.eval.classes;
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let probability = |p: Option<f32>| p.map_or(String::new(), |v| v.to_string());
     let mut out = String::from("path,true,predicted_a,predicted_b,p_true_a,p_true_b,flip\n");
     for f in &d.eval.faces {
@@ -90,10 +89,10 @@ fn faces_csv(d: &RunDiff) -> String {
         };
         out += &format!(
             "{},{},{},{},{},{},{flip}\n",
-            quote(&f.path.to_string_lossy()),
-            quote(&classes[f.true_class]),
-            quote(&classes[f.predicted.0]),
-            quote(&classes[f.predicted.1]),
+            csv_quote(&f.path.to_string_lossy()),
+            csv_quote(&classes[f.true_class]),
+            csv_quote(&classes[f.predicted.0]),
+            csv_quote(&classes[f.predicted.1]),
             probability(f.true_probability.0),
             probability(f.true_probability.1),
         );

@@ -9,7 +9,7 @@ use image::{Rgb, RgbImage};
 use crate::data::Split;
 use crate::engine::{embed_run, EmbedRequest};
 use crate::eval::{class_colour, Projection};
-use crate::files::write_file;
+use crate::files::{csv_quote, write_file};
 use crate::run::DeviceChoice;
 use crate::store::{EmbeddingMap, RunStore};
 
@@ -64,14 +64,13 @@ pub fn embed_command(
 }
 
 fn map_csv(map: &EmbeddingMap) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = String::from("path,true,predicted,confidence,x,y\n");
     for f in &map.faces {
         out += &format!(
             "{},{},{},{},{},{}\n",
-            quote(&f.path.to_string_lossy()),
-            quote(&map.classes[f.true_class]),
-            quote(&map.classes[f.predicted]),
+            csv_quote(&f.path.to_string_lossy()),
+            csv_quote(&map.classes[f.true_class]),
+            csv_quote(&map.classes[f.predicted]),
             f.confidence,
             f.x,
             f.y

@@ -8,6 +8,7 @@ mod embed;
 mod explain;
 mod heap;
 mod peak_memory;
+mod predict;
 mod progress;
 mod pytorch_peer;
 
@@ -189,7 +190,7 @@ pub enum Command {
         /// test, val or train.
         #[arg(long, default_value = "test")]
         split: String,
-        /// tsne or pca.
+        /// tsne (default), umap or pca.
         #[arg(long, default_value = "tsne")]
         method: String,
         /// The CSV to write (the PNG goes beside it).
@@ -202,6 +203,9 @@ pub enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceChoice,
     },
+    /// The most likely classes of any faces (files or folders) with a run's
+    /// best checkpoint, preprocessed exactly as at its evaluation.
+    Predict(predict::PredictArgs),
     /// Inspect pretrained weight files.
     Weights {
         #[command(subcommand)]

@@ -5,6 +5,7 @@ mod decode;
 pub mod demo;
 mod entry;
 mod error;
+mod face_files;
 mod natural;
 mod report;
 mod scan;
@@ -17,6 +18,7 @@ pub use decode::{
 };
 pub use entry::ImageEntry;
 pub use error::DatasetError;
+pub use face_files::face_files;
 pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
 pub use scan::{Dataset, DatasetLayout, Split};

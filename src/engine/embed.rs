@@ -10,11 +10,10 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::load_model;
 use super::device::OnBackend;
-use super::evaluate::EVAL_PREFETCH;
 use super::explain::explained_checkpoint;
-use super::prepare::{prepare_data, recorded_pipeline};
+use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
 use crate::data::Split;
-use crate::eval::{project, Projection};
+use crate::eval::{project, top_class, Projection};
 use crate::loader::BatchPlan;
 use crate::model::ModelConfig;
 use crate::run::DeviceChoice;
@@ -127,9 +126,7 @@ impl OnBackend for FeatureJob<'_> {
                 .chunks(width)
                 .zip(probabilities.chunks(self.classes))
             {
-                let predicted = (0..p.len())
-                    .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
-                    .unwrap_or(0);
+                let predicted = top_class(p);
                 rows.push(FeatureRow {
                     features: f.to_vec(),
                     predicted,

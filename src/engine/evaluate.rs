@@ -9,16 +9,13 @@ use burn::tensor::activation::softmax;
 
 use super::checkpoint::{find_checkpoint, load_model};
 use super::device::OnBackend;
-use super::prepare::{prepare_data, recorded_pipeline};
-use crate::eval::{classification_report, EvalReport};
+use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
+use crate::eval::{classification_report, top_class, EvalReport};
 use crate::loader::BatchPlan;
 use crate::model::Network;
 use crate::run::CheckpointKind;
 use crate::run::DeviceChoice;
 use crate::store::RunDir;
-
-/// Batches prepared ahead when scoring a finished model.
-pub const EVAL_PREFETCH: usize = 4;
 
 /// Class probabilities for every image of the plan's bank, in bank order, and
 /// images/s.
@@ -57,8 +54,7 @@ pub fn loss_and_accuracy<B: Backend>(
     let mut correct = 0usize;
     for (p, &label) in probs.iter().zip(&plan.bank.labels) {
         loss -= (p[label].max(1e-12) as f64).ln();
-        let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)));
-        correct += (best == Some(label)) as usize;
+        correct += (!p.is_empty() && top_class(p) == label) as usize;
     }
     let n = plan.bank.len().max(1) as f64;
     (loss / n, correct as f64 / n)

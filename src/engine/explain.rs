@@ -13,11 +13,9 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{find_checkpoint, load_model};
 use super::device::OnBackend;
-use super::evaluate::EVAL_PREFETCH;
-use super::prepare::recorded_pipeline;
-use crate::data::ImageEntry;
-use crate::eval::{channel_weights, normalised, weighted_map, CamMethod};
-use crate::loader::{BatchPlan, ImageBank};
+use super::prepare::faces_plan;
+use crate::eval::{channel_weights, normalised, top_class, weighted_map, CamMethod};
+use crate::loader::BatchPlan;
 use crate::model::{CamLayer, Network};
 use crate::run::{CheckpointKind, DeviceChoice};
 use crate::store::{RunDir, RunRecord};
@@ -97,7 +95,7 @@ pub fn grad_cam<B: AutodiffBackend>(
     let chosen: Vec<usize> = probabilities
         .iter()
         .zip(targets)
-        .map(|(p, target)| target.unwrap_or_else(|| argmax(p)))
+        .map(|(p, target)| target.unwrap_or_else(|| top_class(p)))
         .collect();
     anyhow::ensure!(
         chosen.iter().all(|&c| c < classes),
@@ -141,12 +139,6 @@ fn rows(data: TensorData, width: usize) -> Vec<Vec<f32>> {
         .chunks(width.max(1))
         .map(<[f32]>::to_vec)
         .collect()
-}
-
-fn argmax(p: &[f32]) -> usize {
-    (0..p.len())
-        .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
-        .unwrap_or(0)
 }
 
 /// What `facebench explain` (and the GUI's overlay) asks for.
@@ -197,43 +189,15 @@ pub fn explain_run(request: &ExplainRequest) -> anyhow::Result<Vec<Explanation>>
     let run = RunDir::new(&request.run);
     let record = run.read_record()?;
     let checkpoint = explained_checkpoint(&run)?;
-    let plan = face_plan(&record, &request.images)?;
+    // (the backward pass holds a batch's activations: at most 32 faces)
+    let batch_size = record.config.train.batch_size.clamp(1, 32);
+    let plan = faces_plan(&record, &request.images, batch_size)?;
     let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
     resolved.dispatch(ExplainJob {
         checkpoint: &checkpoint,
         record: &record,
         plan: &plan,
         request,
-    })
-}
-
-/// The faces at `paths`, decoded and normalised as the run's evaluation
-/// did (its input size and recorded mean/std), in batches.
-fn face_plan(record: &RunRecord, paths: &[PathBuf]) -> anyhow::Result<BatchPlan> {
-    anyhow::ensure!(!paths.is_empty(), "no image to explain");
-    let size = record.config.data.input_size;
-    let entries: Vec<ImageEntry> = paths
-        .iter()
-        .map(|path| ImageEntry {
-            path: path.clone(),
-            class: 0,
-            width: 0,
-            height: 0,
-        })
-        .collect();
-    let (bank, skipped) = ImageBank::decode(&entries, size as u32);
-    if let Some(bad) = skipped.first() {
-        anyhow::bail!(
-            "cannot read {} as an image ({}); pass JPEG or PNG faces",
-            bad.path.display(),
-            bad.detail
-        );
-    }
-    Ok(BatchPlan {
-        bank: Arc::new(bank),
-        pipeline: recorded_pipeline(record),
-        batch_size: record.config.train.batch_size.clamp(1, 32),
-        prefetch: EVAL_PREFETCH,
     })
 }
 
@@ -267,7 +231,7 @@ impl OnBackend for ExplainJob<'_> {
             for (&i, face) in batch.indices.iter().zip(maps) {
                 out.push(Explanation {
                     image: self.plan.bank.paths[i].clone(),
-                    predicted: argmax(&face.probabilities),
+                    predicted: top_class(&face.probabilities),
                     probabilities: face.probabilities,
                     class: face.class,
                     map: face.map,

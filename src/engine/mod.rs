@@ -11,6 +11,7 @@ mod evaluate;
 mod explain;
 mod optimizer;
 mod phases;
+mod predict;
 mod prepare;
 mod recorder_error;
 mod reporter;
@@ -30,6 +31,7 @@ pub use explain::{
     explain_run, explained_checkpoint, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap,
 };
 pub use optimizer::AnyOptimizer;
+pub use predict::{predict_run, FacePrediction, PredictRequest};
 pub use prepare::{prepare_data, PreparedData};
 pub use schedule::{EarlyStopping, LrSchedule};
 pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};

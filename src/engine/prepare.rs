@@ -1,17 +1,21 @@
 //! Everything before the first batch that does not depend on the backend: scan
 //! the folder, measure it, decode the splits into memory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::data::{
-    channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset, Split,
+    channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset,
+    ImageEntry, Split,
 };
 use crate::loader::{BatchPlan, ImageBank, Normalization, Pipeline};
 
 use crate::run::DatasetSummary;
 use crate::run::RunConfig;
 use crate::store::RunRecord;
+
+/// Batches prepared ahead when scoring a finished model.
+pub const EVAL_PREFETCH: usize = 4;
 
 pub struct PreparedData {
     pub dataset: Dataset,
@@ -153,5 +157,38 @@ pub fn recorded_pipeline(record: &RunRecord) -> Arc<Pipeline> {
         mean: record.dataset.mean,
         std: record.dataset.std,
         seed: record.config.train.seed,
+    })
+}
+
+/// The faces at `paths`, decoded and normalised as the run's evaluation did
+/// (its input size and recorded mean/std), in batches of `batch_size`.
+pub fn faces_plan(
+    record: &RunRecord,
+    paths: &[PathBuf],
+    batch_size: usize,
+) -> anyhow::Result<BatchPlan> {
+    anyhow::ensure!(!paths.is_empty(), "no image given");
+    let entries: Vec<ImageEntry> = paths
+        .iter()
+        .map(|path| ImageEntry {
+            path: path.clone(),
+            class: 0,
+            width: 0,
+            height: 0,
+        })
+        .collect();
+    let (bank, skipped) = ImageBank::decode(&entries, record.config.data.input_size as u32);
+    if let Some(bad) = skipped.first() {
+        anyhow::bail!(
+            "cannot read {} as an image ({}); pass JPEG or PNG faces",
+            bad.path.display(),
+            bad.detail
+        );
+    }
+    Ok(BatchPlan {
+        bank: Arc::new(bank),
+        pipeline: recorded_pipeline(record),
+        batch_size: batch_size.max(1),
+        prefetch: EVAL_PREFETCH,
     })
 }

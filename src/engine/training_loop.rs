@@ -18,10 +18,10 @@ use super::checkpoint::{
 };
 use super::checkpoint_writer::{CheckpointWriter, Written};
 use super::control::TrainControl;
-use super::evaluate::{evaluate_bank, loss_and_accuracy, EVAL_PREFETCH};
+use super::evaluate::{evaluate_bank, loss_and_accuracy};
 use super::optimizer::AnyOptimizer;
 use super::phases;
-use super::prepare::PreparedData;
+use super::prepare::{PreparedData, EVAL_PREFETCH};
 use super::reporter::Reporter;
 use super::schedule::{EarlyStopping, LrSchedule};
 use crate::loader::{Batch, BatchPlan};

@@ -61,6 +61,28 @@ pub struct EvalReport {
     pub predictions: Vec<Prediction>,
 }
 
+/// The classes from most to least likely (ties to the lower class).
+pub fn ranked(probabilities: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..probabilities.len()).collect();
+    order.sort_by(|&a, &b| {
+        probabilities[b]
+            .total_cmp(&probabilities[a])
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// The most likely class (ties to the lower class; 0 for no classes).
+pub fn top_class(probabilities: &[f32]) -> usize {
+    (0..probabilities.len())
+        .max_by(|&a, &b| {
+            probabilities[a]
+                .total_cmp(&probabilities[b])
+                .then(b.cmp(&a))
+        })
+        .unwrap_or(0)
+}
+
 /// Metrics from true labels and per-image class probabilities (`probs[i][c]`).
 /// `paths` names each image (may be empty paths in tests).
 pub fn classification_report(
@@ -76,8 +98,7 @@ pub fn classification_report(
     let mut total_loss = 0.0;
     for i in 0..n {
         let p = &probs[i];
-        let mut ranked: Vec<usize> = (0..k).collect();
-        ranked.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let ranked = ranked(p);
         let predicted = ranked[0];
         confusion[y_true[i]][predicted] += 1;
         let loss = -(p[y_true[i]].max(1e-12) as f64).ln();

@@ -12,6 +12,8 @@ pub use cam::{
     weighted_map, CamMethod,
 };
 pub use diff::{diff_evaluations, ClassDelta, EvalDiff, FacePair, Flip};
-pub use metrics::{classification_report, Averages, ClassMetrics, EvalReport, Prediction};
+pub use metrics::{
+    classification_report, ranked, top_class, Averages, ClassMetrics, EvalReport, Prediction,
+};
 pub use projection::{class_colour, principal_components, project, Projection};
 pub use roc::{auc, roc_curve, RocCurve};

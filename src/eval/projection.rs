@@ -1,6 +1,7 @@
 //! Features to 2-D for the embedding map: PCA (subspace iteration on the
-//! centred features), and t-SNE (bhtsne's Barnes-Hut, on at most 50
-//! principal components, as is usual).
+//! centred features), t-SNE (bhtsne's Barnes-Hut) and UMAP (umap-rs, on
+//! exact nearest neighbours), both of the latter on at most 50 principal
+//! components, as is usual.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +17,9 @@ pub enum Projection {
     /// for small sets).
     #[default]
     Tsne,
+    /// UMAP of the first 50 principal components (15 neighbours, min_dist
+    /// 0.1, started from the first two components).
+    Umap,
 }
 
 impl Projection {
@@ -23,6 +27,7 @@ impl Projection {
         match self {
             Projection::Pca => "pca",
             Projection::Tsne => "tsne",
+            Projection::Umap => "umap",
         }
     }
 
@@ -30,7 +35,8 @@ impl Projection {
         match text {
             "pca" => Ok(Projection::Pca),
             "tsne" | "t-sne" => Ok(Projection::Tsne),
-            other => Err(format!("unknown method {other:?}; use tsne or pca")),
+            "umap" => Ok(Projection::Umap),
+            other => Err(format!("unknown method {other:?}; use tsne, umap or pca")),
         }
     }
 }
@@ -41,12 +47,18 @@ pub fn project(features: &[Vec<f32>], method: Projection, seed: u64) -> Vec<[f32
         return vec![[0.0, 0.0]; features.len()];
     }
     match method {
-        Projection::Pca => principal_components(features, 2, seed)
-            .into_iter()
-            .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
-            .collect(),
+        Projection::Pca => plane(features, seed),
         Projection::Tsne => tsne(&principal_components(features, 50, seed), seed),
+        Projection::Umap => umap(&principal_components(features, 50, seed), seed),
     }
+}
+
+/// The first two principal components as points.
+fn plane(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
+    principal_components(rows, 2, seed)
+        .into_iter()
+        .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
+        .collect()
 }
 
 /// The coordinates of each row on the top `k` principal components
@@ -116,10 +128,7 @@ fn tsne(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
     // bhtsne needs perplexity < (n - 1) / 3
     let perplexity = (((n - 1) as f32 / 3.0) - 1.0).clamp(2.0, 30.0);
     if n < 8 {
-        return principal_components(rows, 2, seed)
-            .into_iter()
-            .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
-            .collect();
+        return plane(rows, seed);
     }
     let slices: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
     // start from the first two principal components (bhtsne's gradient sums
@@ -140,6 +149,116 @@ fn tsne(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
                 .sqrt()
         });
     t.embedding().chunks(2).map(|c| [c[0], c[1]]).collect()
+}
+
+/// Neighbours per face in UMAP's graph (umap-learn's default).
+const UMAP_NEIGHBOURS: usize = 15;
+
+fn umap(rows: &[Vec<f32>], seed: u64) -> Vec<[f32; 2]> {
+    let n = rows.len();
+    let k = UMAP_NEIGHBOURS.min(n.saturating_sub(2));
+    if k < 2 {
+        return plane(rows, seed);
+    }
+    let (indices, distances) = nearest_neighbours(rows, k);
+    let d = rows[0].len();
+    let data = ndarray::Array2::from_shape_fn((n, d), |(i, j)| rows[i][j]);
+    let indices = ndarray::Array2::from_shape_fn((n, k), |(i, j)| indices[i][j]);
+    let distances = ndarray::Array2::from_shape_fn((n, k), |(i, j)| distances[i][j]);
+    // start from the first two principal components scaled to [0, 10], as
+    // umap-learn scales its start (its SGD is Hogwild-parallel, so two runs
+    // differ slightly, as with t-SNE)
+    let start = plane(rows, seed);
+    let extent = start
+        .iter()
+        .flat_map(|p| p.iter().map(|v| v.abs()))
+        .fold(0.0f32, f32::max)
+        .max(1e-12);
+    let init = ndarray::Array2::from_shape_fn((n, 2), |(i, c)| 5.0 + 5.0 * start[i][c] / extent);
+    let config = umap_rs::UmapConfig {
+        graph: umap_rs::GraphParams {
+            n_neighbors: k,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let fitted = umap_rs::Umap::with_metrics(
+        config,
+        Box::new(PlaneDistance),
+        Box::new(PlaneDistance),
+    )
+    .fit(data.view(), indices.view(), distances.view(), init.view());
+    fitted
+        .embedding()
+        .rows()
+        .into_iter()
+        .zip(&start)
+        // a face the graph left unconnected (umap-rs makes it NaN) stays
+        // where it started
+        .map(|(r, s)| {
+            if r[0].is_finite() && r[1].is_finite() {
+                [r[0], r[1]]
+            } else {
+                *s
+            }
+        })
+        .collect()
+}
+
+/// Euclidean distance for umap-rs's general layout path. Its Euclidean fast
+/// path (0.4.5) divides the attraction by `a·d^(2b)·d² + 1` where umap-learn
+/// divides by `a·d^(2b) + 1`, and then fails to keep three well-separated
+/// clusters apart (the test below); the general path follows umap-learn.
+#[derive(Debug)]
+struct PlaneDistance;
+
+impl umap_rs::Metric for PlaneDistance {
+    fn distance(
+        &self,
+        a: ndarray::ArrayView1<f32>,
+        b: ndarray::ArrayView1<f32>,
+    ) -> (f32, ndarray::Array1<f32>) {
+        let d = a
+            .iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt();
+        let gradient = a
+            .iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y) / (d + 1e-6))
+            .collect();
+        (d, gradient)
+    }
+}
+
+/// Each row's `k` nearest rows (itself first, at distance 0, as umap-learn
+/// gives them), by exact search, with their Euclidean distances.
+pub fn nearest_neighbours(rows: &[Vec<f32>], k: usize) -> (Vec<Vec<u32>>, Vec<Vec<f32>>) {
+    use rayon::prelude::*;
+    rows.par_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut by_distance: Vec<(f32, u32)> = rows
+                .iter()
+                .enumerate()
+                .map(|(j, other)| {
+                    let d2: f32 = row.iter().zip(other).map(|(a, b)| (a - b) * (a - b)).sum();
+                    // itself first even when another row is identical
+                    (if i == j { -1.0 } else { d2 }, j as u32)
+                })
+                .collect();
+            let k = k.min(by_distance.len());
+            by_distance.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+            by_distance.truncate(k);
+            by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            by_distance
+                .into_iter()
+                .map(|(d2, j)| (j, d2.max(0.0).sqrt()))
+                .unzip()
+        })
+        .unzip()
 }
 
 /// A class's colour: hues around the circle.
@@ -194,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn nearest_neighbours_are_exact_and_start_with_the_row_itself() {
+        let rows: Vec<Vec<f32>> = [0.0f32, 1.0, 3.0, 7.0, 7.5]
+            .iter()
+            .map(|&x| vec![x, 0.0])
+            .collect();
+        let (indices, distances) = nearest_neighbours(&rows, 3);
+        assert_eq!(indices[0], vec![0, 1, 2]);
+        assert_eq!(distances[0], vec![0.0, 1.0, 3.0]);
+        assert_eq!(indices[3], vec![3, 4, 2]);
+        assert_eq!(distances[3], vec![0.0, 0.5, 4.0]);
+    }
+
+    #[test]
     fn pca_finds_the_largest_variance_first() {
         // variance 100 along x, 1 along y, 0.01 along z
         let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -219,12 +351,14 @@ mod tests {
     #[test]
     fn both_methods_keep_clusters_apart() {
         let (rows, labels) = clusters(40);
-        for method in [Projection::Pca, Projection::Tsne] {
+        for method in [Projection::Pca, Projection::Tsne, Projection::Umap] {
             let points = project(&rows, method, 7);
             assert_eq!(points.len(), rows.len());
             assert!(
                 nearest_neighbour_agreement(&points, &labels) > 0.95,
-                "{method:?}"
+                "{method:?}: agreement {}, points {:?}",
+                nearest_neighbour_agreement(&points, &labels),
+                &points[..6]
             );
             if method == Projection::Pca {
                 // (bhtsne sums its gradients in parallel, so t-SNE maps

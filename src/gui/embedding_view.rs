@@ -1,7 +1,8 @@
-//! The embedding map in the Results tab: the test faces placed by their
-//! penultimate features (t-SNE), coloured by true class with misclassified
-//! faces ringed. Hover for the face, click to enlarge it, shift-drag a box
-//! to fill the gallery with the faces inside, filter to one class.
+//! The embedding map in the Results tab: a split's faces (the test faces by
+//! default) placed by their penultimate features (t-SNE, UMAP or PCA),
+//! coloured by true class with misclassified faces ringed. Hover for the
+//! face, click to enlarge it, shift-drag a box to fill the gallery with the
+//! faces inside, filter to one class.
 
 use std::path::{Path, PathBuf};
 
@@ -20,13 +21,33 @@ use crate::store::{checkpoint_stamp, EmbeddingMap, RunDir};
 /// How near (in pixels) the pointer must be to a face to pick it.
 const PICK_RADIUS: f32 = 8.0;
 
+/// Which map: the faces of one split, by one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapChoice {
+    pub split: Split,
+    pub method: Projection,
+}
+
+impl Default for MapChoice {
+    fn default() -> Self {
+        MapChoice {
+            split: Split::Test,
+            method: Projection::Tsne,
+        }
+    }
+}
+
+type MapKey = (PathBuf, MapChoice);
+
 #[derive(Default)]
 pub struct EmbeddingView {
     /// Show the map (it is computed the first time).
     pub shown: bool,
-    job: Option<Job<(PathBuf, Result<EmbeddingMap, String>)>>,
-    /// The map, and the run it belongs to.
-    pub map: Option<(PathBuf, EmbeddingMap)>,
+    /// The split and the method the user picked.
+    pub choice: MapChoice,
+    job: Option<Job<(MapKey, Result<EmbeddingMap, String>)>>,
+    /// The map, with the run and the choice it belongs to.
+    pub map: Option<(MapKey, EmbeddingMap)>,
     pub error: Option<String>,
     /// Only this class in colour.
     pub filter: Option<usize>,
@@ -58,14 +79,14 @@ impl EmbeddingView {
                 Err(e) => self.error = Some(e),
             }
         }
-        let current = self.map.as_ref().is_some_and(|(of, _)| of == run);
+        let key = (run.to_path_buf(), self.choice);
+        let current = self.map.as_ref().is_some_and(|(of, _)| *of == key);
         if current || self.job.is_some() || self.error.is_some() {
             return;
         }
-        let run = run.to_path_buf();
         self.job = Some(Job::spawn(ctx, move || {
-            let map = map_of(&run).map_err(|e| format!("embedding map: {e:#}"));
-            (run, map)
+            let map = map_of(&key.0, key.1).map_err(|e| format!("embedding map: {e:#}"));
+            (key, map)
         }));
     }
 
@@ -74,18 +95,24 @@ impl EmbeddingView {
     }
 }
 
-fn map_of(run: &Path) -> anyhow::Result<EmbeddingMap> {
+/// The map of `run` for `choice`, from embeddings.json when that holds the
+/// same split and method from the current checkpoint, else computed and
+/// written there.
+fn map_of(run: &Path, choice: MapChoice) -> anyhow::Result<EmbeddingMap> {
     let dir = RunDir::new(run);
     let stamp = checkpoint_stamp(&explained_checkpoint(&dir)?);
     if let Ok(Some(map)) = dir.read_embeddings() {
-        if map.checkpoint == stamp && map.split == Split::Test.name() {
+        if map.checkpoint == stamp
+            && map.split == choice.split.name()
+            && map.method == choice.method
+        {
             return Ok(map);
         }
     }
     let map = embed_run(&EmbedRequest {
         run: run.to_path_buf(),
-        split: Split::Test,
-        method: Projection::Tsne,
+        split: choice.split,
+        method: choice.method,
         device: DeviceChoice::Cpu,
     })?;
     dir.write_embeddings(&map)?;
@@ -108,7 +135,10 @@ pub fn embedding_ui(
     ui.horizontal(|ui| {
         ui.heading("Embedding map");
         ui.checkbox(&mut view.shown, "show")
-            .on_hover_text("The test faces placed by the network's penultimate features (t-SNE)");
+            .on_hover_text("A split's faces placed by the network's penultimate features");
+        if view.shown && choice_ui(ui, &mut view.choice) {
+            view.error = None;
+        }
     });
     if !view.shown {
         return None;
@@ -121,7 +151,11 @@ pub fn embedding_ui(
     if view.is_computing() {
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label("computing the map (features, then t-SNE)…");
+            ui.label(format!(
+                "computing the map of the {} faces (features, then {})…",
+                view.choice.split.name(),
+                view.choice.method.name()
+            ));
         });
         return None;
     }
@@ -185,6 +219,26 @@ pub fn embedding_ui(
     action
 }
 
+/// The split and method pickers; true when the user changed one.
+fn choice_ui(ui: &mut Ui, choice: &mut MapChoice) -> bool {
+    let before = *choice;
+    egui::ComboBox::from_id_salt("map-split")
+        .selected_text(choice.split.name())
+        .show_ui(ui, |ui| {
+            for split in [Split::Test, Split::Val, Split::Train] {
+                ui.selectable_value(&mut choice.split, split, split.name());
+            }
+        });
+    egui::ComboBox::from_id_salt("map-method")
+        .selected_text(choice.method.name())
+        .show_ui(ui, |ui| {
+            for method in [Projection::Tsne, Projection::Umap, Projection::Pca] {
+                ui.selectable_value(&mut choice.method, method, method.name());
+            }
+        });
+    *choice != before
+}
+
 /// The class filter and the hints above the map.
 fn filter_row_ui(ui: &mut Ui, filter: &mut Option<usize>, map: &EmbeddingMap) {
     ui.horizontal(|ui| {
@@ -223,11 +277,12 @@ fn draw_map(
         .allow_boxed_zoom(false)
         .show_axes(false)
         .show(ui, |plot| {
-            for c in 0..k {
-                let pts: Vec<[f64; 2]> = (0..map.faces.len())
-                    .filter(|&i| map.faces[i].true_class == c)
-                    .map(point)
-                    .collect();
+            // one pass over the faces, whatever the number of classes
+            let mut by_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); k];
+            for (i, f) in map.faces.iter().enumerate() {
+                by_class[f.true_class].push(point(i));
+            }
+            for (c, pts) in by_class.into_iter().enumerate() {
                 let colour = if dimmed(c) {
                     colour(c, k).gamma_multiply(0.12)
                 } else {

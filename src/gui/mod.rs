@@ -32,6 +32,7 @@ pub use app::WorkbenchApp;
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};
 pub use decimate::{ema, min_max_envelope, Envelope, SmoothedSeries};
 pub use diff_view::DiffView;
+pub use embedding_view::{embedding_ui, EmbeddingView, MapAction, MapChoice};
 pub use explain_view::ExplainView;
 pub use gallery::face_label;
 pub use jobs::Job;
@@ -41,6 +42,7 @@ pub use run_row::RunRow;
 pub use runs_tab::RunTail;
 pub use state::{AppState, Tab};
 pub use status::{Status, StatusTopic};
+pub use thumbnails::ThumbnailCache;
 pub use train_session::TrainSession;
 pub use training_tab::training_tab_ui;
 

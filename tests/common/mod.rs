@@ -80,6 +80,23 @@ pub fn tiny_config(epochs: usize) -> RunConfig {
     c
 }
 
+/// A demo dataset (4 people x 20 faces at 48 px) in `dir` and a tiny ResNet
+/// trained on it for `epochs` (and evaluated): the run folder.
+pub fn train_tiny(dir: &Path, epochs: usize) -> PathBuf {
+    isolate_cache();
+    let data = demo_dataset(dir, 4, 20, 48);
+    facebench::engine::train_blocking(
+        facebench::engine::TrainRequest {
+            config: tiny_config(epochs),
+            data_root: data,
+            runs_root: dir.join("runs"),
+            resume: None,
+        },
+        |_| {},
+    )
+    .expect("tiny run")
+}
+
 /// `--set` arguments for a tiny ResNet at 64 px that trains in seconds from
 /// the CLI (the same network as `tiny_config`, batch 4).
 pub fn tiny_cli_sets(epochs: usize) -> Vec<String> {

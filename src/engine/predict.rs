@@ -1,0 +1,111 @@
+//! Predictions for any faces with a finished run's best checkpoint (else its
+//! last), preprocessed exactly as the run's evaluation did: its input size,
+//! the mean/std it was trained with, and its batch size (so predicting its
+//! own test faces reproduces eval.json bit for bit).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use burn::tensor::backend::AutodiffBackend;
+
+use super::checkpoint::load_model;
+use super::device::OnBackend;
+use super::evaluate::predict;
+use super::explain::explained_checkpoint;
+use super::prepare::faces_plan;
+use crate::eval::ranked;
+use crate::loader::BatchPlan;
+use crate::run::DeviceChoice;
+use crate::store::{RunDir, RunRecord};
+
+/// Faces scored per step of the progress count.
+const CHUNK: usize = 128;
+
+/// What `facebench predict` (and the Try-it panel) asks for.
+#[derive(Debug, Clone)]
+pub struct PredictRequest {
+    pub run: PathBuf,
+    pub images: Vec<PathBuf>,
+    pub device: DeviceChoice,
+    /// Counts the faces done, for a progress display.
+    pub progress: Option<Arc<AtomicUsize>>,
+}
+
+/// One face's class probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FacePrediction {
+    pub image: PathBuf,
+    pub probabilities: Vec<f32>,
+}
+
+impl FacePrediction {
+    /// The `k` most likely classes with their probabilities, most likely
+    /// first (ties to the lower class, as eval.json ranks them).
+    pub fn top(&self, k: usize) -> Vec<(usize, f32)> {
+        ranked(&self.probabilities)
+            .into_iter()
+            .take(k)
+            .map(|c| (c, self.probabilities[c]))
+            .collect()
+    }
+}
+
+/// The class probabilities of `request.images`, in their order.
+pub fn predict_run(request: &PredictRequest) -> anyhow::Result<Vec<FacePrediction>> {
+    let run = RunDir::new(&request.run);
+    let record = run.read_record()?;
+    let checkpoint = explained_checkpoint(&run)?;
+    anyhow::ensure!(!request.images.is_empty(), "no image to predict");
+    let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
+    resolved.dispatch(PredictJob {
+        checkpoint: &checkpoint,
+        record: &record,
+        request,
+    })
+}
+
+/// Scoring faces, as work for [`super::ResolvedDevice::dispatch`] (on the
+/// inference backend).
+struct PredictJob<'a> {
+    checkpoint: &'a Path,
+    record: &'a RunRecord,
+    request: &'a PredictRequest,
+}
+
+impl OnBackend for PredictJob<'_> {
+    type Output = anyhow::Result<Vec<FacePrediction>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let classes = self.record.dataset.classes.len();
+        let model = self
+            .record
+            .config
+            .model
+            .init::<B::InnerBackend>(classes, &device);
+        let model = load_model(self.checkpoint, model, &device)?;
+        let batch_size = self.record.config.train.batch_size;
+        let mut out = Vec::with_capacity(self.request.images.len());
+        // chunks of whole batches, so the batches are those of one long pass
+        for chunk in self
+            .request
+            .images
+            .chunks(CHUNK.div_ceil(batch_size) * batch_size)
+        {
+            let plan: BatchPlan = faces_plan(self.record, chunk, batch_size)?;
+            let (probabilities, _) = predict(&model, &plan, &device);
+            out.extend(
+                chunk
+                    .iter()
+                    .zip(probabilities)
+                    .map(|(image, probabilities)| FacePrediction {
+                        image: image.clone(),
+                        probabilities,
+                    }),
+            );
+            if let Some(done) = &self.request.progress {
+                done.fetch_add(chunk.len(), Ordering::Relaxed);
+            }
+        }
+        Ok(out)
+    }
+}
