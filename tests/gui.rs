@@ -1285,3 +1285,87 @@ fn the_embedding_map_hovers_opens_and_selects_faces() {
     );
     h.get_by_label(&format!("Selected on the map: {} face(s)", map.faces.len()));
 }
+
+/// The Try-it panel: a folder typed into its field is scored in the
+/// background by the run, and each face shows its top five, most likely
+/// first, as `facebench predict` gives them; with Grad-CAM on, each face
+/// gets its map for its top class.
+#[test]
+fn try_it_scores_a_typed_folder_and_shows_each_faces_top_five() {
+    use egui::accesskit::Role;
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, run) = results_of_a_tiny_run(tmp.path());
+    step_until(&mut h, "results loaded", |a| a.results().loaded.is_some());
+    h.run_steps(2);
+    let folder = tmp.path().join("demo").join("person_02");
+    let faces = std::fs::read_dir(&folder).unwrap().count();
+    // the field left of Predict, on its row
+    let predict_at = h.get_by_label("Predict").rect().center();
+    let field = h
+        .get_all_by_role(Role::TextInput)
+        .filter(|f| {
+            (f.rect().center().y - predict_at.y).abs() < 8.0 && f.rect().center().x < predict_at.x
+        })
+        .map(|f| f.rect().center())
+        .next()
+        .expect("the Try-it path field");
+    click_at(&mut h, field);
+    h.run_steps(1);
+    h.get_all_by_role(Role::TextInput)
+        .find(|f| (f.rect().center() - field).length() < 1.0)
+        .expect("the field")
+        .type_text(&folder.to_string_lossy());
+    h.run_steps(1);
+    h.get_by_label("Predict").click();
+    step_until(&mut h, "scored", |a| {
+        let t = &a.results().try_it;
+        !t.is_scoring() && (t.scored.is_some() || t.error.is_some())
+    });
+    h.run_steps(3);
+    assert_eq!(h.state().results().try_it.error, None);
+    let (of, scored) = h.state().results().try_it.scored.clone().expect("scored");
+    assert_eq!(of, run);
+    assert_eq!(scored.len(), faces);
+    let classes = loaded_eval(&h).classes;
+    let expected = facebench::engine::predict_run(&facebench::engine::PredictRequest {
+        run: run.clone(),
+        images: scored.iter().map(|f| f.image.clone()).collect(),
+        device: facebench::run::DeviceChoice::Cpu,
+        progress: None,
+    })
+    .unwrap();
+    assert_eq!(scored, expected);
+    // each face's five bars are drawn, with the names and percentages
+    for face in &scored {
+        for (c, p) in face.top(5) {
+            let text = format!("{} {:.1}%", classes[c], p * 100.0);
+            assert!(
+                h.query_all_by_label(&text).count() >= 1,
+                "no bar {text:?} for {}",
+                face.image.display()
+            );
+        }
+    }
+    // Grad-CAM over the tried faces, for each face's top class
+    let toggles: Vec<egui::Pos2> = h
+        .get_all_by_label("Grad-CAM")
+        .map(|n| n.rect().center())
+        .collect();
+    let try_it_toggle = toggles
+        .iter()
+        .copied()
+        .min_by(|a, b| a.y.total_cmp(&b.y))
+        .expect("a Grad-CAM toggle in the panel");
+    click_at(&mut h, try_it_toggle);
+    step_until(&mut h, "maps", |a| {
+        let r = a.results();
+        r.explain.error.is_some()
+            || r.try_it.scored.as_ref().is_some_and(|(_, faces)| {
+                faces
+                    .iter()
+                    .all(|f| r.explain.map(&f.image, f.top(1)[0].0).is_some())
+            })
+    });
+    assert_eq!(h.state().results().explain.error, None);
+}

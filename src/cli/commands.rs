@@ -101,6 +101,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
         } => model_info_command(&arch, classes, depths, base_planes, layers),
         Command::Explain(args) => explain_command(args),
         Command::Predict(args) => super::predict::predict_command(args),
+        Command::Export(args) => super::export::export_command(args),
         Command::Diff {
             run_a,
             run_b,

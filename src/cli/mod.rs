@@ -6,6 +6,7 @@ mod commands;
 mod diff;
 mod embed;
 mod explain;
+mod export;
 mod heap;
 mod peak_memory;
 mod predict;
@@ -206,6 +207,9 @@ pub enum Command {
     /// The most likely classes of any faces (files or folders) with a run's
     /// best checkpoint, preprocessed exactly as at its evaluation.
     Predict(predict::PredictArgs),
+    /// A run's weights for PyTorch (.safetensors or .pth, torchvision /
+    /// timm key names) with its classes and preprocessing in a JSON sidecar.
+    Export(export::ExportArgs),
     /// Inspect pretrained weight files.
     Weights {
         #[command(subcommand)]

@@ -9,6 +9,7 @@ mod device;
 mod embed;
 mod evaluate;
 mod explain;
+mod export;
 mod optimizer;
 mod phases;
 mod predict;
@@ -29,6 +30,10 @@ pub use embed::{embed_run, EmbedRequest};
 pub use evaluate::{evaluate_run, predict};
 pub use explain::{
     explain_run, explained_checkpoint, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap,
+};
+pub use export::{
+    export_run, torch_tensors, ExportFormat, ExportReport, ExportRequest, ExportSidecar,
+    Preprocessing,
 };
 pub use optimizer::AnyOptimizer;
 pub use predict::{predict_run, FacePrediction, PredictRequest};

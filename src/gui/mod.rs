@@ -27,6 +27,7 @@ mod theme;
 mod thumbnails;
 mod train_session;
 mod training_tab;
+mod try_it;
 
 pub use app::WorkbenchApp;
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};

@@ -1,5 +1,6 @@
-//! The Results tab for one finished run: summary metrics, a sortable per-class
-//! table, the confusion matrix, ROC curves and the misclassified-faces gallery.
+//! The Results tab for one finished run: summary metrics, the Try-it panel, a
+//! sortable per-class table, the confusion matrix, ROC curves, the embedding
+//! map and the misclassified-faces gallery.
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ use super::jobs::{take_finished, Job};
 use super::plots::{legend_ui, linear_label, palette};
 use super::theme;
 use super::thumbnails::ThumbnailCache;
+use super::try_it::{try_it_ui, TryItView};
 use crate::data::{natural_cmp, natural_order};
 use crate::eval::EvalReport;
 use crate::store::{RunDir, RunRecord};
@@ -63,6 +65,8 @@ pub struct ResultsView {
     pub embedding: EmbeddingView,
     /// Faces picked on the map (shown by the gallery instead).
     pub map_selection: Option<Vec<PathBuf>>,
+    /// New faces scored by the run.
+    pub try_it: TryItView,
 }
 
 impl ResultsView {
@@ -152,6 +156,24 @@ pub fn results_tab_ui(
     egui::ScrollArea::vertical()
         .id_salt("results-scroll")
         .show(ui, |ui| {
+            if let (Some(run), Some(loaded)) = (view.run.clone(), view.loaded.as_ref()) {
+                let classes = loaded.eval.classes.clone();
+                let arch = loaded.record.config.model.architecture;
+                egui::CollapsingHeader::new("Try it: predict new faces")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        try_it_ui(
+                            ui,
+                            &mut view.try_it,
+                            &mut view.explain,
+                            big,
+                            &run,
+                            &classes,
+                            arch,
+                        );
+                    });
+                ui.separator();
+            }
             ui.columns(2, |cols| {
                 per_class_table_ui(&mut cols[0], view);
                 let roc = cols[1].vertical(|ui| roc_ui(ui, view)).response.rect;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use batch_norm::BatchNorm2d;
 pub use cam_layer::CamLayer;
-pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_MIN_INPUT};
+pub use densenet::{DenseNet, DENSENET121_FEATURES, DENSENET_BN_EPSILON, DENSENET_MIN_INPUT};
 pub use freeze::{set_trainable, FreezePlan};
 pub use keras_layers::{
     densenet_torch_prefix, keras_layer_names, keras_layers, xception_timm_prefix, KerasLayer,
@@ -25,8 +25,8 @@ pub use keras_layers::{
 };
 pub use params::{layer_table, trainable_params, LayerRow};
 pub use resnet::{Bottleneck, ResNet, ResNetConfig};
-pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet};
-pub use xception::{Xception, XCEPTION_FEATURES, XCEPTION_MIN_INPUT};
+pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet, HEAD_BN_EPSILON};
+pub use xception::{Xception, XCEPTION_BN_EPSILON, XCEPTION_FEATURES, XCEPTION_MIN_INPUT};
 
 /// The architectures the engine can train. The GUI lists exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +52,16 @@ impl Architecture {
             Architecture::Resnet => "resnet",
             Architecture::Xception => "xception",
             Architecture::Densenet121 => "densenet121",
+        }
+    }
+
+    /// The batch-norm epsilon of the network's base (its convolutional
+    /// part; the reference head uses [`HEAD_BN_EPSILON`]).
+    pub fn batch_norm_epsilon(self) -> f64 {
+        match self {
+            Architecture::Resnet => 1e-5,
+            Architecture::Xception => XCEPTION_BN_EPSILON,
+            Architecture::Densenet121 => DENSENET_BN_EPSILON,
         }
     }
 

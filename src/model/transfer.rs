@@ -12,6 +12,9 @@ use super::densenet::{DenseNet, DENSENET121_FEATURES};
 use super::layers::{global_avg_pool, keras_batch_norm};
 use super::xception::{Xception, XCEPTION_FEATURES};
 
+/// Batch-norm epsilon of the reference head (Keras' default).
+pub const HEAD_BN_EPSILON: f64 = 1e-3;
+
 /// Sizes of the reference head. Dropout is 0.3 for Xception and 0.5 for
 /// DenseNet-121 in the reference runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +70,7 @@ impl HeadConfig {
                 .with_initializer(Initializer::XavierUniform { gain: 1.0 })
                 .init(device)
         };
-        let bn = |c: usize| keras_batch_norm(c, 1e-3, device);
+        let bn = |c: usize| keras_batch_norm(c, HEAD_BN_EPSILON, device);
         ReferenceHead {
             bn0: bn(features),
             dense1: dense(features, self.dense1),

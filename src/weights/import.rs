@@ -159,6 +159,15 @@ fn expected(arch: Architecture, format: WeightFormat) -> anyhow::Result<Vec<Expe
     Ok(out)
 }
 
+/// (our tensor path inside the base, the PyTorch key) for every tensor of
+/// a transfer base: torchvision's densenet121, timm's legacy_xception.
+pub(crate) fn base_torch_keys(arch: Architecture) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(expected(arch, WeightFormat::Pytorch)?
+        .into_iter()
+        .map(|e| (e.path, e.key))
+        .collect())
+}
+
 /// File tensors that are fine to leave unused: an ImageNet classifier top.
 fn is_ignorable(key: &str) -> bool {
     key.starts_with("classifier.")

@@ -4,17 +4,21 @@
 mod import;
 mod pickle_values;
 mod pickle_walk;
+mod pth_write;
 mod source;
 mod torch_check;
+mod torch_layout;
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
 pub use import::{import_into, ImportReport};
+pub use pth_write::{write_pth, NamedTensor};
 pub use source::{
     max_weights_bytes, H5Layer, RawTensor, WeightFile, WeightFormat, DEFAULT_MAX_WEIGHTS_BYTES,
 };
+pub use torch_layout::TorchLayout;
 
 use crate::model::{Architecture, DenseNet, Network, Xception};
 
