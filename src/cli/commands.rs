@@ -102,6 +102,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => explain_command(args),
         Command::Predict(args) => super::predict::predict_command(args),
         Command::Export(args) => super::export::export_command(args),
+        Command::LrFind(args) => super::lr_find::lr_find_command(args),
         Command::Diff {
             run_a,
             run_b,

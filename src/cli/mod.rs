@@ -8,6 +8,7 @@ mod embed;
 mod explain;
 mod export;
 mod heap;
+mod lr_find;
 mod peak_memory;
 mod predict;
 mod progress;
@@ -207,6 +208,10 @@ pub enum Command {
     /// The most likely classes of any faces (files or folders) with a run's
     /// best checkpoint, preprocessed exactly as at its evaluation.
     Predict(predict::PredictArgs),
+    /// The learning-rate finder: a short sweep from 1e-7 to 10 on the
+    /// config's model and data; prints fastai's suggestions (nothing is
+    /// written into the runs folder).
+    LrFind(lr_find::LrFindArgs),
     /// A run's weights for PyTorch (.safetensors or .pth, torchvision /
     /// timm key names) with its classes and preprocessing in a JSON sidecar.
     Export(export::ExportArgs),

@@ -10,6 +10,7 @@ mod embed;
 mod evaluate;
 mod explain;
 mod export;
+mod lr_find;
 mod optimizer;
 mod phases;
 mod predict;
@@ -35,6 +36,7 @@ pub use export::{
     export_run, torch_tensors, ExportFormat, ExportReport, ExportRequest, ExportSidecar,
     Preprocessing,
 };
+pub use lr_find::{find_lr, suggestions, LrFindEnd, LrFindRequest, LrFindResult, LrPoint};
 pub use optimizer::AnyOptimizer;
 pub use predict::{predict_run, FacePrediction, PredictRequest};
 pub use prepare::{prepare_data, PreparedData};

@@ -1,0 +1,94 @@
+//! `facebench lr-find`: the learning-rate finder from the command line.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::{find_lr, LrFindEnd, LrFindRequest, LrPoint, TrainControl};
+use crate::run::{DeviceChoice, RunConfig};
+
+/// The options of `facebench lr-find`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LrFindArgs {
+    /// Dataset folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// JSON preset to start from (see presets/).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
+    /// Override one setting, e.g. --set train.batch_size=64 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// First learning rate of the sweep.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start_lr: f64,
+    /// Last learning rate of the sweep.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f64,
+    /// Steps at most (the sweep stops early when the loss diverges).
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// auto, cpu, cuda or cuda:N (overrides the preset's `device`).
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+}
+
+pub fn lr_find_command(args: LrFindArgs) -> anyhow::Result<()> {
+    let mut config = match &args.preset {
+        Some(p) => RunConfig::load(p)?,
+        None => RunConfig::default(),
+    };
+    config.apply_overrides(&args.set)?;
+    if let Some(d) = args.device {
+        config.device = d;
+    }
+    let mut request = LrFindRequest::new(config, args.data);
+    request.start_lr = args.start_lr;
+    request.end_lr = args.end_lr;
+    request.iterations = args.iterations;
+    let control = TrainControl::default();
+    let stop = control.clone();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        stop.stop();
+    });
+    let bar = ProgressBar::new(request.iterations as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} steps {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut on_point = |p: &LrPoint| {
+        bar.inc(1);
+        bar.set_message(format!("lr {:.2e} loss {:.4}", p.lr, p.smoothed));
+    };
+    let result = find_lr(&request, &control, &mut on_point)?;
+    bar.finish_and_clear();
+    let scratch = result.save_scratch()?;
+    let end = match result.end {
+        LrFindEnd::Completed => "ran all its steps",
+        LrFindEnd::Diverged => "stopped: the loss passed 4x its minimum",
+        LrFindEnd::Stopped => "stopped by the user",
+    };
+    println!(
+        "{} steps from {:.1e} to {:.1e} ({end})",
+        result.points.len(),
+        request.start_lr,
+        result.points.last().map_or(0.0, |p| p.lr)
+    );
+    let show = |v: Option<f64>| v.map_or("none (too few steps)".into(), |lr| format!("{lr:.2e}"));
+    println!(
+        "suggested learning rate (valley):           {}",
+        show(result.valley)
+    );
+    println!(
+        "suggested learning rate (steepest descent): {}",
+        show(result.steepest)
+    );
+    println!("curve: {}", scratch.display());
+    Ok(())
+}
