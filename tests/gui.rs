@@ -1369,3 +1369,49 @@ fn try_it_scores_a_typed_folder_and_shows_each_faces_top_five() {
     });
     assert_eq!(h.state().results().explain.error, None);
 }
+
+/// The learning-rate finder from the form: *Find LR* sweeps in the
+/// background (no run folder appears), the window draws the curve and its
+/// suggestions, and a click copies the valley into the form's learning
+/// rate; the form remembers the sweep's scratch file. A second sweep stops
+/// when asked.
+#[test]
+fn find_lr_sweeps_in_the_background_and_copies_a_suggestion_into_the_form() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 6, 30, 64);
+    let preset = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets/resnet-tiny-cpu.json");
+    let config = RunConfig::load(&preset).unwrap();
+    let runs = tmp.path().join("runs");
+    let app = WorkbenchApp::new(state(&data, runs.clone(), config));
+    let mut h = harness(app, [1400.0, 1000.0]);
+    h.run_steps(2);
+    h.get_by_label("Find LR").click();
+    h.run_steps(1);
+    assert!(h.state().lr_finder().is_running());
+    h.run_steps(1);
+    h.get_by_label_contains("of at most 200");
+    step_until(&mut h, "the sweep", |a| {
+        let f = a.lr_finder();
+        !f.is_running() && (f.result.is_some() || f.error.is_some())
+    });
+    h.run_steps(2);
+    assert_eq!(h.state().lr_finder().error, None);
+    let result = h.state().lr_finder().result.clone().expect("a sweep");
+    let valley = result.valley.expect("a valley");
+    assert!(!runs.exists(), "no run folder");
+    let scratch = h.state().app_state().lr_find_scratch.clone().expect("remembered");
+    assert!(scratch.is_file());
+    h.get_by_label(&format!("use {valley:.1e} (valley)")).click();
+    h.run_steps(2);
+    assert_eq!(h.state().app_state().config.optimizer.lr, valley);
+
+    // again, stopped early by its Stop button
+    h.get_by_label("Find LR").click();
+    h.run_steps(1);
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "the stopped sweep", |a| !a.lr_finder().is_running());
+    let stopped = h.state().lr_finder().result.clone().expect("a stopped sweep");
+    assert_eq!(stopped.end, facebench::engine::LrFindEnd::Stopped);
+    assert!(stopped.points.len() < result.points.len());
+}

@@ -12,6 +12,7 @@ use super::experiment_panel::{experiment_ui, list_presets, ExperimentPanel, Pane
 use super::export::{save_screenshot, ExportRequest};
 use super::jobs::{take_finished, Job};
 use super::live_run::LiveRun;
+use super::lr_finder::{lr_finder_window, LrFinderAction, LrFinderView};
 use super::results_tab::{results_tab_ui, ResultsView};
 use super::resume::{resume_bar_ui, spawn_resume, Resumed};
 use super::runs_tab::{runs_tab_ui, RunsCommand, RunsView};
@@ -52,6 +53,7 @@ pub struct WorkbenchApp {
     exit_when_done: bool,
     /// How long until the next look at the engine's channel (see `poll`).
     poll_every: Duration,
+    lr_finder: LrFinderView,
 }
 
 /// While a run trains on the Training tab, a frame that finds new points asks
@@ -136,6 +138,7 @@ impl WorkbenchApp {
             train_at_launch: false,
             exit_when_done: false,
             poll_every: TRAINING_FRAME,
+            lr_finder: LrFinderView::default(),
         }
     }
 
@@ -183,6 +186,37 @@ impl WorkbenchApp {
         self.dataset
             .open(ctx, &path, self.state.config.data.split.clone());
         self.state.tab = Tab::Dataset;
+    }
+
+    /// The learning-rate finder on the form's config and dataset folder;
+    /// with a sweep already running, its window comes back.
+    pub fn find_lr(&mut self, ctx: &egui::Context) {
+        let path = self.state.dataset_path.trim().to_string();
+        if path.is_empty() {
+            self.set_status(
+                StatusTopic::Dataset,
+                "the learning-rate finder needs a dataset: choose a folder (or use the demo dataset)",
+            );
+            return;
+        }
+        if self.lr_finder.is_running() {
+            self.lr_finder.open = true;
+            return;
+        }
+        self.lr_finder
+            .start(ctx, self.state.config.clone(), PathBuf::from(path));
+    }
+
+    /// The last sweep's window (the scratch file the form remembers).
+    pub fn show_last_lr_sweep(&mut self, ctx: &egui::Context) {
+        if let Some(path) = self.state.lr_find_scratch.clone() {
+            self.lr_finder.open_saved(ctx, path);
+        }
+    }
+
+    /// The learning-rate finder's window state (tests read it).
+    pub fn lr_finder(&self) -> &LrFinderView {
+        &self.lr_finder
     }
 
     /// The native folder dialog, on its own thread (never on the UI thread).
@@ -264,6 +298,8 @@ impl WorkbenchApp {
             PanelCommand::LoadPreset(path) => self.load_preset(&path),
             PanelCommand::SavePreset => self.save_preset(),
             PanelCommand::StartTraining => self.start_training(ctx),
+            PanelCommand::FindLr => self.find_lr(ctx),
+            PanelCommand::ShowLastLrSweep => self.show_last_lr_sweep(ctx),
             PanelCommand::ClearStatus(topic) => self.clear_status(topic),
         }
     }
@@ -510,6 +546,11 @@ impl WorkbenchApp {
         });
         if let Some(run) = resume {
             self.resume_run(&ctx, run);
+        }
+        match lr_finder_window(&ctx, &mut self.lr_finder) {
+            Some(LrFinderAction::UseLr(lr)) => self.state.config.optimizer.lr = lr,
+            Some(LrFinderAction::Saved(path)) => self.state.lr_find_scratch = Some(path),
+            None => {}
         }
         match self.export.take() {
             Some(ExportRequest::Done(r)) => {

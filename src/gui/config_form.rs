@@ -13,7 +13,25 @@ use crate::run::{
     ConfigProblem, DeviceChoice, Field, Monitor, OptimizerKind, RunConfig, SchedulerKind,
 };
 
-pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+/// What the form asks of the app besides its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FormAction {
+    #[default]
+    None,
+    /// *Find LR*: sweep the learning rate on this config.
+    FindLr,
+    /// Show the last sweep again.
+    ShowLastSweep,
+}
+
+/// The form; `last_sweep` says whether a learning-rate sweep is remembered.
+pub fn config_form_ui(
+    ui: &mut Ui,
+    c: &mut RunConfig,
+    problems: &[ConfigProblem],
+    last_sweep: bool,
+) -> FormAction {
+    let mut find_lr = FormAction::None;
     egui::CollapsingHeader::new("Architecture")
         .default_open(true)
         .show(ui, |ui| architecture_ui(ui, c, problems));
@@ -25,7 +43,9 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
         .show(ui, |ui| augmentation_ui(ui, c, problems));
     egui::CollapsingHeader::new("Optimisation")
         .default_open(true)
-        .show(ui, |ui| optimisation_ui(ui, c, problems));
+        .show(ui, |ui| {
+            find_lr = optimisation_ui(ui, c, problems, last_sweep)
+        });
     if c.model.architecture.is_transfer() {
         egui::CollapsingHeader::new("Fine-tuning phases")
             .default_open(true)
@@ -34,6 +54,7 @@ pub fn config_form_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
     egui::CollapsingHeader::new("Schedule and stopping")
         .default_open(false)
         .show(ui, |ui| schedule_and_stopping_ui(ui, c, problems));
+    find_lr
 }
 
 /// The "Architecture" section of the form.
@@ -176,8 +197,14 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     );
 }
 
-/// The "Optimisation" section of the form.
-fn optimisation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+/// The "Optimisation" section of the form, with *Find LR* by the rate.
+fn optimisation_ui(
+    ui: &mut Ui,
+    c: &mut RunConfig,
+    problems: &[ConfigProblem],
+    last_sweep: bool,
+) -> FormAction {
+    let mut find_lr = FormAction::None;
     let o = &mut c.optimizer;
     row(
         ui,
@@ -199,6 +226,18 @@ fn optimisation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     );
     field_row(ui, &[Field::OptimizerLr], problems, |ui, range| {
         ui.add(rate_value(&mut o.lr, range, 1e-4));
+        if ui
+            .small_button("Find LR")
+            .on_hover_text(
+                "Sweep the learning rate from 1e-7 to 10 on this config and data (no run is created)",
+            )
+            .clicked()
+        {
+            find_lr = FormAction::FindLr;
+        }
+        if last_sweep && ui.small_button("last sweep").clicked() {
+            find_lr = FormAction::ShowLastSweep;
+        }
     });
     field_row(ui, &[Field::OptimizerWeightDecay], problems, |ui, range| {
         ui.add(rate_value(&mut o.weight_decay, range, 1e-5));
@@ -225,6 +264,7 @@ fn optimisation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             ui.add(egui::DragValue::new(&mut t.seed));
         },
     );
+    find_lr
 }
 
 /// The "Schedule and stopping" section of the form.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
-use super::config_form::config_form_ui;
+use super::config_form::{config_form_ui, FormAction};
 use super::dataset_tab::DatasetView;
 use super::state::{demo_dataset_dir, preset_dirs, user_preset_dir, AppState};
 use super::status::{Status, StatusTopic};
@@ -27,6 +27,10 @@ pub enum PanelCommand {
     /// Save the form as a user preset named as typed.
     SavePreset,
     StartTraining,
+    /// Run the learning-rate finder on the form's config.
+    FindLr,
+    /// Show the remembered sweep.
+    ShowLastLrSweep,
     /// Drop the status line about this topic (its subject just changed).
     ClearStatus(StatusTopic),
 }
@@ -77,7 +81,12 @@ pub fn experiment_ui(ui: &mut Ui, mut panel: ExperimentPanel) -> Vec<PanelComman
     egui::ScrollArea::vertical()
         .max_height(ui.available_height() - 110.0)
         .show(ui, |ui| {
-            config_form_ui(ui, &mut panel.state.config, &problems);
+            let last_sweep = panel.state.lr_find_scratch.is_some();
+            match config_form_ui(ui, &mut panel.state.config, &problems, last_sweep) {
+                FormAction::FindLr => commands.push(PanelCommand::FindLr),
+                FormAction::ShowLastSweep => commands.push(PanelCommand::ShowLastLrSweep),
+                FormAction::None => {}
+            }
         });
     ui.separator();
     controls_ui(ui, &panel, &problems, &mut commands);

@@ -41,6 +41,8 @@ pub struct AppState {
     pub tab: Tab,
     /// EMA weight of the per-iteration loss curve.
     pub smoothing: f64,
+    /// The last learning-rate sweep's scratch file.
+    pub lr_find_scratch: Option<PathBuf>,
 }
 
 impl Default for AppState {
@@ -53,6 +55,7 @@ impl Default for AppState {
             runs_dir: PathBuf::from("runs"),
             tab: Tab::Dataset,
             smoothing: 0.6,
+            lr_find_scratch: None,
         }
     }
 }
