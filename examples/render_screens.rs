@@ -158,6 +158,52 @@ fn main() -> anyhow::Result<()> {
     }
     save(&mut h, &out, "results-embedding.png")?;
 
+    // Try it: one person's test faces scored by the run, with Grad-CAM
+    let mut h = window(state(Tab::Results)?, [1600.0, 1000.0]);
+    h.state_mut().results_mut().open(&ctx, run.clone());
+    settle(&mut h, |a| a.results().loaded.is_some());
+    let mut people: Vec<PathBuf> = std::fs::read_dir(data.join("test"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    people.sort();
+    let person = people.get(1).cloned().unwrap_or_else(|| data.join("test"));
+    h.state_mut().results_mut().try_it.typed = person.display().to_string();
+    h.state_mut()
+        .results_mut()
+        .try_it
+        .start(&ctx, &run, vec![person]);
+    h.state_mut().results_mut().explain.overlay = true;
+    settle(&mut h, |a| {
+        let r = a.results();
+        let Some((_, faces)) = r.try_it.scored.as_ref() else {
+            return r.try_it.error.is_some();
+        };
+        r.explain.error.is_some()
+            || (faces
+                .iter()
+                .all(|f| r.explain.map(&f.image, f.top(1)[0].0).is_some())
+                && a.thumbnails_pending() == 0)
+    });
+    save(&mut h, &out, "results-try-it.png")?;
+
+    // the learning-rate finder on the preset and the dataset
+    let mut h = window(state(Tab::Dataset)?, [1600.0, 1000.0]);
+    h.step();
+    h.state_mut().find_lr(&ctx);
+    for _ in 0..12_000 {
+        h.step();
+        if !h.state().lr_finder().is_running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    h.run_steps(6);
+    if let Some(e) = &h.state().lr_finder().error {
+        anyhow::bail!("{e}");
+    }
+    save(&mut h, &out, "lr-finder.png")?;
+
     let mut h = window(state(Tab::Runs)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {
         if !a.runs().runs.is_empty() && a.runs().selected.is_empty() {

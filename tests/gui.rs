@@ -1400,9 +1400,15 @@ fn find_lr_sweeps_in_the_background_and_copies_a_suggestion_into_the_form() {
     let result = h.state().lr_finder().result.clone().expect("a sweep");
     let valley = result.valley.expect("a valley");
     assert!(!runs.exists(), "no run folder");
-    let scratch = h.state().app_state().lr_find_scratch.clone().expect("remembered");
+    let scratch = h
+        .state()
+        .app_state()
+        .lr_find_scratch
+        .clone()
+        .expect("remembered");
     assert!(scratch.is_file());
-    h.get_by_label(&format!("use {valley:.1e} (valley)")).click();
+    h.get_by_label(&format!("use {valley:.1e} (valley)"))
+        .click();
     h.run_steps(2);
     assert_eq!(h.state().app_state().config.optimizer.lr, valley);
 
@@ -1411,7 +1417,12 @@ fn find_lr_sweeps_in_the_background_and_copies_a_suggestion_into_the_form() {
     h.run_steps(1);
     h.get_by_label("Stop").click();
     step_until(&mut h, "the stopped sweep", |a| !a.lr_finder().is_running());
-    let stopped = h.state().lr_finder().result.clone().expect("a stopped sweep");
+    let stopped = h
+        .state()
+        .lr_finder()
+        .result
+        .clone()
+        .expect("a stopped sweep");
     assert_eq!(stopped.end, facebench::engine::LrFindEnd::Stopped);
     assert!(stopped.points.len() < result.points.len());
 }

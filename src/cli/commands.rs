@@ -103,6 +103,8 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => super::predict::predict_command(args),
         Command::Export(args) => super::export::export_command(args),
         Command::LrFind(args) => super::lr_find::lr_find_command(args),
+        Command::Sweep(args) => super::queue::sweep_command(args),
+        Command::Queue { action, runs } => super::queue::queue_command(runs, action),
         Command::Diff {
             run_a,
             run_b,

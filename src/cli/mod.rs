@@ -13,6 +13,7 @@ mod peak_memory;
 mod predict;
 mod progress;
 mod pytorch_peer;
+mod queue;
 
 use std::path::PathBuf;
 
@@ -212,6 +213,18 @@ pub enum Command {
     /// config's model and data; prints fastai's suggestions (nothing is
     /// written into the runs folder).
     LrFind(lr_find::LrFindArgs),
+    /// Queue a sweep: a grid over up to 3 config keys and/or N seeds, one
+    /// run per point and seed, then train the queue (unless --no-run).
+    Sweep(queue::SweepArgs),
+    /// The run queue (RUNS/queue.json, shared with the window): list it,
+    /// train it, or cancel a waiting run.
+    Queue {
+        #[command(subcommand)]
+        action: Option<queue::QueueAction>,
+        /// Folder holding the runs (and queue.json).
+        #[arg(long, default_value = "runs", global = true)]
+        runs: PathBuf,
+    },
     /// A run's weights for PyTorch (.safetensors or .pth, torchvision /
     /// timm key names) with its classes and preprocessing in a JSON sidecar.
     Export(export::ExportArgs),

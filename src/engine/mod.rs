@@ -15,6 +15,7 @@ mod optimizer;
 mod phases;
 mod predict;
 mod prepare;
+mod queue_worker;
 mod recorder_error;
 mod reporter;
 mod schedule;
@@ -40,5 +41,6 @@ pub use lr_find::{find_lr, suggestions, LrFindEnd, LrFindRequest, LrFindResult, 
 pub use optimizer::AnyOptimizer;
 pub use predict::{predict_run, FacePrediction, PredictRequest};
 pub use prepare::{prepare_data, PreparedData};
+pub use queue_worker::{run_queue, QueueEvent};
 pub use schedule::{EarlyStopping, LrSchedule};
 pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};

@@ -299,6 +299,18 @@ impl WorkbenchApp {
             PanelCommand::SavePreset => self.save_preset(),
             PanelCommand::StartTraining => self.start_training(ctx),
             PanelCommand::FindLr => self.find_lr(ctx),
+            PanelCommand::AddToQueue => {
+                let runs = self.state.runs_dir.clone();
+                let data = self.state.dataset_path.trim();
+                let data = std::fs::canonicalize(data).unwrap_or_else(|_| PathBuf::from(data));
+                self.runs
+                    .queue
+                    .add(ctx, &runs, self.state.config.clone(), data);
+                self.set_status(
+                    StatusTopic::File,
+                    format!("queued in {}", runs.join("queue.json").display()),
+                );
+            }
             PanelCommand::ShowLastLrSweep => self.show_last_lr_sweep(ctx),
             PanelCommand::ClearStatus(topic) => self.clear_status(topic),
         }
@@ -535,12 +547,19 @@ impl WorkbenchApp {
             Tab::Results => {
                 results_tab_ui(ui, &mut self.results, thumbs, big_thumbs, &mut self.export)
             }
-            Tab::Runs => match runs_tab_ui(ui, &mut self.runs, thumbs, &mut self.export) {
+            Tab::Runs => match runs_tab_ui(
+                ui,
+                &mut self.runs,
+                thumbs,
+                &mut self.export,
+                (&self.state.config, &self.state.dataset_path),
+            ) {
                 Some(RunsCommand::OpenResults(run)) => {
                     self.results.open(&ctx, run);
                     self.state.tab = Tab::Results;
                 }
                 Some(RunsCommand::Resume(run)) => resume = Some(run),
+                Some(RunsCommand::OpenInForm(config)) => self.state.config = *config,
                 None => {}
             },
         });

@@ -29,6 +29,8 @@ pub enum PanelCommand {
     StartTraining,
     /// Run the learning-rate finder on the form's config.
     FindLr,
+    /// Queue the form's config on the dataset folder.
+    AddToQueue,
     /// Show the remembered sweep.
     ShowLastLrSweep,
     /// Drop the status line about this topic (its subject just changed).
@@ -232,6 +234,16 @@ fn controls_ui(
         );
         if train.clicked() {
             commands.push(PanelCommand::StartTraining);
+        }
+        let queueable = problems.is_empty() && !panel.state.dataset_path.trim().is_empty();
+        if ui
+            .add_enabled(queueable, egui::Button::new("Add to queue"))
+            .on_hover_text(
+                "Queue this config on this dataset (Runs tab: the queue trains one run at a time)",
+            )
+            .clicked()
+        {
+            commands.push(PanelCommand::AddToQueue);
         }
         let running = panel.session.filter(|s| s.live.is_running());
         if let Some(s) = running {

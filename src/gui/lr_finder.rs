@@ -164,10 +164,24 @@ pub fn lr_finder_window(ctx: &egui::Context, view: &mut LrFinderView) -> Option<
 }
 
 /// Smoothed (and raw, faint) loss against log10(lr), the suggestions as
-/// vertical lines.
+/// vertical lines. Values above the divergence threshold (4x the lowest
+/// smoothed loss) are drawn at it, so a blow-up at the end does not flatten
+/// the curve.
 fn curve_ui(ui: &mut egui::Ui, points: &[LrPoint], result: Option<&LrFindResult>) {
+    let lowest = points
+        .iter()
+        .map(|p| p.smoothed)
+        .fold(f64::INFINITY, f64::min);
+    let cap = points
+        .iter()
+        .map(|p| p.smoothed.min(4.0 * lowest))
+        .fold(f64::NEG_INFINITY, f64::max)
+        * 1.05;
     let xy = |f: fn(&LrPoint) -> f64| -> PlotPoints<'static> {
-        points.iter().map(|p| [p.lr.log10(), f(p)]).collect()
+        points
+            .iter()
+            .map(|p| [p.lr.log10(), f(p).min(cap)])
+            .collect()
     };
     Plot::new("lr-finder")
         .height(300.0)

@@ -16,10 +16,11 @@ use super::export::{write_csv, ExportRequest};
 use super::jobs::{take_finished, Job};
 use super::live_run::LiveRun;
 use super::plots::{legend_ui, linear_label, palette};
+use super::queue_view::{queue_ui, QueueCommand, QueueView};
 use super::run_row::RunRow;
 use super::theme;
 use super::thumbnails::ThumbnailCache;
-use crate::run::TrainEvent;
+use crate::run::{RunConfig, TrainEvent};
 use crate::store::{RunStatus, RunStore};
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
@@ -86,6 +87,8 @@ pub struct RunsView {
     confirm_resume: Option<PathBuf>,
     /// Set by the app while it trains: no second run can start.
     pub busy: bool,
+    /// The run queue of this runs folder.
+    pub queue: QueueView,
 }
 
 impl RunsView {
@@ -106,6 +109,7 @@ impl RunsView {
             diff: None,
             confirm_resume: None,
             busy: false,
+            queue: QueueView::default(),
         }
     }
 
@@ -161,12 +165,14 @@ impl RunsView {
 }
 
 /// What the Runs tab asks of the app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RunsCommand {
     /// Show this run in the Results tab.
     OpenResults(PathBuf),
     /// Continue this stopped run from its last checkpoint.
     Resume(PathBuf),
+    /// Put a queued run's config into the form.
+    OpenInForm(Box<RunConfig>),
 }
 
 /// Draws the tab; returns what was asked of the app this frame.
@@ -175,9 +181,35 @@ pub fn runs_tab_ui(
     view: &mut RunsView,
     thumbs: &mut ThumbnailCache,
     export: &mut Option<ExportRequest>,
+    form: (&RunConfig, &str),
 ) -> Option<RunsCommand> {
     view.refresh(ui.ctx(), false);
     let mut open = None;
+    let root = view.store.root.clone();
+    let queued = egui::CollapsingHeader::new(format!(
+        "Queue ({} waiting)",
+        view.queue
+            .queue
+            .items
+            .iter()
+            .filter(|i| i.state.is_waiting())
+            .count()
+    ))
+    .id_salt("queue")
+    .default_open(true)
+    .show(ui, |ui| {
+        queue_ui(ui, &mut view.queue, &root, form.0, form.1, &view.runs)
+    })
+    .body_returned
+    .flatten();
+    match queued {
+        Some(QueueCommand::OpenInForm(config)) => {
+            return Some(RunsCommand::OpenInForm(Box::new(config)))
+        }
+        Some(QueueCommand::Tick(runs)) => view.selected = runs.into_iter().collect(),
+        None => {}
+    }
+    ui.separator();
     ui.horizontal(|ui| {
         ui.heading("Runs");
         if ui.button("Refresh").on_hover_text("Refresh now").clicked() {

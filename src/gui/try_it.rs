@@ -20,6 +20,8 @@ use crate::run::DeviceChoice;
 
 /// Side of a tried face.
 const FACE: f32 = 112.0;
+/// Width of a face's card: the face and its five bars.
+const CARD: f32 = FACE + 190.0;
 
 /// The predictions of one request, for one run.
 type Scored = (PathBuf, Result<Vec<FacePrediction>, String>);
@@ -158,11 +160,15 @@ pub fn try_it_ui(
             .collect();
         explain.request(ui.ctx(), run, arch, &wanted);
     }
-    ui.horizontal_wrapped(|ui| {
-        for face in faces {
-            face_ui(ui, face, explain, big, classes);
-        }
-    });
+    // as many cards a row as fit
+    let per_row = ((ui.available_width() / (CARD + 12.0)) as usize).max(1);
+    for row in faces.chunks(per_row) {
+        ui.horizontal_top(|ui| {
+            for face in row {
+                face_ui(ui, face, explain, big, classes);
+            }
+        });
+    }
 }
 
 /// One tried face: the picture (with its Grad-CAM when on) and its top 5.
@@ -175,8 +181,8 @@ fn face_ui(
 ) {
     let top = face.top(5);
     ui.group(|ui| {
-        ui.set_width(FACE + 190.0);
-        ui.horizontal(|ui| {
+        ui.set_width(CARD);
+        ui.horizontal_top(|ui| {
             let r = big.show(ui, &face.image, FACE);
             if explain.overlay {
                 if let Some(rect) = big.fitted_rect(&face.image, r.rect) {

@@ -11,6 +11,7 @@ mod event_text;
 mod events;
 mod fields;
 mod sink;
+mod sweep;
 
 pub use config::{
     ConfigProblem, DataConfig, EarlyStoppingConfig, FinetuneConfig, Monitor, OptimizerConfig,
@@ -22,3 +23,4 @@ pub use event_text::event_line;
 pub use events::{CheckpointKind, DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
 pub use fields::{Bounds, Field, FieldSpec};
 pub use sink::EventSink;
+pub use sweep::{expand_sweep, GridAxis, SweepTag};
