@@ -1426,3 +1426,89 @@ fn find_lr_sweeps_in_the_background_and_copies_a_suggestion_into_the_form() {
     assert_eq!(stopped.end, facebench::engine::LrFindEnd::Stopped);
     assert!(stopped.points.len() < result.points.len());
 }
+
+/// The queue from the window: *Add to queue* beside Train queues the form's
+/// config; in the Runs tab a waiting run moves up, is cancelled, and *Run
+/// queue* trains the rest into ordinary run folders.
+#[test]
+fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
+    use facebench::store::{ItemState, QueueFile};
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 8, 48);
+    let runs = tmp.path().join("runs");
+    let app = WorkbenchApp::new(state(&data, runs.clone(), tiny_config(1)));
+    let mut h = harness(app, [1400.0, 1000.0]);
+    h.run_steps(2);
+    let file = QueueFile::of(&runs);
+    for n in 1..=3 {
+        h.get_by_label("Add to queue").click();
+        step_until(&mut h, "queued", |_| {
+            file.read().is_ok_and(|q| q.items.len() == n)
+        });
+    }
+    h.get_by_label("Runs").click();
+    step_until(&mut h, "the queue shown", |a| {
+        a.runs().queue.queue.items.len() == 3
+    });
+    h.run_steps(2);
+    // the last one moves up one place, the first is cancelled
+    let ids = |f: &QueueFile| {
+        f.read()
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&file), vec![0, 1, 2]);
+    h.get_all_by_label("up")
+        .last()
+        .expect("an up button")
+        .click();
+    step_until(&mut h, "moved", |_| ids(&file) == vec![0, 2, 1]);
+    h.run_steps(3);
+    h.get_all_by_label("cancel")
+        .next()
+        .expect("a cancel button")
+        .click();
+    step_until(&mut h, "cancelled", |_| {
+        file.read().unwrap().get(0).unwrap().state == ItemState::Cancelled
+    });
+    step_until(&mut h, "re-read", |a| {
+        a.runs()
+            .queue
+            .queue
+            .get(0)
+            .is_some_and(|i| i.state == ItemState::Cancelled)
+    });
+    h.run_steps(2);
+    h.get_by_label("Run queue").click();
+    step_until(&mut h, "trained", |a| {
+        !a.runs().queue.is_working()
+            && file
+                .read()
+                .unwrap()
+                .items
+                .iter()
+                .filter(|i| matches!(i.state, ItemState::Done { .. }))
+                .count()
+                == 2
+    });
+    let queue = file.read().unwrap();
+    assert_eq!(queue.get(0).unwrap().state, ItemState::Cancelled);
+    for id in [1, 2] {
+        let run = queue
+            .get(id)
+            .unwrap()
+            .state
+            .run()
+            .expect("a run folder")
+            .to_path_buf();
+        assert!(run.starts_with(std::fs::canonicalize(&runs).unwrap()));
+        assert!(facebench::store::RunDir::new(&run)
+            .read_eval()
+            .unwrap()
+            .is_some());
+    }
+}

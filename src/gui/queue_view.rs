@@ -212,10 +212,18 @@ fn items_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, command: &mut Option
             ui.label(RichText::new(detail).weak());
             let id = item.id;
             if item.state.is_waiting() {
-                if ui.small_button("↑").on_hover_text("earlier").clicked() {
+                if ui
+                    .small_button("up")
+                    .on_hover_text("train it earlier")
+                    .clicked()
+                {
                     view.change(ui.ctx(), runs, move |q| q.shift(id, true));
                 }
-                if ui.small_button("↓").on_hover_text("later").clicked() {
+                if ui
+                    .small_button("down")
+                    .on_hover_text("train it later")
+                    .clicked()
+                {
                     view.change(ui.ctx(), runs, move |q| q.shift(id, false));
                 }
                 if ui.small_button("cancel").clicked() {
