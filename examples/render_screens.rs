@@ -6,6 +6,9 @@
 //! runs there, their diff).
 //!
 //! cargo run --release --example render_screens -- RUN_DIR DATASET PRESET OUT_DIR
+//!
+//! With FACEBENCH_SHOT_SWEEP=1 it renders only the Runs tab of RUN_DIR's runs
+//! folder (a finished sweep) as runs-sweep.png.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +66,23 @@ fn main() -> anyhow::Result<()> {
             ..AppState::default()
         })
     };
+    if std::env::var_os("FACEBENCH_SHOT_SWEEP").is_some() {
+        // a runs folder holding a finished sweep: its queue, the grid
+        // points and every run ticked
+        let mut h = window(state(Tab::Runs)?, [1600.0, 1300.0]);
+        settle(&mut h, |a| {
+            if !a.runs().runs.is_empty() && a.runs().selected.is_empty() {
+                let all: Vec<PathBuf> = a.runs().runs.iter().map(|r| r.path.clone()).collect();
+                a.runs_mut().selected.extend(all);
+            }
+            let ticked = &a.runs().selected;
+            !a.runs().queue.queue.items.is_empty()
+                && !ticked.is_empty()
+                && ticked.iter().all(|r| a.runs().tail_epochs(r) > 0)
+        });
+        save(&mut h, &out, "runs-sweep.png")?;
+        return Ok(());
+    }
 
     let mut h = window(state(Tab::Dataset)?, [1600.0, 1000.0]);
     settle(&mut h, |a| {

@@ -2,14 +2,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use super::bench;
 use super::diff::diff_command;
 use super::embed::embed_command;
 use super::explain::explain_command;
-use super::progress::TrainProgress;
+use super::progress::{stop_on_interrupt, TrainProgress};
 use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
@@ -360,18 +358,10 @@ fn train(
     // first Ctrl-C (or SIGTERM / SIGHUP): stop after this batch and
     // checkpoint; a second one: quit at once
     let control = handle.control.clone();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nstopping after this batch and saving a checkpoint (Ctrl-C again to quit now)..."
-        );
-        control.stop();
-    });
+    stop_on_interrupt(
+        control.clone(),
+        "stopping after this batch and saving a checkpoint (Ctrl-C again to quit now)...",
+    );
     let mut progress = TrainProgress::new();
     let mut failure = None;
     let mut run_dir = None;
@@ -399,7 +389,7 @@ fn train(
         anyhow::bail!(e);
     }
     if let Some(d) = run_dir {
-        if interrupted.load(Ordering::SeqCst) {
+        if control.is_stopping() {
             let _ = writeln!(
                 std::io::stderr(),
                 "continue with: facebench train --resume {}",

@@ -1,11 +1,10 @@
 //! `facebench lr-find`: the learning-rate finder from the command line.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::stop_on_interrupt;
 use crate::engine::{find_lr, LrFindEnd, LrFindRequest, LrPoint, TrainControl};
 use crate::run::{DeviceChoice, RunConfig};
 
@@ -50,14 +49,10 @@ pub fn lr_find_command(args: LrFindArgs) -> anyhow::Result<()> {
     request.iterations = args.iterations;
     let control = TrainControl::default();
     let stop = control.clone();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        stop.stop();
-    });
+    stop_on_interrupt(
+        stop,
+        "stopping the sweep after this step (Ctrl-C again to quit now)...",
+    );
     let bar = ProgressBar::new(request.iterations as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

@@ -164,3 +164,16 @@ fn started_lines(
         format!("device   {device}"),
     ]
 }
+
+/// The first Ctrl-C (or SIGTERM / SIGHUP) stops `control` after its current
+/// step, saying `message` on stderr; a second one quits at once.
+pub fn stop_on_interrupt(control: crate::engine::TrainControl, message: &'static str) {
+    let interrupted = std::sync::atomic::AtomicBool::new(false);
+    let _ = ctrlc::set_handler(move || {
+        if interrupted.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        let _ = writeln!(std::io::stderr(), "\n{message}");
+        control.stop();
+    });
+}

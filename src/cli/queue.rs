@@ -3,10 +3,8 @@
 //! a sweep started here as it trains.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use super::progress::TrainProgress;
+use super::progress::{stop_on_interrupt, TrainProgress};
 use crate::engine::{run_queue, QueueEvent, TrainControl};
 use crate::run::{expand_sweep, GridAxis, RunConfig};
 use crate::store::{ItemState, QueueFile};
@@ -137,14 +135,7 @@ pub fn queue_command(runs: PathBuf, action: Option<QueueAction>) -> anyhow::Resu
 fn work(runs: &std::path::Path) -> anyhow::Result<()> {
     let control = TrainControl::default();
     let stop = control.clone();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        stop.stop();
-    });
+    stop_on_interrupt(stop, "stopping the queue after this batch; the run resumes with the queue (Ctrl-C again to quit now)...");
     let mut progress = TrainProgress::new();
     let mut failed = 0;
     let ended = run_queue(runs, &control, &mut |event| match event {

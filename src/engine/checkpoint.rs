@@ -16,7 +16,7 @@ use super::schedule::{EarlyStopping, LrSchedule};
 use crate::files::write_file;
 use crate::model::Network;
 use crate::run::CheckpointKind;
-use crate::store::RunDir;
+use crate::store::{RunDir, RunRecord};
 
 type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
@@ -202,6 +202,20 @@ pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {
 }
 
 /// Load the weights of a checkpoint into `model` (any backend).
+/// A finished run's network (its recorded architecture and classes) with
+/// the weights of `checkpoint`.
+pub fn load_run_model<B: Backend>(
+    record: &RunRecord,
+    checkpoint: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Network<B>> {
+    let model = record
+        .config
+        .model
+        .init::<B>(record.dataset.classes.len(), device);
+    load_model(checkpoint, model, device)
+}
+
 pub fn load_model<B: Backend>(
     dir: &Path,
     model: Network<B>,

@@ -14,7 +14,7 @@ use burn_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::load_model;
+use super::checkpoint::load_run_model;
 use super::device::OnBackend;
 use super::explain::explained_checkpoint;
 use crate::files::write_file;
@@ -272,13 +272,7 @@ struct ExportJob<'a> {
 impl OnBackend for ExportJob<'_> {
     type Output = anyhow::Result<(Vec<u8>, Vec<NamedTensor>)>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let classes = self.record.dataset.classes.len();
-        let model = self
-            .record
-            .config
-            .model
-            .init::<B::InnerBackend>(classes, &device);
-        let model = load_model(self.checkpoint, model, &device)?;
+        let model = load_run_model::<B::InnerBackend>(self.record, self.checkpoint, &device)?;
         torch_tensors(&model, self.record.config.model.architecture)
     }
 }

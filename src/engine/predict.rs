@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::load_model;
+use super::checkpoint::load_run_model;
 use super::device::OnBackend;
 use super::evaluate::predict;
 use super::explain::explained_checkpoint;
@@ -76,13 +76,7 @@ struct PredictJob<'a> {
 impl OnBackend for PredictJob<'_> {
     type Output = anyhow::Result<Vec<FacePrediction>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let classes = self.record.dataset.classes.len();
-        let model = self
-            .record
-            .config
-            .model
-            .init::<B::InnerBackend>(classes, &device);
-        let model = load_model(self.checkpoint, model, &device)?;
+        let model = load_run_model::<B::InnerBackend>(self.record, self.checkpoint, &device)?;
         let batch_size = self.record.config.train.batch_size;
         let mut out = Vec::with_capacity(self.request.images.len());
         // chunks of whole batches, so the batches are those of one long pass
