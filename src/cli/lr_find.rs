@@ -1,25 +1,17 @@
 //! `facebench lr-find`: the learning-rate finder from the command line.
 
-use std::path::PathBuf;
-
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::config_args::ConfigArgs;
 use super::progress::stop_on_interrupt;
 use crate::engine::{find_lr, LrFindEnd, LrFindRequest, LrPoint, TrainControl};
-use crate::run::{DeviceChoice, RunConfig};
+use crate::run::DeviceChoice;
 
 /// The options of `facebench lr-find`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LrFindArgs {
-    /// Dataset folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// JSON preset to start from (see presets/).
-    #[arg(long)]
-    pub preset: Option<PathBuf>,
-    /// Override one setting, e.g. --set train.batch_size=64 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// First learning rate of the sweep.
     #[arg(long, default_value_t = 1e-7)]
     pub start_lr: f64,
@@ -35,15 +27,11 @@ pub struct LrFindArgs {
 }
 
 pub fn lr_find_command(args: LrFindArgs) -> anyhow::Result<()> {
-    let mut config = match &args.preset {
-        Some(p) => RunConfig::load(p)?,
-        None => RunConfig::default(),
-    };
-    config.apply_overrides(&args.set)?;
+    let mut config = args.config.config()?;
     if let Some(d) = args.device {
         config.device = d;
     }
-    let mut request = LrFindRequest::new(config, args.data);
+    let mut request = LrFindRequest::new(config, args.config.data.clone());
     request.start_lr = args.start_lr;
     request.end_lr = args.end_lr;
     request.iterations = args.iterations;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod config_args;
 mod diff;
 mod embed;
 mod explain;

@@ -4,23 +4,17 @@
 
 use std::path::PathBuf;
 
+use super::config_args::ConfigArgs;
 use super::progress::{stop_on_interrupt, TrainProgress};
 use crate::engine::{run_queue, QueueEvent, TrainControl};
-use crate::run::{expand_sweep, GridAxis, RunConfig};
+use crate::run::{expand_sweep, GridAxis};
 use crate::store::{ItemState, QueueFile};
 
 /// The options of `facebench sweep`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
-    /// Dataset folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// JSON preset to start from (see presets/).
-    #[arg(long)]
-    pub preset: Option<PathBuf>,
-    /// Override one setting for every run (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// One axis of the grid, e.g. --grid optimizer.lr=1e-3,3e-4 (up to 3).
     #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
     pub grid: Vec<String>,
@@ -51,11 +45,7 @@ pub enum QueueAction {
 }
 
 pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
-    let mut base = match &args.preset {
-        Some(p) => RunConfig::load(p)?,
-        None => RunConfig::default(),
-    };
-    base.apply_overrides(&args.set)?;
+    let base = args.config.config()?;
     let axes = args
         .grid
         .iter()
@@ -66,7 +56,8 @@ pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("sweep-{}", chrono::Local::now().format("%Y%m%d-%H%M%S")));
     let configs = expand_sweep(&name, &base, &axes, args.seeds)?;
-    let data = std::fs::canonicalize(&args.data).unwrap_or_else(|_| args.data.clone());
+    let data = &args.config.data;
+    let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
     let file = QueueFile::of(&args.runs);
     let ids = file.update(|q| {
         configs

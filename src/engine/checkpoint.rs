@@ -14,7 +14,7 @@ use super::optimizer::AnyOptimizer;
 use super::recorder_error::recorder_error_text;
 use super::schedule::{EarlyStopping, LrSchedule};
 use crate::files::write_file;
-use crate::model::Network;
+use crate::model::{ModelConfig, Network};
 use crate::run::CheckpointKind;
 use crate::store::{RunDir, RunRecord};
 
@@ -202,6 +202,17 @@ pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {
 }
 
 /// Load the weights of a checkpoint into `model` (any backend).
+/// The network `config` describes, for `classes` classes, with the weights
+/// of `checkpoint`.
+pub fn load_network<B: Backend>(
+    config: &ModelConfig,
+    classes: usize,
+    checkpoint: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Network<B>> {
+    load_model(checkpoint, config.init::<B>(classes, device), device)
+}
+
 /// A finished run's network (its recorded architecture and classes) with
 /// the weights of `checkpoint`.
 pub fn load_run_model<B: Backend>(
@@ -209,11 +220,8 @@ pub fn load_run_model<B: Backend>(
     checkpoint: &Path,
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
-    let model = record
-        .config
-        .model
-        .init::<B>(record.dataset.classes.len(), device);
-    load_model(checkpoint, model, device)
+    let classes = record.dataset.classes.len();
+    load_network(&record.config.model, classes, checkpoint, device)
 }
 
 pub fn load_model<B: Backend>(

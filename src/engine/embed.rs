@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::load_model;
+use super::checkpoint::load_network;
 use super::device::OnBackend;
 use super::explain::explained_checkpoint;
 use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
@@ -107,8 +107,8 @@ struct FeatureJob<'a> {
 impl OnBackend for FeatureJob<'_> {
     type Output = anyhow::Result<Vec<FeatureRow>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self.config.init::<B::InnerBackend>(self.classes, &device);
-        let model = load_model(self.checkpoint, model, &device)?;
+        let model =
+            load_network::<B::InnerBackend>(self.config, self.classes, self.checkpoint, &device)?;
         let values =
             |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };
         let mut rows = Vec::with_capacity(self.plan.bank.len());

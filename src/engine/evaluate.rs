@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::checkpoint::{find_checkpoint, load_model};
+use super::checkpoint::{find_checkpoint, load_network};
 use super::device::OnBackend;
 use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
 use crate::eval::{classification_report, top_class, EvalReport};
@@ -137,10 +137,9 @@ struct EvalJob<'a> {
 impl OnBackend for EvalJob<'_> {
     type Output = anyhow::Result<EvalReport>;
     fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self
-            .config
-            .init::<B::InnerBackend>(self.classes.len(), &device);
-        let model = load_model(self.checkpoint, model, &device)?;
+        let classes = self.classes.len();
+        let model =
+            load_network::<B::InnerBackend>(self.config, classes, self.checkpoint, &device)?;
         Ok(evaluate_bank(&model, self.plan, self.classes, &device))
     }
 }

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::{find_checkpoint, load_model};
+use super::checkpoint::{find_checkpoint, load_network};
 use super::device::OnBackend;
 use super::prepare::faces_plan;
 use crate::eval::{channel_weights, normalised, top_class, weighted_map, CamMethod};
@@ -216,8 +216,7 @@ impl OnBackend for ExplainJob<'_> {
         // dropout off: the same face always gets the same map
         let mut model_config = self.record.config.model.clone();
         model_config.head.dropout = 0.0;
-        let model = model_config.init::<B>(classes, &device);
-        let model = load_model(self.checkpoint, model, &device)?.no_grad();
+        let model = load_network::<B>(&model_config, classes, self.checkpoint, &device)?.no_grad();
         let mut out = Vec::with_capacity(self.plan.bank.len());
         for batch in self.plan.in_order() {
             let (n, s) = (batch.len(), batch.input_size);
