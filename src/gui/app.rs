@@ -566,7 +566,13 @@ impl WorkbenchApp {
         if let Some(run) = resume {
             self.resume_run(&ctx, run);
         }
-        match lr_finder_window(&ctx, &mut self.lr_finder) {
+        self.windows_and_requests(&ctx);
+    }
+
+    /// After the tabs: the learning-rate finder's window, then the files a
+    /// view asked to write this frame.
+    fn windows_and_requests(&mut self, ctx: &egui::Context) {
+        match lr_finder_window(ctx, &mut self.lr_finder) {
             Some(LrFinderAction::UseLr(lr)) => self.state.config.optimizer.lr = lr,
             Some(LrFinderAction::Saved(path)) => self.state.lr_find_scratch = Some(path),
             None => {}
@@ -586,7 +592,7 @@ impl WorkbenchApp {
                 } else {
                     path
                 };
-                self.request_screenshot(&ctx, path, rect)
+                self.request_screenshot(ctx, path, rect)
             }
             None => {}
         }

@@ -170,13 +170,8 @@ pub fn queue_ui(
         {
             view.start_worker(ui.ctx(), runs);
         }
-        ui.label(
-            RichText::new(format!(
-                "{waiting} waiting · {}",
-                QueueFile::of(runs).path.display()
-            ))
-            .weak(),
-        );
+        ui.label(RichText::new(format!("{waiting} waiting · queue.json")).weak())
+            .on_hover_text(QueueFile::of(runs).path.display().to_string());
     });
     if let Some(e) = &view.error {
         ui.colored_label(theme::ERROR, e);

@@ -22,6 +22,9 @@ use super::theme;
 use super::thumbnails::ThumbnailCache;
 use crate::run::{RunConfig, TrainEvent};
 use crate::store::{RunStatus, RunStore};
+use dialogs::dialogs_ui;
+
+mod dialogs;
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
 #[derive(Default, Clone)]
@@ -185,31 +188,9 @@ pub fn runs_tab_ui(
 ) -> Option<RunsCommand> {
     view.refresh(ui.ctx(), false);
     let mut open = None;
-    let root = view.store.root.clone();
-    let queued = egui::CollapsingHeader::new(format!(
-        "Queue ({} waiting)",
-        view.queue
-            .queue
-            .items
-            .iter()
-            .filter(|i| i.state.is_waiting())
-            .count()
-    ))
-    .id_salt("queue")
-    .default_open(true)
-    .show(ui, |ui| {
-        queue_ui(ui, &mut view.queue, &root, form.0, form.1, &view.runs)
-    })
-    .body_returned
-    .flatten();
-    match queued {
-        Some(QueueCommand::OpenInForm(config)) => {
-            return Some(RunsCommand::OpenInForm(Box::new(config)))
-        }
-        Some(QueueCommand::Tick(runs)) => view.selected = runs.into_iter().collect(),
-        None => {}
+    if let Some(command) = queue_section_ui(ui, view, form) {
+        return Some(command);
     }
-    ui.separator();
     ui.horizontal(|ui| {
         ui.heading("Runs");
         if ui.button("Refresh").on_hover_text("Refresh now").clicked() {
@@ -304,6 +285,39 @@ pub fn runs_tab_ui(
     dialogs_ui(ui, view);
     let resume = view.resume_request.take().map(RunsCommand::Resume);
     open.map(RunsCommand::OpenResults).or(resume)
+}
+
+/// The queue, collapsible, above the runs; a queued config for the form.
+fn queue_section_ui(
+    ui: &mut Ui,
+    view: &mut RunsView,
+    form: (&RunConfig, &str),
+) -> Option<RunsCommand> {
+    let root = view.store.root.clone();
+    let waiting = view
+        .queue
+        .queue
+        .items
+        .iter()
+        .filter(|i| i.state.is_waiting())
+        .count();
+    let queued = egui::CollapsingHeader::new(format!("Queue ({waiting} waiting)"))
+        .id_salt("queue")
+        .default_open(true)
+        .show(ui, |ui| {
+            queue_ui(ui, &mut view.queue, &root, form.0, form.1, &view.runs)
+        })
+        .body_returned
+        .flatten();
+    ui.separator();
+    match queued {
+        Some(QueueCommand::OpenInForm(config)) => Some(RunsCommand::OpenInForm(Box::new(config))),
+        Some(QueueCommand::Tick(runs)) => {
+            view.selected = runs.into_iter().collect();
+            None
+        }
+        None => None,
+    }
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -548,100 +562,4 @@ fn overlay_ui(ui: &mut Ui, view: &mut RunsView) -> Option<egui::Rect> {
     // heading, legend, axes and plot: what "save plot as PNG" writes
     let r = block.response.rect;
     Some(egui::Rect::from_min_max(egui::pos2(r.min.x, top.y), r.max))
-}
-
-/// What the user did with a confirmation dialog this frame.
-enum Answer {
-    Open,
-    Confirmed,
-    Cancelled,
-}
-
-/// A fixed window showing `body` above a `confirm` button and Cancel.
-fn confirm_window(ui: &Ui, title: &str, confirm: RichText, body: impl FnOnce(&mut Ui)) -> Answer {
-    let mut answer = Answer::Open;
-    egui::Window::new(title)
-        .collapsible(false)
-        .resizable(false)
-        .show(ui.ctx(), |ui| {
-            body(ui);
-            ui.horizontal(|ui| {
-                if ui.button(confirm).clicked() {
-                    answer = Answer::Confirmed;
-                }
-                if ui.button("Cancel").clicked() {
-                    answer = Answer::Cancelled;
-                }
-            });
-        });
-    answer
-}
-
-fn dialogs_ui(ui: &mut Ui, view: &mut RunsView) {
-    if let Some(path) = view.confirm_resume.take() {
-        let text = format!(
-            "{} has no end record: the process training it was killed, or it is \
-             still training somewhere else (a terminal, another window). Resume it \
-             only if nothing is training it now.",
-            path.display()
-        );
-        let title = "Resume an interrupted run?";
-        match confirm_window(ui, title, "Resume".into(), |ui| {
-            ui.label(text);
-        }) {
-            Answer::Open => view.confirm_resume = Some(path),
-            Answer::Confirmed => view.resume_request = Some(path),
-            Answer::Cancelled => {}
-        }
-    }
-    if let Some((path, mut name)) = view.rename.take() {
-        match confirm_window(ui, "Rename run", "Rename".into(), |ui| {
-            ui.text_edit_singleline(&mut name);
-        }) {
-            Answer::Open => view.rename = Some((path, name)),
-            Answer::Confirmed => {
-                view.message = Some(rename_run(&path, name.trim(), &mut view.selected));
-                view.last_refresh = None;
-            }
-            Answer::Cancelled => {}
-        }
-    }
-    if let Some(path) = view.delete.take() {
-        let delete = RichText::new("Delete").color(theme::ERROR);
-        match confirm_window(ui, "Delete run?", delete, |ui| {
-            ui.label(format!(
-                "Delete {} and all its checkpoints? This cannot be undone.",
-                path.display()
-            ));
-        }) {
-            Answer::Open => view.delete = Some(path),
-            Answer::Confirmed => {
-                view.message = Some(match std::fs::remove_dir_all(&path) {
-                    Ok(()) => format!("deleted {}", path.display()),
-                    Err(e) => format!("cannot delete {}: {e}", path.display()),
-                });
-                view.selected.remove(&path);
-                view.last_refresh = None;
-            }
-            Answer::Cancelled => {}
-        }
-    }
-}
-
-/// Rename the run folder `path` to `name` beside it; says what happened.
-fn rename_run(path: &Path, name: &str, selected: &mut BTreeSet<PathBuf>) -> String {
-    let target = path.with_file_name(name);
-    if name.is_empty() || name.contains('/') {
-        "a run name cannot be empty or contain '/'".into()
-    } else if target.exists() {
-        format!("{} already exists", target.display())
-    } else {
-        match std::fs::rename(path, &target) {
-            Ok(()) => {
-                selected.remove(path);
-                format!("renamed to {}", target.display())
-            }
-            Err(e) => format!("cannot rename {}: {e}", path.display()),
-        }
-    }
 }
