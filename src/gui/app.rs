@@ -502,7 +502,8 @@ impl WorkbenchApp {
             .resizable(true)
             .default_size(330.0)
             .show(ui, |ui| {
-                let busy = self.is_busy();
+                // one run at a time: the queue's runs count too
+                let busy = self.is_busy() || self.runs.queue.is_working();
                 let commands = experiment_ui(
                     ui,
                     ExperimentPanel {

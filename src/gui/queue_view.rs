@@ -135,14 +135,15 @@ impl QueueView {
 }
 
 /// The queue section; `form` and `data` are the experiment panel's config
-/// and dataset folder (for *Add sweep*), `busy` says the app trains a run.
+/// and dataset folder (for *Add sweep*), `busy` says the window trains a
+/// run of its own (runs go one at a time).
 pub fn queue_ui(
     ui: &mut Ui,
     view: &mut QueueView,
     runs: &Path,
-    form: &RunConfig,
-    data: &str,
+    (form, data): (&RunConfig, &str),
     rows: &[RunRow],
+    busy: bool,
 ) -> Option<QueueCommand> {
     view.poll(ui.ctx(), runs);
     let mut command = None;
@@ -164,8 +165,13 @@ pub fn queue_ui(
                 view.worker_control.stop();
             }
         } else if ui
-            .add_enabled(waiting > 0, egui::Button::new("Run queue"))
+            .add_enabled(waiting > 0 && !busy, egui::Button::new("Run queue"))
             .on_hover_text("Train the waiting runs here, one at a time")
+            .on_disabled_hover_text(if busy {
+                "a run is training in this window; the queue waits for it"
+            } else {
+                "no run is waiting"
+            })
             .clicked()
         {
             view.start_worker(ui.ctx(), runs);

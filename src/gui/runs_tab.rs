@@ -305,7 +305,7 @@ fn queue_section_ui(
         .id_salt("queue")
         .default_open(true)
         .show(ui, |ui| {
-            queue_ui(ui, &mut view.queue, &root, form.0, form.1, &view.runs)
+            queue_ui(ui, &mut view.queue, &root, form, &view.runs, view.busy)
         })
         .body_returned
         .flatten();
