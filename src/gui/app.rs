@@ -8,22 +8,21 @@ use std::time::Duration;
 use egui::{RichText, Ui};
 
 use super::dataset_tab::{dataset_tab_ui, DatasetView};
-use super::experiment_panel::{experiment_ui, list_presets, ExperimentPanel, PanelCommand};
+use super::experiment_panel::{experiment_ui, list_presets, ExperimentPanel};
 use super::export::{save_screenshot, ExportRequest};
 use super::jobs::{take_finished, Job};
-use super::live_run::LiveRun;
 use super::lr_finder::{lr_finder_window, LrFinderAction, LrFinderView};
 use super::results_tab::{results_tab_ui, ResultsView};
-use super::resume::{resume_bar_ui, spawn_resume, Resumed};
+use super::resume::{resume_bar_ui, Resumed};
 use super::runs_tab::{runs_tab_ui, RunsCommand, RunsView};
-use super::state::{demo_dataset_dir, user_preset_dir, AppState, Tab};
+use super::state::{AppState, Tab};
 use super::status::{Status, StatusTopic};
 use super::thumbnails::ThumbnailCache;
 use super::train_session::TrainSession;
 use super::training_tab::training_tab_ui;
-use crate::data::demo::{generate_demo_dataset, DemoConfig};
-use crate::engine::{start_training, TrainRequest};
-use crate::run::{RunConfig, TrainEvent};
+use crate::run::TrainEvent;
+
+mod actions;
 
 /// The window's state. Its fields are the app's own; tests and the
 /// screenshot examples reach the views through the accessors below.
@@ -178,163 +177,6 @@ impl WorkbenchApp {
         if self.status.as_ref().is_some_and(|s| s.topic == topic) {
             self.status = None;
         }
-    }
-
-    pub fn open_dataset(&mut self, ctx: &egui::Context) {
-        self.clear_status(StatusTopic::Dataset);
-        let path = self.state.dataset_path.clone();
-        self.dataset
-            .open(ctx, &path, self.state.config.data.split.clone());
-        self.state.tab = Tab::Dataset;
-    }
-
-    /// The learning-rate finder on the form's config and dataset folder;
-    /// with a sweep already running, its window comes back.
-    pub fn find_lr(&mut self, ctx: &egui::Context) {
-        let path = self.state.dataset_path.trim().to_string();
-        if path.is_empty() {
-            self.set_status(
-                StatusTopic::Dataset,
-                "the learning-rate finder needs a dataset: choose a folder (or use the demo dataset)",
-            );
-            return;
-        }
-        if self.lr_finder.is_running() {
-            self.lr_finder.open = true;
-            return;
-        }
-        self.lr_finder
-            .start(ctx, self.state.config.clone(), PathBuf::from(path));
-    }
-
-    /// The last sweep's window (the scratch file the form remembers).
-    pub fn show_last_lr_sweep(&mut self, ctx: &egui::Context) {
-        if let Some(path) = self.state.lr_find_scratch.clone() {
-            self.lr_finder.open_saved(ctx, path);
-        }
-    }
-
-    /// The learning-rate finder's window state (tests read it).
-    pub fn lr_finder(&self) -> &LrFinderView {
-        &self.lr_finder
-    }
-
-    /// The native folder dialog, on its own thread (never on the UI thread).
-    pub fn pick_folder(&mut self, ctx: &egui::Context) {
-        self.folder_pick = Some(Job::spawn(ctx, || {
-            rfd::FileDialog::new()
-                .set_title("Folder of faces")
-                .pick_folder()
-        }));
-    }
-
-    pub fn use_demo_dataset(&mut self, ctx: &egui::Context) {
-        let dir = demo_dataset_dir();
-        if dir.join("person_08").is_dir() {
-            self.state.dataset_path = dir.display().to_string();
-            self.open_dataset(ctx);
-            return;
-        }
-        self.set_status(StatusTopic::Dataset, "writing the demo dataset…");
-        self.demo_job = Some(Job::spawn(ctx, move || {
-            generate_demo_dataset(&dir, &DemoConfig::default()).map_err(|e| format!("{e:#}"))
-        }));
-    }
-
-    pub fn load_preset(&mut self, path: &std::path::Path) {
-        match RunConfig::load(path) {
-            Ok(c) => {
-                self.state.preset_config = Some(c.clone());
-                self.state.config = c;
-                self.state.preset = Some(path.to_path_buf());
-                self.set_status(
-                    StatusTopic::Preset,
-                    format!("loaded preset {}", path.display()),
-                );
-            }
-            Err(e) => self.set_status(StatusTopic::Preset, format!("{e:#}")),
-        }
-    }
-
-    pub fn save_preset(&mut self) {
-        let name = crate::files::file_name_from(&self.save_as_name);
-        let path = user_preset_dir().join(format!("{name}.json"));
-        let result = serde_json::to_vec_pretty(&self.state.config)
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::files::atomic_write(&path, &b).map_err(|e| e.to_string()));
-        let text = match result {
-            Ok(()) => {
-                self.presets = list_presets();
-                self.state.preset = Some(path.clone());
-                self.state.preset_config = Some(self.state.config.clone());
-                format!("saved {}", path.display())
-            }
-            Err(e) => format!("cannot save {}: {e}", path.display()),
-        };
-        self.set_status(StatusTopic::Preset, text);
-    }
-
-    /// Continue a stopped or failed run from its last checkpoint, in its own
-    /// folder (as `facebench train --resume RUN`).
-    pub fn resume_run(&mut self, ctx: &egui::Context, run: PathBuf) {
-        if self.is_busy() {
-            self.set_status(
-                StatusTopic::Run,
-                "a run is in progress: stop it before resuming another",
-            );
-            return;
-        }
-        self.set_status(StatusTopic::Run, format!("resuming {}…", run.display()));
-        self.resume_job = Some(spawn_resume(ctx, run));
-        self.state.tab = Tab::Training;
-    }
-
-    /// Do what the experiment panel asked for.
-    fn run_command(&mut self, ctx: &egui::Context, command: PanelCommand) {
-        match command {
-            PanelCommand::OpenDataset => self.open_dataset(ctx),
-            PanelCommand::PickFolder => self.pick_folder(ctx),
-            PanelCommand::UseDemoDataset => self.use_demo_dataset(ctx),
-            PanelCommand::LoadPreset(path) => self.load_preset(&path),
-            PanelCommand::SavePreset => self.save_preset(),
-            PanelCommand::StartTraining => self.start_training(ctx),
-            PanelCommand::FindLr => self.find_lr(ctx),
-            PanelCommand::AddToQueue => {
-                let runs = self.state.runs_dir.clone();
-                let data = self.state.dataset_path.trim();
-                let data = std::fs::canonicalize(data).unwrap_or_else(|_| PathBuf::from(data));
-                self.runs
-                    .queue
-                    .add(ctx, &runs, self.state.config.clone(), data);
-                self.set_status(
-                    StatusTopic::File,
-                    format!("queued in {}", runs.join("queue.json").display()),
-                );
-            }
-            PanelCommand::ShowLastLrSweep => self.show_last_lr_sweep(ctx),
-            PanelCommand::ClearStatus(topic) => self.clear_status(topic),
-        }
-    }
-
-    /// A run is training in this window, or about to.
-    pub fn is_busy(&self) -> bool {
-        self.resume_job.is_some() || self.session.as_ref().is_some_and(|s| s.live.is_running())
-    }
-
-    pub fn start_training(&mut self, _ctx: &egui::Context) {
-        self.clear_status(StatusTopic::Run);
-        let handle = start_training(TrainRequest {
-            config: self.state.config.clone(),
-            data_root: PathBuf::from(self.state.dataset_path.trim()),
-            runs_root: self.state.runs_dir.clone(),
-            resume: None,
-        });
-        self.session = Some(TrainSession {
-            handle,
-            live: LiveRun::default(),
-            run_dir: None,
-        });
-        self.state.tab = Tab::Training;
     }
 
     /// What happens between frames: take in what background work has
