@@ -326,6 +326,21 @@ fn pct(v: Option<f64>) -> String {
 
 fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
     let runs = view.runs.clone();
+    // the sweep and grid point of each run the queue trained
+    let sweep_of = |run: &Path| -> String {
+        let item = view
+            .queue
+            .queue
+            .items
+            .iter()
+            .find(|i| i.state.run() == Some(run));
+        item.and_then(|i| i.sweep.as_ref())
+            .map_or(String::new(), |t| {
+                let seed = t.seed.map_or(String::new(), |s| format!(", seed {s}"));
+                format!("{}: {}{seed}", t.sweep, t.point)
+            })
+    };
+    let sweeps: Vec<String> = runs.iter().map(|r| sweep_of(&r.path)).collect();
     // one line per run: cells grow sideways (the table scrolls) instead of
     // wrapping into the next row
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
@@ -336,11 +351,12 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
         .max_scroll_height(300.0)
         .column(Column::exact(24.0))
         .column(Column::auto().at_least(200.0))
-        .columns(Column::auto().at_least(70.0), 11)
+        .columns(Column::auto().at_least(70.0), 12)
         .header(20.0, |mut h| {
             for name in [
                 "",
                 "run",
+                "sweep",
                 "dataset",
                 "architecture",
                 "params",
@@ -377,6 +393,10 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     }
                 });
                 row.col(|ui| run_name_cell_ui(ui, r, view));
+                let sweep = &sweeps[row.index()];
+                row.col(|ui| {
+                    ui.label(RichText::new(sweep).weak());
+                });
                 row.col(|ui| {
                     ui.label(r.dataset_label()).on_hover_text(format!(
                         "dataset {}\nfingerprint of its train files: {}",
