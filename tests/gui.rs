@@ -1482,6 +1482,15 @@ fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
             .get(0)
             .is_some_and(|i| i.state == ItemState::Cancelled)
     });
+    // the last one belongs to a sweep: the comparison table names its point
+    file.update(|q| {
+        q.get_mut(1).unwrap().sweep = Some(facebench::run::SweepTag {
+            sweep: "s".into(),
+            point: "optimizer.lr=1e-3".into(),
+            seed: Some(7),
+        })
+    })
+    .unwrap();
     h.run_steps(2);
     h.get_by_label("Run queue").click();
     step_until(&mut h, "trained", |a| {
@@ -1495,6 +1504,9 @@ fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
                 .count()
                 == 2
     });
+    step_until(&mut h, "the runs listed", |a| a.runs().runs.len() == 2);
+    h.run_steps(3);
+    h.get_by_label("s: optimizer.lr=1e-3, seed 7");
     let queue = file.read().unwrap();
     assert_eq!(queue.get(0).unwrap().state, ItemState::Cancelled);
     for id in [1, 2] {
