@@ -324,9 +324,9 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), |a| format!("{:.2}%", a * 100.0))
 }
 
-fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
-    let runs = view.runs.clone();
-    // the sweep and grid point of each run the queue trained
+/// The sweep, grid point and seed of each listed run the queue trained
+/// (empty for the others).
+fn sweep_labels(view: &RunsView) -> Vec<String> {
     let sweep_of = |run: &Path| -> String {
         let item = view
             .queue
@@ -340,7 +340,12 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                 format!("{}: {}{seed}", t.sweep, t.point)
             })
     };
-    let sweeps: Vec<String> = runs.iter().map(|r| sweep_of(&r.path)).collect();
+    view.runs.iter().map(|r| sweep_of(&r.path)).collect()
+}
+
+fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
+    let runs = view.runs.clone();
+    let sweeps = sweep_labels(view);
     // one line per run: cells grow sideways (the table scrolls) instead of
     // wrapping into the next row
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
@@ -438,23 +443,26 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                             .map_or("–".into(), |f| format!("{f:.0} img/s")),
                     );
                 });
-                row.col(|ui| {
-                    if ui.small_button("results").clicked() {
-                        *open = Some(r.path.clone());
-                    }
-                    if ui.small_button("rename").clicked() {
-                        view.rename = Some((r.path.clone(), r.name.clone()));
-                    }
-                    if ui.small_button("delete").clicked() {
-                        view.delete = Some(r.path.clone());
-                    }
-                });
+                row.col(|ui| run_actions_ui(ui, r, view, open));
             });
         });
 }
 
 /// The run column: a status dot, the name, who trains it, and the resume
 /// button of a stopped or failed run.
+/// A run's buttons: open its results, rename, delete (both ask first).
+fn run_actions_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView, open: &mut Option<PathBuf>) {
+    if ui.small_button("results").clicked() {
+        *open = Some(r.path.clone());
+    }
+    if ui.small_button("rename").clicked() {
+        view.rename = Some((r.path.clone(), r.name.clone()));
+    }
+    if ui.small_button("delete").clicked() {
+        view.delete = Some(r.path.clone());
+    }
+}
+
 fn run_name_cell_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView) {
     let status_color = match r.status {
         RunStatus::Completed | RunStatus::EarlyStopped => theme::SUCCESS,
