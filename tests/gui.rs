@@ -1524,3 +1524,40 @@ fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
             .is_some());
     }
 }
+
+/// A queued run left "running" by a process that is gone is named in the
+/// Runs tab, with what resumes it; while a process holds the queue's
+/// worker lock, the same item is not called interrupted.
+#[test]
+fn an_interrupted_queue_run_is_named_in_the_runs_tab() {
+    use facebench::store::{ItemState, QueueFile};
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let file = QueueFile::of(&runs);
+    file.update(|q| {
+        let id = q.push(tiny_config(1), tmp.path().join("data"), None);
+        q.get_mut(id).unwrap().state = ItemState::Running {
+            pid: u32::MAX,
+            run: None,
+        };
+    })
+    .unwrap();
+    let held = file.try_worker_lock().unwrap().expect("free");
+    let mut app = WorkbenchApp::new(state(tmp.path(), runs.clone(), tiny_config(1)));
+    app.app_state_mut().tab = Tab::Runs;
+    let mut h = harness(app, [1400.0, 900.0]);
+    step_until(&mut h, "the queue read", |a| {
+        a.runs().queue.queue.items.len() == 1
+    });
+    h.run_steps(3);
+    assert!(h
+        .query_by_label_contains("stopped when their process ended")
+        .is_none());
+    drop(held);
+    step_until(&mut h, "the lock seen free", |a| {
+        !a.runs().queue.worker_alive
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("stopped when their process ended");
+}

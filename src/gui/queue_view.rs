@@ -48,9 +48,12 @@ impl Default for SweepForm {
 
 #[derive(Default)]
 pub struct QueueView {
-    read: Option<Job<Result<RunQueue, String>>>,
+    read: Option<Job<Result<(RunQueue, bool), String>>>,
     last_read: Option<Instant>,
     pub queue: RunQueue,
+    /// Some process trains the queue (this window or another); when none
+    /// does, a running item was interrupted.
+    pub worker_alive: bool,
     pub error: Option<String>,
     write: Option<Job<Result<(), String>>>,
     worker: Option<Job<Result<usize, String>>>,
@@ -63,8 +66,9 @@ impl QueueView {
     pub fn poll(&mut self, ctx: &egui::Context, runs: &Path) {
         if let Some(r) = take_finished(&mut self.read) {
             match r {
-                Ok(q) => {
+                Ok((q, alive)) => {
                     self.queue = q;
+                    self.worker_alive = alive;
                     self.error = None;
                 }
                 Err(e) => self.error = Some(e),
@@ -84,7 +88,15 @@ impl QueueView {
             self.last_read = Some(Instant::now());
             let file = QueueFile::of(runs);
             self.read = Some(Job::spawn(ctx, move || {
-                file.read().map_err(|e| format!("{e:#}"))
+                let queue = file.read().map_err(|e| format!("{e:#}"))?;
+                // the worker lock is free (and let go at once) when no
+                // process trains the queue
+                // (no queue file: nothing to train, and no folder is made)
+                if !file.path.exists() {
+                    return Ok((queue, false));
+                }
+                let free = file.try_worker_lock().map_err(|e| format!("{e:#}"))?;
+                Ok((queue, free.is_none()))
             }));
         }
         if self.worker.is_some()
@@ -181,6 +193,20 @@ pub fn queue_ui(
     });
     if let Some(e) = &view.error {
         ui.colored_label(theme::ERROR, e);
+    }
+    let interrupted = view
+        .queue
+        .items
+        .iter()
+        .filter(|i| matches!(i.state, ItemState::Running { .. }))
+        .count();
+    if interrupted > 0 && !view.worker_alive && !view.is_working() {
+        ui.colored_label(
+            theme::WARNING,
+            format!(
+                "{interrupted} queued run(s) stopped when their process ended; Run queue resumes them from their last checkpoint"
+            ),
+        );
     }
     items_ui(ui, view, runs, &mut command);
     egui::CollapsingHeader::new("New sweep")
