@@ -21,7 +21,7 @@ use crate::files::write_file;
 use crate::model::{Architecture, HeadConfig, ModelConfig, Network, HEAD_BN_EPSILON};
 use crate::run::DeviceChoice;
 use crate::store::{checkpoint_stamp, RunDir, RunRecord};
-use crate::weights::{write_pth, NamedTensor, TorchLayout};
+use crate::weights::{read_safetensors, write_pth, NamedTensor, TorchLayout};
 
 /// The file formats `export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ pub fn export_run(request: &ExportRequest) -> anyhow::Result<ExportReport> {
             checkpoint: &checkpoint,
             record: &record,
         })?;
-    let values = tensors.iter().map(|t| t.2.len()).sum();
+    let values = tensors.iter().map(|(_, t)| t.data.len()).sum();
     if let Some(dir) = request.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -231,7 +231,8 @@ pub fn torch_tensors<B: burn::prelude::Backend>(
     let bytes = store
         .get_bytes()
         .map_err(|e| anyhow::anyhow!("burn-store could not write safetensors: {e}"))?;
-    let tensors = read_safetensors(&bytes)?;
+    // (read back from our own bytes: no size limit to apply)
+    let tensors = read_safetensors(&bytes, u64::MAX)?;
     expected.sort();
     let written: Vec<&String> = tensors.iter().map(|t| &t.0).collect();
     anyhow::ensure!(
@@ -239,27 +240,6 @@ pub fn torch_tensors<B: burn::prelude::Backend>(
         "the weights written do not carry exactly the expected keys"
     );
     Ok((bytes, tensors))
-}
-
-/// Every tensor of a safetensors file, as f32, sorted by key.
-fn read_safetensors(bytes: &[u8]) -> anyhow::Result<Vec<NamedTensor>> {
-    let file = safetensors::SafeTensors::deserialize(bytes).context("safetensors")?;
-    let mut out = Vec::new();
-    for (name, view) in file.tensors() {
-        anyhow::ensure!(
-            view.dtype() == safetensors::Dtype::F32,
-            "{name} is {:?}, not f32",
-            view.dtype()
-        );
-        let values = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        out.push((name, view.shape().to_vec(), values));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
 }
 
 /// Loading the checkpoint and naming its tensors, as work for

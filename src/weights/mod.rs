@@ -16,7 +16,8 @@ use burn::prelude::*;
 pub use import::{import_into, ImportReport};
 pub use pth_write::{write_pth, NamedTensor};
 pub use source::{
-    max_weights_bytes, H5Layer, RawTensor, WeightFile, WeightFormat, DEFAULT_MAX_WEIGHTS_BYTES,
+    max_weights_bytes, read_safetensors, H5Layer, RawTensor, WeightFile, WeightFormat,
+    DEFAULT_MAX_WEIGHTS_BYTES,
 };
 pub use torch_layout::TorchLayout;
 

@@ -12,8 +12,10 @@ use anyhow::Context;
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
-/// One tensor: its key, shape (row-major) and values.
-pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+use super::RawTensor;
+
+/// One tensor: its key, and its shape (row-major) and values.
+pub type NamedTensor = (String, RawTensor);
 
 /// Pickle opcodes used (protocol 2).
 mod op {
@@ -103,7 +105,17 @@ fn state_dict_pickle(tensors: &[NamedTensor]) -> anyhow::Result<Vec<u8>> {
     let mut p = Pickle(vec![op::PROTO, 2]);
     p.ordered_dict();
     p.0.push(op::MARK);
-    for (i, (key, shape, values)) in tensors.iter().enumerate() {
+    for (
+        i,
+        (
+            key,
+            RawTensor {
+                shape,
+                data: values,
+            },
+        ),
+    ) in tensors.iter().enumerate()
+    {
         anyhow::ensure!(
             shape.iter().product::<usize>() == values.len(),
             "{key}: shape {shape:?} does not hold {} values",
@@ -137,7 +149,7 @@ pub fn write_pth(path: &Path, tensors: &[NamedTensor]) -> anyhow::Result<()> {
     };
     record(format!("{stem}/data.pkl"), &state_dict_pickle(tensors)?, 1)?;
     record(format!("{stem}/byteorder"), b"little", 1)?;
-    for (i, (_, _, values)) in tensors.iter().enumerate() {
+    for (i, (_, RawTensor { data: values, .. })) in tensors.iter().enumerate() {
         let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         record(format!("{stem}/data/{i}"), &data, 64)?;
     }

@@ -453,9 +453,10 @@ fn read_pytorch(path: &Path, bytes: Vec<u8>, max: u64) -> anyhow::Result<Vec<(St
     Ok(out)
 }
 
-/// The safetensors crate checks the header's length and every tensor's
+/// Every floating-point tensor of a safetensors file as f32, sorted by
+/// key. The safetensors crate checks the header's length and every tensor's
 /// offsets against the buffer; the f32 copies are bounded by `max` too.
-fn read_safetensors(bytes: &[u8], max: u64) -> anyhow::Result<Vec<(String, RawTensor)>> {
+pub fn read_safetensors(bytes: &[u8], max: u64) -> anyhow::Result<Vec<(String, RawTensor)>> {
     use safetensors::Dtype;
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| anyhow::anyhow!("{e}; {DAMAGED}"))?;
