@@ -4,7 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::config_args::ConfigArgs;
 use super::progress::stop_on_interrupt;
-use crate::engine::{find_lr, LrFindEnd, LrFindRequest, LrPoint, TrainControl};
+use crate::engine::{find_lr, LrFindRequest, LrPoint, TrainControl};
 use crate::run::DeviceChoice;
 
 /// The options of `facebench lr-find`.
@@ -52,11 +52,7 @@ pub fn lr_find_command(args: LrFindArgs) -> anyhow::Result<()> {
     let result = find_lr(&request, &control, &mut on_point)?;
     bar.finish_and_clear();
     let scratch = result.save_scratch()?;
-    let end = match result.end {
-        LrFindEnd::Completed => "ran all its steps",
-        LrFindEnd::Diverged => "stopped: the loss passed 4x its minimum",
-        LrFindEnd::Stopped => "stopped by the user",
-    };
+    let end = result.end.describe();
     println!(
         "{} steps from {:.1e} to {:.1e} ({end})",
         result.points.len(),

@@ -78,6 +78,17 @@ pub enum LrFindEnd {
     Stopped,
 }
 
+impl LrFindEnd {
+    /// How the sweep ended, in words (the CLI and the window say the same).
+    pub fn describe(self) -> &'static str {
+        match self {
+            LrFindEnd::Completed => "ran all its steps",
+            LrFindEnd::Diverged => "stopped when the loss passed 4x its minimum",
+            LrFindEnd::Stopped => "stopped by the user",
+        }
+    }
+}
+
 /// The sweep and its suggestions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LrFindResult {

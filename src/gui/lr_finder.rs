@@ -11,7 +11,7 @@ use egui_plot::{HoverPosition, Line, Plot, PlotPoints, VLine};
 
 use super::jobs::{take_finished, Job};
 use super::theme;
-use crate::engine::{find_lr, LrFindEnd, LrFindRequest, LrFindResult, LrPoint, TrainControl};
+use crate::engine::{find_lr, LrFindRequest, LrFindResult, LrPoint, TrainControl};
 use crate::run::RunConfig;
 
 /// A finished sweep and the scratch file it was saved to.
@@ -129,11 +129,7 @@ pub fn lr_finder_window(ctx: &egui::Context, view: &mut LrFinderView) -> Option<
                         view.stop();
                     }
                 } else if let Some(r) = &view.result {
-                    let end = match r.end {
-                        LrFindEnd::Completed => "ran all its steps",
-                        LrFindEnd::Diverged => "stopped when the loss passed 4x its minimum",
-                        LrFindEnd::Stopped => "stopped",
-                    };
+                    let end = r.end.describe();
                     ui.label(format!("{}: {} steps, {end}", r.label, r.points.len()));
                 }
             });
