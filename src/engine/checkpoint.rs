@@ -201,7 +201,6 @@ pub fn load_state(dir: &Path) -> anyhow::Result<TrainerState> {
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is damaged: {e}", path.display()))
 }
 
-/// Load the weights of a checkpoint into `model` (any backend).
 /// The network `config` describes, for `classes` classes, with the weights
 /// of `checkpoint`.
 pub fn load_network<B: Backend>(
@@ -224,6 +223,7 @@ pub fn load_run_model<B: Backend>(
     load_network(&record.config.model, classes, checkpoint, device)
 }
 
+/// Load the weights of a checkpoint into `model` (any backend).
 pub fn load_model<B: Backend>(
     dir: &Path,
     model: Network<B>,
