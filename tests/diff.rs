@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use facebench::engine::{train_blocking, TrainRequest};
 use facebench::eval::Flip;
@@ -24,16 +23,6 @@ fn train(data: &Path, runs: &Path, lr: f64) -> PathBuf {
         |_| {},
     )
     .unwrap()
-}
-
-fn facebench(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_facebench"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 #[test]
@@ -57,13 +46,16 @@ fn two_runs_on_the_same_faces_are_compared_and_others_refused() {
     );
 
     let csv = tmp.path().join("faces.csv");
-    let (ok, text) = facebench(&[
-        "diff",
-        &a.to_string_lossy(),
-        &b.to_string_lossy(),
-        "--csv",
-        &csv.to_string_lossy(),
-    ]);
+    let (ok, text) = common::facebench(
+        &[
+            "diff",
+            &a.to_string_lossy(),
+            &b.to_string_lossy(),
+            "--csv",
+            &csv.to_string_lossy(),
+        ],
+        tmp.path(),
+    );
     assert!(ok, "{text}");
     assert!(text.contains("optimizer.lr: 0.003 -> 0.01"), "{text}");
     assert!(
@@ -87,7 +79,10 @@ fn two_runs_on_the_same_faces_are_compared_and_others_refused() {
     // a run on other faces (another demo set, same class names)
     let other = common::demo_dataset(&tmp.path().join("elsewhere"), 4, 20, 48);
     let c = train(&other, &runs, 3e-3);
-    let (ok, text) = facebench(&["diff", &a.to_string_lossy(), &c.to_string_lossy()]);
+    let (ok, text) = common::facebench(
+        &["diff", &a.to_string_lossy(), &c.to_string_lossy()],
+        tmp.path(),
+    );
     assert!(!ok);
     assert!(text.contains("evaluated on different faces"), "{text}");
     assert!(text.contains("0 in common"), "{text}");

@@ -5,23 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use facebench::engine::{run_queue, QueueEvent, TrainControl};
 use facebench::run::{FinishStatus, TrainEvent};
 use facebench::store::{ItemState, QueueFile, RunDir, RunStore};
-
-fn facebench(args: &[&str], dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_facebench"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
 
 #[test]
 fn a_cli_sweep_trains_one_run_per_point_and_seed() {
@@ -44,7 +30,7 @@ fn a_cli_sweep_trains_one_run_per_point_and_seed() {
         .map(String::from),
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, text) = facebench(&args, tmp.path());
+    let (ok, text) = common::facebench(&args, tmp.path());
     assert!(ok, "{text}");
     assert!(text.contains("4 runs queued"), "{text}");
     assert!(text.contains("4 queued runs ended (0 failed)"), "{text}");
@@ -75,9 +61,9 @@ fn a_cli_sweep_trains_one_run_per_point_and_seed() {
         ]
     );
     // the listing shows them, and a finished run cannot be cancelled
-    let (ok, text) = facebench(&["queue", "--runs", "runs"], tmp.path());
+    let (ok, text) = common::facebench(&["queue", "--runs", "runs"], tmp.path());
     assert!(ok && text.matches(" done ").count() == 4, "{text}");
-    let (ok, text) = facebench(&["queue", "cancel", "0", "--runs", "runs"], tmp.path());
+    let (ok, text) = common::facebench(&["queue", "cancel", "0", "--runs", "runs"], tmp.path());
     assert!(!ok && text.contains("not a waiting run"), "{text}");
 }
 

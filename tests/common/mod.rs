@@ -80,6 +80,19 @@ pub fn tiny_config(epochs: usize) -> RunConfig {
     c
 }
 
+/// Run the facebench binary in `cwd`: whether it succeeded, and its stdout
+/// then stderr.
+pub fn facebench(args: &[&str], cwd: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facebench"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the facebench binary runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
 /// A demo dataset (4 people x 20 faces at 48 px) in `dir` and a tiny ResNet
 /// trained on it for `epochs` (and evaluated): the run folder.
 pub fn train_tiny(dir: &Path, epochs: usize) -> PathBuf {
