@@ -1561,3 +1561,42 @@ fn an_interrupted_queue_run_is_named_in_the_runs_tab() {
     h.run_steps(3);
     h.get_by_label_contains("stopped when their process ended");
 }
+
+/// A queued run left running when the last window closed resumes by itself
+/// when the window opens again (with a notice), and trains to its end.
+#[test]
+fn the_window_resumes_an_interrupted_queue_on_opening() {
+    use facebench::store::{ItemState, QueueFile};
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 8, 48);
+    let runs = tmp.path().join("runs");
+    let file = QueueFile::of(&runs);
+    file.update(|q| {
+        let id = q.push(tiny_config(1), data.clone(), None);
+        q.get_mut(id).unwrap().state = ItemState::Running {
+            pid: u32::MAX,
+            run: None,
+        };
+    })
+    .unwrap();
+    let mut app = WorkbenchApp::new(state(&data, runs.clone(), tiny_config(1)));
+    app.app_state_mut().tab = Tab::Runs;
+    let mut h = harness(app, [1400.0, 1000.0]);
+    // the frame that starts the worker draws the notice (polling comes first)
+    step_until(&mut h, "the queue resumed", |a| a.runs().queue.is_working());
+    h.get_by_label_contains("resumed 1 queued run(s)");
+    step_until(&mut h, "trained", |a| {
+        !a.runs().queue.is_working()
+            && file
+                .read()
+                .unwrap()
+                .get(0)
+                .is_some_and(|i| matches!(i.state, ItemState::Done { .. }))
+    });
+    let run = file.read().unwrap().get(0).unwrap().state.run().unwrap().to_path_buf();
+    assert!(facebench::store::RunDir::new(&run)
+        .read_eval()
+        .unwrap()
+        .is_some());
+}

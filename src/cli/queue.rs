@@ -87,21 +87,12 @@ pub fn queue_command(runs: PathBuf, action: Option<QueueAction>) -> anyhow::Resu
                 println!("the queue of {} is empty", runs.display());
             }
             for item in &queue.items {
-                let point = item
-                    .sweep
-                    .as_ref()
-                    .map_or(String::new(), |t| format!("  [{}: {}]", t.sweep, t.point));
-                let detail = match &item.state {
-                    ItemState::Failed { reason, .. } => format!(": {reason}"),
-                    state => state
-                        .run()
-                        .map_or(String::new(), |r| format!(": {}", r.display())),
-                };
                 println!(
-                    "{:>4}  {:<9} {}{point}{detail}",
+                    "{:>4}  {:<9} {}  {}",
                     item.id,
                     item.state.name(),
-                    item.label()
+                    item.label(),
+                    item.detail()
                 );
             }
             Ok(())

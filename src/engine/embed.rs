@@ -11,7 +11,7 @@ use burn::tensor::backend::AutodiffBackend;
 use super::checkpoint::load_network;
 use super::device::OnBackend;
 use super::explain::explained_checkpoint;
-use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
+use super::prepare::{prepare_data, recorded_pipeline, Decode, EVAL_PREFETCH};
 use crate::data::Split;
 use crate::eval::{project, top_class, Projection};
 use crate::loader::BatchPlan;
@@ -33,8 +33,11 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
     let run = RunDir::new(&request.run);
     let record = run.read_record()?;
     let checkpoint = explained_checkpoint(&run)?;
-    let only_eval = request.split == Split::Test;
-    let data = prepare_data(&record.data_root, &record.config, only_eval)?;
+    let decode = match request.split {
+        Split::Test => Decode::Evaluation,
+        Split::Val | Split::Train => Decode::All,
+    };
+    let data = prepare_data(&record.data_root, &record.config, decode)?;
     anyhow::ensure!(
         data.dataset.classes == record.dataset.classes,
         "the classes in {} differ from those the run was trained on",

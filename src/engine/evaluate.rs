@@ -9,7 +9,7 @@ use burn::tensor::activation::softmax;
 
 use super::checkpoint::{find_checkpoint, load_network};
 use super::device::OnBackend;
-use super::prepare::{prepare_data, recorded_pipeline, EVAL_PREFETCH};
+use super::prepare::{prepare_data, recorded_pipeline, Decode, EVAL_PREFETCH};
 use crate::eval::{classification_report, top_class, EvalReport};
 use crate::loader::BatchPlan;
 use crate::model::Network;
@@ -83,7 +83,7 @@ pub fn evaluate_run(
 ) -> anyhow::Result<EvalReport> {
     let record = run.read_record()?;
     let root = data_root.unwrap_or(&record.data_root);
-    let data = prepare_data(root, &record.config, true)?;
+    let data = prepare_data(root, &record.config, Decode::Evaluation)?;
     if data.dataset.classes != record.dataset.classes {
         anyhow::bail!(
             "the classes in {} differ from those the run was trained on ({} vs {}); evaluate on the same dataset",

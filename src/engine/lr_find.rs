@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
-use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +15,8 @@ use super::control::TrainControl;
 use super::device::OnBackend;
 use super::optimizer::AnyOptimizer;
 use super::phases;
-use super::prepare::{prepare_data, PreparedData};
+use super::prepare::{prepare_data, Decode, PreparedData};
+use super::step::optimisation_step;
 use crate::model::Network;
 use crate::run::RunConfig;
 
@@ -116,7 +115,7 @@ pub fn find_lr(
         request.start_lr,
         request.end_lr
     );
-    let data = prepare_data(&request.data_root, &request.config, false)?;
+    let data = prepare_data(&request.data_root, &request.config, Decode::Training)?;
     let device = request
         .config
         .device
@@ -235,19 +234,16 @@ impl OnBackend for SweepJob<'_> {
                 }
                 let i = points.len();
                 let lr = request.lr_at(i);
-                let (n, s) = (batch.len(), batch.input_size);
-                let images =
-                    Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
-                let targets =
-                    Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), &device);
-                let logits = model.forward(images);
-                let mut loss = loss_fn.forward(logits, targets);
-                if let Some(penalty) = model.penalty() {
-                    loss = loss + penalty;
-                }
-                let value: f64 = loss.clone().into_scalar().elem();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optimizer.step(lr, model, grads);
+                let stats;
+                (model, stats) = optimisation_step(
+                    model,
+                    &mut optimizer,
+                    &loss_fn,
+                    batch,
+                    lr,
+                    &device,
+                );
+                let (value, _) = stats.read()?;
                 average = SMOOTHING * average + (1.0 - SMOOTHING) * value;
                 let smoothed = average / (1.0 - SMOOTHING.powi(i as i32 + 1));
                 let point = LrPoint {

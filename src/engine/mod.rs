@@ -19,6 +19,7 @@ mod queue_worker;
 mod recorder_error;
 mod reporter;
 mod schedule;
+mod step;
 mod trainer;
 mod training_loop;
 
@@ -40,7 +41,7 @@ pub use export::{
 pub use lr_find::{find_lr, suggestions, LrFindEnd, LrFindRequest, LrFindResult, LrPoint};
 pub use optimizer::AnyOptimizer;
 pub use predict::{predict_run, FacePrediction, PredictRequest};
-pub use prepare::{prepare_data, PreparedData};
+pub use prepare::{prepare_data, Decode, PreparedData};
 pub use queue_worker::{run_queue, QueueEvent};
 pub use schedule::{EarlyStopping, LrSchedule};
 pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};

@@ -32,12 +32,22 @@ pub struct PreparedData {
     pub eval_split: Split,
 }
 
-/// Open and decode the dataset for `config`. With `only_eval`, only the split
-/// used for evaluation is decoded.
+/// Which splits [`prepare_data`] decodes into memory; the others stay empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// Train, val and the evaluation split: training a run.
+    All,
+    /// Only the split used for evaluation: scoring a finished model.
+    Evaluation,
+    /// Only the train split: the learning-rate finder.
+    Training,
+}
+
+/// Open and decode the splits of the dataset that `decode` names, for `config`.
 pub fn prepare_data(
     root: &Path,
     config: &RunConfig,
-    only_eval: bool,
+    decode: Decode,
 ) -> anyhow::Result<PreparedData> {
     let mut dataset = Dataset::open(root, &config.data.split)?;
     let fingerprint = relocatable_fingerprint(root, &dataset.train);
@@ -47,54 +57,46 @@ pub fn prepare_data(
     let (mean, std) = config.data.normalization.mean_std(stats.as_ref());
     let working = config.data.input_size as u32;
     let eval_split = dataset.eval_split();
-    let decode = |split: Split| ImageBank::decode(dataset.split(split), working);
-    let (train, val) = if only_eval {
-        (
-            (ImageBank::default(), vec![]),
-            (ImageBank::default(), vec![]),
-        )
-    } else {
-        (decode(Split::Train), decode(Split::Val))
-    };
-    let eval = if !only_eval && eval_split == Split::Val {
-        None
-    } else {
-        Some(decode(eval_split))
-    };
     let mut bad = Vec::new();
-    let (train, b) = train;
-    bad.extend(b);
-    let (val, b) = val;
-    bad.extend(b);
-    let train = Arc::new(train);
-    let val = Arc::new(val);
-    let eval = match eval {
-        Some((bank, b)) => {
-            bad.extend(b);
-            Arc::new(bank)
+    let mut bank = |wanted: bool, split: Split| {
+        if !wanted {
+            return Arc::new(ImageBank::default());
         }
-        None => val.clone(),
+        let (bank, unusable) = ImageBank::decode(dataset.split(split), working);
+        bad.extend(unusable);
+        Arc::new(bank)
+    };
+    let train = bank(decode != Decode::Evaluation, Split::Train);
+    let val = bank(decode == Decode::All, Split::Val);
+    let eval = match decode {
+        Decode::All if eval_split == Split::Val => val.clone(),
+        Decode::Training => Arc::new(ImageBank::default()),
+        _ => bank(true, eval_split),
     };
     dataset.remove_unusable(bad);
-    if !only_eval {
+    if decode != Decode::Evaluation {
         anyhow::ensure!(
             !train.is_empty(),
             "no train image of {} could be decoded; see `facebench data-report {}`",
             root.display(),
             root.display()
         );
+    }
+    if decode == Decode::All {
         anyhow::ensure!(
             !val.is_empty(),
             "{} has no validation images; add a val/ folder or raise data.split.val_fraction",
             root.display()
         );
     }
-    anyhow::ensure!(
-        !eval.is_empty(),
-        "{} has no images to evaluate on in its {} split",
-        root.display(),
-        eval_split.name()
-    );
+    if decode != Decode::Training {
+        anyhow::ensure!(
+            !eval.is_empty(),
+            "{} has no images to evaluate on in its {} split",
+            root.display(),
+            eval_split.name()
+        );
+    }
     Ok(PreparedData {
         dataset,
         fingerprint,

@@ -12,7 +12,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use super::checkpoint::{find_checkpoint, load_state, TrainerState};
 use super::control::TrainControl;
 use super::device::OnBackend;
-use super::prepare::{prepare_data, PreparedData};
+use super::prepare::{prepare_data, Decode, PreparedData};
 use super::reporter::Reporter;
 use super::training_loop::{train_on, RunContext};
 use crate::run::CheckpointKind;
@@ -112,7 +112,7 @@ fn run(
     let (config, existing, data_root, resume_dir) = what_to_train(request)?;
     config.check()?;
     let device = config.device.resolve().map_err(anyhow::Error::msg)?;
-    let data = prepare_data(&data_root, &config, false)?;
+    let data = prepare_data(&data_root, &config, Decode::All)?;
     let run_dir = match existing {
         Some((run, record)) => same_data_or_bail(run, record, &data, &data_root)?,
         None => {

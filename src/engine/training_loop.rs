@@ -9,8 +9,6 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::GradientsParams;
-use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{
@@ -24,6 +22,7 @@ use super::phases;
 use super::prepare::{PreparedData, EVAL_PREFETCH};
 use super::reporter::Reporter;
 use super::schedule::{EarlyStopping, LrSchedule};
+use super::step::optimisation_step;
 use crate::loader::{Batch, BatchPlan};
 use crate::model::{trainable_params, Network};
 use crate::run::CheckpointKind;
@@ -315,41 +314,23 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         epoch: usize,
         b: usize,
     ) -> anyhow::Result<(Network<B>, f64, usize)> {
-        let (n, s) = (batch.len(), batch.input_size);
-        let device = &self.device;
-        let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), device);
-        let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels, [n]), device);
         // random ops (dropout) draw from a seed of the iteration alone, so a
         // resumed run draws what the uninterrupted one would have
         B::seed(
-            device,
+            &self.device,
             iteration_seed(self.ctx.config.train.seed, self.state.iteration),
         );
-        let logits = model.forward(images);
-        let loss = self.loss_fn.forward(logits.clone(), targets.clone());
-        let loss = match model.penalty() {
-            Some(penalty) => loss + penalty,
-            None => loss,
-        };
-        let correct = logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(targets)
-            .int()
-            .sum()
-            .float();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = self.state.schedule.lr;
-        let model = self.optimizer.step(lr, model, grads);
-        // the one host read of the step (what the live plots show), after the
-        // whole step is queued, so a GPU never waits between forward and
-        // backward; a diverged step's weights are never saved (the run fails)
-        let stats = Tensor::cat(vec![loss.detach().reshape([1]), correct.reshape([1])], 0)
-            .into_data()
-            .convert::<f64>()
-            .into_vec::<f64>()
-            .map_err(|e| anyhow::anyhow!("cannot read the step's loss: {e:?}"))?;
-        let (loss_value, correct) = (stats[0], stats[1]);
+        let (model, stats) = optimisation_step(
+            model,
+            &mut self.optimizer,
+            &self.loss_fn,
+            batch,
+            lr,
+            &self.device,
+        );
+        // a diverged step's weights are never saved (the run fails)
+        let (loss_value, correct) = stats.read()?;
         if !loss_value.is_finite() {
             anyhow::bail!(
                 "the loss became {loss_value} at epoch {}, batch {}: training diverged; lower optimizer.lr (now {lr}) and start again",
@@ -358,7 +339,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             );
         }
         self.state.iteration += 1;
-        Ok((model, loss_value, correct.max(0.0) as usize))
+        Ok((model, loss_value, correct))
     }
 
     /// Validate, update the schedule and early stopping, report the epoch and

@@ -189,6 +189,8 @@ impl WorkbenchApp {
     fn poll(&mut self, ctx: &egui::Context) {
         self.dataset.poll();
         self.results.poll();
+        let busy = self.is_busy();
+        self.runs.poll_queue(ctx, busy);
         if self.open_on_first_frame {
             // restore the last session's dataset without leaving its tab
             self.open_on_first_frame = false;

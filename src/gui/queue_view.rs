@@ -58,18 +58,33 @@ pub struct QueueView {
     write: Option<Job<Result<(), String>>>,
     worker: Option<Job<Result<usize, String>>>,
     worker_control: TrainControl,
+    /// The first read after the window opened has been looked at (for
+    /// queued runs that a closed window or crash left running).
+    resume_checked: bool,
+    /// How many interrupted runs this window resumed by itself on opening.
+    pub resumed: usize,
     pub sweep: SweepForm,
 }
 
 impl QueueView {
-    /// Read the queue file again when due (and take in finished jobs).
-    pub fn poll(&mut self, ctx: &egui::Context, runs: &Path) {
+    /// Read the queue file again when due (and take in finished jobs). On
+    /// the first read, runs that were left running when the last process
+    /// ended resume here, unless `busy` (this window trains a run) or
+    /// another process works the queue.
+    pub fn poll(&mut self, ctx: &egui::Context, runs: &Path, busy: bool) {
         if let Some(r) = take_finished(&mut self.read) {
             match r {
                 Ok((q, alive)) => {
                     self.queue = q;
                     self.worker_alive = alive;
                     self.error = None;
+                    if !std::mem::replace(&mut self.resume_checked, true) {
+                        let interrupted = self.interrupted();
+                        if interrupted > 0 && !alive && !busy && self.worker.is_none() {
+                            self.resumed = interrupted;
+                            self.start_worker(ctx, runs);
+                        }
+                    }
                 }
                 Err(e) => self.error = Some(e),
             }
@@ -132,6 +147,16 @@ impl QueueView {
         });
     }
 
+    /// Items marked running: interrupted ones when no process holds the
+    /// worker lock.
+    fn interrupted(&self) -> usize {
+        self.queue
+            .items
+            .iter()
+            .filter(|i| matches!(i.state, ItemState::Running { .. }))
+            .count()
+    }
+
     /// Whether this window trains the queue right now.
     pub fn is_working(&self) -> bool {
         self.worker.is_some()
@@ -157,7 +182,6 @@ pub fn queue_ui(
     rows: &[RunRow],
     busy: bool,
 ) -> Option<QueueCommand> {
-    view.poll(ui.ctx(), runs);
     let mut command = None;
     ui.horizontal(|ui| {
         ui.heading("Queue");
@@ -194,12 +218,16 @@ pub fn queue_ui(
     if let Some(e) = &view.error {
         ui.colored_label(theme::ERROR, e);
     }
-    let interrupted = view
-        .queue
-        .items
-        .iter()
-        .filter(|i| matches!(i.state, ItemState::Running { .. }))
-        .count();
+    if view.resumed > 0 && view.is_working() {
+        ui.colored_label(
+            theme::WARNING,
+            format!(
+                "resumed {} queued run(s) left running when facebench last closed, from their last checkpoint",
+                view.resumed
+            ),
+        );
+    }
+    let interrupted = view.interrupted();
     if interrupted > 0 && !view.worker_alive && !view.is_working() {
         ui.colored_label(
             theme::WARNING,
@@ -229,14 +257,7 @@ fn items_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, command: &mut Option
                 ItemState::Running { .. } => state.strong(),
                 _ => state,
             });
-            let detail = match &item.state {
-                ItemState::Failed { reason, .. } => reason.clone(),
-                _ => item
-                    .sweep
-                    .as_ref()
-                    .map_or(String::new(), |t| format!("{}: {}", t.sweep, t.point)),
-            };
-            ui.label(RichText::new(detail).weak());
+            ui.label(RichText::new(item.detail()).weak());
             let id = item.id;
             if item.state.is_waiting() {
                 if ui

@@ -116,6 +116,13 @@ impl RunsView {
         }
     }
 
+    /// Read the queue of this runs folder when due (see [`QueueView::poll`]);
+    /// `busy`: this window trains a run of its own.
+    pub fn poll_queue(&mut self, ctx: &egui::Context, busy: bool) {
+        let root = self.store.root.clone();
+        self.queue.poll(ctx, &root, busy);
+    }
+
     /// Re-list runs and tail the selected ones, at most once a second.
     pub fn refresh(&mut self, ctx: &egui::Context, force: bool) {
         if let Some(runs) = take_finished(&mut self.list) {

@@ -84,6 +84,23 @@ impl QueueItem {
             .clone()
             .unwrap_or_else(|| self.config.model.display_name())
     }
+
+    /// What the list shows after its state: the sweep point, then why it
+    /// failed or the name of the run folder it trains in.
+    pub fn detail(&self) -> String {
+        let point = self.sweep.as_ref().map(|t| match t.seed {
+            Some(seed) if t.point.is_empty() => format!("{}: seed {seed}", t.sweep),
+            _ => format!("{}: {}", t.sweep, t.point),
+        });
+        let state = match &self.state {
+            ItemState::Failed { reason, .. } => Some(reason.clone()),
+            state => state
+                .run()
+                .and_then(Path::file_name)
+                .map(|name| name.to_string_lossy().into_owned()),
+        };
+        [point, state].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+    }
 }
 
 /// The queue's contents, in the order the runs will go.
@@ -274,6 +291,29 @@ mod tests {
             Some(d),
             "our own running item is not picked again"
         );
+    }
+
+    #[test]
+    fn the_detail_names_the_point_and_the_reason_or_folder() {
+        let mut q = RunQueue::default();
+        let tag = |point: &str| SweepTag {
+            sweep: "lrs".into(),
+            point: point.into(),
+            seed: Some(4),
+        };
+        let a = q.push(RunConfig::default(), "d".into(), Some(tag("optimizer.lr=0.1")));
+        let b = q.push(RunConfig::default(), "d".into(), Some(tag("")));
+        let c = q.push(RunConfig::default(), "d".into(), None);
+        q.get_mut(a).unwrap().state = ItemState::Failed {
+            reason: "diverged".into(),
+            run: None,
+        };
+        q.get_mut(c).unwrap().state = ItemState::Done {
+            run: "runs/20261130-x".into(),
+        };
+        assert_eq!(q.get(a).unwrap().detail(), "lrs: optimizer.lr=0.1 · diverged");
+        assert_eq!(q.get(b).unwrap().detail(), "lrs: seed 4");
+        assert_eq!(q.get(c).unwrap().detail(), "20261130-x");
     }
 
     #[test]
