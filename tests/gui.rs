@@ -1594,7 +1594,15 @@ fn the_window_resumes_an_interrupted_queue_on_opening() {
                 .get(0)
                 .is_some_and(|i| matches!(i.state, ItemState::Done { .. }))
     });
-    let run = file.read().unwrap().get(0).unwrap().state.run().unwrap().to_path_buf();
+    let run = file
+        .read()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .state
+        .run()
+        .unwrap()
+        .to_path_buf();
     assert!(facebench::store::RunDir::new(&run)
         .read_eval()
         .unwrap()

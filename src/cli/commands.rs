@@ -451,8 +451,8 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
             s.architecture,
             format!("{}/{}", s.epochs_completed, s.epochs_planned),
             pct(s.best_val_accuracy),
-            pct(s.test_accuracy),
-            s.macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
+            pct(s.test.map(|t| t.accuracy)),
+            s.test.map_or("-".into(), |t| format!("{:.4}", t.macro_f1)),
             thousands(s.params),
             format!("{:.0}s", s.seconds),
             s.status

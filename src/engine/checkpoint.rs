@@ -16,7 +16,7 @@ use super::schedule::{EarlyStopping, LrSchedule};
 use crate::files::write_file;
 use crate::model::{ModelConfig, Network};
 use crate::run::CheckpointKind;
-use crate::store::{RunDir, RunRecord};
+use crate::store::RunDir;
 
 type FileRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
@@ -210,17 +210,6 @@ pub fn load_network<B: Backend>(
     device: &B::Device,
 ) -> anyhow::Result<Network<B>> {
     load_model(checkpoint, config.init::<B>(classes, device), device)
-}
-
-/// A finished run's network (its recorded architecture and classes) with
-/// the weights of `checkpoint`.
-pub fn load_run_model<B: Backend>(
-    record: &RunRecord,
-    checkpoint: &Path,
-    device: &B::Device,
-) -> anyhow::Result<Network<B>> {
-    let classes = record.dataset.classes.len();
-    load_network(&record.config.model, classes, checkpoint, device)
 }
 
 /// Load the weights of a checkpoint into `model` (any backend).

@@ -8,16 +8,14 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::load_network;
 use super::device::OnBackend;
-use super::explain::explained_checkpoint;
 use super::prepare::{prepare_data, recorded_pipeline, Decode, EVAL_PREFETCH};
+use super::trained_run::TrainedRun;
 use crate::data::Split;
 use crate::eval::{project, top_class, Projection};
 use crate::loader::BatchPlan;
-use crate::model::ModelConfig;
 use crate::run::DeviceChoice;
-use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap, RunDir};
+use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap};
 
 /// What `facebench embed` (and the GUI's map) asks for.
 #[derive(Debug, Clone)]
@@ -30,9 +28,8 @@ pub struct EmbedRequest {
 
 /// Features, predictions and the 2-D map of `request.split` of the run.
 pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
-    let run = RunDir::new(&request.run);
-    let record = run.read_record()?;
-    let checkpoint = explained_checkpoint(&run)?;
+    let trained = TrainedRun::open(&request.run)?;
+    let record = &trained.record;
     let decode = match request.split {
         Split::Test => Decode::Evaluation,
         Split::Val | Split::Train => Decode::All,
@@ -55,16 +52,13 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
     );
     let plan = BatchPlan {
         bank,
-        pipeline: recorded_pipeline(&record),
+        pipeline: recorded_pipeline(record),
         batch_size: record.config.train.batch_size,
         prefetch: EVAL_PREFETCH,
     };
     let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
-    let classes = record.dataset.classes.len();
     let rows = resolved.dispatch(FeatureJob {
-        checkpoint: &checkpoint,
-        config: &record.config.model,
-        classes,
+        run: &trained,
         plan: &plan,
     })?;
     let features: Vec<Vec<f32>> = rows.iter().map(|r| r.features.clone()).collect();
@@ -85,7 +79,7 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
     Ok(EmbeddingMap {
         split: request.split.name().into(),
         method: request.method,
-        checkpoint: checkpoint_stamp(&checkpoint),
+        checkpoint: checkpoint_stamp(&trained.checkpoint),
         classes: record.dataset.classes.clone(),
         faces,
     })
@@ -101,17 +95,15 @@ struct FeatureRow {
 /// The features of every face of the plan, as work for
 /// [`super::ResolvedDevice::dispatch`] (on the inference backend).
 struct FeatureJob<'a> {
-    checkpoint: &'a std::path::Path,
-    config: &'a ModelConfig,
-    classes: usize,
+    run: &'a TrainedRun,
     plan: &'a BatchPlan,
 }
 
 impl OnBackend for FeatureJob<'_> {
     type Output = anyhow::Result<Vec<FeatureRow>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model =
-            load_network::<B::InnerBackend>(self.config, self.classes, self.checkpoint, &device)?;
+        let model = self.run.load_model::<B::InnerBackend>(&device)?;
+        let classes = self.run.record.dataset.classes.len();
         let values =
             |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };
         let mut rows = Vec::with_capacity(self.plan.bank.len());
@@ -125,10 +117,7 @@ impl OnBackend for FeatureJob<'_> {
             let width = features.dims()[1];
             let features = values(features.into_data());
             let probabilities = values(softmax(model.forward(images), 1).into_data());
-            for (f, p) in features
-                .chunks(width)
-                .zip(probabilities.chunks(self.classes))
-            {
+            for (f, p) in features.chunks(width).zip(probabilities.chunks(classes)) {
                 let predicted = top_class(p);
                 rows.push(FeatureRow {
                     features: f.to_vec(),

@@ -2,7 +2,7 @@
 //! a layer's activations, on the run's best checkpoint, for faces
 //! preprocessed exactly as at evaluation.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -11,14 +11,15 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::{find_checkpoint, load_network};
+use super::checkpoint::load_network;
 use super::device::OnBackend;
 use super::prepare::faces_plan;
+use super::trained_run::TrainedRun;
 use crate::eval::{channel_weights, normalised, top_class, weighted_map, CamMethod};
 use crate::loader::BatchPlan;
 use crate::model::{CamLayer, Network};
-use crate::run::{CheckpointKind, DeviceChoice};
-use crate::store::{RunDir, RunRecord};
+use crate::run::DeviceChoice;
+use crate::store::RunDir;
 
 /// Which class each face's map explains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,31 +172,17 @@ impl ExplainRequest {
     }
 }
 
-/// The checkpoint explanations of `run` use: its best, else its last.
-pub fn explained_checkpoint(run: &RunDir) -> anyhow::Result<PathBuf> {
-    find_checkpoint(run, CheckpointKind::Best)
-        .or_else(|| find_checkpoint(run, CheckpointKind::Last))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} has no checkpoint to explain; train it first",
-                run.path.display()
-            )
-        })
-}
-
 /// Explain `request.images` with the run's best checkpoint (else its last).
 /// Each face is decoded and normalised as the run's evaluation did.
 pub fn explain_run(request: &ExplainRequest) -> anyhow::Result<Vec<Explanation>> {
-    let run = RunDir::new(&request.run);
-    let record = run.read_record()?;
-    let checkpoint = explained_checkpoint(&run)?;
+    let trained = TrainedRun::open(&request.run)?;
+    let record = &trained.record;
     // (the backward pass holds a batch's activations: at most 32 faces)
     let batch_size = record.config.train.batch_size.clamp(1, 32);
-    let plan = faces_plan(&record, &request.images, batch_size)?;
+    let plan = faces_plan(record, &request.images, batch_size)?;
     let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
     resolved.dispatch(ExplainJob {
-        checkpoint: &checkpoint,
-        record: &record,
+        run: &trained,
         plan: &plan,
         request,
     })
@@ -203,8 +190,7 @@ pub fn explain_run(request: &ExplainRequest) -> anyhow::Result<Vec<Explanation>>
 
 /// Explaining faces, as work for [`super::ResolvedDevice::dispatch`].
 struct ExplainJob<'a> {
-    checkpoint: &'a Path,
-    record: &'a RunRecord,
+    run: &'a TrainedRun,
     plan: &'a BatchPlan,
     request: &'a ExplainRequest,
 }
@@ -212,11 +198,13 @@ struct ExplainJob<'a> {
 impl OnBackend for ExplainJob<'_> {
     type Output = anyhow::Result<Vec<Explanation>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let classes = self.record.dataset.classes.len();
+        let record = &self.run.record;
+        let classes = record.dataset.classes.len();
         // dropout off: the same face always gets the same map
-        let mut model_config = self.record.config.model.clone();
+        let mut model_config = record.config.model.clone();
         model_config.head.dropout = 0.0;
-        let model = load_network::<B>(&model_config, classes, self.checkpoint, &device)?.no_grad();
+        let model =
+            load_network::<B>(&model_config, classes, &self.run.checkpoint, &device)?.no_grad();
         let mut out = Vec::with_capacity(self.plan.bank.len());
         for batch in self.plan.in_order() {
             let (n, s) = (batch.len(), batch.input_size);

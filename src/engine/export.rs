@@ -14,13 +14,12 @@ use burn_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::load_run_model;
 use super::device::OnBackend;
-use super::explain::explained_checkpoint;
+use super::trained_run::TrainedRun;
 use crate::files::write_file;
 use crate::model::{Architecture, HeadConfig, ModelConfig, Network, HEAD_BN_EPSILON};
 use crate::run::DeviceChoice;
-use crate::store::{checkpoint_stamp, RunDir, RunRecord};
+use crate::store::{checkpoint_stamp, RunRecord};
 use crate::weights::{read_safetensors, write_pth, NamedTensor, TorchLayout};
 
 /// The file formats `export` writes.
@@ -105,16 +104,11 @@ pub struct ExportReport {
 
 /// Export the run's weights as `request.format`, and the sidecar.
 pub fn export_run(request: &ExportRequest) -> anyhow::Result<ExportReport> {
-    let run = RunDir::new(&request.run);
-    let record = run.read_record()?;
-    let checkpoint = explained_checkpoint(&run)?;
+    let trained = TrainedRun::open(&request.run)?;
     let (bytes, tensors) = DeviceChoice::Cpu
         .resolve()
         .map_err(anyhow::Error::msg)?
-        .dispatch(ExportJob {
-            checkpoint: &checkpoint,
-            record: &record,
-        })?;
+        .dispatch(ExportJob { run: &trained })?;
     let values = tensors.iter().map(|(_, t)| t.data.len()).sum();
     if let Some(dir) = request.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -125,7 +119,8 @@ pub fn export_run(request: &ExportRequest) -> anyhow::Result<ExportReport> {
         ExportFormat::Pth => write_pth(&request.out, &tensors)?,
     }
     let sidecar = request.out.with_extension("json");
-    let text = serde_json::to_vec_pretty(&sidecar_of(&record, request, &checkpoint))?;
+    let text =
+        serde_json::to_vec_pretty(&sidecar_of(&trained.record, request, &trained.checkpoint))?;
     write_file(&sidecar, &text)?;
     Ok(ExportReport {
         weights: request.out.clone(),
@@ -245,14 +240,13 @@ pub fn torch_tensors<B: burn::prelude::Backend>(
 /// Loading the checkpoint and naming its tensors, as work for
 /// [`super::ResolvedDevice::dispatch`].
 struct ExportJob<'a> {
-    checkpoint: &'a Path,
-    record: &'a RunRecord,
+    run: &'a TrainedRun,
 }
 
 impl OnBackend for ExportJob<'_> {
     type Output = anyhow::Result<(Vec<u8>, Vec<NamedTensor>)>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = load_run_model::<B::InnerBackend>(self.record, self.checkpoint, &device)?;
-        torch_tensors(&model, self.record.config.model.architecture)
+        let model = self.run.load_model::<B::InnerBackend>(&device)?;
+        torch_tensors(&model, self.run.record.config.model.architecture)
     }
 }

@@ -235,14 +235,8 @@ impl OnBackend for SweepJob<'_> {
                 let i = points.len();
                 let lr = request.lr_at(i);
                 let stats;
-                (model, stats) = optimisation_step(
-                    model,
-                    &mut optimizer,
-                    &loss_fn,
-                    batch,
-                    lr,
-                    &device,
-                );
+                (model, stats) =
+                    optimisation_step(model, &mut optimizer, &loss_fn, batch, lr, &device);
                 let (value, _) = stats.read()?;
                 average = SMOOTHING * average + (1.0 - SMOOTHING) * value;
                 let smoothed = average / (1.0 - SMOOTHING.powi(i as i32 + 1));

@@ -20,6 +20,7 @@ mod recorder_error;
 mod reporter;
 mod schedule;
 mod step;
+mod trained_run;
 mod trainer;
 mod training_loop;
 
@@ -31,9 +32,7 @@ pub use control::TrainControl;
 pub use device::{cuda_driver_available, OnBackend, ResolvedDevice};
 pub use embed::{embed_run, EmbedRequest};
 pub use evaluate::{evaluate_run, predict};
-pub use explain::{
-    explain_run, explained_checkpoint, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap,
-};
+pub use explain::{explain_run, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap};
 pub use export::{
     export_run, torch_tensors, ExportFormat, ExportReport, ExportRequest, ExportSidecar,
     Preprocessing,
@@ -44,4 +43,5 @@ pub use predict::{predict_run, FacePrediction, PredictRequest};
 pub use prepare::{prepare_data, Decode, PreparedData};
 pub use queue_worker::{run_queue, QueueEvent};
 pub use schedule::{EarlyStopping, LrSchedule};
+pub use trained_run::{explained_checkpoint, TrainedRun};
 pub use trainer::{start_training, train_blocking, TrainHandle, TrainRequest};

@@ -3,21 +3,19 @@
 //! the mean/std it was trained with, and its batch size (so predicting its
 //! own test faces reproduces eval.json bit for bit).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::load_run_model;
 use super::device::OnBackend;
 use super::evaluate::predict;
-use super::explain::explained_checkpoint;
 use super::prepare::faces_plan;
+use super::trained_run::TrainedRun;
 use crate::eval::ranked;
 use crate::loader::BatchPlan;
 use crate::run::DeviceChoice;
-use crate::store::{RunDir, RunRecord};
 
 /// Faces scored per step of the progress count.
 const CHUNK: usize = 128;
@@ -53,14 +51,11 @@ impl FacePrediction {
 
 /// The class probabilities of `request.images`, in their order.
 pub fn predict_run(request: &PredictRequest) -> anyhow::Result<Vec<FacePrediction>> {
-    let run = RunDir::new(&request.run);
-    let record = run.read_record()?;
-    let checkpoint = explained_checkpoint(&run)?;
+    let trained = TrainedRun::open(&request.run)?;
     anyhow::ensure!(!request.images.is_empty(), "no image to predict");
     let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
     resolved.dispatch(PredictJob {
-        checkpoint: &checkpoint,
-        record: &record,
+        run: &trained,
         request,
     })
 }
@@ -68,16 +63,16 @@ pub fn predict_run(request: &PredictRequest) -> anyhow::Result<Vec<FacePredictio
 /// Scoring faces, as work for [`super::ResolvedDevice::dispatch`] (on the
 /// inference backend).
 struct PredictJob<'a> {
-    checkpoint: &'a Path,
-    record: &'a RunRecord,
+    run: &'a TrainedRun,
     request: &'a PredictRequest,
 }
 
 impl OnBackend for PredictJob<'_> {
     type Output = anyhow::Result<Vec<FacePrediction>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = load_run_model::<B::InnerBackend>(self.record, self.checkpoint, &device)?;
-        let batch_size = self.record.config.train.batch_size;
+        let model = self.run.load_model::<B::InnerBackend>(&device)?;
+        let record = &self.run.record;
+        let batch_size = record.config.train.batch_size;
         let mut out = Vec::with_capacity(self.request.images.len());
         // chunks of whole batches, so the batches are those of one long pass
         for chunk in self
@@ -85,7 +80,7 @@ impl OnBackend for PredictJob<'_> {
             .images
             .chunks(CHUNK.div_ceil(batch_size) * batch_size)
         {
-            let plan: BatchPlan = faces_plan(self.record, chunk, batch_size)?;
+            let plan: BatchPlan = faces_plan(record, chunk, batch_size)?;
             let (probabilities, _) = predict(&model, &plan, &device);
             out.extend(
                 chunk

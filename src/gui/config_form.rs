@@ -142,36 +142,22 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
 /// The "Augmentation" section of the form.
 fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     let a = &mut c.data.augment;
-    let p = problem_for(problems, &[Field::DataAugment]);
-    row(
+    field_row(ui, &[Field::DataAugmentCropScale], problems, |ui, range| {
+        ui.checkbox(&mut a.random_resized_crop, "");
+        ui.add(fine_value(&mut a.crop_scale[0], range.clone()));
+        ui.add(fine_value(&mut a.crop_scale[1], range));
+    });
+    field_row(ui, &[Field::DataAugmentCropRatio], problems, |ui, range| {
+        ui.add(fine_value(&mut a.crop_ratio[0], range.clone()));
+        ui.add(fine_value(&mut a.crop_ratio[1], range));
+    });
+    field_row(
         ui,
-        "crop area",
-        "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)",
-        p,
-        |ui| {
-            ui.checkbox(&mut a.random_resized_crop, "");
-            ui.add(fine_value(&mut a.crop_scale[0], 0.01..=1.0));
-            ui.add(fine_value(&mut a.crop_scale[1], 0.01..=1.0));
-        },
-    );
-    row(
-        ui,
-        "crop ratio",
-        "Range of the crop's aspect ratio w/h (reference 3/4-4/3)",
-        p,
-        |ui| {
-            ui.add(fine_value(&mut a.crop_ratio[0], 0.1..=10.0));
-            ui.add(fine_value(&mut a.crop_ratio[1], 0.1..=10.0));
-        },
-    );
-    row(
-        ui,
-        "random crop",
-        "Crop this fraction of each side at a random place, then resize",
-        None,
-        |ui| {
+        &[Field::DataAugmentRandomCropFraction],
+        problems,
+        |ui, range| {
             ui.checkbox(&mut a.random_crop, "");
-            ui.add(fine_value(&mut a.random_crop_fraction, 0.3..=1.0));
+            ui.add(fine_value(&mut a.random_crop_fraction, range));
         },
     );
     row(
@@ -184,17 +170,16 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             ui.checkbox(&mut a.vertical_flip, "v");
         },
     );
-    row(
-        ui,
-        "jitter b / c / s",
-        "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off",
-        None,
-        |ui| {
-            ui.add(fine_value(&mut a.brightness, 0.0..=1.0));
-            ui.add(fine_value(&mut a.contrast, 0.0..=1.0));
-            ui.add(fine_value(&mut a.saturation, 0.0..=1.0));
-        },
-    );
+    let jitter = [
+        Field::DataAugmentBrightness,
+        Field::DataAugmentContrast,
+        Field::DataAugmentSaturation,
+    ];
+    field_row(ui, &jitter, problems, |ui, range| {
+        ui.add(fine_value(&mut a.brightness, range.clone()));
+        ui.add(fine_value(&mut a.contrast, range.clone()));
+        ui.add(fine_value(&mut a.saturation, range));
+    });
 }
 
 /// The "Optimisation" section of the form, with *Find LR* by the rate.

@@ -55,7 +55,7 @@ pub fn count_value<N: Numeric>(value: &mut N, range: RangeInclusive<f64>) -> Dra
 
 /// An editor for a fraction or factor over `range`, stepping by hundredths.
 pub fn fine_value<N: Numeric>(value: &mut N, range: RangeInclusive<f64>) -> DragValue<'_> {
-    DragValue::new(value).range(range).speed(0.01)
+    count_value(value, range).speed(0.01)
 }
 
 /// An editor for a rate or decay, in scientific notation.

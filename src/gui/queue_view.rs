@@ -288,10 +288,16 @@ fn items_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, command: &mut Option
     });
 }
 
-/// The sweep builder: keys from the form's fields, values as typed.
+/// The sweep builder: keys from the form's one-number fields (and the
+/// architecture and seed), values as typed.
 fn sweep_form_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, form: &RunConfig, data: &str) {
     let keys: Vec<&'static str> = std::iter::once("model.architecture")
-        .chain(Field::ALL.iter().map(|f| f.path()))
+        .chain(
+            Field::ALL
+                .iter()
+                .filter(|f| f.spec().is_some() && !f.is_range())
+                .map(|f| f.path()),
+        )
         .chain(["train.seed"])
         .collect();
     let mut remove = None;
@@ -374,7 +380,7 @@ fn sweeps_ui(ui: &mut Ui, view: &QueueView, rows: &[RunRow], command: &mut Optio
         let accuracy = rows
             .iter()
             .find(|r| r.path == run)
-            .and_then(|r| r.test_accuracy);
+            .and_then(|r| r.test.map(|t| t.accuracy));
         let point = entry.0.entry(tag.point.clone()).or_default();
         if let (ItemState::Done { .. }, Some(a)) = (&item.state, accuracy) {
             point.push(a);

@@ -213,11 +213,11 @@ pub fn runs_tab_ui(
                     r.architecture.clone(),
                     r.params.to_string(),
                     o(r.best_val_accuracy),
-                    o(r.test_accuracy),
-                    o(r.macro_f1),
-                    o(r.macro_auc),
+                    o(r.test.map(|t| t.accuracy)),
+                    o(r.test.map(|t| t.macro_f1)),
+                    o(r.test.and_then(|t| t.macro_auc)),
                     r.seconds.to_string(),
-                    o(r.inference_images_per_sec),
+                    o(r.test.map(|t| t.images_per_sec)),
                     r.status.to_string(),
                 ]
             });
@@ -433,21 +433,22 @@ fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathB
                     ui.label(pct(r.best_val_accuracy));
                 });
                 row.col(|ui| {
-                    ui.label(pct(r.test_accuracy));
+                    ui.label(pct(r.test.map(|t| t.accuracy)));
                 });
                 row.col(|ui| {
-                    ui.label(r.macro_f1.map_or("–".into(), |f| format!("{f:.4}")));
+                    ui.label(r.test.map_or("–".into(), |t| format!("{:.4}", t.macro_f1)));
                 });
                 row.col(|ui| {
-                    ui.label(r.macro_auc.map_or("–".into(), |f| format!("{f:.4}")));
+                    let auc = r.test.and_then(|t| t.macro_auc);
+                    ui.label(auc.map_or("–".into(), |f| format!("{f:.4}")));
                 });
                 row.col(|ui| {
                     ui.label(format!("{:.0} s", r.seconds));
                 });
                 row.col(|ui| {
                     ui.label(
-                        r.inference_images_per_sec
-                            .map_or("–".into(), |f| format!("{f:.0} img/s")),
+                        r.test
+                            .map_or("–".into(), |t| format!("{:.0} img/s", t.images_per_sec)),
                     );
                 });
                 row.col(|ui| run_actions_ui(ui, r, view, open));

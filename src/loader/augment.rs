@@ -57,39 +57,6 @@ impl AugmentConfig {
         }
     }
 
-    /// Problems with the values, each naming the key (relative to `augment.`).
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let [s0, s1] = self.crop_scale;
-        if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
-            out.push(format!(
-                "crop_scale [{s0}, {s1}] must satisfy 0 < min <= max <= 1"
-            ));
-        }
-        let [r0, r1] = self.crop_ratio;
-        if !(r0 > 0.0 && r0 <= r1) {
-            out.push(format!(
-                "crop_ratio [{r0}, {r1}] must satisfy 0 < min <= max"
-            ));
-        }
-        if !(self.random_crop_fraction > 0.0 && self.random_crop_fraction <= 1.0) {
-            out.push(format!(
-                "random_crop_fraction {} must be in (0, 1]",
-                self.random_crop_fraction
-            ));
-        }
-        for (key, v) in [
-            ("brightness", self.brightness),
-            ("contrast", self.contrast),
-            ("saturation", self.saturation),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                out.push(format!("{key} {v} must be in [0, 1] (0 switches it off)"));
-            }
-        }
-        out
-    }
-
     /// Draw one set of random parameters for an image of `width` x `height`.
     pub fn draw(&self, width: u32, height: u32, rng: &mut impl Rng) -> AugmentDraw {
         let (w, h) = (width as f32, height as f32);

@@ -25,7 +25,10 @@ pub use keras_layers::{
 };
 pub use params::{layer_table, trainable_params, LayerRow};
 pub use resnet::{Bottleneck, ResNet, ResNetConfig};
-pub use transfer::{DenseNetNet, HeadConfig, ReferenceHead, XceptionNet, HEAD_BN_EPSILON};
+pub use transfer::{
+    DenseNetNet, HeadConfig, PretrainedBase, ReferenceHead, TransferNet, XceptionNet,
+    HEAD_BN_EPSILON,
+};
 pub use xception::{Xception, XCEPTION_BN_EPSILON, XCEPTION_FEATURES, XCEPTION_MIN_INPUT};
 
 /// The architectures the engine can train. The GUI lists exactly these.
@@ -149,12 +152,18 @@ impl ModelConfig {
                 }
                 .init(device),
             ),
-            Architecture::Xception => {
-                Network::Xception(XceptionNet::new(&self.head, num_classes, device))
-            }
-            Architecture::Densenet121 => {
-                Network::Densenet121(DenseNetNet::new(&self.head, num_classes, device))
-            }
+            Architecture::Xception => Network::Xception(XceptionNet::new(
+                Xception::new(device),
+                &self.head,
+                num_classes,
+                device,
+            )),
+            Architecture::Densenet121 => Network::Densenet121(DenseNetNet::new(
+                DenseNet::densenet121(device),
+                &self.head,
+                num_classes,
+                device,
+            )),
         }
     }
 

@@ -126,42 +126,50 @@ impl<B: Backend> ReferenceHead<B> {
     }
 }
 
+/// An ImageNet-pretrained feature extractor that the reference head sits on.
+pub trait PretrainedBase<B: Backend>: Module<B> {
+    /// Channels of its last feature map.
+    const FEATURES: usize;
+    /// Images `[N, 3, H, W]` to the last feature map `[N, FEATURES, h, w]`.
+    fn features(&self, images: Tensor<B, 4>) -> Tensor<B, 4>;
+}
+
+impl<B: Backend> PretrainedBase<B> for Xception<B> {
+    const FEATURES: usize = XCEPTION_FEATURES;
+    fn features(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward(images)
+    }
+}
+
+impl<B: Backend> PretrainedBase<B> for DenseNet<B> {
+    const FEATURES: usize = DENSENET121_FEATURES;
+    fn features(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward(images)
+    }
+}
+
+/// A pretrained base plus the reference head.
+#[derive(Module, Debug)]
+pub struct TransferNet<B: Backend, Base: Module<B>> {
+    pub base: Base,
+    pub head: ReferenceHead<B>,
+}
+
 /// Xception base plus the reference head.
-#[derive(Module, Debug)]
-pub struct XceptionNet<B: Backend> {
-    pub base: Xception<B>,
-    pub head: ReferenceHead<B>,
-}
-
-impl<B: Backend> XceptionNet<B> {
-    pub fn new(head: &HeadConfig, classes: usize, device: &B::Device) -> Self {
-        Self {
-            base: Xception::new(device),
-            head: head.init(XCEPTION_FEATURES, classes, device),
-        }
-    }
-
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.head.forward(self.base.forward(images))
-    }
-}
-
+pub type XceptionNet<B> = TransferNet<B, Xception<B>>;
 /// DenseNet-121 base plus the reference head.
-#[derive(Module, Debug)]
-pub struct DenseNetNet<B: Backend> {
-    pub base: DenseNet<B>,
-    pub head: ReferenceHead<B>,
-}
+pub type DenseNetNet<B> = TransferNet<B, DenseNet<B>>;
 
-impl<B: Backend> DenseNetNet<B> {
-    pub fn new(head: &HeadConfig, classes: usize, device: &B::Device) -> Self {
+impl<B: Backend, Base: PretrainedBase<B>> TransferNet<B, Base> {
+    /// `base` (fresh, or with its ImageNet weights) under a new head.
+    pub fn new(base: Base, head: &HeadConfig, classes: usize, device: &B::Device) -> Self {
         Self {
-            base: DenseNet::densenet121(device),
-            head: head.init(DENSENET121_FEATURES, classes, device),
+            base,
+            head: head.init(Base::FEATURES, classes, device),
         }
     }
 
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.head.forward(self.base.forward(images))
+        self.head.forward(self.base.features(images))
     }
 }

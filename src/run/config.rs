@@ -305,15 +305,22 @@ impl RunConfig {
         if let Err(e) = self.data.split.validate() {
             push(Field::DataSplit, e.to_string());
         }
-        for p in self.data.augment.problems() {
-            push(Field::DataAugment, p);
-        }
         for field in Field::ALL {
-            let (Some(spec), Some(v)) = (field.spec(), field.value(self)) else {
+            let (Some(spec), Some(values)) = (field.spec(), field.values(self)) else {
                 continue;
             };
-            if let Some(message) = spec.bounds.problem(v) {
-                push(field, message);
+            for &v in &values {
+                if let Some(message) = spec.bounds.problem(v) {
+                    push(field, message);
+                }
+            }
+            if let [lo, hi] = values[..] {
+                if lo > hi {
+                    push(
+                        field,
+                        format!("its lower end {lo} is above its upper end {hi}"),
+                    );
+                }
             }
         }
         for (field, message) in self.architecture_problems() {

@@ -15,7 +15,12 @@ pub enum Field {
     Model,
     DataInputSize,
     DataSplit,
-    DataAugment,
+    DataAugmentCropScale,
+    DataAugmentCropRatio,
+    DataAugmentRandomCropFraction,
+    DataAugmentBrightness,
+    DataAugmentContrast,
+    DataAugmentSaturation,
     DataPrefetchBatches,
     OptimizerLr,
     OptimizerWeightDecay,
@@ -35,11 +40,16 @@ pub enum Field {
 
 impl Field {
     /// Every field, in the order of run.json.
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 24] = [
         Field::Model,
         Field::DataInputSize,
         Field::DataSplit,
-        Field::DataAugment,
+        Field::DataAugmentCropScale,
+        Field::DataAugmentCropRatio,
+        Field::DataAugmentRandomCropFraction,
+        Field::DataAugmentBrightness,
+        Field::DataAugmentContrast,
+        Field::DataAugmentSaturation,
         Field::DataPrefetchBatches,
         Field::OptimizerLr,
         Field::OptimizerWeightDecay,
@@ -63,7 +73,12 @@ impl Field {
             Field::Model => "model",
             Field::DataInputSize => "data.input_size",
             Field::DataSplit => "data.split",
-            Field::DataAugment => "data.augment",
+            Field::DataAugmentCropScale => "data.augment.crop_scale",
+            Field::DataAugmentCropRatio => "data.augment.crop_ratio",
+            Field::DataAugmentRandomCropFraction => "data.augment.random_crop_fraction",
+            Field::DataAugmentBrightness => "data.augment.brightness",
+            Field::DataAugmentContrast => "data.augment.contrast",
+            Field::DataAugmentSaturation => "data.augment.saturation",
             Field::DataPrefetchBatches => "data.prefetch_batches",
             Field::OptimizerLr => "optimizer.lr",
             Field::OptimizerWeightDecay => "optimizer.weight_decay",
@@ -83,14 +98,21 @@ impl Field {
     }
 
     /// The valid values of a numeric field (one whose valid values are a
-    /// plain interval), its form label and its help; `None` for the others.
+    /// plain interval; for a range field, those of both its ends), its form
+    /// label and its help; `None` for the others.
     pub fn spec(self) -> Option<FieldSpec> {
         use Bounds as B;
         const PHASE1_HELP: &str = "Epochs training the head on the frozen base at the \
                                    optimizer's lr; train.epochs counts both phases";
+        const JITTER_HELP: &str =
+            "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off";
         #[rustfmt::skip]
         let (label, help, bounds) = match self {
             Field::DataInputSize => ("input size", "Side of the square input, in pixels (64-299)", B::count(64, 299)),
+            Field::DataAugmentCropScale => ("crop area", "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)", B::real(0.0, 1.0, true, false)),
+            Field::DataAugmentCropRatio => ("crop ratio", "Range of the crop's aspect ratio w/h (reference 3/4-4/3)", B::real(0.0, 10.0, true, false)),
+            Field::DataAugmentRandomCropFraction => ("random crop", "Crop this fraction of each side at a random place, then resize", B::real(0.0, 1.0, true, false)),
+            Field::DataAugmentBrightness | Field::DataAugmentContrast | Field::DataAugmentSaturation => ("jitter b / c / s", JITTER_HELP, B::real(0.0, 1.0, false, false)),
             Field::DataPrefetchBatches => ("prefetch", "Batches prepared ahead of the model on a background thread", B::count(1, 64)),
             Field::OptimizerLr => ("learning rate", "Initial learning rate", B::RATE),
             Field::OptimizerWeightDecay => ("weight decay", "Decoupled for AdamW, L2 otherwise", B::FRACTION),
@@ -105,7 +127,7 @@ impl Field {
             Field::FinetunePhase1Epochs => ("phase 1 epochs", PHASE1_HELP, B::count(0, 10_000)),
             Field::FinetunePhase2Lr => ("phase 2 lr", "Learning rate once the base is unfrozen (reference: 1e-5)", B::RATE),
             Field::FinetunePhase2WeightDecay => ("phase 2 decay", "Weight decay in phase 2", B::FRACTION),
-            Field::Model | Field::DataSplit | Field::DataAugment | Field::FinetunePhase2FrozenLayers => return None,
+            Field::Model | Field::DataSplit | Field::FinetunePhase2FrozenLayers => return None,
         };
         Some(FieldSpec {
             label,
@@ -114,11 +136,32 @@ impl Field {
         })
     }
 
-    /// The field's value in `config`, as a number, when the config uses it
-    /// (a step size only with the step schedule, say).
+    /// A field of two numbers, the ends of a range (crop scale and ratio).
+    pub fn is_range(self) -> bool {
+        matches!(self, Field::DataAugmentCropScale | Field::DataAugmentCropRatio)
+    }
+
+    /// The field's numbers in `config` (both ends of a range field), when
+    /// the config uses it (a step size only with the step schedule, say).
+    pub fn values(self, config: &RunConfig) -> Option<Vec<f64>> {
+        let a = &config.data.augment;
+        let range = match self {
+            Field::DataAugmentCropScale => a.crop_scale,
+            Field::DataAugmentCropRatio => a.crop_ratio,
+            _ => return self.value(config).map(|v| vec![v]),
+        };
+        Some(range.map(widen).to_vec())
+    }
+
+    /// The number of a one-number field in `config`, when the config uses
+    /// it; `None` for range fields (see [`Self::values`]).
     pub fn value(self, config: &RunConfig) -> Option<f64> {
-        let (s, f) = (&config.scheduler, &config.finetune);
+        let (s, f, a) = (&config.scheduler, &config.finetune, &config.data.augment);
         let v = match self {
+            Field::DataAugmentRandomCropFraction => widen(a.random_crop_fraction),
+            Field::DataAugmentBrightness => widen(a.brightness),
+            Field::DataAugmentContrast => widen(a.contrast),
+            Field::DataAugmentSaturation => widen(a.saturation),
             Field::DataInputSize => config.data.input_size as f64,
             Field::DataPrefetchBatches => config.data.prefetch_batches as f64,
             Field::OptimizerLr => config.optimizer.lr,
@@ -140,6 +183,12 @@ impl Field {
         };
         Some(v)
     }
+}
+
+/// An f32 setting as the f64 of its shortest decimal form, so that a
+/// message prints 0.9 and not 0.8999999761581421.
+fn widen(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 impl fmt::Display for Field {
@@ -262,6 +311,35 @@ mod tests {
     }
 
     #[test]
+    fn augmentation_ranges_are_checked_per_field_and_per_end() {
+        let mut config = RunConfig::default();
+        config.data.augment.crop_scale = [0.9, 0.2];
+        config.data.augment.crop_ratio = [0.5, 12.0];
+        config.data.augment.brightness = 1.5;
+        config.data.augment.random_crop_fraction = 0.0;
+        let problems: Vec<(Field, String)> = config
+            .problems()
+            .into_iter()
+            .map(|p| (p.field, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                (
+                    Field::DataAugmentCropScale,
+                    "its lower end 0.9 is above its upper end 0.2".to_string()
+                ),
+                (Field::DataAugmentCropRatio, "12 must be in (0, 10]".into()),
+                (
+                    Field::DataAugmentRandomCropFraction,
+                    "0 must be in (0, 1]".into()
+                ),
+                (Field::DataAugmentBrightness, "1.5 must be in [0, 1]".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn every_numeric_field_has_a_value_valid_in_the_default_config() {
         let mut config = RunConfig::default();
         // the fields that count only with a setting on
@@ -269,15 +347,17 @@ mod tests {
         config.early_stopping.enabled = true;
         let mut numeric = 0;
         for field in Field::ALL {
-            match (field.spec(), field.value(&config)) {
-                (Some(spec), Some(v)) => {
+            match (field.spec(), field.values(&config)) {
+                (Some(spec), Some(values)) => {
                     numeric += 1;
-                    assert!(spec.bounds.contains(v), "default {field} = {v} is invalid");
+                    for v in values {
+                        assert!(spec.bounds.contains(v), "default {field} = {v} is invalid");
+                    }
                 }
                 (None, None) => {}
                 (spec, value) => panic!("{field}: spec {spec:?} but value {value:?}"),
             }
         }
-        assert_eq!(numeric, 15);
+        assert_eq!(numeric, 21);
     }
 }

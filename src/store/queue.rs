@@ -99,7 +99,11 @@ impl QueueItem {
                 .and_then(Path::file_name)
                 .map(|name| name.to_string_lossy().into_owned()),
         };
-        [point, state].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+        [point, state]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 }
 
@@ -301,7 +305,11 @@ mod tests {
             point: point.into(),
             seed: Some(4),
         };
-        let a = q.push(RunConfig::default(), "d".into(), Some(tag("optimizer.lr=0.1")));
+        let a = q.push(
+            RunConfig::default(),
+            "d".into(),
+            Some(tag("optimizer.lr=0.1")),
+        );
         let b = q.push(RunConfig::default(), "d".into(), Some(tag("")));
         let c = q.push(RunConfig::default(), "d".into(), None);
         q.get_mut(a).unwrap().state = ItemState::Failed {
@@ -311,7 +319,10 @@ mod tests {
         q.get_mut(c).unwrap().state = ItemState::Done {
             run: "runs/20261130-x".into(),
         };
-        assert_eq!(q.get(a).unwrap().detail(), "lrs: optimizer.lr=0.1 · diverged");
+        assert_eq!(
+            q.get(a).unwrap().detail(),
+            "lrs: optimizer.lr=0.1 · diverged"
+        );
         assert_eq!(q.get(b).unwrap().detail(), "lrs: seed 4");
         assert_eq!(q.get(c).unwrap().detail(), "20261130-x");
     }

@@ -31,11 +31,8 @@ pub struct RunSummary {
     pub epochs_completed: usize,
     pub epochs_planned: usize,
     pub best_val_accuracy: Option<f64>,
-    pub test_accuracy: Option<f64>,
-    pub macro_f1: Option<f64>,
-    pub macro_auc: Option<f64>,
-    /// Evaluation throughput.
-    pub inference_images_per_sec: Option<f64>,
+    /// Once the run is evaluated.
+    pub test: Option<TestScores>,
     pub params: usize,
     pub seconds: f64,
     pub status: RunStatus,
@@ -45,6 +42,17 @@ pub struct RunSummary {
     /// The train files' fingerprint, from the run record.
     #[serde(default)]
     pub fingerprint: String,
+}
+
+/// The scores of an evaluated run on its test split (from eval.json).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TestScores {
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// None when no class has a defined AUC.
+    pub macro_auc: Option<f64>,
+    /// Evaluation throughput.
+    pub images_per_sec: f64,
 }
 
 impl RunSummary {
@@ -283,10 +291,12 @@ impl RunDir {
             epochs_completed: epochs,
             epochs_planned: record.config.train.epochs,
             best_val_accuracy: best,
-            test_accuracy: eval.as_ref().map(|e| e.accuracy),
-            macro_f1: eval.as_ref().map(|e| e.macro_avg.f1),
-            macro_auc: eval.as_ref().and_then(|e| e.auc_macro),
-            inference_images_per_sec: eval.as_ref().map(|e| e.images_per_sec),
+            test: eval.as_ref().map(|e| TestScores {
+                accuracy: e.accuracy,
+                macro_f1: e.macro_avg.f1,
+                macro_auc: e.auc_macro,
+                images_per_sec: e.images_per_sec,
+            }),
             params: record.params,
             seconds,
             status,
