@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use burn::tensor::backend::AutodiffBackend;
 
-use super::device::OnBackend;
 use super::prepare::{prepare_data, recorded_pipeline, Decode, EVAL_PREFETCH};
-use super::trained_run::TrainedRun;
+use super::trained_run::{TrainedRun, WithModel};
 use crate::data::Split;
 use crate::eval::{project, top_class, Projection};
 use crate::loader::BatchPlan;
+use crate::model::Network;
 use crate::run::DeviceChoice;
 use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap};
 
@@ -56,11 +55,7 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
         batch_size: record.config.train.batch_size,
         prefetch: EVAL_PREFETCH,
     };
-    let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
-    let rows = resolved.dispatch(FeatureJob {
-        run: &trained,
-        plan: &plan,
-    })?;
+    let rows = trained.with_model(request.device, Features { plan: &plan })?;
     let features: Vec<Vec<f32>> = rows.iter().map(|r| r.features.clone()).collect();
     let points = project(&features, request.method, record.config.train.seed);
     let faces = rows
@@ -92,27 +87,27 @@ struct FeatureRow {
     confidence: f32,
 }
 
-/// The features of every face of the plan, as work for
-/// [`super::ResolvedDevice::dispatch`] (on the inference backend).
-struct FeatureJob<'a> {
-    run: &'a TrainedRun,
+/// The features and prediction of every face of the plan.
+struct Features<'a> {
     plan: &'a BatchPlan,
 }
 
-impl OnBackend for FeatureJob<'_> {
-    type Output = anyhow::Result<Vec<FeatureRow>>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self.run.load_model::<B::InnerBackend>(&device)?;
-        let classes = self.run.record.dataset.classes.len();
+impl WithModel for Features<'_> {
+    type Output = Vec<FeatureRow>;
+    fn run<B: Backend>(
+        self,
+        run: &TrainedRun,
+        model: Network<B>,
+        device: B::Device,
+    ) -> anyhow::Result<Vec<FeatureRow>> {
+        let classes = run.record.dataset.classes.len();
         let values =
             |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };
         let mut rows = Vec::with_capacity(self.plan.bank.len());
         for batch in self.plan.in_order() {
             let (n, s) = (batch.len(), batch.input_size);
-            let images = Tensor::<B::InnerBackend, 4>::from_data(
-                TensorData::new(batch.images, [n, 3, s, s]),
-                &device,
-            );
+            let images =
+                Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);
             let features = model.embedding(images.clone());
             let width = features.dims()[1];
             let features = values(features.into_data());

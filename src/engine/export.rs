@@ -8,14 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::tensor::backend::AutodiffBackend;
+use burn::prelude::Backend;
 use burn_store::{
     BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, ModuleStore, SafetensorsStore,
 };
 use serde::{Deserialize, Serialize};
 
-use super::device::OnBackend;
-use super::trained_run::TrainedRun;
+use super::trained_run::{TrainedRun, WithModel};
 use crate::files::write_file;
 use crate::model::{Architecture, HeadConfig, ModelConfig, Network, HEAD_BN_EPSILON};
 use crate::run::DeviceChoice;
@@ -105,10 +104,7 @@ pub struct ExportReport {
 /// Export the run's weights as `request.format`, and the sidecar.
 pub fn export_run(request: &ExportRequest) -> anyhow::Result<ExportReport> {
     let trained = TrainedRun::open(&request.run)?;
-    let (bytes, tensors) = DeviceChoice::Cpu
-        .resolve()
-        .map_err(anyhow::Error::msg)?
-        .dispatch(ExportJob { run: &trained })?;
+    let (bytes, tensors) = trained.with_model(DeviceChoice::Cpu, TorchTensors)?;
     let values = tensors.iter().map(|(_, t)| t.data.len()).sum();
     if let Some(dir) = request.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -237,16 +233,17 @@ pub fn torch_tensors<B: burn::prelude::Backend>(
     Ok((bytes, tensors))
 }
 
-/// Loading the checkpoint and naming its tensors, as work for
-/// [`super::ResolvedDevice::dispatch`].
-struct ExportJob<'a> {
-    run: &'a TrainedRun,
-}
+/// Naming the checkpoint's tensors in PyTorch's layout.
+struct TorchTensors;
 
-impl OnBackend for ExportJob<'_> {
-    type Output = anyhow::Result<(Vec<u8>, Vec<NamedTensor>)>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self.run.load_model::<B::InnerBackend>(&device)?;
-        torch_tensors(&model, self.run.record.config.model.architecture)
+impl WithModel for TorchTensors {
+    type Output = (Vec<u8>, Vec<NamedTensor>);
+    fn run<B: Backend>(
+        self,
+        run: &TrainedRun,
+        model: Network<B>,
+        _: B::Device,
+    ) -> anyhow::Result<Self::Output> {
+        torch_tensors(&model, run.record.config.model.architecture)
     }
 }

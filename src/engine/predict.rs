@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::prelude::Backend;
 
-use super::device::OnBackend;
 use super::evaluate::predict;
 use super::prepare::faces_plan;
-use super::trained_run::TrainedRun;
+use super::trained_run::{TrainedRun, WithModel};
 use crate::eval::ranked;
 use crate::loader::BatchPlan;
+use crate::model::Network;
 use crate::run::DeviceChoice;
 
 /// Faces scored per step of the progress count.
@@ -53,25 +53,23 @@ impl FacePrediction {
 pub fn predict_run(request: &PredictRequest) -> anyhow::Result<Vec<FacePrediction>> {
     let trained = TrainedRun::open(&request.run)?;
     anyhow::ensure!(!request.images.is_empty(), "no image to predict");
-    let resolved = request.device.resolve().map_err(anyhow::Error::msg)?;
-    resolved.dispatch(PredictJob {
-        run: &trained,
-        request,
-    })
+    trained.with_model(request.device, Scores { request })
 }
 
-/// Scoring faces, as work for [`super::ResolvedDevice::dispatch`] (on the
-/// inference backend).
-struct PredictJob<'a> {
-    run: &'a TrainedRun,
+/// Scoring the request's faces.
+struct Scores<'a> {
     request: &'a PredictRequest,
 }
 
-impl OnBackend for PredictJob<'_> {
-    type Output = anyhow::Result<Vec<FacePrediction>>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self.run.load_model::<B::InnerBackend>(&device)?;
-        let record = &self.run.record;
+impl WithModel for Scores<'_> {
+    type Output = Vec<FacePrediction>;
+    fn run<B: Backend>(
+        self,
+        run: &TrainedRun,
+        model: Network<B>,
+        device: B::Device,
+    ) -> anyhow::Result<Vec<FacePrediction>> {
+        let record = &run.record;
         let batch_size = record.config.train.batch_size;
         let mut out = Vec::with_capacity(self.request.images.len());
         // chunks of whole batches, so the batches are those of one long pass

@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
+use burn::tensor::backend::AutodiffBackend;
+
 use super::checkpoint::{find_checkpoint, load_network};
+use super::device::OnBackend;
 use crate::model::Network;
-use crate::run::CheckpointKind;
+use crate::run::{CheckpointKind, DeviceChoice};
 use crate::store::{RunDir, RunRecord};
 
 pub struct TrainedRun {
@@ -30,6 +33,44 @@ impl TrainedRun {
     pub fn load_model<B: Backend>(&self, device: &B::Device) -> anyhow::Result<Network<B>> {
         let classes = self.record.dataset.classes.len();
         load_network(&self.record.config.model, classes, &self.checkpoint, device)
+    }
+}
+
+/// Work done with a trained run's network, on the inference backend of
+/// whichever device [`TrainedRun::with_model`] resolves.
+pub trait WithModel {
+    type Output;
+    fn run<B: Backend>(
+        self,
+        run: &TrainedRun,
+        model: Network<B>,
+        device: B::Device,
+    ) -> anyhow::Result<Self::Output>;
+}
+
+impl TrainedRun {
+    /// Load the network on `device` (without autodiff) and do `work` with it.
+    pub fn with_model<W: WithModel>(
+        &self,
+        device: DeviceChoice,
+        work: W,
+    ) -> anyhow::Result<W::Output> {
+        let resolved = device.resolve().map_err(anyhow::Error::msg)?;
+        resolved.dispatch(ModelJob { run: self, work })
+    }
+}
+
+/// [`WithModel`] work as a job for [`super::ResolvedDevice::dispatch`].
+struct ModelJob<'a, W> {
+    run: &'a TrainedRun,
+    work: W,
+}
+
+impl<W: WithModel> OnBackend for ModelJob<'_, W> {
+    type Output = anyhow::Result<W::Output>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = self.run.load_model::<B::InnerBackend>(&device)?;
+        self.work.run(self.run, model, device)
     }
 }
 

@@ -77,17 +77,6 @@ pub fn weighted_map(activations: &[f32], weights: &[f32], (h, w): (usize, usize)
     cam
 }
 
-/// The map of one image: [`weighted_map`] with [`channel_weights`].
-pub fn class_activation_map(
-    activations: &[f32],
-    gradients: &[f32],
-    (channels, h, w): (usize, usize, usize),
-    method: CamMethod,
-) -> Vec<f32> {
-    let weights = channel_weights(activations, gradients, (channels, h, w), method);
-    weighted_map(activations, &weights, (h, w))
-}
-
 /// Grad-CAM++'s weight of one channel: `Σij αij·ReLU(gij)` with
 /// `αij = g² / (2g² + ΣA·g³)`.
 fn plus_plus_weight(a: &[f32], g: &[f32]) -> f64 {
@@ -187,6 +176,17 @@ pub fn overlay(rgb: &[u8], heat: &[f32], opacity: f32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The map of one image, as the explainer makes it.
+    fn class_activation_map(
+        activations: &[f32],
+        gradients: &[f32],
+        (channels, h, w): (usize, usize, usize),
+        method: CamMethod,
+    ) -> Vec<f32> {
+        let weights = channel_weights(activations, gradients, (channels, h, w), method);
+        weighted_map(activations, &weights, (h, w))
+    }
 
     #[test]
     fn grad_cam_weighs_channels_by_their_mean_gradient() {

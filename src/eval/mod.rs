@@ -8,8 +8,7 @@ mod projection;
 mod roc;
 
 pub use cam::{
-    channel_weights, class_activation_map, jet, mass_share, normalised, overlay, resize_bilinear,
-    weighted_map, CamMethod,
+    channel_weights, jet, mass_share, normalised, overlay, resize_bilinear, weighted_map, CamMethod,
 };
 pub use diff::{diff_evaluations, ClassDelta, EvalDiff, FacePair, Flip};
 pub use metrics::{

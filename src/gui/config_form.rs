@@ -3,7 +3,7 @@
 
 use super::finetune_form::{head_fields_ui, phase_fields_ui};
 use super::form_rows::{
-    combo, count_value, field_row, fine_value, problem_for, range_of, rate_value, row,
+    combo, combo_row, count_value, field_row, fine_value, problem_for, range_of, rate_value, row,
 };
 use egui::{RichText, Ui};
 
@@ -59,16 +59,13 @@ pub fn config_form_ui(
 
 /// The "Architecture" section of the form.
 fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
-    row(
+    let options: Vec<(Architecture, &str)> =
+        Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
+    combo_row(
         ui,
-        "architecture",
-        "Networks the engine can train",
-        None,
-        |ui| {
-            let options: Vec<(Architecture, &str)> =
-                Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
-            combo(ui, "arch", &mut c.model.architecture, &options);
-        },
+        ("architecture", "Networks the engine can train"),
+        &mut c.model.architecture,
+        &options,
     );
     if c.model.architecture.is_transfer() {
         head_fields_ui(ui, c, problems);
@@ -102,23 +99,18 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     field_row(ui, &[Field::DataInputSize], problems, |ui, range| {
         ui.add(count_value(&mut c.data.input_size, range).suffix(" px"));
     });
-    row(
+    combo_row(
         ui,
-        "normalisation",
-        "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)",
-        None,
-        |ui| {
-            combo(
-                ui,
-                "norm",
-                &mut c.data.normalization,
-                &[
-                    (Normalization::DatasetMeanStd, "dataset mean/std"),
-                    (Normalization::KerasTf, "keras tf [-1, 1]"),
-                    (Normalization::TorchImagenet, "ImageNet (torch)"),
-                ],
-            );
-        },
+        (
+            "normalisation",
+            "dataset mean/std (ResNet), Keras tf [-1,1] (Xception), ImageNet torch (DenseNet)",
+        ),
+        &mut c.data.normalization,
+        &[
+            (Normalization::DatasetMeanStd, "dataset mean/std"),
+            (Normalization::KerasTf, "keras tf [-1, 1]"),
+            (Normalization::TorchImagenet, "ImageNet (torch)"),
+        ],
     );
     let split = problem_for(problems, &[Field::DataSplit]);
     row(
@@ -191,23 +183,18 @@ fn optimisation_ui(
 ) -> FormAction {
     let mut find_lr = FormAction::None;
     let o = &mut c.optimizer;
-    row(
+    combo_row(
         ui,
-        "optimizer",
-        "AdamW (decoupled decay), Adam or SGD with momentum",
-        None,
-        |ui| {
-            combo(
-                ui,
-                "opt",
-                &mut o.kind,
-                &[
-                    (OptimizerKind::Adamw, "AdamW"),
-                    (OptimizerKind::Adam, "Adam"),
-                    (OptimizerKind::Sgd, "SGD"),
-                ],
-            );
-        },
+        (
+            "optimizer",
+            "AdamW (decoupled decay), Adam or SGD with momentum",
+        ),
+        &mut o.kind,
+        &[
+            (OptimizerKind::Adamw, "AdamW"),
+            (OptimizerKind::Adam, "Adam"),
+            (OptimizerKind::Sgd, "SGD"),
+        ],
     );
     field_row(ui, &[Field::OptimizerLr], problems, |ui, range| {
         ui.add(rate_value(&mut o.lr, range, 1e-4));
@@ -255,23 +242,15 @@ fn optimisation_ui(
 /// The "Schedule and stopping" section of the form.
 fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     let s = &mut c.scheduler;
-    row(
+    combo_row(
         ui,
-        "LR schedule",
-        "StepLR or ReduceLROnPlateau",
-        None,
-        |ui| {
-            combo(
-                ui,
-                "sched",
-                &mut s.kind,
-                &[
-                    (SchedulerKind::None, "constant"),
-                    (SchedulerKind::Step, "StepLR"),
-                    (SchedulerKind::Plateau, "on plateau"),
-                ],
-            );
-        },
+        ("LR schedule", "StepLR or ReduceLROnPlateau"),
+        &mut s.kind,
+        &[
+            (SchedulerKind::None, "constant"),
+            (SchedulerKind::Step, "StepLR"),
+            (SchedulerKind::Plateau, "on plateau"),
+        ],
     );
     match s.kind {
         SchedulerKind::Step => field_row(

@@ -95,6 +95,16 @@ pub fn row(
 }
 
 /// A combo box over `options` (value, label).
+/// A row holding one drop-down of `options` over `value`.
+pub fn combo_row<T: Copy + PartialEq>(
+    ui: &mut Ui,
+    (label, help): (&str, &str),
+    value: &mut T,
+    options: &[(T, &str)],
+) {
+    row(ui, label, help, None, |ui| combo(ui, label, value, options));
+}
+
 pub fn combo<T: Copy + PartialEq>(ui: &mut Ui, id: &str, value: &mut T, options: &[(T, &str)]) {
     let current = options
         .iter()

@@ -138,7 +138,10 @@ impl Field {
 
     /// A field of two numbers, the ends of a range (crop scale and ratio).
     pub fn is_range(self) -> bool {
-        matches!(self, Field::DataAugmentCropScale | Field::DataAugmentCropRatio)
+        matches!(
+            self,
+            Field::DataAugmentCropScale | Field::DataAugmentCropRatio
+        )
     }
 
     /// The field's numbers in `config` (both ends of a range field), when
