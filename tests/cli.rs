@@ -154,6 +154,10 @@ fn config_errors_name_the_key_and_exit_non_zero() {
             &["model-info", "--arch", "vgg"],
             "[possible values: resnet, xception, densenet121]",
         ),
+        (
+            &["model-info", "--arch", "resnet", "--depths", "3,0,6,3"],
+            "model.depths: 0 must be in 1..=64",
+        ),
     ];
     for (args, want) in cases {
         let out = facebench(args, tmp.path());

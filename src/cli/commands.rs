@@ -14,7 +14,7 @@ use crate::data::{DatasetReport, SplitConfig};
 use crate::engine::{evaluate_run, start_training, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::numbers::thousands;
-use crate::run::{DeviceChoice, RunConfig, TrainEvent};
+use crate::run::{DeviceChoice, Field, RunConfig, TrainEvent};
 use crate::store::RunStore;
 
 /// Run the parsed command line.
@@ -288,7 +288,15 @@ fn model_info_command(
     if let Some(b) = base_planes {
         config.base_planes = b;
     }
-    if let Some(p) = config.problems().first() {
+    let run = RunConfig {
+        model: config.clone(),
+        ..RunConfig::default()
+    };
+    if let Some(p) = run
+        .problems()
+        .into_iter()
+        .find(|p| Field::MODEL.contains(&p.field))
+    {
         anyhow::bail!("{p}");
     }
     anyhow::ensure!(classes >= 2, "--classes must be at least 2");

@@ -70,26 +70,14 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     if c.model.architecture.is_transfer() {
         head_fields_ui(ui, c, problems);
     } else {
-        row(
-            ui,
-            "blocks per stage",
-            "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50",
-            problem_for(problems, &[Field::Model]),
-            |ui| {
-                for d in &mut c.model.depths {
-                    ui.add(egui::DragValue::new(d).range(1..=64));
-                }
-            },
-        );
-        row(
-            ui,
-            "base planes",
-            "Planes of the first stage (64 in ResNet-50); later stages double it",
-            problem_for(problems, &[Field::Model]),
-            |ui| {
-                ui.add(egui::DragValue::new(&mut c.model.base_planes).range(4..=256));
-            },
-        );
+        field_row(ui, &[Field::ModelDepths], problems, |ui, range| {
+            for d in &mut c.model.depths {
+                ui.add(count_value(d, range.clone()));
+            }
+        });
+        field_row(ui, &[Field::ModelBasePlanes], problems, |ui, range| {
+            ui.add(count_value(&mut c.model.base_planes, range));
+        });
     }
     ui.label(RichText::new(c.model.display_name()).weak());
 }

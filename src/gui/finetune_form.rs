@@ -27,40 +27,17 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
         },
     );
     let h = &mut c.model.head;
-    let head_problem = problem_for(problems, &[Field::Model]);
-    row(
-        ui,
-        "head dense",
-        "Units of the head's two dense layers (reference: 1024, 512)",
-        head_problem,
-        |ui| {
-            ui.add(egui::DragValue::new(&mut h.dense1).range(8..=8192));
-            ui.add(egui::DragValue::new(&mut h.dense2).range(8..=8192));
-        },
-    );
-    row(
-        ui,
-        "head dropout",
-        "After each dense block (reference: 0.3 Xception, 0.5 DenseNet)",
-        None,
-        |ui| {
-            ui.add(fine_value(&mut h.dropout, 0.0..=0.9));
-        },
-    );
-    row(
-        ui,
-        "head L2",
-        "L2 penalty on the first dense kernel, added to the loss (reference: 1e-4)",
-        None,
-        |ui| {
-            ui.add(
-                egui::DragValue::new(&mut h.l2)
-                    .range(0.0..=0.1)
-                    .speed(1e-5)
-                    .custom_formatter(|v, _| format!("{v:.1e}")),
-            );
-        },
-    );
+    let dense = [Field::ModelHeadDense1, Field::ModelHeadDense2];
+    field_row(ui, &dense, problems, |ui, range| {
+        ui.add(count_value(&mut h.dense1, range.clone()));
+        ui.add(count_value(&mut h.dense2, range));
+    });
+    field_row(ui, &[Field::ModelHeadDropout], problems, |ui, range| {
+        ui.add(fine_value(&mut h.dropout, range));
+    });
+    field_row(ui, &[Field::ModelHeadL2], problems, |ui, range| {
+        ui.add(rate_value(&mut h.l2, range, 1e-5));
+    });
 }
 
 /// Phase 1 length and the phase 2 settings.

@@ -295,7 +295,7 @@ fn sweep_form_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, form: &RunConfi
         .chain(
             Field::ALL
                 .iter()
-                .filter(|f| f.spec().is_some() && !f.is_range())
+                .filter(|f| f.spec().is_some() && !f.is_list())
                 .map(|f| f.path()),
         )
         .chain(["train.seed"])

@@ -125,23 +125,6 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.depths.iter().any(|&d| d == 0 || d > 64) {
-            out.push(format!(
-                "depths {:?}: each stage needs 1 to 64 blocks",
-                self.depths
-            ));
-        }
-        if !(4..=256).contains(&self.base_planes) {
-            out.push(format!(
-                "base_planes {} must be in 4..=256",
-                self.base_planes
-            ));
-        }
-        out
-    }
-
     pub fn init<B: Backend>(&self, num_classes: usize, device: &B::Device) -> Network<B> {
         match self.architecture {
             Architecture::Resnet => Network::Resnet(

@@ -39,25 +39,6 @@ impl Default for HeadConfig {
 }
 
 impl HeadConfig {
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (name, v) in [("dense1", self.dense1), ("dense2", self.dense2)] {
-            if !(8..=8192).contains(&v) {
-                out.push(format!("head.{name} {v} must be in 8..=8192"));
-            }
-        }
-        if !(0.0..0.95).contains(&self.dropout) {
-            out.push(format!(
-                "head.dropout {} must be in [0, 0.95)",
-                self.dropout
-            ));
-        }
-        if !(0.0..1.0).contains(&self.l2) {
-            out.push(format!("head.l2 {} must be in [0, 1)", self.l2));
-        }
-        out
-    }
-
     pub fn init<B: Backend>(
         &self,
         features: usize,

@@ -299,9 +299,6 @@ impl RunConfig {
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
         let mut push = |field, message| out.push(ConfigProblem { field, message });
-        for p in self.model.problems() {
-            push(Field::Model, p);
-        }
         if let Err(e) = self.data.split.validate() {
             push(Field::DataSplit, e.to_string());
         }
@@ -314,7 +311,7 @@ impl RunConfig {
                     push(field, message);
                 }
             }
-            if let [lo, hi] = values[..] {
+            if let (&[lo, hi], true) = (values.as_slice(), field.is_range()) {
                 if lo > hi {
                     push(
                         field,

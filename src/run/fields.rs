@@ -12,7 +12,12 @@ use super::{RunConfig, SchedulerKind};
 /// run.json. Problems are keyed by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
-    Model,
+    ModelDepths,
+    ModelBasePlanes,
+    ModelHeadDense1,
+    ModelHeadDense2,
+    ModelHeadDropout,
+    ModelHeadL2,
     DataInputSize,
     DataSplit,
     DataAugmentCropScale,
@@ -40,8 +45,13 @@ pub enum Field {
 
 impl Field {
     /// Every field, in the order of run.json.
-    pub const ALL: [Field; 24] = [
-        Field::Model,
+    pub const ALL: [Field; 29] = [
+        Field::ModelDepths,
+        Field::ModelBasePlanes,
+        Field::ModelHeadDense1,
+        Field::ModelHeadDense2,
+        Field::ModelHeadDropout,
+        Field::ModelHeadL2,
         Field::DataInputSize,
         Field::DataSplit,
         Field::DataAugmentCropScale,
@@ -67,10 +77,25 @@ impl Field {
         Field::FinetunePhase2FrozenLayers,
     ];
 
+    /// The fields of `model`.
+    pub const MODEL: [Field; 6] = [
+        Field::ModelDepths,
+        Field::ModelBasePlanes,
+        Field::ModelHeadDense1,
+        Field::ModelHeadDense2,
+        Field::ModelHeadDropout,
+        Field::ModelHeadL2,
+    ];
+
     /// The path in run.json (and for `--set`).
     pub fn path(self) -> &'static str {
         match self {
-            Field::Model => "model",
+            Field::ModelDepths => "model.depths",
+            Field::ModelBasePlanes => "model.base_planes",
+            Field::ModelHeadDense1 => "model.head.dense1",
+            Field::ModelHeadDense2 => "model.head.dense2",
+            Field::ModelHeadDropout => "model.head.dropout",
+            Field::ModelHeadL2 => "model.head.l2",
             Field::DataInputSize => "data.input_size",
             Field::DataSplit => "data.split",
             Field::DataAugmentCropScale => "data.augment.crop_scale",
@@ -108,6 +133,11 @@ impl Field {
             "Brightness, contrast, saturation: factor in [1-x, 1+x]; 0 is off";
         #[rustfmt::skip]
         let (label, help, bounds) = match self {
+            Field::ModelDepths => ("blocks per stage", "Bottleneck blocks in each of the 4 stages; 3,4,6,3 is ResNet-50", B::count(1, 64)),
+            Field::ModelBasePlanes => ("base planes", "Planes of the first stage (64 in ResNet-50); later stages double it", B::count(4, 256)),
+            Field::ModelHeadDense1 | Field::ModelHeadDense2 => ("head dense", "Units of the head's two dense layers (reference: 1024, 512)", B::count(8, 8192)),
+            Field::ModelHeadDropout => ("head dropout", "After each dense block (reference: 0.3 Xception, 0.5 DenseNet)", B::real(0.0, 0.95, false, true)),
+            Field::ModelHeadL2 => ("head L2", "L2 penalty on the first dense kernel, added to the loss (reference: 1e-4)", B::FRACTION),
             Field::DataInputSize => ("input size", "Side of the square input, in pixels (64-299)", B::count(64, 299)),
             Field::DataAugmentCropScale => ("crop area", "RandomResizedCrop on/off, and the range of its area as a fraction of the image (reference 0.08-1)", B::real(0.0, 1.0, true, false)),
             Field::DataAugmentCropRatio => ("crop ratio", "Range of the crop's aspect ratio w/h (reference 3/4-4/3)", B::real(0.0, 10.0, true, false)),
@@ -127,7 +157,7 @@ impl Field {
             Field::FinetunePhase1Epochs => ("phase 1 epochs", PHASE1_HELP, B::count(0, 10_000)),
             Field::FinetunePhase2Lr => ("phase 2 lr", "Learning rate once the base is unfrozen (reference: 1e-5)", B::RATE),
             Field::FinetunePhase2WeightDecay => ("phase 2 decay", "Weight decay in phase 2", B::FRACTION),
-            Field::Model | Field::DataSplit | Field::FinetunePhase2FrozenLayers => return None,
+            Field::DataSplit | Field::FinetunePhase2FrozenLayers => return None,
         };
         Some(FieldSpec {
             label,
@@ -144,23 +174,37 @@ impl Field {
         )
     }
 
-    /// The field's numbers in `config` (both ends of a range field), when
-    /// the config uses it (a step size only with the step schedule, say).
+    /// A field of several numbers: a range, or ResNet's depths.
+    pub fn is_list(self) -> bool {
+        self.is_range() || self == Field::ModelDepths
+    }
+
+    /// The field's numbers in `config` (both ends of a range field, every
+    /// stage's depth), when the config uses it (a step size only with the
+    /// step schedule, the head only on a pretrained base, say).
     pub fn values(self, config: &RunConfig) -> Option<Vec<f64>> {
-        let a = &config.data.augment;
-        let range = match self {
-            Field::DataAugmentCropScale => a.crop_scale,
-            Field::DataAugmentCropRatio => a.crop_ratio,
-            _ => return self.value(config).map(|v| vec![v]),
-        };
-        Some(range.map(widen).to_vec())
+        let (a, m) = (&config.data.augment, &config.model);
+        Some(match self {
+            Field::DataAugmentCropScale => a.crop_scale.map(widen).to_vec(),
+            Field::DataAugmentCropRatio => a.crop_ratio.map(widen).to_vec(),
+            Field::ModelDepths if !m.architecture.is_transfer() => {
+                m.depths.iter().map(|&d| d as f64).collect()
+            }
+            _ => vec![self.value(config)?],
+        })
     }
 
     /// The number of a one-number field in `config`, when the config uses
     /// it; `None` for range fields (see [`Self::values`]).
     pub fn value(self, config: &RunConfig) -> Option<f64> {
         let (s, f, a) = (&config.scheduler, &config.finetune, &config.data.augment);
+        let (m, transfer) = (&config.model, config.model.architecture.is_transfer());
         let v = match self {
+            Field::ModelBasePlanes if !transfer => m.base_planes as f64,
+            Field::ModelHeadDense1 if transfer => m.head.dense1 as f64,
+            Field::ModelHeadDense2 if transfer => m.head.dense2 as f64,
+            Field::ModelHeadDropout if transfer => m.head.dropout,
+            Field::ModelHeadL2 if transfer => m.head.l2,
             Field::DataAugmentRandomCropFraction => widen(a.random_crop_fraction),
             Field::DataAugmentBrightness => widen(a.brightness),
             Field::DataAugmentContrast => widen(a.contrast),
@@ -343,14 +387,45 @@ mod tests {
     }
 
     #[test]
-    fn every_numeric_field_has_a_value_valid_in_the_default_config() {
+    fn the_head_is_checked_on_a_pretrained_base_and_the_stages_on_a_resnet() {
+        let problems = |c: &RunConfig| -> Vec<(Field, String)> {
+            c.problems()
+                .into_iter()
+                .map(|p| (p.field, p.message))
+                .collect()
+        };
         let mut config = RunConfig::default();
+        config.model.depths = [3, 0, 6, 3];
+        // not used by a ResNet, so not its problem
+        config.model.head.dropout = 2.0;
+        assert_eq!(
+            problems(&config),
+            vec![(Field::ModelDepths, "0 must be in 1..=64".to_string())]
+        );
+        config.model.architecture = crate::model::Architecture::Xception;
+        config.data.input_size = 96;
+        assert_eq!(
+            problems(&config),
+            vec![(
+                Field::ModelHeadDropout,
+                "2 must be in [0, 0.95)".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn every_numeric_field_has_a_value_valid_in_the_default_config() {
+        let mut resnet = RunConfig::default();
         // the fields that count only with a setting on
-        config.scheduler.kind = SchedulerKind::Step;
-        config.early_stopping.enabled = true;
+        resnet.scheduler.kind = SchedulerKind::Step;
+        resnet.early_stopping.enabled = true;
+        let mut transfer = resnet.clone();
+        transfer.model.architecture = crate::model::Architecture::Xception;
+        transfer.data.input_size = 96;
         let mut numeric = 0;
         for field in Field::ALL {
-            match (field.spec(), field.values(&config)) {
+            let values = field.values(&resnet).or_else(|| field.values(&transfer));
+            match (field.spec(), values) {
                 (Some(spec), Some(values)) => {
                     numeric += 1;
                     for v in values {
@@ -361,6 +436,10 @@ mod tests {
                 (spec, value) => panic!("{field}: spec {spec:?} but value {value:?}"),
             }
         }
-        assert_eq!(numeric, 21);
+        assert_eq!(numeric, 27);
+        // ResNet's fields do not count on a pretrained base, and the head's
+        // not on a ResNet
+        assert!(Field::ModelDepths.values(&transfer).is_none());
+        assert!(Field::ModelHeadDropout.values(&resnet).is_none());
     }
 }
