@@ -498,15 +498,15 @@ fn snapshot_runs_tab_on_fixed_runs() {
         lines
             .next()
             .unwrap()
-            .starts_with("run,dataset,dataset_fingerprint,architecture"),
+            .starts_with("run,sweep,dataset,dataset_fingerprint,architecture"),
         "{csv}"
     );
     assert!(
-        csv.contains("run-a-resnet,orl40,0f3a9c2e7d1b45a6,"),
+        csv.contains("run-a-resnet,,orl40,0f3a9c2e7d1b45a6,"),
         "{csv}"
     );
     assert!(
-        csv.contains("run-b-resnet,celeb23,1f3a9c2e7d1b45a6,"),
+        csv.contains("run-b-resnet,,celeb23,1f3a9c2e7d1b45a6,"),
         "{csv}"
     );
 
@@ -1507,6 +1507,11 @@ fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
     step_until(&mut h, "the runs listed", |a| a.runs().runs.len() == 2);
     h.run_steps(3);
     h.get_by_label("s: optimizer.lr=1e-3, seed 7");
+    // the exported comparison carries the sweep column too
+    h.get_by_label("Export comparison CSV").click();
+    h.run_steps(2);
+    let csv = std::fs::read_to_string(runs.join("comparison.csv")).unwrap();
+    assert!(csv.contains(",\"s: optimizer.lr=1e-3, seed 7\","), "{csv}");
     let queue = file.read().unwrap();
     assert_eq!(queue.get(0).unwrap().state, ItemState::Cancelled);
     for id in [1, 2] {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
-use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::diff_view::{diff_ui, DiffView};
@@ -21,9 +20,11 @@ use super::run_row::RunRow;
 use super::theme;
 use super::thumbnails::ThumbnailCache;
 use crate::run::{RunConfig, TrainEvent};
-use crate::store::{RunStatus, RunStore};
+use crate::store::RunStore;
+use comparison::{comparison_csv, comparison_table_ui};
 use dialogs::dialogs_ui;
 
+mod comparison;
 mod dialogs;
 
 /// A `metrics.jsonl` read incrementally: only bytes added since the last read.
@@ -92,6 +93,8 @@ pub struct RunsView {
     pub busy: bool,
     /// The run queue of this runs folder.
     pub queue: QueueView,
+    /// List each sweep's runs together in the comparison table.
+    pub group_sweeps: bool,
 }
 
 impl RunsView {
@@ -113,6 +116,7 @@ impl RunsView {
             confirm_resume: None,
             busy: false,
             queue: QueueView::default(),
+            group_sweeps: true,
         }
     }
 
@@ -204,42 +208,15 @@ pub fn runs_tab_ui(
             view.refresh(ui.ctx(), true);
         }
         if ui.button("Export comparison CSV").clicked() {
-            let rows = view.runs.iter().map(|r| {
-                let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
-                vec![
-                    r.name.clone(),
-                    r.dataset.clone(),
-                    r.fingerprint.clone(),
-                    r.architecture.clone(),
-                    r.params.to_string(),
-                    o(r.best_val_accuracy),
-                    o(r.test.map(|t| t.accuracy)),
-                    o(r.test.map(|t| t.macro_f1)),
-                    o(r.test.and_then(|t| t.macro_auc)),
-                    r.seconds.to_string(),
-                    o(r.test.map(|t| t.images_per_sec)),
-                    r.status.to_string(),
-                ]
-            });
+            let (header, rows) = comparison_csv(view);
             *export = Some(ExportRequest::Done(write_csv(
                 &view.store.root.join("comparison.csv"),
-                &[
-                    "run",
-                    "dataset",
-                    "dataset_fingerprint",
-                    "architecture",
-                    "params",
-                    "best_val_acc",
-                    "test_acc",
-                    "macro_f1",
-                    "macro_auc",
-                    "train_seconds",
-                    "inference_images_per_sec",
-                    "status",
-                ],
+                &header,
                 rows,
             )));
         }
+        ui.checkbox(&mut view.group_sweeps, "group sweeps")
+            .on_hover_text("List each sweep's runs together, where its first run stands");
         let pair: Vec<PathBuf> = view.selected.iter().cloned().collect();
         let diff = ui
             .add_enabled(pair.len() == 2, egui::Button::new("diff"))
@@ -324,189 +301,6 @@ fn queue_section_ui(
             None
         }
         None => None,
-    }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or("–".into(), |a| format!("{:.2}%", a * 100.0))
-}
-
-/// The sweep, grid point and seed of each listed run the queue trained
-/// (empty for the others).
-fn sweep_labels(view: &RunsView) -> Vec<String> {
-    let sweep_of = |run: &Path| -> String {
-        let item = view
-            .queue
-            .queue
-            .items
-            .iter()
-            .find(|i| i.state.run() == Some(run));
-        item.and_then(|i| i.sweep.as_ref())
-            .map_or(String::new(), |t| {
-                let seed = t.seed.map_or(String::new(), |s| format!(", seed {s}"));
-                format!("{}: {}{seed}", t.sweep, t.point)
-            })
-    };
-    view.runs.iter().map(|r| sweep_of(&r.path)).collect()
-}
-
-fn comparison_table_ui(ui: &mut Ui, view: &mut RunsView, open: &mut Option<PathBuf>) {
-    let runs = view.runs.clone();
-    let sweeps = sweep_labels(view);
-    // one line per run: cells grow sideways (the table scrolls) instead of
-    // wrapping into the next row
-    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-    TableBuilder::new(ui)
-        .id_salt("runs")
-        .striped(true)
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .max_scroll_height(300.0)
-        .column(Column::exact(24.0))
-        .column(Column::auto().at_least(200.0))
-        .columns(Column::auto().at_least(70.0), 12)
-        .header(20.0, |mut h| {
-            for name in [
-                "",
-                "run",
-                "sweep",
-                "dataset",
-                "architecture",
-                "params",
-                "epochs",
-                "best val acc",
-                "test acc",
-                "macro F1",
-                "macro AUC",
-                "train time",
-                "inference",
-                "",
-            ] {
-                h.col(|ui| {
-                    ui.strong(name);
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(22.0, runs.len(), |mut row| {
-                let r = &runs[row.index()];
-                row.col(|ui| {
-                    let mut on = view.selected.contains(&r.path);
-                    if ui
-                        .checkbox(&mut on, "")
-                        .on_hover_text("overlay its curves")
-                        .changed()
-                    {
-                        if on {
-                            view.selected.insert(r.path.clone());
-                            view.last_refresh = None;
-                        } else {
-                            view.selected.remove(&r.path);
-                        }
-                    }
-                });
-                row.col(|ui| run_name_cell_ui(ui, r, view));
-                let sweep = &sweeps[row.index()];
-                row.col(|ui| {
-                    ui.label(RichText::new(sweep).weak());
-                });
-                row.col(|ui| {
-                    ui.label(r.dataset_label()).on_hover_text(format!(
-                        "dataset {}\nfingerprint of its train files: {}",
-                        r.dataset,
-                        if r.fingerprint.is_empty() {
-                            "unknown"
-                        } else {
-                            r.fingerprint.as_str()
-                        }
-                    ));
-                });
-                row.col(|ui| {
-                    ui.label(&r.architecture);
-                });
-                row.col(|ui| {
-                    ui.label(format!("{:.2} M", r.params as f64 / 1e6));
-                });
-                row.col(|ui| {
-                    ui.label(format!("{}/{}", r.epochs_completed, r.epochs_planned));
-                });
-                row.col(|ui| {
-                    ui.label(pct(r.best_val_accuracy));
-                });
-                row.col(|ui| {
-                    ui.label(pct(r.test.map(|t| t.accuracy)));
-                });
-                row.col(|ui| {
-                    ui.label(r.test.map_or("–".into(), |t| format!("{:.4}", t.macro_f1)));
-                });
-                row.col(|ui| {
-                    let auc = r.test.and_then(|t| t.macro_auc);
-                    ui.label(auc.map_or("–".into(), |f| format!("{f:.4}")));
-                });
-                row.col(|ui| {
-                    ui.label(format!("{:.0} s", r.seconds));
-                });
-                row.col(|ui| {
-                    ui.label(
-                        r.test
-                            .map_or("–".into(), |t| format!("{:.0} img/s", t.images_per_sec)),
-                    );
-                });
-                row.col(|ui| run_actions_ui(ui, r, view, open));
-            });
-        });
-}
-
-/// The run column: a status dot, the name, who trains it, and the resume
-/// button of a stopped or failed run.
-/// A run's buttons: open its results, rename, delete (both ask first).
-fn run_actions_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView, open: &mut Option<PathBuf>) {
-    if ui.small_button("results").clicked() {
-        *open = Some(r.path.clone());
-    }
-    if ui.small_button("rename").clicked() {
-        view.rename = Some((r.path.clone(), r.name.clone()));
-    }
-    if ui.small_button("delete").clicked() {
-        view.delete = Some(r.path.clone());
-    }
-}
-
-fn run_name_cell_ui(ui: &mut Ui, r: &RunRow, view: &mut RunsView) {
-    let status_color = match r.status {
-        RunStatus::Completed | RunStatus::EarlyStopped => theme::SUCCESS,
-        RunStatus::Failed => theme::ERROR,
-        _ => theme::WARNING,
-    };
-    let (dot, resp) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-    ui.painter().circle_filled(dot.center(), 4.0, status_color);
-    resp.on_hover_text(r.status.name());
-    ui.label(&r.name);
-    if let Some(holder) = &r.held_by {
-        ui.label(RichText::new(format!("training ({holder})")).weak())
-            .on_hover_text("another process holds this run's lock: it is training it now");
-    }
-    // a stopped or failed run offers to continue, beside its name
-    if r.resumable {
-        // a run without an end record may still be training
-        // elsewhere: ask first
-        let interrupted = r.status == RunStatus::Interrupted;
-        let resume = ui
-            .add_enabled(
-                !view.busy,
-                egui::Button::new(if interrupted { "resume…" } else { "resume" }).small(),
-            )
-            .on_hover_text(format!(
-                "Continue this {} run from its last checkpoint, in its own folder",
-                r.status
-            ))
-            .on_disabled_hover_text("a run is training in this window");
-        if resume.clicked() {
-            if interrupted {
-                view.confirm_resume = Some(r.path.clone());
-            } else {
-                view.resume_request = Some(r.path.clone());
-            }
-        }
     }
 }
 
