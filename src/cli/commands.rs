@@ -14,7 +14,7 @@ use crate::data::{DatasetReport, SplitConfig};
 use crate::engine::{evaluate_run, start_training, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::numbers::thousands;
-use crate::run::{DeviceChoice, Field, RunConfig, TrainEvent};
+use crate::run::{DeviceChoice, RunConfig, TrainEvent};
 use crate::store::RunStore;
 
 /// Run the parsed command line.
@@ -292,11 +292,7 @@ fn model_info_command(
         model: config.clone(),
         ..RunConfig::default()
     };
-    if let Some(p) = run
-        .problems()
-        .into_iter()
-        .find(|p| Field::MODEL.contains(&p.field))
-    {
+    if let Some(p) = run.problems().into_iter().find(|p| p.field.is_model()) {
         anyhow::bail!("{p}");
     }
     anyhow::ensure!(classes >= 2, "--classes must be at least 2");

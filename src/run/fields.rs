@@ -77,16 +77,6 @@ impl Field {
         Field::FinetunePhase2FrozenLayers,
     ];
 
-    /// The fields of `model`.
-    pub const MODEL: [Field; 6] = [
-        Field::ModelDepths,
-        Field::ModelBasePlanes,
-        Field::ModelHeadDense1,
-        Field::ModelHeadDense2,
-        Field::ModelHeadDropout,
-        Field::ModelHeadL2,
-    ];
-
     /// The path in run.json (and for `--set`).
     pub fn path(self) -> &'static str {
         match self {
@@ -164,6 +154,20 @@ impl Field {
             help,
             bounds,
         })
+    }
+
+    /// A field of `model` (the network's shape and head).
+    pub fn is_model(self) -> bool {
+        use Field as F;
+        matches!(
+            self,
+            F::ModelDepths
+                | F::ModelBasePlanes
+                | F::ModelHeadDense1
+                | F::ModelHeadDense2
+                | F::ModelHeadDropout
+                | F::ModelHeadL2
+        )
     }
 
     /// A field of two numbers, the ends of a range (crop scale and ratio).
