@@ -1568,7 +1568,8 @@ fn an_interrupted_queue_run_is_named_in_the_runs_tab() {
 }
 
 /// A queued run left running when the last window closed resumes by itself
-/// when the window opens again (with a notice), and trains to its end.
+/// when the window opens again (with a notice), and trains to its end; a
+/// run that only waits is left for *Run queue*.
 #[test]
 fn the_window_resumes_an_interrupted_queue_on_opening() {
     use facebench::store::{ItemState, QueueFile};
@@ -1583,6 +1584,7 @@ fn the_window_resumes_an_interrupted_queue_on_opening() {
             pid: u32::MAX,
             run: None,
         };
+        q.push(tiny_config(1), data.clone(), None);
     })
     .unwrap();
     let mut app = WorkbenchApp::new(state(&data, runs.clone(), tiny_config(1)));
@@ -1599,6 +1601,11 @@ fn the_window_resumes_an_interrupted_queue_on_opening() {
                 .get(0)
                 .is_some_and(|i| matches!(i.state, ItemState::Done { .. }))
     });
+    assert_eq!(
+        file.read().unwrap().get(1).unwrap().state,
+        ItemState::Pending,
+        "the waiting run waits for Run queue"
+    );
     let run = file
         .read()
         .unwrap()

@@ -7,7 +7,7 @@ mod common;
 
 use facebench::engine::{run_queue, QueueEvent, TrainControl};
 use facebench::run::{FinishStatus, TrainEvent};
-use facebench::store::{ItemState, QueueFile, RunDir, RunStore};
+use facebench::store::{ItemState, QueueFile, QueueScope, RunDir, RunStore};
 
 #[test]
 fn a_cli_sweep_trains_one_run_per_point_and_seed() {
@@ -89,7 +89,7 @@ fn a_failure_is_marked_and_a_stopped_or_orphaned_run_resumes_in_its_folder() {
     // stop the good run after its first epoch
     let control = TrainControl::default();
     let stopper = control.clone();
-    run_queue(&runs, &control, &mut |e| {
+    run_queue(&runs, QueueScope::All, &control, &mut |e| {
         if let QueueEvent::Train(TrainEvent::Epoch(m)) = e {
             if m.epoch == 1 {
                 stopper.stop();
@@ -117,21 +117,32 @@ fn a_failure_is_marked_and_a_stopped_or_orphaned_run_resumes_in_its_folder() {
     .unwrap();
     // only one process trains a queue
     let held = file.try_worker_lock().unwrap().expect("free");
-    let e = run_queue(&runs, &TrainControl::default(), &mut |_| {}).unwrap_err();
+    let e = run_queue(
+        &runs,
+        QueueScope::All,
+        &TrainControl::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("another facebench process"), "{e}");
     drop(held);
 
     let mut finished = None;
     let mut resumed_from = None;
-    run_queue(&runs, &TrainControl::default(), &mut |e| match e {
-        QueueEvent::Started { resume, .. } => resumed_from = resume,
-        QueueEvent::Train(TrainEvent::Finished {
-            status,
-            epochs_completed,
-            ..
-        }) => finished = Some((status, epochs_completed)),
-        _ => {}
-    })
+    run_queue(
+        &runs,
+        QueueScope::All,
+        &TrainControl::default(),
+        &mut |e| match e {
+            QueueEvent::Started { resume, .. } => resumed_from = resume,
+            QueueEvent::Train(TrainEvent::Finished {
+                status,
+                epochs_completed,
+                ..
+            }) => finished = Some((status, epochs_completed)),
+            _ => {}
+        },
+    )
     .unwrap();
     assert_eq!(resumed_from.as_deref(), Some(run.as_path()));
     assert_eq!(finished, Some((FinishStatus::Completed, 3)));

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use super::config_args::ConfigArgs;
 use super::progress::{stop_on_interrupt, TrainProgress};
 use crate::engine::{run_queue, QueueEvent, TrainControl};
-use crate::run::{expand_sweep, GridAxis};
-use crate::store::{ItemState, QueueFile};
+use crate::run::{default_sweep_name, expand_sweep, GridAxis};
+use crate::store::{ItemState, QueueFile, QueueScope};
 
 /// The options of `facebench sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,10 +51,7 @@ pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
         .iter()
         .map(|g| GridAxis::parse(g))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("sweep-{}", chrono::Local::now().format("%Y%m%d-%H%M%S")));
+    let name = args.name.clone().unwrap_or_else(default_sweep_name);
     let configs = expand_sweep(&name, &base, &axes, args.seeds)?;
     let data = &args.config.data;
     let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
@@ -120,7 +117,7 @@ fn work(runs: &std::path::Path) -> anyhow::Result<()> {
     stop_on_interrupt(stop, "stopping the queue after this batch; the run resumes with the queue (Ctrl-C again to quit now)...");
     let mut progress = TrainProgress::new();
     let mut failed = 0;
-    let ended = run_queue(runs, &control, &mut |event| match event {
+    let ended = run_queue(runs, QueueScope::All, &control, &mut |event| match event {
         QueueEvent::Started { id, label, resume } => match resume {
             Some(r) => println!("queue item {id} ({label}): resuming {}", r.display()),
             None => println!("queue item {id} ({label}): starting"),

@@ -31,7 +31,8 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
     let record = &trained.record;
     let decode = match request.split {
         Split::Test => Decode::Evaluation,
-        Split::Val | Split::Train => Decode::All,
+        Split::Val => Decode::All,
+        Split::Train => Decode::Training,
     };
     let data = prepare_data(&record.data_root, &record.config, decode)?;
     anyhow::ensure!(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::control::TrainControl;
 use super::trainer::{start_training, TrainRequest};
 use crate::run::{FinishStatus, TrainEvent};
-use crate::store::{ItemState, QueueFile, QueueItem, RunDir};
+use crate::store::{ItemState, QueueFile, QueueItem, QueueScope, RunDir};
 
 /// What the worker reports, for a progress display.
 #[derive(Debug, Clone)]
@@ -27,10 +27,11 @@ pub enum QueueEvent {
     Ended { id: u64, state: ItemState },
 }
 
-/// Train the queue of `runs` until no item waits or `control` stops it;
-/// returns how many items ended (done or failed).
+/// Train the items of `scope` in the queue of `runs` until none is left or
+/// `control` stops it; returns how many items ended (done or failed).
 pub fn run_queue(
     runs: &Path,
+    scope: QueueScope,
     control: &TrainControl,
     on_event: &mut dyn FnMut(QueueEvent),
 ) -> anyhow::Result<usize> {
@@ -46,7 +47,7 @@ pub fn run_queue(
     let pid = std::process::id();
     let mut ended = 0;
     while !control.is_stopping() {
-        let Some((item, resume)) = file.update(|q| take_next(q, pid))? else {
+        let Some((item, resume)) = file.update(|q| take_next(q, pid, scope))? else {
             break;
         };
         on_event(QueueEvent::Started {
@@ -72,8 +73,12 @@ pub fn run_queue(
 
 /// Mark the next item running for `pid`; with the run folder to resume,
 /// when it has one that recorded its config.
-fn take_next(q: &mut crate::store::RunQueue, pid: u32) -> Option<(QueueItem, Option<PathBuf>)> {
-    let id = q.next_for(pid)?;
+fn take_next(
+    q: &mut crate::store::RunQueue,
+    pid: u32,
+    scope: QueueScope,
+) -> Option<(QueueItem, Option<PathBuf>)> {
+    let id = q.next_for(pid, scope)?;
     let item = q.get_mut(id)?;
     let resume = item
         .state

@@ -94,7 +94,6 @@ pub fn row(
     }
 }
 
-/// A combo box over `options` (value, label).
 /// A row holding one drop-down of `options` over `value`.
 pub fn combo_row<T: Copy + PartialEq>(
     ui: &mut Ui,
@@ -105,6 +104,7 @@ pub fn combo_row<T: Copy + PartialEq>(
     row(ui, label, help, None, |ui| combo(ui, label, value, options));
 }
 
+/// A combo box over `options` (value, label).
 pub fn combo<T: Copy + PartialEq>(ui: &mut Ui, id: &str, value: &mut T, options: &[(T, &str)]) {
     let current = options
         .iter()

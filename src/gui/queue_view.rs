@@ -13,8 +13,8 @@ use super::jobs::{take_finished, Job};
 use super::run_row::RunRow;
 use super::theme;
 use crate::engine::{run_queue, TrainControl};
-use crate::run::{expand_sweep, Field, GridAxis, RunConfig};
-use crate::store::{ItemState, QueueFile, RunQueue};
+use crate::run::{default_sweep_name, expand_sweep, Field, GridAxis, RunConfig};
+use crate::store::{ItemState, QueueFile, QueueScope, RunQueue};
 
 /// How often the queue file is read again.
 const REREAD: Duration = Duration::from_secs(1);
@@ -41,7 +41,7 @@ impl Default for SweepForm {
         Self {
             axes: vec![(Field::OptimizerLr.path().to_string(), String::new())],
             seeds: 1,
-            name: "sweep".into(),
+            name: default_sweep_name(),
         }
     }
 }
@@ -82,7 +82,7 @@ impl QueueView {
                         let interrupted = self.interrupted();
                         if interrupted > 0 && !alive && !busy && self.worker.is_none() {
                             self.resumed = interrupted;
-                            self.start_worker(ctx, runs);
+                            self.start_worker(ctx, runs, QueueScope::Interrupted);
                         }
                     }
                 }
@@ -162,11 +162,12 @@ impl QueueView {
         self.worker.is_some()
     }
 
-    fn start_worker(&mut self, ctx: &egui::Context, runs: &Path) {
+    /// Train the items of `scope` here, on a thread.
+    fn start_worker(&mut self, ctx: &egui::Context, runs: &Path, scope: QueueScope) {
         self.worker_control = TrainControl::default();
         let (control, runs) = (self.worker_control.clone(), runs.to_path_buf());
         self.worker = Some(Job::spawn(ctx, move || {
-            run_queue(&runs, &control, &mut |_| {}).map_err(|e| format!("{e:#}"))
+            run_queue(&runs, scope, &control, &mut |_| {}).map_err(|e| format!("{e:#}"))
         }));
     }
 }
@@ -210,7 +211,7 @@ pub fn queue_ui(
             })
             .clicked()
         {
-            view.start_worker(ui.ctx(), runs);
+            view.start_worker(ui.ctx(), runs, QueueScope::All);
         }
         ui.label(RichText::new(format!("{waiting} waiting · queue.json")).weak())
             .on_hover_text(QueueFile::of(runs).path.display().to_string());
@@ -288,14 +289,14 @@ fn items_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, command: &mut Option
     });
 }
 
-/// The sweep builder: keys from the form's one-number fields (and the
+/// The sweep builder: keys from the config's one-number fields (and the
 /// architecture and seed), values as typed.
 fn sweep_form_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, form: &RunConfig, data: &str) {
     let keys: Vec<&'static str> = std::iter::once("model.architecture")
         .chain(
             Field::ALL
                 .iter()
-                .filter(|f| f.spec().is_some() && !f.is_list())
+                .filter(|f| f.is_one_number())
                 .map(|f| f.path()),
         )
         .chain(["train.seed"])
@@ -358,6 +359,8 @@ fn sweep_form_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, form: &RunConfi
                         q.push(config, root.clone(), Some(tag));
                     }
                 });
+                // the next sweep gets a name of its own
+                view.sweep.name = default_sweep_name();
             }
             ui.label(RichText::new("over the form's config and dataset").weak());
         }

@@ -323,6 +323,8 @@ impl RunConfig {
         for (field, message) in self.architecture_problems() {
             push(field, message);
         }
+        // (two stages of depth 0 are one problem)
+        out.dedup();
         out
     }
 

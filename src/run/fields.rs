@@ -178,6 +178,12 @@ impl Field {
         )
     }
 
+    /// A field that holds one number (not a range, a list or a group), as a
+    /// sweep's grid can vary it.
+    pub fn is_one_number(self) -> bool {
+        !self.is_list() && self != Field::DataSplit
+    }
+
     /// A field of several numbers: a range, or ResNet's depths.
     pub fn is_list(self) -> bool {
         self.is_range() || self == Field::ModelDepths
@@ -399,7 +405,7 @@ mod tests {
                 .collect()
         };
         let mut config = RunConfig::default();
-        config.model.depths = [3, 0, 6, 3];
+        config.model.depths = [3, 0, 0, 3];
         // not used by a ResNet, so not its problem
         config.model.head.dropout = 2.0;
         assert_eq!(

@@ -23,4 +23,4 @@ pub use event_text::event_line;
 pub use events::{CheckpointKind, DatasetSummary, EpochMetrics, FinishStatus, TrainEvent};
 pub use fields::{Bounds, Field, FieldSpec};
 pub use sink::EventSink;
-pub use sweep::{expand_sweep, GridAxis, SweepTag};
+pub use sweep::{default_sweep_name, expand_sweep, GridAxis, SweepTag};

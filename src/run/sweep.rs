@@ -17,6 +17,19 @@ pub struct SweepTag {
     pub seed: Option<u64>,
 }
 
+impl SweepTag {
+    /// Where the run stands, for lists and tables: `sweep: point, seed N`,
+    /// `sweep: seed N` in a seeds-only sweep, `sweep: point` without seeds.
+    pub fn label(&self) -> String {
+        let seed = self.seed.map(|s| format!("seed {s}"));
+        let at: Vec<String> = [(!self.point.is_empty()).then(|| self.point.clone()), seed]
+            .into_iter()
+            .flatten()
+            .collect();
+        format!("{}: {}", self.sweep, at.join(", "))
+    }
+}
+
 /// One axis of the grid: a key and its values, as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GridAxis {
@@ -41,6 +54,12 @@ impl GridAxis {
             values,
         })
     }
+}
+
+/// A sweep name of its own when the user gives none: `sweep-` and the time,
+/// so that two sweeps never share their table and group.
+pub fn default_sweep_name() -> String {
+    format!("sweep-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"))
 }
 
 /// Every config of the sweep named `name` over `base`: the product of the
@@ -108,6 +127,18 @@ pub fn expand_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_reads_as_sweep_point_and_seed() {
+        let tag = |point: &str, seed| SweepTag {
+            sweep: "s".into(),
+            point: point.into(),
+            seed,
+        };
+        assert_eq!(tag("lr=1", Some(3)).label(), "s: lr=1, seed 3");
+        assert_eq!(tag("", Some(3)).label(), "s: seed 3");
+        assert_eq!(tag("lr=1", None).label(), "s: lr=1");
+    }
 
     #[test]
     fn a_two_by_two_grid_with_three_seeds_makes_twelve_configs() {

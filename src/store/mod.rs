@@ -12,7 +12,7 @@ mod run_lock;
 pub use embeddings::{EmbeddedFace, EmbeddingMap};
 pub use explain_cache::{checkpoint_stamp, CachedMap, ExplainCache};
 pub use metrics_log::{read_events, MetricsLog, ResumePoint};
-pub use queue::{ItemState, QueueFile, QueueItem, RunQueue};
+pub use queue::{ItemState, QueueFile, QueueItem, QueueScope, RunQueue};
 pub use run_diff::{diff_runs, RunDiff};
 pub use run_dir::{RunDir, RunRecord, RunStatus, RunStore, RunSummary, TestScores};
 pub use run_lock::{lock_holder, lock_run, RunLock, LOCK_FILE};

@@ -85,13 +85,10 @@ impl QueueItem {
             .unwrap_or_else(|| self.config.model.display_name())
     }
 
-    /// What the list shows after its state: the sweep point, then why it
+    /// What the list shows after its state: the sweep point and seed, then why it
     /// failed or the name of the run folder it trains in.
     pub fn detail(&self) -> String {
-        let point = self.sweep.as_ref().map(|t| match t.seed {
-            Some(seed) if t.point.is_empty() => format!("{}: seed {seed}", t.sweep),
-            _ => format!("{}: {}", t.sweep, t.point),
-        });
+        let point = self.sweep.as_ref().map(SweepTag::label);
         let state = match &self.state {
             ItemState::Failed { reason, .. } => Some(reason.clone()),
             state => state
@@ -171,15 +168,28 @@ impl RunQueue {
     /// that is gone (a crash, a closed window), else the first waiting one.
     /// Only a process holding the worker lock may call this, so a running
     /// item of another pid is always an orphan.
-    pub fn next_for(&self, pid: u32) -> Option<u64> {
+    pub fn next_for(&self, pid: u32, scope: QueueScope) -> Option<u64> {
         let orphan = self
             .items
             .iter()
             .find(|i| matches!(i.state, ItemState::Running { pid: p, .. } if p != pid));
-        orphan
-            .or_else(|| self.items.iter().find(|i| i.state.is_waiting()))
-            .map(|i| i.id)
+        let waiting = || match scope {
+            QueueScope::All => self.items.iter().find(|i| i.state.is_waiting()),
+            QueueScope::Interrupted => None,
+        };
+        orphan.or_else(waiting).map(|i| i.id)
     }
+}
+
+/// Which items a worker takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueScope {
+    /// Runs left running by a worker that is gone, then the waiting ones in
+    /// order.
+    All,
+    /// Only runs left running by a worker that is gone (what a window
+    /// resumes by itself when it opens).
+    Interrupted,
 }
 
 /// The queue file of a runs folder.
@@ -274,26 +284,32 @@ mod tests {
         let a = q.push(RunConfig::default(), "d".into(), None);
         let b = q.push(RunConfig::default(), "d".into(), None);
         let c = q.push(RunConfig::default(), "d".into(), None);
-        assert_eq!(q.next_for(1), Some(a));
+        assert_eq!(q.next_for(1, QueueScope::All), Some(a));
         q.shift(c, true);
         assert_eq!(
             q.items.iter().map(|i| i.id).collect::<Vec<_>>(),
             vec![a, c, b]
         );
         assert!(q.cancel(a));
-        assert_eq!(q.next_for(1), Some(c));
+        assert_eq!(q.next_for(1, QueueScope::All), Some(c));
         q.get_mut(c).unwrap().state = ItemState::Done { run: "r".into() };
         assert!(!q.cancel(c), "a finished run is not cancelled");
-        assert_eq!(q.next_for(1), Some(b));
+        assert_eq!(q.next_for(1, QueueScope::All), Some(b));
         // a run left running by another (gone) worker comes first
         q.get_mut(b).unwrap().state = ItemState::Running { pid: 7, run: None };
         let d = q.push(RunConfig::default(), "d".into(), None);
-        assert_eq!(q.next_for(1), Some(b));
+        assert_eq!(q.next_for(1, QueueScope::All), Some(b));
+        assert_eq!(q.next_for(1, QueueScope::Interrupted), Some(b));
         q.get_mut(b).unwrap().state = ItemState::Running { pid: 1, run: None };
         assert_eq!(
-            q.next_for(1),
+            q.next_for(1, QueueScope::All),
             Some(d),
             "our own running item is not picked again"
+        );
+        assert_eq!(
+            q.next_for(1, QueueScope::Interrupted),
+            None,
+            "only interrupted runs, not the waiting ones"
         );
     }
 
@@ -321,7 +337,7 @@ mod tests {
         };
         assert_eq!(
             q.get(a).unwrap().detail(),
-            "lrs: optimizer.lr=0.1 · diverged"
+            "lrs: optimizer.lr=0.1, seed 4 · diverged"
         );
         assert_eq!(q.get(b).unwrap().detail(), "lrs: seed 4");
         assert_eq!(q.get(c).unwrap().detail(), "20261130-x");

@@ -30,14 +30,6 @@ fn sweep_tags(view: &RunsView) -> Vec<Option<SweepTag>> {
     view.runs.iter().map(|r| tag_of(&r.path)).collect()
 }
 
-/// "sweep: point, seed N", or nothing for a run of no sweep.
-fn sweep_label(tag: Option<&SweepTag>) -> String {
-    tag.map_or(String::new(), |t| {
-        let seed = t.seed.map_or(String::new(), |s| format!(", seed {s}"));
-        format!("{}: {}{seed}", t.sweep, t.point)
-    })
-}
-
 /// The order of the rows: each sweep's runs together, where the sweep's
 /// first run stands; runs of no sweep keep their places.
 pub fn grouped_order(sweeps: &[Option<&str>]) -> Vec<usize> {
@@ -66,7 +58,12 @@ fn listed_runs(view: &RunsView) -> Vec<(RunRow, String)> {
     };
     order
         .into_iter()
-        .map(|i| (view.runs[i].clone(), sweep_label(tags[i].as_ref())))
+        .map(|i| {
+            (
+                view.runs[i].clone(),
+                tags[i].as_ref().map_or(String::new(), SweepTag::label),
+            )
+        })
         .collect()
 }
 
