@@ -1535,19 +1535,10 @@ fn queued_runs_reorder_cancel_and_train_from_the_runs_tab() {
 /// worker lock, the same item is not called interrupted.
 #[test]
 fn an_interrupted_queue_run_is_named_in_the_runs_tab() {
-    use facebench::store::{ItemState, QueueFile};
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
-    let file = QueueFile::of(&runs);
-    file.update(|q| {
-        let id = q.push(tiny_config(1), tmp.path().join("data"), None);
-        q.get_mut(id).unwrap().state = ItemState::Running {
-            pid: u32::MAX,
-            run: None,
-        };
-    })
-    .unwrap();
+    let file = common::queue_interrupted_run(&runs, tmp.path().join("data"));
     let held = file.try_worker_lock().unwrap().expect("free");
     let mut app = WorkbenchApp::new(state(tmp.path(), runs.clone(), tiny_config(1)));
     app.app_state_mut().tab = Tab::Runs;
@@ -1572,21 +1563,14 @@ fn an_interrupted_queue_run_is_named_in_the_runs_tab() {
 /// run that only waits is left for *Run queue*.
 #[test]
 fn the_window_resumes_an_interrupted_queue_on_opening() {
-    use facebench::store::{ItemState, QueueFile};
+    use facebench::store::ItemState;
     common::isolate_cache();
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 3, 8, 48);
     let runs = tmp.path().join("runs");
-    let file = QueueFile::of(&runs);
-    file.update(|q| {
-        let id = q.push(tiny_config(1), data.clone(), None);
-        q.get_mut(id).unwrap().state = ItemState::Running {
-            pid: u32::MAX,
-            run: None,
-        };
-        q.push(tiny_config(1), data.clone(), None);
-    })
-    .unwrap();
+    let file = common::queue_interrupted_run(&runs, data.clone());
+    file.update(|q| q.push(tiny_config(1), data.clone(), None))
+        .unwrap();
     let mut app = WorkbenchApp::new(state(&data, runs.clone(), tiny_config(1)));
     app.app_state_mut().tab = Tab::Runs;
     let mut h = harness(app, [1400.0, 1000.0]);

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::bench;
+use super::config_args::preset_config;
 use super::diff::diff_command;
 use super::embed::embed_command;
 use super::explain::explain_command;
@@ -343,11 +344,7 @@ fn train(
     device: Option<DeviceChoice>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let mut config = match &preset {
-        Some(p) => RunConfig::load(p)?,
-        None => RunConfig::default(),
-    };
-    config.apply_overrides(&set)?;
+    let mut config = preset_config(preset.as_deref(), &set)?;
     if let Some(d) = device {
         config.device = d;
     }

@@ -2,7 +2,7 @@
 //! any number of `--set key=value`, shared by the commands that build a
 //! config without a run (`lr-find`, `sweep`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::run::RunConfig;
 
@@ -22,11 +22,17 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// The preset (or the defaults) with the overrides applied.
     pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let mut config = match &self.preset {
-            Some(p) => RunConfig::load(p)?,
-            None => RunConfig::default(),
-        };
-        config.apply_overrides(&self.set)?;
-        Ok(config)
+        preset_config(self.preset.as_deref(), &self.set)
     }
+}
+
+/// `preset` (or the defaults) with the `--set` overrides applied, as every
+/// command that takes `--preset` and `--set` reads them.
+pub fn preset_config(preset: Option<&Path>, set: &[String]) -> anyhow::Result<RunConfig> {
+    let mut config = match preset {
+        Some(p) => RunConfig::load(p)?,
+        None => RunConfig::default(),
+    };
+    config.apply_overrides(set)?;
+    Ok(config)
 }

@@ -54,7 +54,7 @@ pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
     let name = args.name.clone().unwrap_or_else(default_sweep_name);
     let configs = expand_sweep(&name, &base, &axes, args.seeds)?;
     let data = &args.config.data;
-    let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
+    let data = crate::files::canonical(data);
     let file = QueueFile::of(&args.runs);
     let ids = file.update(|q| {
         configs

@@ -25,7 +25,7 @@ pub(crate) struct Walk {
 
 impl Walk {
     pub fn new(root: &Path) -> Self {
-        let real = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let real = crate::files::canonical(root);
         let mut seen = HashSet::new();
         seen.insert(real.clone());
         Self {

@@ -145,7 +145,7 @@ fn sidecar_of(record: &RunRecord, request: &ExportRequest, checkpoint: &Path) ->
         weights,
         request.format,
     );
-    sidecar.run = std::fs::canonicalize(&request.run).unwrap_or_else(|_| request.run.clone());
+    sidecar.run = crate::files::canonical(&request.run);
     sidecar.checkpoint = checkpoint_stamp(checkpoint);
     sidecar
 }

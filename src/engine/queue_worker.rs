@@ -43,7 +43,7 @@ pub fn run_queue(
         );
     };
     // run folders are recorded absolute, for any process in any folder
-    let runs = &std::fs::canonicalize(runs).unwrap_or_else(|_| runs.to_path_buf());
+    let runs = &crate::files::canonical(runs);
     let pid = std::process::id();
     let mut ended = 0;
     while !control.is_stopping() {
@@ -58,11 +58,7 @@ pub fn run_queue(
         let state = train_item(&file, runs, &item, resume, pid, control, on_event)?;
         let stopped = matches!(state, ItemState::Stopped { .. });
         ended += usize::from(!stopped);
-        file.update(|q| {
-            if let Some(i) = q.get_mut(item.id) {
-                i.state = state.clone();
-            }
-        })?;
+        file.update(|q| q.set_state(item.id, state.clone()))?;
         on_event(QueueEvent::Ended { id: item.id, state });
         if stopped {
             break;
@@ -121,11 +117,7 @@ fn train_item(
             TrainEvent::Started { run_dir, .. } => {
                 run = Some(run_dir.clone());
                 let dir = run.clone();
-                file.update(|q| {
-                    if let Some(i) = q.get_mut(item.id) {
-                        i.state = ItemState::Running { pid, run: dir };
-                    }
-                })?;
+                file.update(|q| q.set_state(item.id, ItemState::Running { pid, run: dir }))?;
             }
             TrainEvent::Finished { status, .. } => finished = Some(*status),
             TrainEvent::Failed { error } => failure = Some(error.clone()),

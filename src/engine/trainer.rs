@@ -167,8 +167,7 @@ fn what_to_train(
 )> {
     let Some(path) = &request.resume else {
         // stored absolute, so resume and eval work from any folder
-        let root =
-            std::fs::canonicalize(&request.data_root).unwrap_or_else(|_| request.data_root.clone());
+        let root = crate::files::canonical(&request.data_root);
         return Ok((request.config.clone(), None, root, None));
     };
     let run = RunStore::new(&request.runs_root).open(&path.to_string_lossy())?;
@@ -203,7 +202,7 @@ fn same_data_or_bail(
             run.name()
         );
     }
-    let here = std::fs::canonicalize(data_root).unwrap_or_else(|_| data_root.to_path_buf());
+    let here = crate::files::canonical(data_root);
     if record.data_root != here {
         run.write_record(&RunRecord {
             data_root: here,

@@ -13,6 +13,7 @@ use super::jobs::{take_finished, Job};
 use super::run_row::RunRow;
 use super::theme;
 use crate::engine::{run_queue, TrainControl};
+use crate::files::canonical;
 use crate::run::{default_sweep_name, expand_sweep, Field, GridAxis, RunConfig};
 use crate::store::{ItemState, QueueFile, QueueScope, RunQueue};
 
@@ -140,10 +141,11 @@ impl QueueView {
         }));
     }
 
-    /// Queue `config` on the faces in `data_root`.
+    /// Queue `config` on the faces in `data_root` (recorded absolute, for
+    /// a worker in any folder; resolved off the UI thread).
     pub fn add(&mut self, ctx: &egui::Context, runs: &Path, config: RunConfig, data_root: PathBuf) {
         self.change(ctx, runs, move |q| {
-            q.push(config, data_root, None);
+            q.push(config, canonical(&data_root), None);
         });
     }
 
@@ -186,12 +188,7 @@ pub fn queue_ui(
     let mut command = None;
     ui.horizontal(|ui| {
         ui.heading("Queue");
-        let waiting = view
-            .queue
-            .items
-            .iter()
-            .filter(|i| i.state.is_waiting())
-            .count();
+        let waiting = view.queue.waiting();
         if view.is_working() {
             ui.spinner();
             if ui
@@ -352,9 +349,10 @@ fn sweep_form_ui(ui: &mut Ui, view: &mut QueueView, runs: &Path, form: &RunConfi
                 egui::Button::new(format!("Add sweep ({} runs)", configs.len())),
             );
             if add.clicked() {
-                let root = std::fs::canonicalize(data.trim())
-                    .unwrap_or_else(|_| PathBuf::from(data.trim()));
+                let data = PathBuf::from(data.trim());
                 view.change(ui.ctx(), runs, move |q| {
+                    // (the path is resolved here, off the UI thread)
+                    let root = canonical(&data);
                     for (config, tag) in configs {
                         q.push(config, root.clone(), Some(tag));
                     }

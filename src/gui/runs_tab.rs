@@ -278,13 +278,7 @@ fn queue_section_ui(
     form: (&RunConfig, &str),
 ) -> Option<RunsCommand> {
     let root = view.store.root.clone();
-    let waiting = view
-        .queue
-        .queue
-        .items
-        .iter()
-        .filter(|i| i.state.is_waiting())
-        .count();
+    let waiting = view.queue.queue.waiting();
     let queued = egui::CollapsingHeader::new(format!("Queue ({waiting} waiting)"))
         .id_salt("queue")
         .default_open(true)

@@ -138,6 +138,18 @@ impl RunQueue {
         self.items.iter_mut().find(|i| i.id == id)
     }
 
+    /// Set item `id`'s state (nothing when the item is gone).
+    pub fn set_state(&mut self, id: u64, state: ItemState) {
+        if let Some(item) = self.get_mut(id) {
+            item.state = state;
+        }
+    }
+
+    /// How many items wait for a worker (new, or stopped to be resumed).
+    pub fn waiting(&self) -> usize {
+        self.items.iter().filter(|i| i.state.is_waiting()).count()
+    }
+
     /// Cancel a waiting item; false when it is not waiting (running, done).
     pub fn cancel(&mut self, id: u64) -> bool {
         match self.get_mut(id) {
@@ -284,6 +296,7 @@ mod tests {
         let a = q.push(RunConfig::default(), "d".into(), None);
         let b = q.push(RunConfig::default(), "d".into(), None);
         let c = q.push(RunConfig::default(), "d".into(), None);
+        assert_eq!(q.waiting(), 3);
         assert_eq!(q.next_for(1, QueueScope::All), Some(a));
         q.shift(c, true);
         assert_eq!(
@@ -291,6 +304,7 @@ mod tests {
             vec![a, c, b]
         );
         assert!(q.cancel(a));
+        assert_eq!(q.waiting(), 2);
         assert_eq!(q.next_for(1, QueueScope::All), Some(c));
         q.get_mut(c).unwrap().state = ItemState::Done { run: "r".into() };
         assert!(!q.cancel(c), "a finished run is not cancelled");

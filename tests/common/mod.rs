@@ -167,3 +167,23 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The queue of `runs` with one tiny run on `data` left "running" by a
+/// process that is gone (a crash, a closed window).
+#[allow(dead_code)]
+pub fn queue_interrupted_run(runs: &Path, data: PathBuf) -> facebench::store::QueueFile {
+    use facebench::store::{ItemState, QueueFile};
+    let file = QueueFile::of(runs);
+    file.update(|q| {
+        let id = q.push(tiny_config(1), data, None);
+        q.set_state(
+            id,
+            ItemState::Running {
+                pid: u32::MAX,
+                run: None,
+            },
+        );
+    })
+    .unwrap();
+    file
+}

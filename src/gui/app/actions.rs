@@ -16,6 +16,7 @@ use crate::gui::state::{demo_dataset_dir, user_preset_dir, Tab};
 use crate::gui::status::StatusTopic;
 use crate::gui::train_session::TrainSession;
 use crate::run::RunConfig;
+use crate::store::QueueFile;
 
 impl WorkbenchApp {
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
@@ -139,14 +140,13 @@ impl WorkbenchApp {
             PanelCommand::FindLr => self.find_lr(ctx),
             PanelCommand::AddToQueue => {
                 let runs = self.state.runs_dir.clone();
-                let data = self.state.dataset_path.trim();
-                let data = std::fs::canonicalize(data).unwrap_or_else(|_| PathBuf::from(data));
+                let data = PathBuf::from(self.state.dataset_path.trim());
                 self.runs
                     .queue
                     .add(ctx, &runs, self.state.config.clone(), data);
                 self.set_status(
                     StatusTopic::File,
-                    format!("queued in {}", runs.join("queue.json").display()),
+                    format!("queued in {}", QueueFile::of(&runs).path.display()),
                 );
             }
             PanelCommand::ShowLastLrSweep => self.show_last_lr_sweep(ctx),
