@@ -9,15 +9,11 @@
 //! slices are copied out per image (two `memcpy`s each), and the add that
 //! follows runs on contiguous tensors.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorMetadata};
 
-use super::cpu_conv::{register, tensor, values, AdTensor};
 use super::op_timer::timed;
+use super::tracked_op::{tensor, values, AdTensor, TrackedOp};
 
 /// Two `[N, C, H, W]` tensors that agree on N, H and W.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,41 +89,19 @@ pub fn forward(a: &FlexTensor, b: &FlexTensor, s: CatShape) -> FlexTensor {
     tensor(out, s.nchw(s.a_channels + s.b_channels))
 }
 
-#[derive(Debug)]
-struct CatBackward;
-
-impl Backward<Flex, 2> for CatBackward {
-    type State = CatShape;
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_a, node_b] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let s = ops.state;
-        let (da, db) = timed("channel concatenation backward", || split(&values(&dy), s));
-        register(
-            grads,
-            node_a.map(|n| n.id),
-            Some(tensor(da, s.nchw(s.a_channels))),
-        );
-        register(
-            grads,
-            node_b.map(|n| n.id),
-            Some(tensor(db, s.nchw(s.b_channels))),
-        );
-    }
+/// The backward: each input gets its channels of the output's gradient.
+fn grads_of(dy: FlexTensor, s: CatShape, _: [bool; 2]) -> [Option<FlexTensor>; 2] {
+    let (da, db) = timed("channel concatenation backward", || split(&values(&dy), s));
+    [
+        Some(tensor(da, s.nchw(s.a_channels))),
+        Some(tensor(db, s.nchw(s.b_channels))),
+    ]
 }
 
 /// The concatenation as an autodiff operation.
 pub fn forward_autodiff(a: AdTensor, b: AdTensor, s: CatShape) -> AdTensor {
     let out = forward(&a.primitive, &b.primitive, s);
-    match CatBackward
-        .prepare::<NoCheckpointing>([a.node.clone(), b.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(s, out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    }
+    TrackedOp::new(grads_of).record([&a, &b], out, |_| s)
 }
 
 #[cfg(test)]

@@ -3,17 +3,13 @@
 //! ReLU keep the sum too (burn's ReLU keeps its input), one activation per
 //! ResNet block more than PyTorch's in-place `out += identity; relu_(out)`.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorMetadata};
 use rayon::prelude::*;
 
-use super::cpu_conv::{register, tensor, values, AdTensor};
 use super::op_timer::timed;
 use super::relu::relu_grad;
+use super::tracked_op::{tensor, values, AdTensor, TrackedOp};
 
 const CHUNK: usize = 1 << 14;
 
@@ -36,24 +32,14 @@ pub fn add_relu(a: &[f32], b: &[f32]) -> Vec<f32> {
     out
 }
 
-#[derive(Debug)]
-struct AddReluBackward;
-
-impl Backward<Flex, 2> for AddReluBackward {
-    /// The output (shared with the layers that read it).
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_a, node_b] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let out = ops.state;
-        let g = timed("residual add + relu backward", || {
-            relu_grad(&values(&dy), &values(&out))
-        });
-        let g = tensor(g, out.shape().as_slice().to_vec());
-        register(grads, node_a.map(|n| n.id), Some(g.clone()));
-        register(grads, node_b.map(|n| n.id), Some(g));
-    }
+/// The backward: both parents get the output's gradient where the output is
+/// positive. The state is the output (shared with the layers that read it).
+fn grads_of(dy: FlexTensor, out: FlexTensor, _: [bool; 2]) -> [Option<FlexTensor>; 2] {
+    let g = timed("residual add + relu backward", || {
+        relu_grad(&values(&dy), &values(&out))
+    });
+    let g = tensor(g, out.shape().as_slice().to_vec());
+    [Some(g.clone()), Some(g)]
 }
 
 /// `relu(a + b)` on plain flex tensors.
@@ -65,12 +51,5 @@ pub fn forward(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
 /// `relu(a + b)` as an autodiff operation.
 pub fn forward_autodiff(a: AdTensor, b: AdTensor) -> AdTensor {
     let out = forward(&a.primitive, &b.primitive);
-    match AddReluBackward
-        .prepare::<NoCheckpointing>([a.node.clone(), b.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(out.clone(), out),
-        OpsKind::UnTracked(prep) => prep.finish(out),
-    }
+    TrackedOp::new(grads_of).record([&a, &b], out, FlexTensor::clone)
 }

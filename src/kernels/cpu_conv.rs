@@ -2,19 +2,15 @@
 //! frozen layers, and an autodiff operation for training whose backward runs
 //! the kernels of this folder instead of burn's generic one.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::NodeId;
-use burn::backend::flex::{Flex, FlexTensor};
-use burn::backend::Autodiff;
-use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{DType, TensorMetadata};
 
 use super::conv_forward;
 use super::conv_gemm::{self, Wanted};
 use super::depthwise;
 use super::geometry::ConvGeometry;
 use super::op_timer::timed;
+use super::tracked_op::{tensor, values, AdTensor, TrackedOp};
 
 /// What a convolution needs besides its tensors: stride, padding at both ends,
 /// dilation, groups.
@@ -45,20 +41,6 @@ impl ConvSpec {
             self.groups,
         )
     }
-}
-
-/// The tensor's f32 values in row-major order (copied only when it is a view).
-pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    let n = t.shape().num_elements();
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        std::borrow::Cow::Borrowed(&t.storage::<f32>()[..n])
-    } else {
-        std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>()[..n].to_vec())
-    }
-}
-
-pub(super) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, Shape::from(shape)))
 }
 
 /// Forward convolution on flex tensors.
@@ -124,60 +106,32 @@ fn gradients(
     )
 }
 
-pub(super) type AdTensor =
-    <Autodiff<Flex> as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
-
-/// Backward of a convolution with bias: parents x, weight, bias.
-#[derive(Debug)]
-struct ConvWithBias;
-/// Backward of a convolution without bias: parents x, weight.
-#[derive(Debug)]
-struct ConvNoBias;
-
 /// What the backward keeps: the input, the weight, the geometry.
 type ConvState = (FlexTensor, FlexTensor, ConvGeometry);
 
-impl Backward<Flex, 3> for ConvWithBias {
-    type State = ConvState;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let (x, weight, g) = ops.state;
-        let want = Wanted {
-            x: node_x.is_some(),
-            weight: node_w.is_some(),
-            bias: node_b.is_some(),
-        };
-        let (dx, dw, db) = gradients(&x, &weight, &dy, &g, want);
-        register(grads, node_x.map(|n| n.id), dx);
-        register(grads, node_w.map(|n| n.id), dw);
-        register(grads, node_b.map(|n| n.id), db);
-    }
+/// Backward of a convolution with bias: parents x, weight, bias.
+fn grads_with_bias(
+    dy: FlexTensor,
+    (x, weight, g): ConvState,
+    [x_wanted, weight_wanted, bias_wanted]: [bool; 3],
+) -> [Option<FlexTensor>; 3] {
+    let want = Wanted {
+        x: x_wanted,
+        weight: weight_wanted,
+        bias: bias_wanted,
+    };
+    let (dx, dw, db) = gradients(&x, &weight, &dy, &g, want);
+    [dx, dw, db]
 }
 
-impl Backward<Flex, 2> for ConvNoBias {
-    type State = ConvState;
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let (x, weight, g) = ops.state;
-        let want = Wanted {
-            x: node_x.is_some(),
-            weight: node_w.is_some(),
-            bias: false,
-        };
-        let (dx, dw, _) = gradients(&x, &weight, &dy, &g, want);
-        register(grads, node_x.map(|n| n.id), dx);
-        register(grads, node_w.map(|n| n.id), dw);
-    }
-}
-
-pub(super) fn register(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FlexTensor>) {
-    if let (Some(id), Some(grad)) = (node, grad) {
-        grads.register::<Flex>(id, grad);
-    }
+/// Backward of a convolution without bias: parents x, weight.
+fn grads_without_bias(
+    dy: FlexTensor,
+    state: ConvState,
+    [x_wanted, weight_wanted]: [bool; 2],
+) -> [Option<FlexTensor>; 2] {
+    let [dx, dw, _] = grads_with_bias(dy, state, [x_wanted, weight_wanted, false]);
+    [dx, dw]
 }
 
 /// The convolution as a tracked autodiff operation on `Autodiff<Flex>`; its
@@ -189,38 +143,15 @@ pub fn forward_autodiff(
     bias: Option<AdTensor>,
     g: ConvGeometry,
 ) -> AdTensor {
-    let y = |x: &AdTensor, w: &AdTensor, b: Option<&AdTensor>| {
-        forward(&x.primitive, &w.primitive, b.map(|b| &b.primitive), &g)
-    };
-    match bias {
-        Some(bias) => match ConvWithBias
-            .prepare::<burn::backend::autodiff::checkpoint::strategy::NoCheckpointing>([
-                x.node.clone(),
-                weight.node.clone(),
-                bias.node.clone(),
-            ])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = y(&x, &weight, Some(&bias));
-                prep.finish((x.primitive, weight.primitive, g), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(y(&x, &weight, Some(&bias))),
-        },
-        None => match ConvNoBias
-            .prepare::<burn::backend::autodiff::checkpoint::strategy::NoCheckpointing>([
-                x.node.clone(),
-                weight.node.clone(),
-            ])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = y(&x, &weight, None);
-                prep.finish((x.primitive, weight.primitive, g), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(y(&x, &weight, None)),
-        },
+    let out = forward(
+        &x.primitive,
+        &weight.primitive,
+        bias.as_ref().map(|b| &b.primitive),
+        &g,
+    );
+    let kept = |_: &FlexTensor| (x.primitive.clone(), weight.primitive.clone(), g);
+    match &bias {
+        Some(bias) => TrackedOp::new(grads_with_bias).record([&x, &weight, bias], out, kept),
+        None => TrackedOp::new(grads_without_bias).record([&x, &weight], out, kept),
     }
 }

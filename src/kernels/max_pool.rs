@@ -8,31 +8,20 @@
 //! first. Here the window is clipped instead, and the training op keeps one
 //! `u32` per output.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::autodiff::ops::{Backward, OpsKind};
+use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorMetadata};
 use rayon::prelude::*;
 
-use super::cpu_conv::{register, tensor, values, AdTensor};
+use super::geometry::ConvGeometry;
 use super::op_timer::timed;
+use super::tracked_op::{tensor, values, AdTensor, TrackedOp};
 
-/// A max pooling's sizes: input `[batch, channels, h, w]`, window, stride and
-/// the padding before the first row and column; `oh x ow` outputs per plane.
+/// A max pooling's sizes: the geometry of a depthwise convolution with the
+/// window as its kernel (one plane in, one plane out, no dilation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolGeometry {
-    h: usize,
-    w: usize,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    pad: [usize; 2],
-    oh: usize,
-    ow: usize,
-    batch: usize,
-    channels: usize,
-}
+pub struct PoolGeometry(ConvGeometry);
 
 impl PoolGeometry {
     /// The geometry of pooling `x` (f32, 4-D) with padding `pad_start` before
@@ -47,61 +36,48 @@ impl PoolGeometry {
         pad_start: [usize; 2],
         pad_end: [usize; 2],
     ) -> Option<Self> {
-        if x.dtype() != DType::F32 || stride.contains(&0) || kernel.contains(&0) {
+        if x.dtype() != DType::F32 || kernel.contains(&0) {
             return None;
         }
-        let [batch, channels, h, w]: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+        let dims: [usize; 4] = x.shape().as_slice().try_into().ok()?;
         // an empty plane has no window to pool
-        if h == 0 || w == 0 {
+        if dims[2] == 0 || dims[3] == 0 {
             return None;
         }
         if (0..2).any(|a| pad_start[a] >= kernel[a] || pad_end[a] >= kernel[a]) {
             return None;
         }
-        let out = |size: usize, a: usize| {
-            (size + pad_start[a] + pad_end[a])
-                .checked_sub(kernel[a])
-                .map(|room| room / stride[a] + 1)
-        };
-        Some(Self {
-            h,
-            w,
-            kernel,
-            stride,
-            pad: pad_start,
-            oh: out(h, 0)?,
-            ow: out(w, 1)?,
-            batch,
-            channels,
-        })
-    }
-
-    /// Planes (images x channels).
-    fn planes(&self) -> usize {
-        self.batch * self.channels
-    }
-
-    fn out_plane(&self) -> usize {
-        self.oh * self.ow
+        let channels = dims[1];
+        let window = [channels, 1, kernel[0], kernel[1]];
+        ConvGeometry::new(dims, window, stride, pad_start, pad_end, [1, 1], channels).map(Self)
     }
 
     fn out_shape(&self) -> Vec<usize> {
-        vec![self.batch, self.channels, self.oh, self.ow]
+        vec![self.batch, self.cin, self.oh, self.ow]
     }
 
     fn in_shape(&self) -> Vec<usize> {
-        vec![self.batch, self.channels, self.h, self.w]
+        vec![self.batch, self.cin, self.h, self.w]
     }
 
     /// The input positions `lo..hi` that window `o` covers along axis `a`.
     fn window(&self, o: usize, a: usize) -> (usize, usize) {
-        let size = if a == 0 { self.h } else { self.w };
+        let (size, kernel) = if a == 0 {
+            (self.h, self.kh)
+        } else {
+            (self.w, self.kw)
+        };
         let start = o * self.stride[a];
         let lo = start.saturating_sub(self.pad[a]);
-        let hi = (start + self.kernel[a])
-            .saturating_sub(self.pad[a])
-            .min(size);
+        let hi = (start + kernel).saturating_sub(self.pad[a]).min(size);
         (lo, hi)
+    }
+}
+
+impl std::ops::Deref for PoolGeometry {
+    type Target = ConvGeometry;
+    fn deref(&self) -> &ConvGeometry {
+        &self.0
     }
 }
 
@@ -171,9 +147,9 @@ fn pool_plane(
 
 /// The pooled values (and the winners, when `keep_winners`).
 fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>) {
-    let mut out = vec![0.0f32; g.planes() * g.out_plane()];
+    let mut out = vec![0.0f32; g.y_len()];
     let mut winners = vec![0u32; if keep_winners { out.len() } else { 0 }];
-    let in_planes = x.par_chunks(g.h * g.w);
+    let in_planes = x.par_chunks(g.in_plane());
     if keep_winners {
         out.par_chunks_mut(g.out_plane())
             .zip(winners.par_chunks_mut(g.out_plane()))
@@ -195,8 +171,8 @@ fn pool(g: &PoolGeometry, x: &[f32], keep_winners: bool) -> (Vec<f32>, Vec<u32>)
 
 /// Each output gradient added to its window's winner.
 fn backward(g: &PoolGeometry, dy: &[f32], winners: &[u32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; g.planes() * g.h * g.w];
-    dx.par_chunks_mut(g.h * g.w)
+    let mut dx = vec![0.0f32; g.x_len()];
+    dx.par_chunks_mut(g.in_plane())
         .zip(
             dy.par_chunks(g.out_plane())
                 .zip(winners.par_chunks(g.out_plane())),
@@ -215,25 +191,19 @@ pub fn forward(x: &FlexTensor, g: &PoolGeometry) -> FlexTensor {
     tensor(out, g.out_shape())
 }
 
-#[derive(Debug)]
-struct MaxPoolBackward;
+/// What the backward keeps: the winners and the sizes.
+type PoolState = (Vec<u32>, PoolGeometry);
 
-impl Backward<Flex, 1> for MaxPoolBackward {
-    /// The winners and the sizes.
-    type State = (Vec<u32>, PoolGeometry);
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let (winners, g) = ops.state;
-        let dx = timed("max pool backward", || backward(&g, &values(&dy), &winners));
-        register(grads, node.map(|n| n.id), Some(tensor(dx, g.in_shape())));
-    }
+/// The backward: each output's gradient goes to its window's winner.
+fn grads_of(dy: FlexTensor, (winners, g): PoolState, _: [bool; 1]) -> [Option<FlexTensor>; 1] {
+    let dx = timed("max pool backward", || backward(&g, &values(&dy), &winners));
+    [Some(tensor(dx, g.in_shape()))]
 }
 
 /// Max pooling as an autodiff operation.
 pub fn forward_autodiff(x: AdTensor, g: PoolGeometry) -> AdTensor {
-    match MaxPoolBackward
+    // the winners are found only when the backward will need them
+    match TrackedOp::new(grads_of)
         .prepare::<NoCheckpointing>([x.node.clone()])
         .compute_bound()
         .stateful()

@@ -25,6 +25,7 @@ mod layout;
 mod max_pool;
 mod op_timer;
 mod relu;
+mod tracked_op;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
