@@ -8,11 +8,10 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::prepare::{prepare_data, recorded_pipeline, Decode, EVAL_PREFETCH};
-use super::trained_run::{TrainedRun, WithModel};
+use super::trained_run::{LoadedModel, TrainedRun, WithModel};
 use crate::data::Split;
 use crate::eval::{project, top_class, Projection};
 use crate::loader::BatchPlan;
-use crate::model::Network;
 use crate::run::DeviceChoice;
 use crate::store::{checkpoint_stamp, EmbeddedFace, EmbeddingMap};
 
@@ -95,12 +94,12 @@ struct Features<'a> {
 
 impl WithModel for Features<'_> {
     type Output = Vec<FeatureRow>;
-    fn run<B: Backend>(
-        self,
-        run: &TrainedRun,
-        model: Network<B>,
-        device: B::Device,
-    ) -> anyhow::Result<Vec<FeatureRow>> {
+    fn run<B: Backend>(self, loaded: LoadedModel<'_, B>) -> anyhow::Result<Vec<FeatureRow>> {
+        let LoadedModel {
+            run,
+            network: model,
+            device,
+        } = loaded;
         let classes = run.record.dataset.classes.len();
         let values =
             |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };

@@ -14,7 +14,7 @@ use burn_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::trained_run::{TrainedRun, WithModel};
+use super::trained_run::{LoadedModel, TrainedRun, WithModel};
 use crate::files::write_file;
 use crate::model::{Architecture, HeadConfig, ModelConfig, Network, HEAD_BN_EPSILON};
 use crate::run::DeviceChoice;
@@ -238,12 +238,8 @@ struct TorchTensors;
 
 impl WithModel for TorchTensors {
     type Output = (Vec<u8>, Vec<NamedTensor>);
-    fn run<B: Backend>(
-        self,
-        run: &TrainedRun,
-        model: Network<B>,
-        _: B::Device,
-    ) -> anyhow::Result<Self::Output> {
-        torch_tensors(&model, run.record.config.model.architecture)
+    fn run<B: Backend>(self, model: LoadedModel<'_, B>) -> anyhow::Result<Self::Output> {
+        let architecture = model.run.record.config.model.architecture;
+        torch_tensors(&model.network, architecture)
     }
 }

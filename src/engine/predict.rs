@@ -11,10 +11,9 @@ use burn::prelude::Backend;
 
 use super::evaluate::predict;
 use super::prepare::faces_plan;
-use super::trained_run::{TrainedRun, WithModel};
+use super::trained_run::{LoadedModel, TrainedRun, WithModel};
 use crate::eval::ranked;
 use crate::loader::BatchPlan;
-use crate::model::Network;
 use crate::run::DeviceChoice;
 
 /// Faces scored per step of the progress count.
@@ -63,13 +62,8 @@ struct Scores<'a> {
 
 impl WithModel for Scores<'_> {
     type Output = Vec<FacePrediction>;
-    fn run<B: Backend>(
-        self,
-        run: &TrainedRun,
-        model: Network<B>,
-        device: B::Device,
-    ) -> anyhow::Result<Vec<FacePrediction>> {
-        let record = &run.record;
+    fn run<B: Backend>(self, model: LoadedModel<'_, B>) -> anyhow::Result<Vec<FacePrediction>> {
+        let record = &model.run.record;
         let batch_size = record.config.train.batch_size;
         let mut out = Vec::with_capacity(self.request.images.len());
         // chunks of whole batches, so the batches are those of one long pass
@@ -79,7 +73,7 @@ impl WithModel for Scores<'_> {
             .chunks(CHUNK.div_ceil(batch_size) * batch_size)
         {
             let plan: BatchPlan = faces_plan(record, chunk, batch_size)?;
-            let (probabilities, _) = predict(&model, &plan, &device);
+            let (probabilities, _) = predict(&model.network, &plan, &model.device);
             out.extend(
                 chunk
                     .iter()

@@ -40,12 +40,14 @@ impl TrainedRun {
 /// whichever device [`TrainedRun::with_model`] resolves.
 pub trait WithModel {
     type Output;
-    fn run<B: Backend>(
-        self,
-        run: &TrainedRun,
-        model: Network<B>,
-        device: B::Device,
-    ) -> anyhow::Result<Self::Output>;
+    fn run<B: Backend>(self, model: LoadedModel<'_, B>) -> anyhow::Result<Self::Output>;
+}
+
+/// A trained run's network, loaded on `device`.
+pub struct LoadedModel<'a, B: Backend> {
+    pub run: &'a TrainedRun,
+    pub network: Network<B>,
+    pub device: B::Device,
 }
 
 impl TrainedRun {
@@ -69,8 +71,12 @@ struct ModelJob<'a, W> {
 impl<W: WithModel> OnBackend for ModelJob<'_, W> {
     type Output = anyhow::Result<W::Output>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = self.run.load_model::<B::InnerBackend>(&device)?;
-        self.work.run(self.run, model, device)
+        let network = self.run.load_model::<B::InnerBackend>(&device)?;
+        self.work.run(LoadedModel {
+            run: self.run,
+            network,
+            device,
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::finetune_form::{head_fields_ui, phase_fields_ui};
 use super::form_rows::{
-    combo, combo_row, count_value, field_row, fine_value, problem_for, range_of, rate_value, row,
+    combo, combo_row, count_value, fine_value, range_of, rate_value, row, Checked,
 };
 use egui::{RichText, Ui};
 
@@ -31,34 +31,38 @@ pub fn config_form_ui(
     problems: &[ConfigProblem],
     last_sweep: bool,
 ) -> FormAction {
-    let mut find_lr = FormAction::None;
-    egui::CollapsingHeader::new("Architecture")
-        .default_open(true)
-        .show(ui, |ui| architecture_ui(ui, c, problems));
-    egui::CollapsingHeader::new("Data")
-        .default_open(true)
-        .show(ui, |ui| data_ui(ui, c, problems));
-    egui::CollapsingHeader::new("Augmentation")
-        .default_open(false)
-        .show(ui, |ui| augmentation_ui(ui, c, problems));
-    egui::CollapsingHeader::new("Optimisation")
-        .default_open(true)
-        .show(ui, |ui| {
-            find_lr = optimisation_ui(ui, c, problems, last_sweep)
-        });
+    let checked = Checked(problems);
+    let mut action = FormAction::None;
+    section_ui(ui, "Architecture", true, |ui| {
+        architecture_ui(ui, c, checked)
+    });
+    section_ui(ui, "Data", true, |ui| data_ui(ui, c, checked));
+    section_ui(ui, "Augmentation", false, |ui| {
+        augmentation_ui(ui, c, checked)
+    });
+    section_ui(ui, "Optimisation", true, |ui| {
+        action = optimisation_ui(ui, c, checked, last_sweep);
+    });
     if c.model.architecture.is_transfer() {
-        egui::CollapsingHeader::new("Fine-tuning phases")
-            .default_open(true)
-            .show(ui, |ui| phase_fields_ui(ui, c, problems));
+        section_ui(ui, "Fine-tuning phases", true, |ui| {
+            phase_fields_ui(ui, c, checked);
+        });
     }
-    egui::CollapsingHeader::new("Schedule and stopping")
-        .default_open(false)
-        .show(ui, |ui| schedule_and_stopping_ui(ui, c, problems));
-    find_lr
+    section_ui(ui, "Schedule and stopping", false, |ui| {
+        schedule_and_stopping_ui(ui, c, checked);
+    });
+    action
+}
+
+/// One collapsible section of the form.
+fn section_ui(ui: &mut Ui, title: &str, open: bool, add: impl FnOnce(&mut Ui)) {
+    egui::CollapsingHeader::new(title)
+        .default_open(open)
+        .show(ui, add);
 }
 
 /// The "Architecture" section of the form.
-fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     let options: Vec<(Architecture, &str)> =
         Architecture::ALL.iter().map(|a| (*a, a.name())).collect();
     combo_row(
@@ -68,14 +72,14 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         &options,
     );
     if c.model.architecture.is_transfer() {
-        head_fields_ui(ui, c, problems);
+        head_fields_ui(ui, c, checked);
     } else {
-        field_row(ui, &[Field::ModelDepths], problems, |ui, range| {
+        checked.field_row(ui, &[Field::ModelDepths], |ui, range| {
             for d in &mut c.model.depths {
                 ui.add(count_value(d, range.clone()));
             }
         });
-        field_row(ui, &[Field::ModelBasePlanes], problems, |ui, range| {
+        checked.field_row(ui, &[Field::ModelBasePlanes], |ui, range| {
             ui.add(count_value(&mut c.model.base_planes, range));
         });
     }
@@ -83,8 +87,8 @@ fn architecture_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
 }
 
 /// The "Data" section of the form.
-fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
-    field_row(ui, &[Field::DataInputSize], problems, |ui, range| {
+fn data_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
+    checked.field_row(ui, &[Field::DataInputSize], |ui, range| {
         ui.add(count_value(&mut c.data.input_size, range).suffix(" px"));
     });
     combo_row(
@@ -100,7 +104,7 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
             (Normalization::TorchImagenet, "ImageNet (torch)"),
         ],
     );
-    let split = problem_for(problems, &[Field::DataSplit]);
+    let split = checked.problem(&[Field::DataSplit]);
     row(
         ui,
         "val / test split",
@@ -114,32 +118,27 @@ fn data_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
     row(ui, "split seed", "Same seed, same split", None, |ui| {
         ui.add(egui::DragValue::new(&mut c.data.split.seed));
     });
-    field_row(ui, &[Field::DataPrefetchBatches], problems, |ui, range| {
+    checked.field_row(ui, &[Field::DataPrefetchBatches], |ui, range| {
         ui.add(count_value(&mut c.data.prefetch_batches, range).suffix(" batches"));
     });
 }
 
 /// The "Augmentation" section of the form.
-fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     let a = &mut c.data.augment;
-    field_row(ui, &[Field::DataAugmentCropScale], problems, |ui, range| {
+    checked.field_row(ui, &[Field::DataAugmentCropScale], |ui, range| {
         ui.checkbox(&mut a.random_resized_crop, "");
         ui.add(fine_value(&mut a.crop_scale[0], range.clone()));
         ui.add(fine_value(&mut a.crop_scale[1], range));
     });
-    field_row(ui, &[Field::DataAugmentCropRatio], problems, |ui, range| {
+    checked.field_row(ui, &[Field::DataAugmentCropRatio], |ui, range| {
         ui.add(fine_value(&mut a.crop_ratio[0], range.clone()));
         ui.add(fine_value(&mut a.crop_ratio[1], range));
     });
-    field_row(
-        ui,
-        &[Field::DataAugmentRandomCropFraction],
-        problems,
-        |ui, range| {
-            ui.checkbox(&mut a.random_crop, "");
-            ui.add(fine_value(&mut a.random_crop_fraction, range));
-        },
-    );
+    checked.field_row(ui, &[Field::DataAugmentRandomCropFraction], |ui, range| {
+        ui.checkbox(&mut a.random_crop, "");
+        ui.add(fine_value(&mut a.random_crop_fraction, range));
+    });
     row(
         ui,
         "flips",
@@ -155,7 +154,7 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
         Field::DataAugmentContrast,
         Field::DataAugmentSaturation,
     ];
-    field_row(ui, &jitter, problems, |ui, range| {
+    checked.field_row(ui, &jitter, |ui, range| {
         ui.add(fine_value(&mut a.brightness, range.clone()));
         ui.add(fine_value(&mut a.contrast, range.clone()));
         ui.add(fine_value(&mut a.saturation, range));
@@ -166,7 +165,7 @@ fn augmentation_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
 fn optimisation_ui(
     ui: &mut Ui,
     c: &mut RunConfig,
-    problems: &[ConfigProblem],
+    checked: Checked,
     last_sweep: bool,
 ) -> FormAction {
     let mut find_lr = FormAction::None;
@@ -184,7 +183,7 @@ fn optimisation_ui(
             (OptimizerKind::Sgd, "SGD"),
         ],
     );
-    field_row(ui, &[Field::OptimizerLr], problems, |ui, range| {
+    checked.field_row(ui, &[Field::OptimizerLr], |ui, range| {
         ui.add(rate_value(&mut o.lr, range, 1e-4));
         if ui
             .small_button("Find LR")
@@ -199,20 +198,20 @@ fn optimisation_ui(
             find_lr = FormAction::ShowLastSweep;
         }
     });
-    field_row(ui, &[Field::OptimizerWeightDecay], problems, |ui, range| {
+    checked.field_row(ui, &[Field::OptimizerWeightDecay], |ui, range| {
         ui.add(rate_value(&mut o.weight_decay, range, 1e-5));
     });
     if o.kind == OptimizerKind::Sgd {
-        field_row(ui, &[Field::OptimizerMomentum], problems, |ui, range| {
+        checked.field_row(ui, &[Field::OptimizerMomentum], |ui, range| {
             ui.add(count_value(&mut o.momentum, range).speed(0.01));
             ui.checkbox(&mut o.nesterov, "Nesterov");
         });
     }
     let t = &mut c.train;
-    field_row(ui, &[Field::TrainEpochs], problems, |ui, range| {
+    checked.field_row(ui, &[Field::TrainEpochs], |ui, range| {
         ui.add(count_value(&mut t.epochs, range));
     });
-    field_row(ui, &[Field::TrainBatchSize], problems, |ui, range| {
+    checked.field_row(ui, &[Field::TrainBatchSize], |ui, range| {
         ui.add(count_value(&mut t.batch_size, range));
     });
     row(
@@ -228,7 +227,7 @@ fn optimisation_ui(
 }
 
 /// The "Schedule and stopping" section of the form.
-fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     let s = &mut c.scheduler;
     combo_row(
         ui,
@@ -241,10 +240,9 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
         ],
     );
     match s.kind {
-        SchedulerKind::Step => field_row(
+        SchedulerKind::Step => checked.field_row(
             ui,
             &[Field::SchedulerStepSize, Field::SchedulerGamma],
-            problems,
             |ui, steps| {
                 ui.add(count_value(&mut s.step_size, steps).suffix(" ep"));
                 let gamma = range_of(Field::SchedulerGamma);
@@ -252,7 +250,7 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
             },
         ),
         SchedulerKind::Plateau => {
-            field_row(ui, &[Field::SchedulerFactor], problems, |ui, factor| {
+            checked.field_row(ui, &[Field::SchedulerFactor], |ui, factor| {
                 ui.add(count_value(&mut s.factor, factor).speed(0.01));
                 ui.add(
                     egui::DragValue::new(&mut s.patience)
@@ -260,7 +258,7 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
                         .suffix(" ep"),
                 );
             });
-            field_row(ui, &[Field::SchedulerMinLr], problems, |ui, min_lr| {
+            checked.field_row(ui, &[Field::SchedulerMinLr], |ui, min_lr| {
                 ui.add(
                     count_value(&mut s.min_lr, min_lr)
                         .speed(1e-7)
@@ -280,18 +278,13 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigPr
         SchedulerKind::None => {}
     }
     let e = &mut c.early_stopping;
-    field_row(
-        ui,
-        &[Field::EarlyStoppingPatience],
-        problems,
-        |ui, patience| {
-            ui.checkbox(&mut e.enabled, "");
-            ui.add_enabled(
-                e.enabled,
-                count_value(&mut e.patience, patience).suffix(" ep"),
-            );
-        },
-    );
+    checked.field_row(ui, &[Field::EarlyStoppingPatience], |ui, patience| {
+        ui.checkbox(&mut e.enabled, "");
+        ui.add_enabled(
+            e.enabled,
+            count_value(&mut e.patience, patience).suffix(" ep"),
+        );
+    });
     row(
         ui,
         "restore best",

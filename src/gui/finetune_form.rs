@@ -3,11 +3,11 @@
 
 use egui::Ui;
 
-use super::form_rows::{count_value, field_row, fine_value, problem_for, rate_value, row};
-use crate::run::{ConfigProblem, Field, RunConfig};
+use super::form_rows::{count_value, fine_value, rate_value, row, Checked};
+use crate::run::{Field, RunConfig};
 
 /// Weights file and head sizes (shown instead of the ResNet fields).
-pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     row(
         ui,
         "weights",
@@ -28,45 +28,40 @@ pub fn head_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]
     );
     let h = &mut c.model.head;
     let dense = [Field::ModelHeadDense1, Field::ModelHeadDense2];
-    field_row(ui, &dense, problems, |ui, range| {
+    checked.field_row(ui, &dense, |ui, range| {
         ui.add(count_value(&mut h.dense1, range.clone()));
         ui.add(count_value(&mut h.dense2, range));
     });
-    field_row(ui, &[Field::ModelHeadDropout], problems, |ui, range| {
+    checked.field_row(ui, &[Field::ModelHeadDropout], |ui, range| {
         ui.add(fine_value(&mut h.dropout, range));
     });
-    field_row(ui, &[Field::ModelHeadL2], problems, |ui, range| {
+    checked.field_row(ui, &[Field::ModelHeadL2], |ui, range| {
         ui.add(rate_value(&mut h.l2, range, 1e-5));
     });
 }
 
 /// Phase 1 length and the phase 2 settings.
-pub fn phase_fields_ui(ui: &mut Ui, c: &mut RunConfig, problems: &[ConfigProblem]) {
+pub fn phase_fields_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     let total = c.train.epochs;
     let f = &mut c.finetune;
-    field_row(ui, &[Field::FinetunePhase1Epochs], problems, |ui, range| {
+    checked.field_row(ui, &[Field::FinetunePhase1Epochs], |ui, range| {
         ui.add(count_value(&mut f.phase1_epochs, range));
         ui.label(format!(
             "then {} in phase 2",
             total.saturating_sub(f.phase1_epochs)
         ));
     });
-    field_row(ui, &[Field::FinetunePhase2Lr], problems, |ui, range| {
+    checked.field_row(ui, &[Field::FinetunePhase2Lr], |ui, range| {
         ui.add(rate_value(&mut f.phase2_lr, range, 1e-6));
     });
-    field_row(
-        ui,
-        &[Field::FinetunePhase2WeightDecay],
-        problems,
-        |ui, range| {
-            ui.add(rate_value(&mut f.phase2_weight_decay, range, 1e-6));
-        },
-    );
+    checked.field_row(ui, &[Field::FinetunePhase2WeightDecay], |ui, range| {
+        ui.add(rate_value(&mut f.phase2_weight_decay, range, 1e-6));
+    });
     row(
         ui,
         "kept frozen",
         "Keras layers of the base that stay frozen in phase 2 (reference DenseNet: 100)",
-        problem_for(problems, &[Field::FinetunePhase2FrozenLayers]),
+        checked.problem(&[Field::FinetunePhase2FrozenLayers]),
         |ui| {
             ui.add(egui::DragValue::new(&mut f.phase2_frozen_layers).range(0..=1000));
             ui.label("layers");

@@ -9,33 +9,34 @@ use egui::{DragValue, RichText, Ui};
 use super::theme;
 use crate::run::{ConfigProblem, Field};
 
-/// The first problem of any of `fields` (the ones a row edits).
-pub fn problem_for<'a>(
-    problems: &'a [ConfigProblem],
-    fields: &[Field],
-) -> Option<&'a ConfigProblem> {
-    problems.iter().find(|p| fields.contains(&p.field))
-}
+/// The config's problems, as the form's rows show them.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked<'a>(pub &'a [ConfigProblem]);
 
-/// The row of numeric fields (usually one): the first field's declaration
-/// ([`Field::spec`]) gives the label, help and the range `add` draws its
-/// editor for; the row shows the problems of all of them.
-pub fn field_row(
-    ui: &mut Ui,
-    fields: &[Field],
-    problems: &[ConfigProblem],
-    add: impl FnOnce(&mut Ui, RangeInclusive<f64>),
-) {
-    let Some(&first) = fields.first() else {
-        return;
-    };
-    let (label, help) = first
-        .spec()
-        .map_or((first.path(), ""), |s| (s.label, s.help));
-    let range = range_of(first);
-    row(ui, label, help, problem_for(problems, fields), |ui| {
-        add(ui, range)
-    });
+impl<'a> Checked<'a> {
+    /// The first problem of any of `fields` (the ones a row edits).
+    pub fn problem(self, fields: &[Field]) -> Option<&'a ConfigProblem> {
+        self.0.iter().find(|p| fields.contains(&p.field))
+    }
+
+    /// The row of numeric fields (usually one): the first field's
+    /// declaration ([`Field::spec`]) gives the label, help and the range
+    /// `add` draws its editor for; the row shows the problems of all of them.
+    pub fn field_row(
+        self,
+        ui: &mut Ui,
+        fields: &[Field],
+        add: impl FnOnce(&mut Ui, RangeInclusive<f64>),
+    ) {
+        let Some(&first) = fields.first() else {
+            return;
+        };
+        let (label, help) = first
+            .spec()
+            .map_or((first.path(), ""), |s| (s.label, s.help));
+        let range = range_of(first);
+        row(ui, label, help, self.problem(fields), |ui| add(ui, range));
+    }
 }
 
 /// The valid range of a numeric field, for a row that edits more than one.
