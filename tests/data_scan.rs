@@ -48,19 +48,33 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
     for c in 0..3 {
         let count = |s: &[facebench::data::ImageEntry]| s.iter().filter(|e| e.class == c).count();
         assert_eq!(
-            (count(&ds.train), count(&ds.val), count(&ds.test)),
+            (
+                count(&ds.images.train),
+                count(&ds.images.val),
+                count(&ds.images.test)
+            ),
             (16, 2, 2),
             "class {c}"
         );
     }
-    let (tr, va, te) = (paths(&ds.train), paths(&ds.val), paths(&ds.test));
+    let (tr, va, te) = (
+        paths(&ds.images.train),
+        paths(&ds.images.val),
+        paths(&ds.images.test),
+    );
     assert!(
         tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te),
         "no file in two splits"
     );
     assert_eq!(tr.len() + va.len() + te.len(), 60);
     // labels follow the folder
-    for e in ds.train.iter().chain(&ds.val).chain(&ds.test) {
+    for e in ds
+        .images
+        .train
+        .iter()
+        .chain(&ds.images.val)
+        .chain(&ds.images.test)
+    {
         let folder = e
             .path
             .parent()
@@ -72,7 +86,7 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
         assert_eq!(ds.classes[e.class], folder);
     }
     let again = Dataset::open(tmp.path(), &cfg).unwrap();
-    assert_eq!(paths(&again.test), te, "same seed, same split");
+    assert_eq!(paths(&again.images.test), te, "same seed, same split");
     let other = Dataset::open(
         tmp.path(),
         &SplitConfig {
@@ -81,7 +95,7 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
         },
     )
     .unwrap();
-    assert_ne!(paths(&other.test), te, "another seed, another split");
+    assert_ne!(paths(&other.images.test), te, "another seed, another split");
     let custom = Dataset::open(
         tmp.path(),
         &SplitConfig {
@@ -92,7 +106,11 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
     )
     .unwrap();
     assert_eq!(
-        (custom.train.len(), custom.val.len(), custom.test.len()),
+        (
+            custom.images.train.len(),
+            custom.images.val.len(),
+            custom.images.test.len()
+        ),
         (30, 15, 15)
     );
 }
@@ -110,8 +128,15 @@ fn presplit_folder_carves_val_from_train_and_reports_missing_classes() {
             has_test: true
         }
     );
-    assert_eq!((ds.train.len(), ds.val.len(), ds.test.len()), (18, 2, 3));
-    assert!(paths(&ds.train).is_disjoint(&paths(&ds.val)));
+    assert_eq!(
+        (
+            ds.images.train.len(),
+            ds.images.val.len(),
+            ds.images.test.len()
+        ),
+        (18, 2, 3)
+    );
+    assert!(paths(&ds.images.train).is_disjoint(&paths(&ds.images.val)));
     assert!(
         ds.warnings.iter().any(|w| w.contains("no val/ folder")),
         "{:?}",
@@ -158,10 +183,11 @@ fn bad_files_are_skipped_with_their_reason() {
     let mut ds = Dataset::open(tmp.path(), &SplitConfig::default()).unwrap();
     // header probing finds some; a full decode finds the rest
     let bad: Vec<_> = ds
+        .images
         .train
         .iter()
-        .chain(&ds.val)
-        .chain(&ds.test)
+        .chain(&ds.images.val)
+        .chain(&ds.images.test)
         .filter_map(|e| decode_rgb8(&e.path).err())
         .collect();
     ds.remove_unusable(bad);
@@ -391,10 +417,10 @@ fn channel_stats_are_cached_by_file_list_fingerprint() {
         },
     )
     .unwrap();
-    let (stats, source) = channel_stats(&ds.train);
+    let (stats, source) = channel_stats(&ds.images.train);
     assert_eq!(source, StatsSource::Computed);
     assert_eq!(stats.images, 11);
-    let (again, source) = channel_stats(&ds.train);
+    let (again, source) = channel_stats(&ds.images.train);
     assert_eq!(
         source,
         StatsSource::Cached,
@@ -413,7 +439,7 @@ fn channel_stats_are_cached_by_file_list_fingerprint() {
         },
     )
     .unwrap();
-    assert_eq!(channel_stats(&ds.train).1, StatsSource::Computed);
+    assert_eq!(channel_stats(&ds.images.train).1, StatsSource::Computed);
 
     // exact values on a dataset of only the known image
     let only = tmp.path().join("only");
@@ -430,7 +456,7 @@ fn channel_stats_are_cached_by_file_list_fingerprint() {
         },
     )
     .unwrap();
-    let (s, _) = channel_stats(&ds.train);
+    let (s, _) = channel_stats(&ds.images.train);
     for (got, want) in s.mean.iter().zip([0.5, 0.0, 0.5]) {
         assert!((got - want).abs() < 1e-6, "mean {:?}", s.mean);
     }
@@ -463,12 +489,19 @@ fn demo_dataset_opens_with_every_person() {
 fn real_orl40_is_split_into_8_1_1_per_person() {
     let ds = Dataset::open(&common::orl40(), &SplitConfig::default()).unwrap();
     assert_eq!(ds.classes.len(), 40);
-    assert_eq!((ds.train.len(), ds.val.len(), ds.test.len()), (320, 40, 40));
+    assert_eq!(
+        (
+            ds.images.train.len(),
+            ds.images.val.len(),
+            ds.images.test.len()
+        ),
+        (320, 40, 40)
+    );
     assert!(ds
         .skipped
         .iter()
         .any(|s| s.path.ends_with("README.orl.txt")));
-    let img = decode_rgb8(&ds.train[0].path).unwrap();
+    let img = decode_rgb8(&ds.images.train[0].path).unwrap();
     assert_eq!(img.dimensions(), (92, 112));
     let p = img.get_pixel(40, 40).0;
     assert!(p[0] == p[1] && p[1] == p[2], "grayscale becomes equal RGB");
@@ -486,7 +519,11 @@ fn real_celeb23_is_read_as_presplit() {
     );
     assert_eq!(ds.classes.len(), 23);
     assert_eq!(
-        (ds.train.len(), ds.val.len(), ds.test.len()),
+        (
+            ds.images.train.len(),
+            ds.images.val.len(),
+            ds.images.test.len()
+        ),
         (4611, 577, 577)
     );
 }

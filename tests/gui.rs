@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
+use facebench::data::PerSplit;
 use facebench::engine::{train_blocking, TrainRequest};
 use facebench::gui::{AppState, Tab, WorkbenchApp};
 use facebench::run::{FinishStatus, RunConfig};
@@ -292,9 +293,11 @@ fn results_fixture_harness_named<'a>(
         dataset: DatasetSummary {
             root: PathBuf::new(),
             classes: classes.clone(),
-            train: 0,
-            val: 0,
-            test: y_true.len(),
+            images: PerSplit {
+                train: 0,
+                val: 0,
+                test: y_true.len(),
+            },
             skipped: 0,
             fingerprint: String::new(),
             mean: [0.5; 3],
@@ -403,9 +406,11 @@ fn snapshot_runs_tab_on_fixed_runs() {
             dataset: DatasetSummary {
                 root: PathBuf::from("/data").join(dataset),
                 classes: vec!["a".into(), "b".into()],
-                train: 8,
-                val: 2,
-                test: 2,
+                images: PerSplit {
+                    train: 8,
+                    val: 2,
+                    test: 2,
+                },
                 skipped: 0,
                 fingerprint: format!("{k}f3a9c2e7d1b45a6"),
                 mean: [0.5; 3],
@@ -857,9 +862,11 @@ fn resuming_an_interrupted_run_asks_first() {
     let dataset = DatasetSummary {
         root: PathBuf::from("/data/orl40"),
         classes: vec!["a".into(), "b".into()],
-        train: 8,
-        val: 2,
-        test: 2,
+        images: PerSplit {
+            train: 8,
+            val: 2,
+            test: 2,
+        },
         skipped: 0,
         fingerprint: "abc".into(),
         mean: [0.5; 3],
@@ -936,9 +943,11 @@ fn a_damaged_eval_json_shows_an_error_in_the_results_tab() {
         dataset: DatasetSummary {
             root: PathBuf::new(),
             classes: classes.clone(),
-            train: 0,
-            val: 0,
-            test: 2,
+            images: PerSplit {
+                train: 0,
+                val: 0,
+                test: 2,
+            },
             skipped: 0,
             fingerprint: String::new(),
             mean: [0.5; 3],

@@ -156,9 +156,9 @@ fn started_lines(
         format!(
             "data     {} classes: train {}  val {}  test {}  ({} skipped)",
             dataset.classes.len(),
-            dataset.train,
-            dataset.val,
-            dataset.test,
+            dataset.images.train,
+            dataset.images.val,
+            dataset.images.test,
             dataset.skipped
         ),
         format!("device   {device}"),

@@ -10,6 +10,7 @@ mod natural;
 mod report;
 mod scan;
 mod split;
+mod splits;
 mod stats;
 mod walk;
 
@@ -21,8 +22,9 @@ pub use error::DatasetError;
 pub use face_files::face_files;
 pub use natural::{natural_cmp, natural_order};
 pub use report::{ClassCounts, DatasetReport, SizeRange};
-pub use scan::{Dataset, DatasetLayout, Split};
+pub use scan::{Dataset, DatasetLayout};
 pub use split::{stratified_split, SplitConfig};
+pub use splits::{PerSplit, Split};
 pub use stats::{
     cache_dir, channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats,
     StatsSource,

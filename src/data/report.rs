@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::splits::PerSplit;
 use super::{
     channel_stats, decode_rgb8, ChannelStats, Dataset, DatasetError, DatasetLayout, SkippedFile,
     Split, SplitConfig,
@@ -15,9 +16,8 @@ use super::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassCounts {
     pub class: String,
-    pub train: usize,
-    pub val: usize,
-    pub test: usize,
+    #[serde(flatten)]
+    pub images: PerSplit<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub struct DatasetReport {
     pub root: PathBuf,
     pub layout: DatasetLayout,
     pub classes: Vec<ClassCounts>,
-    pub totals: [usize; 3],
+    pub totals: PerSplit<usize>,
     pub sizes: Option<SizeRange>,
     pub stats: Option<ChannelStats>,
     pub skipped: Vec<SkippedFile>,
@@ -46,11 +46,9 @@ impl DatasetReport {
     /// (without the files the decode rejected).
     pub fn scan(dir: &Path, split: &SplitConfig) -> Result<(Self, Dataset), DatasetError> {
         let mut dataset = Dataset::open(dir, split)?;
-        let all: Vec<PathBuf> = dataset
-            .train
+        let all: Vec<PathBuf> = Split::ALL
             .iter()
-            .chain(&dataset.val)
-            .chain(&dataset.test)
+            .flat_map(|&s| &dataset.images[s])
             .map(|e| e.path.clone())
             .collect();
         let bad: Vec<_> = all
@@ -58,7 +56,7 @@ impl DatasetReport {
             .filter_map(|p| decode_rgb8(p).err())
             .collect();
         dataset.remove_unusable(bad);
-        let (stats, _) = channel_stats(&dataset.train);
+        let (stats, _) = channel_stats(&dataset.images.train);
         Ok((DatasetReport::new(&dataset, Some(stats)), dataset))
     }
 
@@ -68,20 +66,13 @@ impl DatasetReport {
             .iter()
             .map(|c| ClassCounts {
                 class: c.clone(),
-                train: 0,
-                val: 0,
-                test: 0,
+                images: PerSplit::default(),
             })
             .collect();
         let mut sizes: Option<SizeRange> = None;
         for split in Split::ALL {
-            for e in dataset.split(split) {
-                let counts = &mut classes[e.class];
-                match split {
-                    Split::Train => counts.train += 1,
-                    Split::Val => counts.val += 1,
-                    Split::Test => counts.test += 1,
-                }
+            for e in &dataset.images[split] {
+                classes[e.class].images[split] += 1;
                 let s = sizes.get_or_insert(SizeRange {
                     min_width: e.width,
                     min_height: e.height,
@@ -98,7 +89,7 @@ impl DatasetReport {
             root: dataset.root.clone(),
             layout: dataset.layout,
             classes,
-            totals: [dataset.train.len(), dataset.val.len(), dataset.test.len()],
+            totals: dataset.images.map(Vec::len),
             sizes,
             stats,
             skipped: dataset.skipped.clone(),
@@ -123,9 +114,9 @@ impl fmt::Display for DatasetReport {
             f,
             "classes  {}   images: train {}  val {}  test {}",
             self.classes.len(),
-            self.totals[0],
-            self.totals[1],
-            self.totals[2]
+            self.totals.train,
+            self.totals.val,
+            self.totals.test
         )?;
         if let Some(s) = self.sizes {
             writeln!(
@@ -160,7 +151,7 @@ impl fmt::Display for DatasetReport {
             writeln!(
                 f,
                 "{:<width$}  {:>6} {:>6} {:>6}",
-                c.class, c.train, c.val, c.test
+                c.class, c.images.train, c.images.val, c.images.test
             )?;
         }
         if !self.warnings.is_empty() {

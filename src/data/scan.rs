@@ -10,27 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::decode::{probe_file, SkipReason, SkippedFile};
 use super::entry::ImageEntry;
 use super::split::{stratified_split, SplitConfig};
+use super::splits::{PerSplit, Split};
 use super::DatasetError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    Train,
-    Val,
-    Test,
-}
-
-impl Split {
-    pub const ALL: [Split; 3] = [Split::Train, Split::Val, Split::Test];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Val => "val",
-            Split::Test => "test",
-        }
-    }
-}
 
 /// How the folder on disk was organised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +30,8 @@ pub struct Dataset {
     pub root: PathBuf,
     pub layout: DatasetLayout,
     pub classes: Vec<String>,
-    pub train: Vec<ImageEntry>,
-    pub val: Vec<ImageEntry>,
-    pub test: Vec<ImageEntry>,
+    #[serde(flatten)]
+    pub images: PerSplit<Vec<ImageEntry>>,
     pub skipped: Vec<SkippedFile>,
     /// Problems that do not stop training, e.g. a class with no test images.
     pub warnings: Vec<String>,
@@ -235,7 +215,7 @@ impl Dataset {
         }
         let (entries, mut skipped) = probe_classes(&folders, &classes, walk)?;
         skipped.extend(stray_files(stray));
-        let (train, val, test) = stratified_split(
+        let images = stratified_split(
             entries,
             &classes,
             split.val_fraction,
@@ -246,9 +226,7 @@ impl Dataset {
             root: root.to_path_buf(),
             layout: DatasetLayout::Unsplit,
             classes,
-            train,
-            val,
-            test,
+            images,
             skipped,
             warnings: Vec::new(),
         };
@@ -317,27 +295,21 @@ impl Dataset {
                 has_test: split_dirs.iter().any(|(s, _)| *s == Split::Test),
             },
             classes,
-            train: Vec::new(),
-            val: Vec::new(),
-            test: Vec::new(),
+            images: PerSplit::default(),
             skipped: stray_files(stray),
             warnings,
         };
         for (which, folders) in split_dirs {
             let (entries, skipped) = probe_classes(&folders, &dataset.classes, walk)?;
             dataset.skipped.extend(skipped);
-            match which {
-                Split::Train => dataset.train.extend(entries),
-                Split::Val => dataset.val.extend(entries),
-                Split::Test => dataset.test.extend(entries),
-            }
+            dataset.images[which].extend(entries);
         }
         if let DatasetLayout::PreSplit { has_val: false, .. } = dataset.layout {
-            let train = std::mem::take(&mut dataset.train);
-            let (train, val, _) =
+            let train = std::mem::take(&mut dataset.images.train);
+            let carved =
                 stratified_split(train, &dataset.classes, split.val_fraction, 0.0, split.seed)?;
-            dataset.train = train;
-            dataset.val = val;
+            dataset.images.train = carved.train;
+            dataset.images.val = carved.val;
             dataset.warnings.push(format!(
                 "no val/ folder: {:.0}% of each class in train/ was set aside for validation",
                 split.val_fraction * 100.0
@@ -349,7 +321,7 @@ impl Dataset {
 
     fn warn_missing_classes(&mut self) {
         for split in Split::ALL {
-            let entries = self.split(split);
+            let entries = &self.images[split];
             if entries.is_empty() {
                 if split == Split::Test {
                     self.warnings
@@ -372,17 +344,9 @@ impl Dataset {
         }
     }
 
-    pub fn split(&self, split: Split) -> &[ImageEntry] {
-        match split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
-            Split::Test => &self.test,
-        }
-    }
-
     /// The split used for final evaluation: test, or val when there is no test.
     pub fn eval_split(&self) -> Split {
-        if self.test.is_empty() {
+        if self.images.test.is_empty() {
             Split::Val
         } else {
             Split::Test
@@ -394,7 +358,7 @@ impl Dataset {
     }
 
     pub fn num_images(&self) -> usize {
-        self.train.len() + self.val.len() + self.test.len()
+        Split::ALL.iter().map(|&s| self.images[s].len()).sum()
     }
 
     /// Drop files found unusable during a full decode, recording why.
@@ -403,8 +367,8 @@ impl Dataset {
             return;
         }
         let paths: BTreeSet<&PathBuf> = bad.iter().map(|s| &s.path).collect();
-        for list in [&mut self.train, &mut self.val, &mut self.test] {
-            list.retain(|e| !paths.contains(&e.path));
+        for split in Split::ALL {
+            self.images[split].retain(|e| !paths.contains(&e.path));
         }
         self.skipped.extend(bad);
     }

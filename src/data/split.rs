@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::entry::ImageEntry;
+use super::splits::PerSplit;
 use super::DatasetError;
 
 /// How a folder without `train/ val/ test/` is split, and how a missing `val/` is
@@ -73,7 +74,7 @@ pub fn stratified_split(
     val_fraction: f64,
     test_fraction: f64,
     seed: u64,
-) -> Result<(Vec<ImageEntry>, Vec<ImageEntry>, Vec<ImageEntry>), DatasetError> {
+) -> Result<PerSplit<Vec<ImageEntry>>, DatasetError> {
     let mut per_class: Vec<Vec<ImageEntry>> = vec![Vec::new(); class_names.len()];
     for entry in entries {
         per_class[entry.class].push(entry);
@@ -100,5 +101,5 @@ pub fn stratified_split(
         val.extend(rest);
         train.extend(train_part);
     }
-    Ok((train, val, test))
+    Ok(PerSplit { train, val, test })
 }

@@ -50,10 +50,10 @@ pub fn prepare_data(
     decode: Decode,
 ) -> anyhow::Result<PreparedData> {
     let mut dataset = Dataset::open(root, &config.data.split)?;
-    let fingerprint = relocatable_fingerprint(root, &dataset.train);
-    let legacy_fingerprint = file_list_fingerprint(&dataset.train);
+    let fingerprint = relocatable_fingerprint(root, &dataset.images.train);
+    let legacy_fingerprint = file_list_fingerprint(&dataset.images.train);
     let stats = (config.data.normalization == Normalization::DatasetMeanStd)
-        .then(|| channel_stats(&dataset.train).0);
+        .then(|| channel_stats(&dataset.images.train).0);
     let (mean, std) = config.data.normalization.mean_std(stats.as_ref());
     let working = config.data.input_size as u32;
     let eval_split = dataset.eval_split();
@@ -62,7 +62,7 @@ pub fn prepare_data(
         if !wanted {
             return Arc::new(ImageBank::default());
         }
-        let (bank, unusable) = ImageBank::decode(dataset.split(split), working);
+        let (bank, unusable) = ImageBank::decode(&dataset.images[split], working);
         bad.extend(unusable);
         Arc::new(bank)
     };
@@ -116,9 +116,7 @@ impl PreparedData {
         DatasetSummary {
             root: self.dataset.root.clone(),
             classes: self.dataset.classes.clone(),
-            train: self.dataset.train.len(),
-            val: self.dataset.val.len(),
-            test: self.dataset.test.len(),
+            images: self.dataset.images.map(Vec::len),
             skipped: self.dataset.skipped.len(),
             fingerprint: self.fingerprint.clone(),
             mean: self.mean,

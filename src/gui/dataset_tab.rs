@@ -11,7 +11,9 @@ use super::jobs::Job;
 use super::plots::{legend_ui, linear_label, palette, TRAIN, VAL};
 use super::theme;
 use super::thumbnails::{color_image, ThumbnailCache};
-use crate::data::{decode_working_size, natural_cmp, natural_order, DatasetReport, SplitConfig};
+use crate::data::{
+    decode_working_size, natural_cmp, natural_order, DatasetReport, Split, SplitConfig,
+};
 use crate::loader::{AugmentConfig, Pipeline};
 use crate::run::RunConfig;
 
@@ -73,6 +75,7 @@ impl DatasetView {
                 .map(|c| (c, &dataset.classes[c]))
                 .map(|(c, name)| {
                     let paths = dataset
+                        .images
                         .train
                         .iter()
                         .filter(|e| e.class == c)
@@ -204,7 +207,7 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
         ui.label("images");
         ui.label(format!(
             "train {}   val {}   test {}",
-            r.totals[0], r.totals[1], r.totals[2]
+            r.totals.train, r.totals.val, r.totals.test
         ));
         ui.end_row();
         if let Some(s) = r.sizes {
@@ -234,12 +237,20 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
 fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
     let block = ui.vertical(|ui| {
         ui.heading("Images per class and split");
-        let splits = [("train", TRAIN), ("val", VAL), ("test", palette(2))];
-        let entries: Vec<_> = splits.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+        let splits = [
+            (Split::Train, TRAIN),
+            (Split::Val, VAL),
+            (Split::Test, palette(2)),
+        ];
+        let entries: Vec<_> = splits
+            .iter()
+            .map(|(s, c)| (s.name().to_string(), *c))
+            .collect();
         let hidden = legend_ui(ui, "class-counts", &entries);
         let n = r.classes.len();
         let mut charts: Vec<BarChart> = Vec::new();
-        for (k, (name, color)) in splits.into_iter().enumerate() {
+        for (split, color) in splits {
+            let name = split.name();
             if hidden.contains(name) {
                 continue;
             }
@@ -249,7 +260,7 @@ fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
                 .enumerate()
                 .map(|(i, c)| {
                     // the first class on top
-                    let v = [c.train, c.val, c.test][k] as f64;
+                    let v = c.images[split] as f64;
                     Bar::new((n - 1 - i) as f64, v).width(0.7).name(&c.class)
                 })
                 .collect();

@@ -115,6 +115,7 @@ pub fn resume_bar_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::PerSplit;
     use crate::run::{DatasetSummary, EpochMetrics};
 
     fn started(start_epoch: usize) -> TrainEvent {
@@ -125,9 +126,11 @@ mod tests {
             dataset: DatasetSummary {
                 root: PathBuf::new(),
                 classes: vec!["a".into(), "b".into()],
-                train: 4,
-                val: 1,
-                test: 1,
+                images: PerSplit {
+                    train: 4,
+                    val: 1,
+                    test: 1,
+                },
                 skipped: 0,
                 fingerprint: String::new(),
                 mean: [0.5; 3],

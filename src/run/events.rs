@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::RunConfig;
+use crate::data::PerSplit;
 
 /// What the run is training on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSummary {
     pub root: PathBuf,
     pub classes: Vec<String>,
-    pub train: usize,
-    pub val: usize,
-    pub test: usize,
+    /// Images per split.
+    #[serde(flatten)]
+    pub images: PerSplit<usize>,
     pub skipped: usize,
     pub fingerprint: String,
     pub mean: [f32; 3],
