@@ -56,15 +56,14 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let runs_dir = run.parent().map(PathBuf::from).unwrap_or_default();
     let state = |tab: Tab| -> anyhow::Result<AppState> {
-        Ok(AppState {
+        let mut state = AppState {
             dataset_path: data.display().to_string(),
-            config: RunConfig::load(&preset)?,
-            preset: Some(preset.clone()),
-            preset_config: Some(RunConfig::load(&preset)?),
             runs_dir: runs_dir.clone(),
             tab,
             ..AppState::default()
-        })
+        };
+        state.start_from_preset(preset.clone(), RunConfig::load(&preset)?);
+        Ok(state)
     };
     if std::env::var_os("FACEBENCH_SHOT_SWEEP").is_some() {
         // a runs folder holding a finished sweep: its queue, the grid

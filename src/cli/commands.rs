@@ -9,6 +9,7 @@ use super::diff::diff_command;
 use super::embed::embed_command;
 use super::explain::explain_command;
 use super::progress::{stop_on_interrupt, TrainProgress};
+use super::run_args::{RunArg, RunsFolder};
 use super::{BenchArgs, Cli, Command, WeightsAction};
 use crate::data::demo::{generate_demo_dataset, DemoConfig};
 use crate::data::{DatasetReport, SplitConfig};
@@ -16,7 +17,6 @@ use crate::engine::{evaluate_run, start_training, TrainRequest};
 use crate::model::{layer_table, trainable_params, Architecture, ModelConfig};
 use crate::numbers::thousands;
 use crate::run::{DeviceChoice, RunConfig, TrainEvent};
-use crate::store::RunStore;
 
 /// Run the parsed command line.
 pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
@@ -53,13 +53,8 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             resume,
             device,
             json,
-        } => train(data, preset, set, runs, resume, device, json),
-        Command::Eval {
-            run,
-            runs,
-            data,
-            device,
-        } => eval(&run, runs, data, device),
+        } => train(data, preset, set, runs.path, resume, device, json),
+        Command::Eval { run, data, device } => eval(&run, data, device),
         Command::Runs { runs, json } => list_runs(runs, json),
         Command::DataReport {
             dir,
@@ -109,15 +104,14 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             run_b,
             runs,
             csv,
-        } => diff_command(&runs, &run_a, &run_b, csv.as_deref()),
+        } => diff_command(&runs.store(), &run_a, &run_b, csv.as_deref()),
         Command::Embed {
             run,
             split,
             method,
             out,
-            runs,
             device,
-        } => embed_command(&runs, &run, &split, &method, &out, device),
+        } => embed_command(&run, &split, &method, &out, device),
         Command::Weights {
             action:
                 WeightsAction::Check {
@@ -159,14 +153,8 @@ fn gui(
 }
 
 /// `facebench eval`: evaluate a run's best checkpoint and write eval.json.
-fn eval(
-    run: &str,
-    runs: PathBuf,
-    data: Option<PathBuf>,
-    device: DeviceChoice,
-) -> anyhow::Result<()> {
-    let store = RunStore::new(runs);
-    let run = store.open(run)?;
+fn eval(run: &RunArg, data: Option<PathBuf>, device: DeviceChoice) -> anyhow::Result<()> {
+    let run = run.open()?;
     let report = evaluate_run(&run, data.as_deref(), device)?;
     println!(
         "{} on {} ({} images, {} checkpoint): accuracy {:.2}%  macro F1 {:.4}  weighted F1 {:.4}  macro AUC {}  micro AUC {}",
@@ -401,8 +389,8 @@ fn train(
     Ok(())
 }
 
-fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
-    let store = RunStore::new(&runs);
+fn list_runs(runs: RunsFolder, json: bool) -> anyhow::Result<()> {
+    let store = runs.store();
     let mut summaries = Vec::new();
     for run in store.list()? {
         match run.summary() {
@@ -415,7 +403,7 @@ fn list_runs(runs: PathBuf, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if summaries.is_empty() {
-        println!("no runs in {}", runs.display());
+        println!("no runs in {}", runs.path.display());
         return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));

@@ -7,8 +7,7 @@ use crate::eval::Flip;
 use crate::files::{csv_quote, write_file};
 use crate::store::{diff_runs, RunDiff, RunStore};
 
-pub fn diff_command(runs: &Path, a: &str, b: &str, csv: Option<&Path>) -> anyhow::Result<()> {
-    let store = RunStore::new(runs);
+pub fn diff_command(store: &RunStore, a: &str, b: &str, csv: Option<&Path>) -> anyhow::Result<()> {
     let diff = diff_runs(&store.open(a)?, &store.open(b)?)?;
     print!("{}", diff_text(&diff));
     if let Some(path) = csv {

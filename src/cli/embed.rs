@@ -6,26 +6,26 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use image::{Rgb, RgbImage};
 
+use super::run_args::RunArg;
 use crate::data::Split;
 use crate::engine::{embed_run, EmbedRequest};
 use crate::eval::{class_colour, Projection};
 use crate::files::{csv_quote, write_file};
 use crate::run::DeviceChoice;
-use crate::store::{EmbeddingMap, RunStore};
+use crate::store::EmbeddingMap;
 
 /// Side of the PNG, and the margin around the points.
 const SIDE: u32 = 800;
 const MARGIN: f32 = 20.0;
 
 pub fn embed_command(
-    runs: &Path,
-    run: &str,
+    run: &RunArg,
     split: &str,
     method: &str,
     out: &Path,
     device: DeviceChoice,
 ) -> anyhow::Result<()> {
-    let run = RunStore::new(runs).open(run)?;
+    let run = run.open()?;
     let split = match split {
         "test" => Split::Test,
         "val" => Split::Val,

@@ -6,19 +6,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use image::{ImageBuffer, Luma, RgbImage};
 
+use super::run_args::RunArg;
 use crate::data::face_files;
 use crate::engine::{explain_run, CamTarget, ExplainRequest, Explanation};
 use crate::eval::{overlay, resize_bilinear, CamMethod};
 use crate::files::file_name_from;
 use crate::model::CamLayer;
 use crate::run::DeviceChoice;
-use crate::store::RunStore;
 
 /// The options of `facebench explain`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExplainArgs {
-    /// Run name (under --runs) or path.
-    pub run: String,
+    #[command(flatten)]
+    pub run: RunArg,
     /// Face images, or folders of them.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -36,9 +36,6 @@ pub struct ExplainArgs {
     /// Folder for the images written; created if missing.
     #[arg(long)]
     pub out: PathBuf,
-    /// Folder holding the runs.
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
     /// Opacity of the heatmap drawn over the face (0 to 1).
     #[arg(long, default_value_t = 0.5)]
     pub opacity: f32,
@@ -48,7 +45,7 @@ pub struct ExplainArgs {
 }
 
 pub fn explain_command(args: ExplainArgs) -> anyhow::Result<()> {
-    let run = RunStore::new(args.runs).open(&args.run)?;
+    let run = args.run.open()?;
     let record = run.read_record()?;
     let classes = &record.dataset.classes;
     let arch = record.config.model.architecture;

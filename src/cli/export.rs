@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
+use super::run_args::RunArg;
 use crate::engine::{export_run, ExportFormat, ExportRequest};
-use crate::store::RunStore;
 
 /// The options of `facebench export`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
-    /// Run name (under --runs) or path.
-    pub run: String,
+    #[command(flatten)]
+    pub run: RunArg,
     /// safetensors or pth.
     #[arg(long, default_value = "safetensors")]
     pub format: String,
@@ -17,13 +17,10 @@ pub struct ExportArgs {
     /// JSON sidecar (classes, preprocessing, architecture) goes beside it.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Folder holding the runs.
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
 }
 
 pub fn export_command(args: ExportArgs) -> anyhow::Result<()> {
-    let run = RunStore::new(&args.runs).open(&args.run)?;
+    let run = args.run.open()?;
     let format = ExportFormat::parse(&args.format).map_err(anyhow::Error::msg)?;
     let out = args.out.unwrap_or_else(|| {
         run.path

@@ -15,6 +15,7 @@ mod predict;
 mod progress;
 mod pytorch_peer;
 mod queue;
+mod run_args;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, Subcommand};
 
 use crate::run::DeviceChoice;
+use run_args::{RunArg, RunsFolder};
 
 pub use commands::run_cli;
 pub use heap::tune_heap;
@@ -75,9 +77,8 @@ pub enum Command {
         /// Override one setting, e.g. --set optimizer.lr=3e-4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        #[command(flatten)]
+        runs: RunsFolder,
         /// Continue a stopped or killed run (name or path) from its last checkpoint.
         #[arg(long, value_name = "RUN", conflicts_with_all = ["preset", "set"])]
         resume: Option<String>,
@@ -90,11 +91,8 @@ pub enum Command {
     },
     /// Evaluate a run's best checkpoint on the test split and write eval.json.
     Eval {
-        /// Run name (under --runs) or path.
-        run: String,
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
         /// Dataset folder, when it moved since training.
         #[arg(long)]
         data: Option<PathBuf>,
@@ -104,9 +102,8 @@ pub enum Command {
     },
     /// List the runs in the run store.
     Runs {
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        #[command(flatten)]
+        runs: RunsFolder,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -178,9 +175,8 @@ pub enum Command {
         run_a: String,
         /// The run compared.
         run_b: String,
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        #[command(flatten)]
+        runs: RunsFolder,
         /// Also write one row per face (both predictions, flips) to this CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -189,8 +185,8 @@ pub enum Command {
     /// features (t-SNE or PCA), as CSV (path, classes, confidence, x, y) and
     /// a PNG beside it; cached in the run folder as embeddings.json.
     Embed {
-        /// Run name (under --runs) or path.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// test, val or train.
         #[arg(long, default_value = "test")]
         split: String,
@@ -200,9 +196,6 @@ pub enum Command {
         /// The CSV to write (the PNG goes beside it).
         #[arg(long)]
         out: PathBuf,
-        /// Folder holding the runs.
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
         /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: DeviceChoice,

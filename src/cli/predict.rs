@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::run_args::RunArg;
 use crate::data::face_files;
 use crate::engine::{predict_run, FacePrediction, PredictRequest};
 use crate::files::{csv_quote, write_file};
 use crate::run::DeviceChoice;
-use crate::store::RunStore;
 
 /// The options of `facebench predict`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PredictArgs {
-    /// Run name (under --runs) or path.
-    pub run: String,
+    #[command(flatten)]
+    pub run: RunArg,
     /// Face images, or folders of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -28,9 +28,6 @@ pub struct PredictArgs {
     /// Also write one row per face and rank (path, rank, class, probability).
     #[arg(long)]
     pub csv: Option<PathBuf>,
-    /// Folder holding the runs.
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -38,7 +35,7 @@ pub struct PredictArgs {
 
 pub fn predict_command(args: PredictArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.top >= 1, "--top must be at least 1");
-    let run = RunStore::new(&args.runs).open(&args.run)?;
+    let run = args.run.open()?;
     let classes = run.read_record()?.dataset.classes;
     let images = face_files(&args.paths)?;
     let progress = Arc::new(AtomicUsize::new(0));

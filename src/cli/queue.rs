@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::config_args::ConfigArgs;
 use super::progress::{stop_on_interrupt, TrainProgress};
+use super::run_args::RunsFolder;
 use crate::engine::{run_queue, QueueEvent, TrainControl};
 use crate::run::{default_sweep_name, expand_sweep, GridAxis};
 use crate::store::{ItemState, QueueFile, QueueScope};
@@ -24,9 +25,8 @@ pub struct SweepArgs {
     /// The sweep's name (its runs are NAME-1, NAME-2, ...).
     #[arg(long)]
     pub name: Option<String>,
-    /// Folder holding the runs (and queue.json).
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
+    #[command(flatten)]
+    pub runs: RunsFolder,
     /// Only add the runs to the queue; train them later (`facebench queue
     /// run`, or the window).
     #[arg(long)]
@@ -55,7 +55,7 @@ pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
     let configs = expand_sweep(&name, &base, &axes, args.seeds)?;
     let data = &args.config.data;
     let data = crate::files::canonical(data);
-    let file = QueueFile::of(&args.runs);
+    let file = QueueFile::of(&args.runs.path);
     let ids = file.update(|q| {
         configs
             .into_iter()
@@ -72,7 +72,7 @@ pub fn sweep_command(args: SweepArgs) -> anyhow::Result<()> {
     if args.no_run {
         return Ok(());
     }
-    work(&args.runs)
+    work(&args.runs.path)
 }
 
 pub fn queue_command(runs: PathBuf, action: Option<QueueAction>) -> anyhow::Result<()> {

@@ -151,9 +151,7 @@ impl WorkbenchApp {
             state.dataset_path = d.display().to_string();
         }
         if let Some((config, path)) = start.preset {
-            state.preset_config = Some(config.clone());
-            state.config = config;
-            state.preset = Some(path);
+            state.start_from_preset(path, config);
         }
         if let Some(r) = start.runs {
             state.runs_dir = r;

@@ -151,7 +151,7 @@ fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Ve
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     if ui
-                        .selectable_label(panel.state.preset.as_ref() == Some(p), name)
+                        .selectable_label(preset_path(panel.state) == Some(p), name)
                         .clicked()
                     {
                         commands.push(PanelCommand::LoadPreset(p.clone()));
@@ -159,12 +159,15 @@ fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Ve
                 }
             });
         if ui
-            .add_enabled(panel.state.preset.is_some(), egui::Button::new("Reset"))
+            .add_enabled(
+                panel.state.from_preset.is_some(),
+                egui::Button::new("Reset"),
+            )
             .on_hover_text("Back to the preset's values")
             .clicked()
         {
-            if let Some(p) = panel.state.preset.clone() {
-                commands.push(PanelCommand::LoadPreset(p));
+            if let Some(p) = preset_path(panel.state) {
+                commands.push(PanelCommand::LoadPreset(p.clone()));
             }
         }
     });
@@ -187,18 +190,23 @@ fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Ve
 
 /// The preset's name, with "(edited)" once the form differs from it.
 fn preset_label(state: &AppState) -> String {
-    let Some(name) = state
-        .preset
-        .as_ref()
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-    else {
+    let Some(preset) = &state.from_preset else {
         return "(none)".into();
     };
-    match &state.preset_config {
-        Some(c) if *c != state.config => format!("{name} (edited)"),
-        _ => name,
+    let name = preset
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if preset.config == state.config {
+        name
+    } else {
+        format!("{name} (edited)")
     }
+}
+
+fn preset_path(state: &AppState) -> Option<&std::path::PathBuf> {
+    state.from_preset.as_ref().map(|p| &p.path)
 }
 
 /// Why Train is disabled, if it is.

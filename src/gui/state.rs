@@ -33,10 +33,9 @@ pub struct AppState {
     /// The dataset folder, as typed or picked.
     pub dataset_path: String,
     pub config: RunConfig,
-    /// The preset `config` came from, for "reset to preset".
-    pub preset: Option<PathBuf>,
-    /// That preset's values as loaded, to show when the form differs from them.
-    pub preset_config: Option<RunConfig>,
+    /// The preset `config` came from, for "reset to preset" and to show
+    /// when the form differs from it.
+    pub from_preset: Option<PresetSource>,
     pub runs_dir: PathBuf,
     pub tab: Tab,
     /// EMA weight of the per-iteration loss curve.
@@ -50,14 +49,28 @@ impl Default for AppState {
         Self {
             dataset_path: String::new(),
             config: RunConfig::default(),
-            preset: None,
-            preset_config: None,
+            from_preset: None,
             runs_dir: PathBuf::from("runs"),
             tab: Tab::Dataset,
             smoothing: 0.6,
             lr_find_scratch: None,
         }
     }
+}
+
+impl AppState {
+    /// Edit `config`, loaded from the preset file `path`.
+    pub fn start_from_preset(&mut self, path: PathBuf, config: RunConfig) {
+        self.config = config.clone();
+        self.from_preset = Some(PresetSource { path, config });
+    }
+}
+
+/// A preset file and its values as loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresetSource {
+    pub path: PathBuf,
+    pub config: RunConfig,
 }
 
 /// Where the built-in demo dataset is written.

@@ -83,9 +83,7 @@ impl WorkbenchApp {
     pub fn load_preset(&mut self, path: &std::path::Path) {
         match RunConfig::load(path) {
             Ok(c) => {
-                self.state.preset_config = Some(c.clone());
-                self.state.config = c;
-                self.state.preset = Some(path.to_path_buf());
+                self.state.start_from_preset(path.to_path_buf(), c);
                 self.set_status(
                     StatusTopic::Preset,
                     format!("loaded preset {}", path.display()),
@@ -104,8 +102,8 @@ impl WorkbenchApp {
         let text = match result {
             Ok(()) => {
                 self.presets = list_presets();
-                self.state.preset = Some(path.clone());
-                self.state.preset_config = Some(self.state.config.clone());
+                let saved = self.state.config.clone();
+                self.state.start_from_preset(path.clone(), saved);
                 format!("saved {}", path.display())
             }
             Err(e) => format!("cannot save {}: {e}", path.display()),
