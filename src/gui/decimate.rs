@@ -225,6 +225,39 @@ impl Envelope {
     }
 }
 
+/// A series that grows point by point, with its envelope and its range kept
+/// up to date as points arrive (never rebuilt by a frame).
+#[derive(Debug, Default, Clone)]
+pub struct GrowingSeries {
+    values: Vec<f64>,
+    envelope: Envelope,
+    range: Option<(f64, f64)>,
+}
+
+impl GrowingSeries {
+    pub fn push(&mut self, y: f64) {
+        self.values.push(y);
+        self.envelope.extend(&self.values);
+        self.range = Some(match self.range {
+            Some((lo, hi)) => (lo.min(y), hi.max(y)),
+            None => (y, y),
+        });
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The smallest and largest value so far.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        self.range
+    }
+}
+
 /// The EMA of a growing series for one smoothing weight, with its envelope:
 /// new points extend it, a new weight (or a shorter series) recomputes it.
 /// Equal, value for value, to [`ema`] of the whole series.
@@ -435,5 +468,18 @@ mod tests {
         // and a shorter series (a new run) starts over
         s.sync(&ys[..10], 0.5);
         assert_eq!(s.values(), ema(&ys[..10], 0.5).as_slice());
+    }
+
+    #[test]
+    fn a_growing_series_keeps_its_envelope_and_range_with_its_points() {
+        let ys = [3.0, -1.0, 7.5, 2.0, 2.0, 0.5, 9.0, -4.0, 1.0, 6.0];
+        let mut series = GrowingSeries::default();
+        assert_eq!(series.range(), None);
+        for y in ys {
+            series.push(y);
+        }
+        assert_eq!(series.values(), ys.as_slice());
+        assert_eq!(series.envelope(), &Envelope::of(&ys));
+        assert_eq!(series.range(), Some((-4.0, 9.0)));
     }
 }

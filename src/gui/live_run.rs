@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 
-use super::decimate::{Envelope, SmoothedSeries};
+use super::decimate::{GrowingSeries, SmoothedSeries};
 use crate::run::{event_line, EpochMetrics, EventSink, FinishStatus, RunConfig, TrainEvent};
 
 /// What happened in one run, ready to plot.
@@ -20,18 +20,12 @@ pub struct LiveRun {
     pub start_epoch: usize,
     /// Per iteration: x = global iteration.
     pub iter_x: Vec<f64>,
-    pub iter_loss: Vec<f64>,
+    pub iter_loss: GrowingSeries,
     pub iter_accuracy: Vec<f64>,
     /// log10 of the learning rate (plotted on a log axis).
-    pub iter_log_lr: Vec<f64>,
-    /// Smallest and largest of `iter_log_lr`, kept as points arrive.
-    pub log_lr_range: Option<(f64, f64)>,
-    pub iter_rate: Vec<f64>,
-    /// Min/max envelopes of the per-iteration loss, log lr and images/s, grown
-    /// point by point as iterations arrive (never rebuilt by a frame).
-    pub loss_envelope: Envelope,
-    pub log_lr_envelope: Envelope,
-    pub rate_envelope: Envelope,
+    pub iter_log_lr: GrowingSeries,
+    /// Images per second.
+    pub iter_rate: GrowingSeries,
     /// The smoothed loss for the last smoothing weight drawn, extended by the
     /// frames that draw it (a cache, hence the cell).
     smoothed_loss: RefCell<SmoothedSeries>,
@@ -85,16 +79,8 @@ impl LiveRun {
                 self.iter_x.push(*iteration as f64);
                 self.iter_loss.push(*loss);
                 self.iter_accuracy.push(*accuracy);
-                let log_lr = lr.max(1e-12).log10();
-                self.iter_log_lr.push(log_lr);
-                self.log_lr_range = Some(match self.log_lr_range {
-                    Some((lo, hi)) => (lo.min(log_lr), hi.max(log_lr)),
-                    None => (log_lr, log_lr),
-                });
+                self.iter_log_lr.push(lr.max(1e-12).log10());
                 self.iter_rate.push(*images_per_sec);
-                self.loss_envelope.extend(&self.iter_loss);
-                self.log_lr_envelope.extend(&self.iter_log_lr);
-                self.rate_envelope.extend(&self.iter_rate);
                 self.current_epoch = *epoch;
                 self.current_batch = *batch;
                 self.batches_per_epoch = *batches;
@@ -154,7 +140,7 @@ impl LiveRun {
     pub fn smoothed_loss(&self, smoothing: f64) -> std::cell::Ref<'_, SmoothedSeries> {
         self.smoothed_loss
             .borrow_mut()
-            .sync(&self.iter_loss, smoothing);
+            .sync(self.iter_loss.values(), smoothing);
         self.smoothed_loss.borrow()
     }
 
@@ -165,7 +151,8 @@ impl LiveRun {
         let total = self.epochs_planned.max(1) as f64 * batches;
         let done =
             self.current_epoch.saturating_sub(1) as f64 * batches + self.current_batch as f64;
-        let recent = &self.iter_rate[self.iter_rate.len().saturating_sub(20)..];
+        let rates = self.iter_rate.values();
+        let recent = &rates[rates.len().saturating_sub(20)..];
         let rate = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
         let eta = (self.is_running() && rate > 0.0)
             .then(|| (total - done).max(0.0) * self.batch_size.max(1) as f64 / rate);

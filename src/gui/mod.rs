@@ -33,7 +33,7 @@ mod try_it;
 
 pub use app::WorkbenchApp;
 pub use confusion::{confusion_order, confusion_ui, ConfusionView};
-pub use decimate::{ema, min_max_envelope, Envelope, SmoothedSeries};
+pub use decimate::{ema, min_max_envelope, Envelope, GrowingSeries, SmoothedSeries};
 pub use diff_view::DiffView;
 pub use embedding_view::{embedding_ui, EmbeddingView, MapAction, MapChoice};
 pub use explain_view::ExplainView;

@@ -4,7 +4,7 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{AxisHints, Line, Plot, PlotPoints, Points, VLine};
 
-use super::decimate::Envelope;
+use super::decimate::GrowingSeries;
 use super::export::ExportRequest;
 use super::live_run::LiveRun;
 use super::plots::{
@@ -70,12 +70,11 @@ pub fn training_tab_ui(
                 Series {
                     id: "lr",
                     title: "learning rate (log scale)",
-                    ys: &run.iter_log_lr,
-                    envelope: &run.log_lr_envelope,
+                    series: &run.iter_log_lr,
                     log10: true,
                     // half a decade around the rates seen, so a constant rate
                     // still gets labelled ticks around it
-                    y_bounds: run.log_lr_range.map(|(lo, hi)| (lo - 0.5, hi + 0.5)),
+                    y_bounds: run.iter_log_lr.range().map(|(lo, hi)| (lo - 0.5, hi + 0.5)),
                 },
                 height * 0.8,
             ),
@@ -88,8 +87,7 @@ pub fn training_tab_ui(
                 Series {
                     id: "rate",
                     title: "images / s",
-                    ys: &run.iter_rate,
-                    envelope: &run.rate_envelope,
+                    series: &run.iter_rate,
                     log10: false,
                     y_bounds: None,
                 },
@@ -210,8 +208,8 @@ fn iteration_loss_plot(ui: &mut Ui, run: &LiveRun, smoothing: f64, height: f32) 
                     enveloped_line(
                         plot,
                         "raw",
-                        (&run.iter_x, &run.iter_loss),
-                        &run.loss_envelope,
+                        (&run.iter_x, run.iter_loss.values()),
+                        run.iter_loss.envelope(),
                         RAW,
                         1.0,
                     );
@@ -289,9 +287,8 @@ fn epoch_plot(
 struct Series<'a> {
     id: &'a str,
     title: &'a str,
-    ys: &'a [f64],
-    envelope: &'a Envelope,
-    /// `ys` holds log10 of the values: ticks at round values (1e-3, 2e-3, 5e-3).
+    series: &'a GrowingSeries,
+    /// `series` holds log10 of the values: ticks at round values (1e-3, 2e-3, 5e-3).
     log10: bool,
     y_bounds: Option<(f64, f64)>,
 }
@@ -316,7 +313,15 @@ fn series_plot(ui: &mut Ui, run: &LiveRun, s: Series<'_>, height: f32) -> egui::
         };
         plot.show(ui, |plot| {
             if !hidden.contains(s.title) {
-                enveloped_line(plot, s.title, (&run.iter_x, s.ys), s.envelope, TRAIN, 1.5);
+                let ys = s.series.values();
+                enveloped_line(
+                    plot,
+                    s.title,
+                    (&run.iter_x, ys),
+                    s.series.envelope(),
+                    TRAIN,
+                    1.5,
+                );
             }
             if !hidden.contains("phase change") {
                 phase_lines(plot, run, false);
