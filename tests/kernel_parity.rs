@@ -21,8 +21,8 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use facebench::kernels::{
-    add_relu, burn_conv2d, cat_channels, conv2d, fast_batch_norms, fast_channel_cats,
-    fast_max_pools, max_pool2d, trace_convolutions, ConvCall, ConvSpec,
+    add_relu, cat_channels, conv2d, fast_batch_norms, fast_channel_cats, fast_max_pools,
+    max_pool2d, trace_convolutions, ConvCall, ConvSpec,
 };
 use facebench::model::{Architecture, BatchNorm2d, ModelConfig};
 
@@ -70,6 +70,16 @@ fn run(
         w.grad(&grads).expect("weight gradient"),
         b.map(|b| b.grad(&grads).expect("bias gradient")),
     )
+}
+
+/// burn's own convolution, the reference.
+fn burn_conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    spec: ConvSpec,
+) -> Tensor<B, 4> {
+    burn::tensor::module::conv2d(x, weight, bias, spec.burn_options())
 }
 
 fn check(name: &str, spec: ConvSpec, x_dims: [usize; 4], w_dims: [usize; 4], bias: bool) {

@@ -35,7 +35,8 @@ pub struct DatasetReport {
     pub classes: Vec<ClassCounts>,
     pub totals: PerSplit<usize>,
     pub sizes: Option<SizeRange>,
-    pub stats: Option<ChannelStats>,
+    /// Mean and std of the train split.
+    pub stats: ChannelStats,
     pub skipped: Vec<SkippedFile>,
     pub warnings: Vec<String>,
 }
@@ -57,10 +58,10 @@ impl DatasetReport {
             .collect();
         dataset.remove_unusable(bad);
         let (stats, _) = channel_stats(&dataset.images.train);
-        Ok((DatasetReport::new(&dataset, Some(stats)), dataset))
+        Ok((DatasetReport::new(&dataset, stats), dataset))
     }
 
-    pub fn new(dataset: &Dataset, stats: Option<ChannelStats>) -> Self {
+    pub fn new(dataset: &Dataset, stats: ChannelStats) -> Self {
         let mut classes: Vec<ClassCounts> = dataset
             .classes
             .iter()
@@ -125,13 +126,12 @@ impl fmt::Display for DatasetReport {
                 s.min_width, s.min_height, s.max_width, s.max_height
             )?;
         }
-        if let Some(st) = &self.stats {
-            writeln!(
-                f,
-                "mean     [{:.4}, {:.4}, {:.4}]  std [{:.4}, {:.4}, {:.4}]  (train, {} images)",
-                st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2], st.images
-            )?;
-        }
+        let st = &self.stats;
+        writeln!(
+            f,
+            "mean     [{:.4}, {:.4}, {:.4}]  std [{:.4}, {:.4}, {:.4}]  (train, {} images)",
+            st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2], st.images
+        )?;
         let width = self
             .classes
             .iter()

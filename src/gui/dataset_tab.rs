@@ -218,14 +218,13 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
             ));
             ui.end_row();
         }
-        if let Some(st) = &r.stats {
-            ui.label("mean / std (train)");
-            ui.label(format!(
-                "[{:.3}, {:.3}, {:.3}] / [{:.3}, {:.3}, {:.3}]",
-                st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]
-            ));
-            ui.end_row();
-        }
+        let st = &r.stats;
+        ui.label("mean / std (train)");
+        ui.label(format!(
+            "[{:.3}, {:.3}, {:.3}] / [{:.3}, {:.3}, {:.3}]",
+            st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]
+        ));
+        ui.end_row();
         ui.label("skipped files");
         ui.label(r.skipped.len().to_string());
         ui.end_row();

@@ -3,6 +3,7 @@
 //! the kernels of this folder instead of burn's generic one.
 
 use burn::backend::flex::FlexTensor;
+use burn::tensor::ops::{ConvOptions, PaddedConvOptions};
 use burn::tensor::{DType, TensorMetadata};
 
 use super::conv_forward;
@@ -24,6 +25,27 @@ pub struct ConvSpec {
 }
 
 impl ConvSpec {
+    /// This convolution as burn's options (asymmetric padding through its
+    /// padded form), for burn's own `conv2d`.
+    pub fn burn_options(&self) -> PaddedConvOptions<2> {
+        if self.pad_start == self.pad_end {
+            PaddedConvOptions::from(ConvOptions::new(
+                self.stride,
+                self.pad_start,
+                self.dilation,
+                self.groups,
+            ))
+        } else {
+            PaddedConvOptions::asymmetric(
+                self.stride,
+                self.pad_start,
+                self.pad_end,
+                self.dilation,
+                self.groups,
+            )
+        }
+    }
+
     /// The geometry of this convolution on these tensors, when the fast path
     /// handles them (f32, 4-D).
     pub fn geometry(&self, x: &FlexTensor, weight: &FlexTensor) -> Option<ConvGeometry> {

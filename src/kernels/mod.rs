@@ -36,7 +36,6 @@ use burn::backend::Autodiff;
 use burn::nn::conv::Conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::ops::{ConvOptions, PaddedConvOptions};
 use burn::tensor::TensorPrimitive;
 
 pub use cpu_conv::ConvSpec;
@@ -143,7 +142,7 @@ pub fn conv2d<B: Backend>(
         }
     }
     trace(false);
-    burn_conv2d(x, weight, bias, spec)
+    burn::tensor::module::conv2d(x, weight, bias, spec.burn_options())
 }
 
 /// The CPU kernels when `B` is burn-flex (plain or autodiff) and the tensors
@@ -193,32 +192,6 @@ fn operands_on<C: Backend, B: Backend>(
 
 fn float<C: Backend, const D: usize>(t: Tensor<C, D>) -> C::FloatTensorPrimitive {
     t.into_primitive().tensor()
-}
-
-/// burn's own convolution (asymmetric padding through burn's padded options).
-pub fn burn_conv2d<B: Backend>(
-    x: Tensor<B, 4>,
-    weight: Tensor<B, 4>,
-    bias: Option<Tensor<B, 1>>,
-    spec: ConvSpec,
-) -> Tensor<B, 4> {
-    let options = if spec.pad_start == spec.pad_end {
-        PaddedConvOptions::from(ConvOptions::new(
-            spec.stride,
-            spec.pad_start,
-            spec.dilation,
-            spec.groups,
-        ))
-    } else {
-        PaddedConvOptions::asymmetric(
-            spec.stride,
-            spec.pad_start,
-            spec.pad_end,
-            spec.dilation,
-            spec.groups,
-        )
-    };
-    burn::tensor::module::conv2d(x, weight, bias, options)
 }
 
 /// `conv.forward(x)` through [`conv2d`]. `Same` padding (unused by the
