@@ -162,3 +162,29 @@ impl CheckpointKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_summary_keeps_its_split_counts_as_top_level_keys() {
+        // the shape of run.json's `dataset` since before the counts were a PerSplit
+        let written = r#"{"root":"faces","classes":["a","b"],"train":8,"val":2,"test":3,
+            "skipped":1,"fingerprint":"f","mean":[0.5,0.5,0.5],"std":[0.2,0.2,0.2]}"#;
+        let summary: DatasetSummary = serde_json::from_str(written).unwrap();
+        assert_eq!(
+            summary.images,
+            PerSplit {
+                train: 8,
+                val: 2,
+                test: 3
+            }
+        );
+        let again = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            (again["train"].clone(), again["test"].clone()),
+            (8.into(), 3.into())
+        );
+    }
+}
