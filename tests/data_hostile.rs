@@ -35,7 +35,7 @@ fn make_classes(root: &Path, classes: &[&str], per_class: usize) {
 }
 
 fn count(ds: &Dataset) -> usize {
-    ds.images.train.len() + ds.images.val.len() + ds.images.test.len()
+    ds.num_images()
 }
 
 fn reasons(ds: &Dataset, reason: SkipReason) -> usize {
@@ -53,13 +53,7 @@ fn link_loops_never_multiply_images() {
     assert_eq!(count(&ds), 30, "each real image once: {:?}", ds.skipped);
     assert_eq!(reasons(&ds, SkipReason::Link), 3, "each link reported");
     // labels stay right: every image sits in its own class's folder
-    for e in ds
-        .images
-        .train
-        .iter()
-        .chain(&ds.images.val)
-        .chain(&ds.images.test)
-    {
+    for e in ds.images.all() {
         let folder = e.path.parent().unwrap().file_name().unwrap();
         assert_eq!(folder.to_str().unwrap(), ds.classes[e.class]);
     }
@@ -108,13 +102,7 @@ fn names_that_are_not_utf8_are_refused_at_scan_time() {
     assert_eq!(count(&ds), 20);
     assert_eq!(reasons(&ds, SkipReason::NameNotUtf8), 2);
     // every stored path can be written into run files
-    assert!(ds
-        .images
-        .train
-        .iter()
-        .chain(&ds.images.val)
-        .chain(&ds.images.test)
-        .all(|e| e.path.to_str().is_some()));
+    assert!(ds.images.all().all(|e| e.path.to_str().is_some()));
 }
 
 #[test]

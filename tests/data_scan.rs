@@ -68,13 +68,7 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
     );
     assert_eq!(tr.len() + va.len() + te.len(), 60);
     // labels follow the folder
-    for e in ds
-        .images
-        .train
-        .iter()
-        .chain(&ds.images.val)
-        .chain(&ds.images.test)
-    {
+    for e in ds.images.all() {
         let folder = e
             .path
             .parent()
@@ -184,10 +178,7 @@ fn bad_files_are_skipped_with_their_reason() {
     // header probing finds some; a full decode finds the rest
     let bad: Vec<_> = ds
         .images
-        .train
-        .iter()
-        .chain(&ds.images.val)
-        .chain(&ds.images.test)
+        .all()
         .filter_map(|e| decode_rgb8(&e.path).err())
         .collect();
     ds.remove_unusable(bad);

@@ -47,11 +47,7 @@ impl DatasetReport {
     /// (without the files the decode rejected).
     pub fn scan(dir: &Path, split: &SplitConfig) -> Result<(Self, Dataset), DatasetError> {
         let mut dataset = Dataset::open(dir, split)?;
-        let all: Vec<PathBuf> = Split::ALL
-            .iter()
-            .flat_map(|&s| &dataset.images[s])
-            .map(|e| e.path.clone())
-            .collect();
+        let all: Vec<PathBuf> = dataset.images.all().map(|e| e.path.clone()).collect();
         let bad: Vec<_> = all
             .par_iter()
             .filter_map(|p| decode_rgb8(p).err())

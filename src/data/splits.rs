@@ -45,6 +45,13 @@ impl<T> PerSplit<T> {
     }
 }
 
+impl<T> PerSplit<Vec<T>> {
+    /// Every item of the three splits: train's, then val's, then test's.
+    pub fn all(&self) -> impl Iterator<Item = &T> {
+        self.train.iter().chain(&self.val).chain(&self.test)
+    }
+}
+
 impl<T> Index<Split> for PerSplit<T> {
     type Output = T;
     fn index(&self, split: Split) -> &T {
