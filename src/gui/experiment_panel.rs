@@ -190,14 +190,14 @@ fn preset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut Ve
 
 /// The preset's name, with "(edited)" once the form differs from it.
 fn preset_label(state: &AppState) -> String {
-    let Some(preset) = &state.from_preset else {
+    let Some((preset, stem)) = state
+        .from_preset
+        .as_ref()
+        .and_then(|p| Some((p, p.path.file_stem()?)))
+    else {
         return "(none)".into();
     };
-    let name = preset
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = stem.to_string_lossy().into_owned();
     if preset.config == state.config {
         name
     } else {
