@@ -153,6 +153,7 @@ fn plan_of(bank: Arc<ImageBank>, batch_size: usize) -> BatchPlan {
         pipeline: Arc::new(pipeline(Some(everything_on()), 3)),
         batch_size,
         prefetch: 2,
+        drop_last: false,
     }
 }
 
@@ -205,4 +206,28 @@ fn a_last_batch_of_one_joins_the_batch_before_it() {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].indices, batches[1].indices);
     assert_eq!(rest[0].images, batches[1].images);
+}
+
+#[test]
+fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
+    let bank = Arc::new(ImageBank {
+        images: (0..10).map(|i| gradient(40 + i, 40)).collect(),
+        labels: (0..10).map(|i| i % 3).collect(),
+        paths: vec![Default::default(); 10],
+    });
+    let plan = BatchPlan {
+        drop_last: true,
+        ..plan_of(bank, 4)
+    };
+    let sizes = |batches: Vec<facebench::loader::Batch>| -> Vec<usize> {
+        batches.iter().map(|b| b.len()).collect()
+    };
+    assert_eq!(sizes(plan.epoch(0, true).collect()), vec![4, 4], "one batch size, so autotune tunes once");
+    let (a, b): (Vec<_>, Vec<_>) = (plan.epoch(0, true).collect(), plan.epoch(1, true).collect());
+    let left_out = |batches: &[facebench::loader::Batch]| {
+        let seen: Vec<usize> = batches.iter().flat_map(|x| x.indices.clone()).collect();
+        (0..10).filter(|i| !seen.contains(i)).collect::<Vec<_>>()
+    };
+    assert_ne!(left_out(&a), left_out(&b), "each epoch leaves out other faces");
+    assert_eq!(sizes(plan.in_order().collect()), vec![4, 4, 2], "evaluation sees every face");
 }

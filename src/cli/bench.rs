@@ -61,6 +61,7 @@ pub fn bench_loader(root: &Path, sizes: &[usize], batch: usize) -> anyhow::Resul
             pipeline,
             batch_size: batch,
             prefetch: 4,
+            drop_last: false,
         };
         for b in plan.epoch(0, true) {
             n += b.len();
@@ -97,7 +98,12 @@ pub struct ModelResult {
     pub size: usize,
     pub train_images_per_sec: f64,
     pub inference_images_per_sec: f64,
-    /// Rise of peak RSS over the warm-up and timed train steps (CPU, Linux).
+    /// Seconds of the untimed first train step (on a GPU: kernel compilation
+    /// and autotuning).
+    pub warmup_secs: f64,
+    /// On the CPU, the rise of peak RSS over the warm-up and timed train
+    /// steps (Linux); on a GPU, the device memory cubecl's pools hold after
+    /// them (what `torch.cuda.max_memory_reserved` reports for PyTorch).
     pub train_peak_bytes: Option<u64>,
     /// Seconds to save a `last` checkpoint as the training loop does at the
     /// end of each epoch: encoding the weights and optimizer state (on the
@@ -112,15 +118,14 @@ pub struct ModelResult {
 pub fn bench_model(bench: &ModelBench, device: ResolvedDevice) -> Vec<ModelResult> {
     device.dispatch(BenchJob {
         bench,
-        // the process's RSS says nothing about a GPU's memory
-        measure_rss: matches!(device, ResolvedDevice::Cpu),
+        resolved: device,
     })
 }
 
 /// The model benchmark as work for [`ResolvedDevice::dispatch`].
 struct BenchJob<'a> {
     bench: &'a ModelBench,
-    measure_rss: bool,
+    resolved: ResolvedDevice,
 }
 
 impl OnBackend for BenchJob<'_> {
@@ -129,7 +134,7 @@ impl OnBackend for BenchJob<'_> {
         self.bench
             .sizes
             .iter()
-            .map(|&size| bench_size::<B>(self.bench, size, &device, self.measure_rss))
+            .map(|&size| bench_size::<B>(self.bench, size, &device, self.resolved))
             .collect()
     }
 }
@@ -138,7 +143,7 @@ fn bench_size<B: AutodiffBackend>(
     bench: &ModelBench,
     size: usize,
     device: &B::Device,
-    measure_rss: bool,
+    resolved: ResolvedDevice,
 ) -> ModelResult {
     use burn::module::AutodiffModule;
     let (batch, steps) = (bench.batch, bench.steps.max(1));
@@ -157,32 +162,48 @@ fn bench_size<B: AutodiffBackend>(
         .map(|i| i % bench.classes as i64)
         .collect();
     let y = Tensor::<B, 1, Int>::from_data(TensorData::new(labels, [batch]), device);
+    // On the CPU, read the loss each step as a training loop does (and the
+    // peer's loss.item()); on a GPU that read would wait for the device in
+    // the middle of the step, so the clock waits for it once, at the end.
+    let gpu = resolved.is_gpu();
     let mut step = |model: Network<B>| {
         let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
-        // read the loss, as a training loop does (and PyTorch's loss.item())
-        let _: f64 = loss.clone().into_scalar().elem();
+        if !gpu {
+            let _: f64 = loss.clone().into_scalar().elem();
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optim.step(1e-4, model, grads)
+    };
+    let sync = || {
+        if let Err(e) = B::sync(device) {
+            println!("device sync failed: {e:?}");
+        }
     };
     // burn creates parameters on first use; PyTorch's exist once the model
     // is built, before its baseline. Create them all now, so both baselines
     // hold the weights and both rises count the same things.
     model.visit(&mut MaterializeParams);
-    let memory = if measure_rss {
-        PeakMemory::start()
-    } else {
-        None
-    };
-    model = step(model); // warm-up: allocations, optimizer state, autotune
+    // the process's RSS says nothing about a GPU's memory
+    let memory = if gpu { None } else { PeakMemory::start() };
+    // warm-up: allocations, optimizer state, kernel compilation and autotune
+    let start = Instant::now();
+    model = step(model);
+    sync();
+    let warmup_secs = start.elapsed().as_secs_f64();
     crate::kernels::take_op_times();
     let start = Instant::now();
     for _ in 0..steps {
         model = step(model);
     }
+    sync();
     let train_secs = start.elapsed().as_secs_f64();
     let train_images_per_sec = (steps * batch) as f64 / train_secs;
     print_op_times(&format!("train step at {size} px"), train_secs);
-    let train_peak_bytes = memory.and_then(|m| m.peak_rise());
+    let train_peak_bytes = if gpu {
+        resolved.memory().map(|m| m.reserved)
+    } else {
+        memory.and_then(|m| m.peak_rise())
+    };
     let checkpoint_secs = time_checkpoint(&model, &optim);
     let valid = model.valid();
     let xi = x.inner();
@@ -206,6 +227,7 @@ fn bench_size<B: AutodiffBackend>(
         size,
         train_images_per_sec,
         inference_images_per_sec: (steps * batch) as f64 / infer_secs,
+        warmup_secs,
         train_peak_bytes,
         checkpoint_secs,
     }
@@ -379,6 +401,18 @@ pub fn print_model_table(
                 );
             }
         }
+    }
+    for r in ours {
+        println!(
+            "warm-up train step at {} px (not timed): {:.2} s{}",
+            r.size,
+            r.warmup_secs,
+            if device.is_gpu() {
+                "; kernel compilation and autotuning; the timed steps end with a device sync, and the peak is the memory cubecl's pools hold after them"
+            } else {
+                ""
+            }
+        );
     }
     for r in ours {
         if let Some(c) = r.checkpoint_secs {

@@ -86,6 +86,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             },
         ),
         Command::Bench(args) => bench_command(args),
+        Command::Doctor(args) => super::doctor::doctor_command(args),
         Command::ModelInfo {
             arch,
             classes,

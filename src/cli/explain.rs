@@ -39,7 +39,7 @@ pub struct ExplainArgs {
     /// Opacity of the heatmap drawn over the face (0 to 1).
     #[arg(long, default_value_t = 0.5)]
     pub opacity: f32,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
 }

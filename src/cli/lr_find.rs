@@ -21,7 +21,7 @@ pub struct LrFindArgs {
     /// Steps at most (the sweep stops early when the loss diverges).
     #[arg(long, default_value_t = 200)]
     pub iterations: usize,
-    /// auto, cpu, cuda or cuda:N (overrides the preset's `device`).
+    /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`) (overrides the preset's `device`).
     #[arg(long)]
     pub device: Option<DeviceChoice>,
 }

@@ -1,10 +1,11 @@
 //! The headless command line: `facebench train | eval | runs | data-report |
-//! demo-data | model-info | weights check | bench`.
+//! demo-data | model-info | weights check | bench | doctor | ...`.
 
 mod bench;
 mod commands;
 mod config_args;
 mod diff;
+mod doctor;
 mod embed;
 mod explain;
 mod export;
@@ -82,7 +83,7 @@ pub enum Command {
         /// Continue a stopped or killed run (name or path) from its last checkpoint.
         #[arg(long, value_name = "RUN", conflicts_with_all = ["preset", "set"])]
         resume: Option<String>,
-        /// auto, cpu, cuda or cuda:N (overrides the preset's `device`).
+        /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`) (overrides the preset's `device`).
         #[arg(long)]
         device: Option<DeviceChoice>,
         /// Print one JSON event per line instead of progress bars.
@@ -96,7 +97,7 @@ pub enum Command {
         /// Dataset folder, when it moved since training.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// auto, cpu, cuda or cuda:N.
+        /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`).
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
@@ -146,6 +147,10 @@ pub enum Command {
     /// --loader, the image loader) and print a table; --compare-pytorch runs
     /// the same steps in PyTorch in the same invocation.
     Bench(BenchArgs),
+    /// What this build can train on here (CUDA's driver, NVRTC and headers;
+    /// the wgpu adapters; what `auto` picks), and whether a GPU computes
+    /// what the CPU computes: every layer family, forward and backward.
+    Doctor(doctor::DoctorArgs),
     /// Print a model's layers and exact trainable parameter count.
     ModelInfo {
         /// Architecture.
@@ -196,7 +201,7 @@ pub enum Command {
         /// The CSV to write (the PNG goes beside it).
         #[arg(long)]
         out: PathBuf,
-        /// auto, cpu, cuda or cuda:N.
+        /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`).
         #[arg(long, default_value = "cpu")]
         device: DeviceChoice,
     },
@@ -289,7 +294,7 @@ pub struct BenchArgs {
     /// Blocks per stage of the benchmarked ResNet.
     #[arg(long, value_delimiter = ',', default_value = "3,4,6,3")]
     pub depths: Vec<usize>,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// Also run the same steps in PyTorch (python3 with torch; timm for

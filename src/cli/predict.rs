@@ -28,7 +28,7 @@ pub struct PredictArgs {
     /// Also write one row per face and rank (path, rank, class, probability).
     #[arg(long)]
     pub csv: Option<PathBuf>,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda[:N] or wgpu[:N] (see `facebench doctor`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
 }

@@ -54,6 +54,7 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
         pipeline: recorded_pipeline(record),
         batch_size: record.config.train.batch_size,
         prefetch: EVAL_PREFETCH,
+        drop_last: false,
     };
     let rows = trained.with_model(request.device, Features { plan: &plan })?;
     let features: Vec<Vec<f32>> = rows.iter().map(|r| r.features.clone()).collect();

@@ -110,6 +110,7 @@ pub fn evaluate_run(
         pipeline,
         batch_size: record.config.train.batch_size,
         prefetch: EVAL_PREFETCH,
+        drop_last: false,
     };
     let classes = &record.dataset.classes;
     let resolved = device.resolve().map_err(anyhow::Error::msg)?;

@@ -12,6 +12,7 @@ mod explain;
 mod export;
 mod lr_find;
 mod optimizer;
+mod parity;
 mod phases;
 mod predict;
 mod prepare;
@@ -29,7 +30,9 @@ pub use checkpoint::{
     TrainerState,
 };
 pub use control::TrainControl;
-pub use device::{cuda_driver_available, OnBackend, ResolvedDevice};
+pub use device::{CudaGpu, CudaProbe, DeviceMemory, OnBackend, ResolvedDevice};
+#[cfg(feature = "wgpu")]
+pub use device::{wgpu_adapters, AdapterKind, WgpuAdapter};
 pub use embed::{embed_run, EmbedRequest};
 pub use evaluate::{evaluate_run, predict};
 pub use explain::{explain_run, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap};
@@ -39,6 +42,7 @@ pub use export::{
 };
 pub use lr_find::{find_lr, suggestions, LrFindEnd, LrFindRequest, LrFindResult, LrPoint};
 pub use optimizer::AnyOptimizer;
+pub use parity::{layer_parity, ParityCheck, PARITY_TOLERANCE};
 pub use predict::{predict_run, FacePrediction, PredictRequest};
 pub use prepare::{prepare_data, Decode, PreparedData};
 pub use queue_worker::{run_queue, QueueEvent};

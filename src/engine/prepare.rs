@@ -143,6 +143,7 @@ impl PreparedData {
             pipeline: self.pipeline(config, augment),
             batch_size: config.train.batch_size,
             prefetch: config.data.prefetch_batches,
+            drop_last: false,
         }
     }
 }
@@ -190,5 +191,6 @@ pub fn faces_plan(
         pipeline: recorded_pipeline(record),
         batch_size: batch_size.max(1),
         prefetch: EVAL_PREFETCH,
+        drop_last: false,
     })
 }

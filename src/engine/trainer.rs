@@ -138,7 +138,7 @@ fn run(
         data_root: &data_root,
         run: &run_dir,
         resume: resume_dir.as_deref().zip(resume_state.as_ref()),
-        device_name: device.to_string(),
+        device,
     };
     let result = device.dispatch(TrainJob {
         ctx: &ctx,

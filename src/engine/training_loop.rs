@@ -114,7 +114,13 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let mut t = Self {
             ctx,
             loss_fn: CrossEntropyLossConfig::new().init(&device),
-            train_plan: ctx.data.plan(&ctx.data.train, config, true),
+            // a GPU autotunes its kernels for each batch size: a short last
+            // batch would tune them all again, so it is dropped there (each
+            // epoch's shuffle leaves out different faces)
+            train_plan: BatchPlan {
+                drop_last: ctx.device.is_gpu(),
+                ..ctx.data.plan(&ctx.data.train, config, true)
+            },
             val_plan: ctx.data.plan(&ctx.data.val, config, false),
             eval_plan: BatchPlan {
                 prefetch: EVAL_PREFETCH,
@@ -158,7 +164,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
                 data_root: ctx.data_root.to_path_buf(),
                 config: config.clone(),
                 dataset: ctx.data.summary(),
-                device: ctx.device_name.clone(),
+                device: ctx.device.describe(),
                 params,
             })?;
         }
@@ -167,7 +173,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             run_dir: ctx.run.path.clone(),
             config: Box::new(config.clone()),
             dataset: ctx.data.summary(),
-            device: ctx.device_name.clone(),
+            device: ctx.device.describe(),
             params,
             start_epoch: self.state.epochs_completed,
             start_batch: self
@@ -524,5 +530,5 @@ pub(super) struct RunContext<'a> {
     pub run: &'a RunDir,
     /// The checkpoint folder to resume from, and its state.
     pub resume: Option<(&'a Path, &'a TrainerState)>,
-    pub device_name: String,
+    pub device: super::device::ResolvedDevice,
 }

@@ -297,28 +297,33 @@ fn schedule_and_stopping_ui(ui: &mut Ui, c: &mut RunConfig, checked: Checked) {
     row(
         ui,
         "device",
-        "auto (CUDA when this build has it and a driver loads), cpu, or a CUDA GPU",
+        "auto (a GPU when this build can use one and it is ready: CUDA, then a hardware wgpu adapter), cpu, a CUDA GPU, or a wgpu adapter (Vulkan, Metal, DX12; numbered as `facebench doctor` lists them)",
         None,
         |ui| device_ui(ui, &mut c.device),
     );
 }
 
-/// The device picker: auto, cpu, or cuda with the GPU's index.
+/// The device picker: auto, cpu, or cuda / wgpu with the device's index.
 fn device_ui(ui: &mut Ui, device: &mut DeviceChoice) {
     egui::ComboBox::from_id_salt("device")
         .selected_text(match *device {
             DeviceChoice::Cuda(_) => "cuda".to_string(),
+            DeviceChoice::Wgpu(_) => "wgpu".to_string(),
             other => other.to_string(),
         })
         .show_ui(ui, |ui| {
             ui.selectable_value(device, DeviceChoice::Auto, "auto");
             ui.selectable_value(device, DeviceChoice::Cpu, "cpu");
-            let cuda = matches!(device, DeviceChoice::Cuda(_));
-            if ui.selectable_label(cuda, "cuda").clicked() && !cuda {
-                *device = DeviceChoice::Cuda(0);
+            let indexed: [(&str, fn(usize) -> DeviceChoice); 2] =
+                [("cuda", DeviceChoice::Cuda), ("wgpu", DeviceChoice::Wgpu)];
+            for (label, make) in indexed {
+                let current = *device == make(0) || device.to_string().starts_with(label);
+                if ui.selectable_label(current, label).clicked() && !current {
+                    *device = make(0);
+                }
             }
         });
-    if let DeviceChoice::Cuda(index) = device {
+    if let DeviceChoice::Cuda(index) | DeviceChoice::Wgpu(index) = device {
         ui.add(egui::DragValue::new(index).range(0..=63).prefix("GPU "));
     }
 }

@@ -84,6 +84,9 @@ pub struct BatchPlan {
     pub pipeline: Arc<Pipeline>,
     pub batch_size: usize,
     pub prefetch: usize,
+    /// Leave out a shuffled epoch's short last batch (training on a GPU,
+    /// whose autotuned kernels are keyed by the batch size).
+    pub drop_last: bool,
 }
 
 impl BatchPlan {
@@ -113,6 +116,9 @@ impl BatchPlan {
         }
         let batch_size = batch_size.max(1);
         let mut chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(|c| c.to_vec()).collect();
+        if shuffle && self.drop_last && chunks.len() > 1 && chunks.last().is_some_and(|c| c.len() < batch_size) {
+            chunks.pop();
+        }
         // batch norm needs two images in a training batch: a last batch of one
         // joins the batch before it, so no image is left out of the epoch
         if shuffle && chunks.len() > 1 && chunks.last().is_some_and(|c| c.len() == 1) {
