@@ -370,3 +370,102 @@ impl facebench::engine::OnBackend for HoldFourMib {
         memory
     }
 }
+
+/// Every depthwise convolution of Xception (traced from the model at 71 px,
+/// batch 2): output, input gradient and weight gradient on wgpu, through
+/// facebench's depthwise op, against the CPU.
+#[test]
+fn every_xception_depthwise_shape_matches_the_cpu_through_facebench_weight_gradient() {
+    use burn::backend::{Autodiff, Flex};
+    use burn::prelude::*;
+    use facebench::kernels::{gpu_depthwise_calls, trace_convolutions, ConvCall};
+    use facebench::model::{Architecture, ModelConfig};
+    use rand::{Rng, SeedableRng};
+    let _one = one_at_a_time();
+    let Some(device) = wgpu_device() else { return };
+    let config = ModelConfig {
+        architecture: Architecture::Xception,
+        ..ModelConfig::default()
+    };
+    let model = config.init::<Flex>(10, &Default::default());
+    let (_, seen) =
+        trace_convolutions(|| model.forward(Tensor::zeros([1, 3, 71, 71], &Default::default())));
+    let mut shapes = Vec::new();
+    for ConvCall { spec, x, weight, .. } in seen {
+        if spec.groups > 1 && spec.groups == x[1] && !shapes.contains(&(spec, x, weight)) {
+            shapes.push((spec, x, weight));
+        }
+    }
+    assert!(shapes.len() >= 8, "Xception's depthwise shapes: {shapes:?}");
+    let gpu = resolved(device);
+    let before = gpu_depthwise_calls();
+    for (k, (spec, mut xd, wd)) in shapes.iter().copied().enumerate() {
+        xd[0] = 2;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(k as u64);
+        let mut draw =
+            |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        // stride 1 and "same" padding: the output has the input's size
+        let job = DepthwiseJob {
+            x: draw(xd.iter().product()),
+            w: draw(wd.iter().product()),
+            r: draw(xd.iter().product()),
+            xd,
+            wd,
+            spec,
+        };
+        let cpu = conv_and_grads::<Autodiff<Flex>>(&job, &Default::default());
+        let on_gpu = gpu.dispatch(job);
+        let what = ["output", "input gradient", "weight gradient"];
+        for (what, (g, c)) in what.iter().zip(on_gpu.iter().zip(&cpu)) {
+            let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+            let diff = g.iter().zip(c).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                g.len() == c.len() && diff / scale <= 1e-4,
+                "x {xd:?} w {wd:?}: {what} differs by {:e}",
+                diff / scale
+            );
+        }
+    }
+    assert_eq!(
+        gpu_depthwise_calls() - before,
+        shapes.len(),
+        "facebench's depthwise op ran every shape"
+    );
+}
+
+/// One depthwise convolution's inputs, on the host.
+struct DepthwiseJob {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    /// Each output element's weight in the summed loss.
+    r: Vec<f32>,
+    xd: [usize; 4],
+    wd: [usize; 4],
+    spec: facebench::kernels::ConvSpec,
+}
+
+impl facebench::engine::OnBackend for DepthwiseJob {
+    type Output = [Vec<f32>; 3];
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        conv_and_grads::<B>(&self, &device)
+    }
+}
+
+/// y, dx and dw of `facebench::kernels::conv2d` on backend `A`.
+fn conv_and_grads<A: burn::tensor::backend::AutodiffBackend>(
+    job: &DepthwiseJob,
+    device: &A::Device,
+) -> [Vec<f32>; 3] {
+    use burn::prelude::*;
+    let tensor = |v: &[f32], d: [usize; 4]| Tensor::<A, 4>::from_data(TensorData::new(v.to_vec(), d), device);
+    let x = tensor(&job.x, job.xd).require_grad();
+    let w = tensor(&job.w, job.wd).require_grad();
+    let y = facebench::kernels::conv2d(x.clone(), w.clone(), None, job.spec);
+    let grads = (y.clone() * tensor(&job.r, y.dims())).sum().backward();
+    let host = |t: Tensor<A::InnerBackend, 4>| t.into_data().to_vec::<f32>().unwrap();
+    [
+        host(y.inner()),
+        host(x.grad(&grads).unwrap()),
+        host(w.grad(&grads).unwrap()),
+    ]
+}

@@ -5,11 +5,13 @@
 //! folder's kernels: a batched im2col + gemm convolution for dense and grouped
 //! layers and a direct kernel for depthwise ones, forward and backward, the
 //! backward registered as burn autodiff operation (burn's "backend extension"
-//! pattern). Every other backend (burn-cuda) takes burn's own `conv2d`
-//! unchanged. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
+//! pattern). On the GPU backends (burn-wgpu, burn-cuda) a depthwise layer's
+//! weight gradient is this folder's (`gpu_depthwise.rs`: one reduction per
+//! kernel tap, where burn 0.21 launches two or more kernels per channel);
+//! everything else there is burn's own. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
 //! the channel concatenation of DenseNet blocks ([`cat_channels`]) and the
 //! residual sum with its ReLU ([`add_relu`]), and max pooling ([`max_pool2d`]).
-//! `FACEBENCH_KERNELS=burn` sends the CPU to burn's operations as well, for
+//! `FACEBENCH_KERNELS=burn` sends every backend to burn's operations, for
 //! comparisons.
 
 mod batch_norm;
@@ -21,6 +23,8 @@ mod cpu_batch_norm;
 mod cpu_conv;
 mod depthwise;
 mod geometry;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod gpu_depthwise;
 mod layout;
 mod max_pool;
 mod op_timer;
@@ -84,6 +88,19 @@ thread_local! {
     static FAST_MAX_POOLS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// How many depthwise convolutions (in this process) took the GPU backends'
+/// depthwise op with facebench's weight gradient.
+pub fn gpu_depthwise_calls() -> usize {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    {
+        gpu_depthwise::CALLS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+    {
+        0
+    }
+}
+
 /// How many max poolings this thread has run through the CPU kernels.
 pub fn fast_max_pools() -> usize {
     FAST_MAX_POOLS.with(Cell::get)
@@ -142,7 +159,32 @@ pub fn conv2d<B: Backend>(
         }
     }
     trace(false);
+    if cpu_kernels() == CpuKernels::Facebench {
+        if let Some(y) = try_gpu_depthwise(&x, &weight, bias.as_ref(), spec) {
+            return y;
+        }
+    }
     burn::tensor::module::conv2d(x, weight, bias, spec.burn_options())
+}
+
+/// Depthwise convolution with facebench's weight gradient on the GPU
+/// backends' autodiff (see `gpu_depthwise.rs`); None elsewhere.
+#[allow(unused_variables)]
+fn try_gpu_depthwise<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: Option<&Tensor<B, 1>>,
+    spec: ConvSpec,
+) -> Option<Tensor<B, 4>> {
+    #[cfg(feature = "wgpu")]
+    if let Some(y) = gpu_depthwise::try_depthwise::<B, burn::backend::Wgpu>(x, weight, bias, spec) {
+        return Some(y);
+    }
+    #[cfg(feature = "cuda")]
+    if let Some(y) = gpu_depthwise::try_depthwise::<B, burn::backend::Cuda>(x, weight, bias, spec) {
+        return Some(y);
+    }
+    None
 }
 
 /// The CPU kernels when `B` is burn-flex (plain or autodiff) and the tensors
