@@ -21,7 +21,7 @@ use facebench::engine::{
     train_blocking, AdapterKind, ExplainRequest, ExportFormat, ExportRequest, PredictRequest,
     ResolvedDevice, TrainRequest,
 };
-use facebench::run::{CheckpointKind, DeviceChoice, FinishStatus, RunConfig, TrainEvent};
+use facebench::run::{DeviceChoice, FinishStatus, RunConfig, TrainEvent};
 use facebench::store::RunDir;
 
 /// One wgpu test at a time: they share the device, and the memory test
@@ -137,22 +137,11 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
         started_on.as_deref().is_some_and(|d| d.starts_with("wgpu:") && d.contains(':')),
         "the run reports its device with its name: {started_on:?}"
     );
-    let batches = first.iter().find_map(|e| match e {
-        TrainEvent::Iteration { batches, .. } => Some(*batches),
-        _ => None,
-    });
+    let batches = common::batches_per_epoch(&first);
     // 4 people x 30 faces, 80% train: 96 faces, 12 full batches of 8; a
     // GPU drops no batch here, and the count is what the CPU would make
     assert_eq!(batches, Some(12));
-    let saved = first.iter().rev().find_map(|e| match e {
-        TrainEvent::Checkpoint {
-            kind: CheckpointKind::Last,
-            epoch,
-            batch,
-            ..
-        } => Some((*epoch, *batch)),
-        _ => None,
-    });
+    let saved = common::last_checkpoint(&first);
     assert!(
         matches!(saved, Some((1, Some(b))) if b >= 2),
         "a mid-epoch checkpoint of epoch 2: {saved:?}"

@@ -8,7 +8,7 @@ use common::tiny_config;
 use std::path::PathBuf;
 
 use facebench::engine::{start_training, TrainRequest};
-use facebench::run::{CheckpointKind, FinishStatus, RunConfig, TrainEvent};
+use facebench::run::{FinishStatus, RunConfig, TrainEvent};
 use facebench::store::{RunDir, RunStore};
 
 fn collect(request: TrainRequest) -> Vec<TrainEvent> {
@@ -273,26 +273,8 @@ fn stop_mid_epoch_then_resume_equals_an_uninterrupted_run() {
         first.push(ev);
     }
     handle.join();
-    let (saved_epochs, saved_batch) = first
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            TrainEvent::Checkpoint {
-                kind: CheckpointKind::Last,
-                epoch,
-                batch,
-                ..
-            } => Some((*epoch, *batch)),
-            _ => None,
-        })
-        .expect("a last checkpoint");
-    let batches = first
-        .iter()
-        .find_map(|e| match e {
-            TrainEvent::Iteration { batches, .. } => Some(*batches),
-            _ => None,
-        })
-        .unwrap();
+    let (saved_epochs, saved_batch) = common::last_checkpoint(&first).expect("a last checkpoint");
+    let batches = common::batches_per_epoch(&first).unwrap();
     assert_eq!(saved_epochs, 1, "stopped in epoch 2, after epoch 1");
     let saved_batch = saved_batch.expect("the checkpoint records its place in epoch 2");
     assert!(

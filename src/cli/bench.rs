@@ -332,6 +332,16 @@ pub fn compare_pytorch(bench: &ModelBench, device: ResolvedDevice) -> Option<Pee
     }
 }
 
+/// Images/s with three decimals below 10 (a software GPU, a big network),
+/// one above.
+fn rate_text(rate: f64) -> String {
+    if rate < 10.0 {
+        format!("{rate:.3}")
+    } else {
+        format!("{rate:.1}")
+    }
+}
+
 fn mib(bytes: Option<u64>) -> String {
     bytes.map_or("-".into(), |b| {
         format!("{:.0}", b as f64 / (1024.0 * 1024.0))
@@ -382,8 +392,9 @@ pub fn print_model_table(
             };
             if peers.is_empty() {
                 println!(
-                    "| {} | {mode} | {rate:.1} | - | - | {ours_peak} | - |",
-                    r.size
+                    "| {} | {mode} | {} | - | - | {ours_peak} | - |",
+                    r.size,
+                    rate_text(rate)
                 );
             }
             for p in peers {
@@ -393,8 +404,9 @@ pub fn print_model_table(
                     format!("{mode} (PyTorch {})", p.precision)
                 };
                 println!(
-                    "| {} | {label} | {rate:.1} | {:.1} | {:.2} | {ours_peak} | {} |",
+                    "| {} | {label} | {} | {:.1} | {:.2} | {ours_peak} | {} |",
                     r.size,
+                    rate_text(rate),
                     p.images_per_sec,
                     rate / p.images_per_sec,
                     mib(p.peak_bytes)
@@ -404,8 +416,9 @@ pub fn print_model_table(
     }
     for r in ours {
         println!(
-            "warm-up train step at {} px (not timed): {:.2} s{}",
+            "train step at {} px: {:.3} s each timed step; the warm-up step (not timed) {:.2} s{}",
             r.size,
+            bench.batch as f64 / r.train_images_per_sec,
             r.warmup_secs,
             if device.is_gpu() {
                 "; kernel compilation and autotuning; the timed steps end with a device sync, and the peak is the memory cubecl's pools hold after them"

@@ -136,6 +136,28 @@ pub fn iteration_numbers(events: &[facebench::run::TrainEvent]) -> Vec<usize> {
         .collect()
 }
 
+/// Where the last `last` checkpoint of `events` stands: epochs completed and,
+/// for a run stopped mid-epoch, the batch it reached.
+pub fn last_checkpoint(events: &[facebench::run::TrainEvent]) -> Option<(usize, Option<usize>)> {
+    events.iter().rev().find_map(|e| match e {
+        facebench::run::TrainEvent::Checkpoint {
+            kind: facebench::run::CheckpointKind::Last,
+            epoch,
+            batch,
+            ..
+        } => Some((*epoch, *batch)),
+        _ => None,
+    })
+}
+
+/// Batches per epoch, as the first `Iteration` event reports them.
+pub fn batches_per_epoch(events: &[facebench::run::TrainEvent]) -> Option<usize> {
+    events.iter().find_map(|e| match e {
+        facebench::run::TrainEvent::Iteration { batches, .. } => Some(*batches),
+        _ => None,
+    })
+}
+
 /// The epoch numbers of the `Epoch` events, in order.
 pub fn epoch_numbers(events: &[facebench::run::TrainEvent]) -> Vec<usize> {
     events
