@@ -92,15 +92,6 @@ fn events_of(request: TrainRequest, stop_at: Option<(usize, usize)>) -> Vec<Trai
     events
 }
 
-fn run_dir(events: &[TrainEvent]) -> PathBuf {
-    events
-        .iter()
-        .find_map(|e| match e {
-            TrainEvent::Started { run_dir, .. } => Some(run_dir.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no Started event: {events:?}"))
-}
 
 fn test_faces(data: &Path, n: usize) -> Vec<PathBuf> {
     let mut faces: Vec<PathBuf> = std::fs::read_dir(data)
@@ -148,7 +139,7 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
     );
 
     // resume it to the end
-    let run = run_dir(&first);
+    let run = common::run_dir(&first);
     let second = events_of(request(Some(run.clone())), None);
     let losses: Vec<f64> = first
         .iter()

@@ -31,15 +31,6 @@ fn epochs(events: &[TrainEvent]) -> Vec<facebench::run::EpochMetrics> {
         .collect()
 }
 
-fn run_dir(events: &[TrainEvent]) -> PathBuf {
-    events
-        .iter()
-        .find_map(|e| match e {
-            TrainEvent::Started { run_dir, .. } => Some(run_dir.clone()),
-            _ => None,
-        })
-        .expect("a Started event")
-}
 
 #[test]
 fn training_on_demo_data_learns_well_above_chance() {
@@ -90,7 +81,7 @@ fn training_on_demo_data_learns_well_above_chance() {
     );
 
     // the run store holds everything the views need
-    let run = RunDir::new(run_dir(&events));
+    let run = RunDir::new(common::run_dir(&events));
     let record = run.read_record().unwrap();
     assert_eq!(record.dataset.classes.len(), 6);
     assert_eq!(record.config, tiny_config(10));
@@ -155,7 +146,7 @@ fn stop_then_resume_continues_from_the_saved_epoch() {
             .any(|e| matches!(e, TrainEvent::Evaluated { .. })),
         "a stopped run is not evaluated"
     );
-    let dir = run_dir(&first);
+    let dir = common::run_dir(&first);
     assert_eq!(
         RunStore::new(&runs)
             .open(&dir.to_string_lossy())
@@ -282,7 +273,7 @@ fn stop_mid_epoch_then_resume_equals_an_uninterrupted_run() {
         "stopped in the middle of epoch 2: batch {saved_batch} of {batches}"
     );
 
-    let second = collect(request("stopped", Some(run_dir(&first))));
+    let second = collect(request("stopped", Some(common::run_dir(&first))));
     match &second[0] {
         TrainEvent::Started {
             start_epoch,
@@ -398,7 +389,7 @@ fn a_damaged_checkpoint_is_refused_by_name() {
         runs_root: tmp.path().join("runs"),
         resume: None,
     });
-    let run = RunDir::new(run_dir(&events));
+    let run = RunDir::new(common::run_dir(&events));
     // intact, it evaluates
     facebench::engine::evaluate_run(&run, None, facebench::run::DeviceChoice::Cpu).unwrap();
     let weights = run.path.join("checkpoints/best/model.mpk");
@@ -430,7 +421,7 @@ fn resuming_a_run_another_process_holds_is_refused() {
         runs_root: runs.clone(),
         resume: None,
     });
-    let dir = run_dir(&events);
+    let dir = common::run_dir(&events);
     let logged = RunDir::new(&dir).read_events().unwrap().len();
     let _held = facebench::store::lock_run(&dir).unwrap();
     let handle = start_training(TrainRequest {
@@ -513,7 +504,7 @@ fn a_run_resumes_on_its_dataset_moved_elsewhere() {
         first.push(ev);
     }
     handle.join();
-    let dir = run_dir(&first);
+    let dir = common::run_dir(&first);
     let record = RunDir::new(&dir).read_record().unwrap();
     assert!(
         record.data_root.is_absolute(),
@@ -567,7 +558,7 @@ fn a_damaged_checkpoint_without_checksums_names_the_file() {
         runs_root: tmp.path().join("runs"),
         resume: None,
     });
-    let run = RunDir::new(run_dir(&events));
+    let run = RunDir::new(common::run_dir(&events));
     let best = run.path.join("checkpoints/best");
     std::fs::remove_file(best.join("checksums.json")).unwrap();
     let weights = best.join("model.mpk");

@@ -136,6 +136,18 @@ pub fn iteration_numbers(events: &[facebench::run::TrainEvent]) -> Vec<usize> {
         .collect()
 }
 
+/// The run folder of the `Started` event (its events say which failure
+/// when there is none).
+pub fn run_dir(events: &[facebench::run::TrainEvent]) -> PathBuf {
+    events
+        .iter()
+        .find_map(|e| match e {
+            facebench::run::TrainEvent::Started { run_dir, .. } => Some(run_dir.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Started event: {events:?}"))
+}
+
 /// Where the last `last` checkpoint of `events` stands: epochs completed and,
 /// for a run stopped mid-epoch, the batch it reached.
 pub fn last_checkpoint(events: &[facebench::run::TrainEvent]) -> Option<(usize, Option<usize>)> {
