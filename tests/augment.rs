@@ -222,12 +222,24 @@ fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
     let sizes = |batches: Vec<facebench::loader::Batch>| -> Vec<usize> {
         batches.iter().map(|b| b.len()).collect()
     };
-    assert_eq!(sizes(plan.epoch(0, true).collect()), vec![4, 4], "one batch size, so autotune tunes once");
+    assert_eq!(
+        sizes(plan.epoch(0, true).collect()),
+        vec![4, 4],
+        "one batch size, so autotune tunes once"
+    );
     let (a, b): (Vec<_>, Vec<_>) = (plan.epoch(0, true).collect(), plan.epoch(1, true).collect());
     let left_out = |batches: &[facebench::loader::Batch]| {
         let seen: Vec<usize> = batches.iter().flat_map(|x| x.indices.clone()).collect();
         (0..10).filter(|i| !seen.contains(i)).collect::<Vec<_>>()
     };
-    assert_ne!(left_out(&a), left_out(&b), "each epoch leaves out other faces");
-    assert_eq!(sizes(plan.in_order().collect()), vec![4, 4, 2], "evaluation sees every face");
+    assert_ne!(
+        left_out(&a),
+        left_out(&b),
+        "each epoch leaves out other faces"
+    );
+    assert_eq!(
+        sizes(plan.in_order().collect()),
+        vec![4, 4, 2],
+        "evaluation sees every face"
+    );
 }

@@ -51,6 +51,14 @@ fn wgpu_device() -> Option<DeviceChoice> {
     }
 }
 
+/// The largest |a - b| over two value lists (paired up to the shorter).
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 fn resolved(choice: DeviceChoice) -> ResolvedDevice {
     choice.resolve().expect("the wgpu adapter resolves")
 }
@@ -92,7 +100,6 @@ fn events_of(request: TrainRequest, stop_at: Option<(usize, usize)>) -> Vec<Trai
     events
 }
 
-
 fn test_faces(data: &Path, n: usize) -> Vec<PathBuf> {
     let mut faces: Vec<PathBuf> = std::fs::read_dir(data)
         .unwrap()
@@ -125,7 +132,9 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
         _ => None,
     });
     assert!(
-        started_on.as_deref().is_some_and(|d| d.starts_with("wgpu:") && d.contains(':')),
+        started_on
+            .as_deref()
+            .is_some_and(|d| d.starts_with("wgpu:") && d.contains(':')),
         "the run reports its device with its name: {started_on:?}"
     );
     let batches = common::batches_per_epoch(&first);
@@ -149,12 +158,18 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
             _ => None,
         })
         .collect();
-    assert!(losses.iter().all(|l| l.is_finite()), "no NaN or inf loss on the GPU");
+    assert!(
+        losses.iter().all(|l| l.is_finite()),
+        "no NaN or inf loss on the GPU"
+    );
     let (start, end) = (
         losses[..6].iter().sum::<f64>() / 6.0,
         losses[losses.len() - 6..].iter().sum::<f64>() / 6.0,
     );
-    assert!(end < 0.7 * start, "train loss falls on the GPU: {start:.3} -> {end:.3}");
+    assert!(
+        end < 0.7 * start,
+        "train loss falls on the GPU: {start:.3} -> {end:.3}"
+    );
     let test_accuracy = second.iter().find_map(|e| match e {
         TrainEvent::Finished {
             status: FinishStatus::Completed,
@@ -164,8 +179,12 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
         } => *test_accuracy,
         _ => None,
     });
-    let test_accuracy = test_accuracy.unwrap_or_else(|| panic!("finished 6 epochs: {:?}", second.last()));
-    assert!(test_accuracy >= 0.5, "test accuracy {test_accuracy:.3}, chance 0.25");
+    let test_accuracy =
+        test_accuracy.unwrap_or_else(|| panic!("finished 6 epochs: {:?}", second.last()));
+    assert!(
+        test_accuracy >= 0.5,
+        "test accuracy {test_accuracy:.3}, chance 0.25"
+    );
 
     // evaluation on the GPU agrees with the CPU's on the same checkpoint (at
     // cubecl's default autotune level it did not: loss 1.478 against 1.697)
@@ -193,7 +212,7 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
     for (g, c) in cam_gpu.iter().zip(&cam_cpu) {
         assert_eq!(g.predicted, c.predicted);
         assert_eq!(g.map_size, c.map_size);
-        let diff = g.map.iter().zip(&c.map).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let diff = max_abs_diff(&g.map, &c.map);
         assert!(diff < 1e-2, "Grad-CAM map differs by {diff}");
     }
     let predict = |device| {
@@ -206,8 +225,12 @@ fn a_whole_run_trains_stops_resumes_and_is_inspected_on_wgpu() {
         .unwrap()
     };
     for (g, c) in predict(device).iter().zip(&predict(DeviceChoice::Cpu)) {
-        let diff = g.probabilities.iter().zip(&c.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(diff < 1e-3, "{}: probabilities differ by {diff}", g.image.display());
+        let diff = max_abs_diff(&g.probabilities, &c.probabilities);
+        assert!(
+            diff < 1e-3,
+            "{}: probabilities differ by {diff}",
+            g.image.display()
+        );
     }
 
     // a GPU-trained run exports like any other
@@ -272,7 +295,10 @@ fn ten_runs_and_ten_jobs_in_one_process_leave_device_memory_flat() {
     assert!(held.in_use >= 4 << 20, "4 MiB held, measured {held:?}");
     let first = after[0];
     for (i, m) in after.iter().enumerate() {
-        assert_eq!(m.in_use, first.in_use, "live device memory after run {i}: {after:?}");
+        assert_eq!(
+            m.in_use, first.in_use,
+            "live device memory after run {i}: {after:?}"
+        );
         assert!(
             m.reserved <= first.reserved,
             "device memory held after run {i} grew: {after:?}"
@@ -287,8 +313,14 @@ fn doctor_checks_a_wgpu_adapter_against_the_cpu() {
     let tmp = tempfile::tempdir().unwrap();
     let (ok, out) = common::facebench(&["doctor", "--device", &device.to_string()], tmp.path());
     assert!(ok, "{out}");
-    assert!(out.contains("wgpu adapters:") && out.contains("auto picks:"), "{out}");
-    assert!(out.contains("| depthwise conv 3x3 (Xception separable) |"), "{out}");
+    assert!(
+        out.contains("wgpu adapters:") && out.contains("auto picks:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| depthwise conv 3x3 (Xception separable) |"),
+        "{out}"
+    );
     assert!(out.contains("agrees with the CPU"), "{out}");
     assert_eq!(out.matches("| ok |").count(), 10, "{out}");
 }
@@ -310,7 +342,10 @@ fn cuda_without_its_driver_or_nvrtc_is_a_one_line_error() {
     let tmp = tempfile::tempdir().unwrap();
     let data = common::demo_dataset(tmp.path(), 2, 6, 32);
     for (driver, expected) in [
-        ("libcuda-not-here.so.1", "no NVIDIA driver (libcuda-not-here.so.1 does not load)"),
+        (
+            "libcuda-not-here.so.1",
+            "no NVIDIA driver (libcuda-not-here.so.1 does not load)",
+        ),
         // a library that loads but is not the driver (libc has no cuInit)
         ("libc.so.6", "libc.so.6 loaded but has no cuInit"),
     ] {
@@ -327,13 +362,25 @@ fn cuda_without_its_driver_or_nvrtc_is_a_one_line_error() {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "one line: {stderr}");
-        assert!(lines[0].starts_with("error: cuda:0 cannot run: "), "{stderr}");
+        assert!(
+            lines[0].starts_with("error: cuda:0 cannot run: "),
+            "{stderr}"
+        );
         assert!(lines[0].contains(expected), "{stderr}");
-        assert!(lines[0].contains("no NVRTC (libnvrtc-not-here.so does not load"), "{stderr}");
-        assert!(!tmp.path().join("runs").exists() || std::fs::read_dir(tmp.path().join("runs")).unwrap().next().is_none(), "no run folder is left");
+        assert!(
+            lines[0].contains("no NVRTC (libnvrtc-not-here.so does not load"),
+            "{stderr}"
+        );
+        assert!(
+            !tmp.path().join("runs").exists()
+                || std::fs::read_dir(tmp.path().join("runs"))
+                    .unwrap()
+                    .next()
+                    .is_none(),
+            "no run folder is left"
+        );
     }
 }
-
 
 /// Holds a 4 MiB tensor on the device and measures the memory meanwhile.
 struct HoldFourMib {
@@ -371,7 +418,10 @@ fn every_xception_depthwise_shape_matches_the_cpu_through_facebench_weight_gradi
     let (_, seen) =
         trace_convolutions(|| model.forward(Tensor::zeros([1, 3, 71, 71], &Default::default())));
     let mut shapes = Vec::new();
-    for ConvCall { spec, x, weight, .. } in seen {
+    for ConvCall {
+        spec, x, weight, ..
+    } in seen
+    {
         if spec.groups > 1 && spec.groups == x[1] && !shapes.contains(&(spec, x, weight)) {
             shapes.push((spec, x, weight));
         }
@@ -398,7 +448,7 @@ fn every_xception_depthwise_shape_matches_the_cpu_through_facebench_weight_gradi
         let what = ["output", "input gradient", "weight gradient"];
         for (what, (g, c)) in what.iter().zip(on_gpu.iter().zip(&cpu)) {
             let scale = c.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            let diff = g.iter().zip(c).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            let diff = max_abs_diff(g, c);
             assert!(
                 g.len() == c.len() && diff / scale <= 1e-4,
                 "x {xd:?} w {wd:?}: {what} differs by {:e}",
@@ -437,7 +487,9 @@ fn conv_and_grads<A: burn::tensor::backend::AutodiffBackend>(
     device: &A::Device,
 ) -> [Vec<f32>; 3] {
     use burn::prelude::*;
-    let tensor = |v: &[f32], d: [usize; 4]| Tensor::<A, 4>::from_data(TensorData::new(v.to_vec(), d), device);
+    let tensor = |v: &[f32], d: [usize; 4]| {
+        Tensor::<A, 4>::from_data(TensorData::new(v.to_vec(), d), device)
+    };
     let x = tensor(&job.x, job.xd).require_grad();
     let w = tensor(&job.w, job.wd).require_grad();
     let y = facebench::kernels::conv2d(x.clone(), w.clone(), None, job.spec);

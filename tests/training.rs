@@ -31,7 +31,6 @@ fn epochs(events: &[TrainEvent]) -> Vec<facebench::run::EpochMetrics> {
         .collect()
 }
 
-
 #[test]
 fn training_on_demo_data_learns_well_above_chance() {
     let _serial = common::serial();

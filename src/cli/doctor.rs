@@ -21,7 +21,11 @@ pub struct DoctorArgs {
 pub fn doctor_command(args: DoctorArgs) -> anyhow::Result<()> {
     println!(
         "build: cpu (burn-flex){}{}",
-        if cfg!(feature = "wgpu") { ", wgpu (burn-wgpu)" } else { "" },
+        if cfg!(feature = "wgpu") {
+            ", wgpu (burn-wgpu)"
+        } else {
+            ""
+        },
         if cfg!(feature = "cuda") {
             ", cuda (burn-cuda)"
         } else {
@@ -66,7 +70,11 @@ pub fn doctor_command(args: DoctorArgs) -> anyhow::Result<()> {
             m.reserved as f64 / MIB
         );
     }
-    let failed: Vec<&str> = checks.iter().filter(|c| !c.passed()).map(|c| c.name).collect();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed())
+        .map(|c| c.name)
+        .collect();
     if !failed.is_empty() {
         anyhow::bail!(
             "{} differs from the CPU on: {} (results trained there may be wrong; train with --device cpu and report the table above)",
@@ -89,15 +97,31 @@ fn print_cuda(probe: &CudaProbe) {
             let names: Vec<String> = gpus
                 .iter()
                 .enumerate()
-                .map(|(i, g)| format!("cuda:{i} {} ({:.1} GiB)", g.name, g.memory_bytes as f64 / (1024.0 * MIB)))
+                .map(|(i, g)| {
+                    format!(
+                        "cuda:{i} {} ({:.1} GiB)",
+                        g.name,
+                        g.memory_bytes as f64 / (1024.0 * MIB)
+                    )
+                })
                 .collect();
-            format!("{} GPU(s){}{}", gpus.len(), if names.is_empty() { "" } else { ": " }, names.join(", "))
+            format!(
+                "{} GPU(s){}{}",
+                gpus.len(),
+                if names.is_empty() { "" } else { ": " },
+                names.join(", ")
+            )
         }))
     );
     println!("  NVRTC:   {}", shown(probe.nvrtc.clone()));
     println!(
         "  headers: {}",
-        shown(probe.toolkit.clone().map(|p| p.join("include").display().to_string()))
+        shown(
+            probe
+                .toolkit
+                .clone()
+                .map(|p| p.join("include").display().to_string())
+        )
     );
 }
 
@@ -105,9 +129,15 @@ fn print_wgpu() {
     #[cfg(feature = "wgpu")]
     {
         let adapters = crate::engine::wgpu_adapters();
-        println!("wgpu adapters: {}", if adapters.is_empty() { "none" } else { "" });
+        println!(
+            "wgpu adapters: {}",
+            if adapters.is_empty() { "none" } else { "" }
+        );
         for (i, a) in adapters.iter().enumerate() {
-            println!("  wgpu:{i}  {} ({}, {}, {})", a.name, a.kind, a.api, a.driver);
+            println!(
+                "  wgpu:{i}  {} ({}, {}, {})",
+                a.name, a.kind, a.api, a.driver
+            );
         }
     }
     #[cfg(not(feature = "wgpu"))]

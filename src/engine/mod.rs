@@ -30,9 +30,9 @@ pub use checkpoint::{
     TrainerState,
 };
 pub use control::TrainControl;
-pub use device::{CudaGpu, CudaProbe, DeviceMemory, OnBackend, ResolvedDevice};
 #[cfg(feature = "wgpu")]
 pub use device::{wgpu_adapters, AdapterKind, WgpuAdapter};
+pub use device::{CudaGpu, CudaProbe, DeviceMemory, OnBackend, ResolvedDevice};
 pub use embed::{embed_run, EmbedRequest};
 pub use evaluate::{evaluate_run, predict};
 pub use explain::{explain_run, grad_cam, CamTarget, ExplainRequest, Explanation, FaceMap};

@@ -90,11 +90,13 @@ impl Layer {
     /// batch norm, the updated running statistics), as host vectors.
     fn run<B: AutodiffBackend>(self, device: &B::Device) -> Vec<Vec<f32>> {
         let seed = self as u64 * 100;
-        let input = |shape: [usize; 4], k: u64| seeded::<B, 4>(shape, seed + k, device).require_grad();
+        let input =
+            |shape: [usize; 4], k: u64| seeded::<B, 4>(shape, seed + k, device).require_grad();
         let conv = |x: [usize; 4], w: [usize; 4], bias: bool, spec: ConvSpec| {
             let (x, w) = (input(x, 1), input(w, 2));
             let b = bias.then(|| seeded::<B, 1>([w.dims()[0]], seed + 3, device).require_grad());
-            let (y, grads) = y_and_grads(conv2d(x.clone(), w.clone(), b.clone(), spec), seed, device);
+            let (y, grads) =
+                y_and_grads(conv2d(x.clone(), w.clone(), b.clone(), spec), seed, device);
             let mut out = vec![y, grad(&x, &grads), grad(&w, &grads)];
             out.extend(b.map(|b| grad(&b, &grads)));
             out
@@ -106,10 +108,13 @@ impl Layer {
             dilation: [1; 2],
             groups,
         };
-        let two_inputs = |a: Tensor<B, 4>, b: Tensor<B, 4>, op: fn(Tensor<B, 4>, Tensor<B, 4>) -> Tensor<B, 4>| {
-            let (y, grads) = y_and_grads(op(a.clone(), b.clone()), seed, device);
-            vec![y, grad(&a, &grads), grad(&b, &grads)]
-        };
+        let two_inputs =
+            |a: Tensor<B, 4>,
+             b: Tensor<B, 4>,
+             op: fn(Tensor<B, 4>, Tensor<B, 4>) -> Tensor<B, 4>| {
+                let (y, grads) = y_and_grads(op(a.clone(), b.clone()), seed, device);
+                vec![y, grad(&a, &grads), grad(&b, &grads)]
+            };
         match self {
             Layer::StemConv => conv([2, 3, 24, 24], [8, 3, 7, 7], true, spec(2, 3, 1)),
             Layer::StridedValidConv => conv([2, 3, 23, 23], [8, 3, 3, 3], false, spec(2, 0, 1)),
@@ -118,16 +123,21 @@ impl Layer {
             Layer::Pointwise => conv([2, 24, 10, 10], [32, 24, 1, 1], false, spec(1, 0, 1)),
             Layer::MaxPoolSame => {
                 let x = input([2, 8, 10, 10], 1);
-                let (y, grads) =
-                    y_and_grads(max_pool2d(x.clone(), [3, 3], [2, 2], [0, 0], [1, 1]), seed, device);
+                let (y, grads) = y_and_grads(
+                    max_pool2d(x.clone(), [3, 3], [2, 2], [0, 0], [1, 1]),
+                    seed,
+                    device,
+                );
                 vec![y, grad(&x, &grads)]
             }
             Layer::BatchNormTrain | Layer::BatchNormEval => {
                 let train = matches!(self, Layer::BatchNormTrain);
                 let (x, c) = (input([4, 12, 6, 6], 1), 12);
                 let bn = BatchNorm2d {
-                    gamma: Param::from_tensor(seeded::<B, 1>([c], seed + 4, device).add_scalar(1.5))
-                        .set_require_grad(train),
+                    gamma: Param::from_tensor(
+                        seeded::<B, 1>([c], seed + 4, device).add_scalar(1.5),
+                    )
+                    .set_require_grad(train),
                     beta: Param::from_tensor(seeded::<B, 1>([c], seed + 5, device))
                         .set_require_grad(train),
                     running_mean: RunningState::new(seeded::<B, 1>([c], seed + 6, device)),
@@ -152,15 +162,23 @@ impl Layer {
                 }
                 out
             }
-            Layer::Concat => two_inputs(input([2, 8, 5, 5], 1), input([2, 4, 5, 5], 2), cat_channels),
-            Layer::ResidualAddRelu => two_inputs(input([2, 8, 5, 5], 1), input([2, 8, 5, 5], 2), add_relu),
+            Layer::Concat => {
+                two_inputs(input([2, 8, 5, 5], 1), input([2, 4, 5, 5], 2), cat_channels)
+            }
+            Layer::ResidualAddRelu => {
+                two_inputs(input([2, 8, 5, 5], 1), input([2, 8, 5, 5], 2), add_relu)
+            }
         }
     }
 }
 
 /// A tensor of `shape` with values in [-1, 1) drawn from `seed`, the same on
 /// every backend.
-fn seeded<B: Backend, const D: usize>(shape: [usize; D], seed: u64, device: &B::Device) -> Tensor<B, D> {
+fn seeded<B: Backend, const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    device: &B::Device,
+) -> Tensor<B, D> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -203,10 +221,17 @@ fn relative_error(a: &[f32], b: &[f32]) -> f64 {
     if a.len() != b.len() {
         return f64::INFINITY;
     }
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64)).max(1e-12);
+    let scale = b
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs() as f64))
+        .max(1e-12);
     let diff = a.iter().zip(b).fold(0.0f64, |m, (x, y)| {
         let d = (*x as f64 - *y as f64).abs();
-        if d.is_nan() { f64::INFINITY } else { m.max(d) }
+        if d.is_nan() {
+            f64::INFINITY
+        } else {
+            m.max(d)
+        }
     });
     diff / scale
 }
@@ -220,11 +245,14 @@ pub fn layer_parity(device: ResolvedDevice) -> Vec<ParityCheck> {
         .zip(reference.iter().zip(&measured))
         .map(|(layer, (cpu, dev))| ParityCheck {
             name: layer.name(),
-            max_rel: cpu
-                .iter()
-                .zip(dev)
-                .map(|(c, d)| relative_error(d, c))
-                .fold(if cpu.len() == dev.len() { 0.0 } else { f64::INFINITY }, f64::max),
+            max_rel: cpu.iter().zip(dev).map(|(c, d)| relative_error(d, c)).fold(
+                if cpu.len() == dev.len() {
+                    0.0
+                } else {
+                    f64::INFINITY
+                },
+                f64::max,
+            ),
             tensors: cpu.len(),
         })
         .collect()

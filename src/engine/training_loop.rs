@@ -157,6 +157,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         }
         let model = model.with_freeze(&phases::freeze_plan(config, self.state.phase));
         let params = trainable_params(&model);
+        let device = ctx.device.describe();
         if !ctx.run.config_path().exists() {
             ctx.run.write_record(&RunRecord {
                 facebench_version: env!("CARGO_PKG_VERSION").into(),
@@ -164,7 +165,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
                 data_root: ctx.data_root.to_path_buf(),
                 config: config.clone(),
                 dataset: ctx.data.summary(),
-                device: ctx.device.describe(),
+                device: device.clone(),
                 params,
             })?;
         }
@@ -173,7 +174,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             run_dir: ctx.run.path.clone(),
             config: Box::new(config.clone()),
             dataset: ctx.data.summary(),
-            device: ctx.device.describe(),
+            device,
             params,
             start_epoch: self.state.epochs_completed,
             start_batch: self

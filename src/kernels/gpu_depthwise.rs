@@ -81,7 +81,12 @@ fn depthwise<G: Backend>(
     w: FloatOf<Autodiff<G>>,
     spec: ConvSpec,
 ) -> FloatOf<Autodiff<G>> {
-    let out = G::conv2d(x.primitive.clone(), w.primitive.clone(), None, options(spec));
+    let out = G::conv2d(
+        x.primitive.clone(),
+        w.primitive.clone(),
+        None,
+        options(spec),
+    );
     match DepthwiseBackward
         .prepare::<NoCheckpointing>([x.node.clone(), w.node.clone()])
         .compute_bound()

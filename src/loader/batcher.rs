@@ -116,7 +116,11 @@ impl BatchPlan {
         }
         let batch_size = batch_size.max(1);
         let mut chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(|c| c.to_vec()).collect();
-        if shuffle && self.drop_last && chunks.len() > 1 && chunks.last().is_some_and(|c| c.len() < batch_size) {
+        if shuffle
+            && self.drop_last
+            && chunks.len() > 1
+            && chunks.last().is_some_and(|c| c.len() < batch_size)
+        {
             chunks.pop();
         }
         // batch norm needs two images in a training batch: a last batch of one

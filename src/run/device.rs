@@ -37,7 +37,9 @@ impl DeviceChoice {
                     .map(DeviceChoice::Cuda)
                     .or_else(|| indexed("wgpu:").map(DeviceChoice::Wgpu))
                     .ok_or_else(|| {
-                        format!("unknown device '{text}'; use auto, cpu, cuda, cuda:N, wgpu or wgpu:N")
+                        format!(
+                            "unknown device '{text}'; use auto, cpu, cuda, cuda:N, wgpu or wgpu:N"
+                        )
                     })
             }
         }

@@ -87,14 +87,25 @@ fn nvrtc_names() -> Vec<String> {
         return vec![name];
     }
     if cfg!(windows) {
-        ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_12.dll", "nvrtc64.dll"]
-            .map(String::from)
-            .to_vec()
+        [
+            "nvrtc64_130_0.dll",
+            "nvrtc64_120_0.dll",
+            "nvrtc64_12.dll",
+            "nvrtc64.dll",
+        ]
+        .map(String::from)
+        .to_vec()
     } else {
         // the names cudarc tries, newest first
-        ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11", "libnvrtc.so.1"]
-            .map(String::from)
-            .to_vec()
+        [
+            "libnvrtc.so",
+            "libnvrtc.so.13",
+            "libnvrtc.so.12",
+            "libnvrtc.so.11",
+            "libnvrtc.so.1",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 }
 
@@ -127,14 +138,20 @@ fn probe_driver() -> Result<Vec<CudaGpu>, String> {
     unsafe {
         let init: libloading::Symbol<unsafe extern "C" fn(c_uint) -> CuResult> =
             lib.get(b"cuInit\0").map_err(|_| not_driver("cuInit"))?;
-        let count: libloading::Symbol<unsafe extern "C" fn(*mut c_int) -> CuResult> =
-            lib.get(b"cuDeviceGetCount\0").map_err(|_| not_driver("cuDeviceGetCount"))?;
-        let get: libloading::Symbol<unsafe extern "C" fn(*mut c_int, c_int) -> CuResult> =
-            lib.get(b"cuDeviceGet\0").map_err(|_| not_driver("cuDeviceGet"))?;
-        let get_name: libloading::Symbol<unsafe extern "C" fn(*mut c_char, c_int, c_int) -> CuResult> =
-            lib.get(b"cuDeviceGetName\0").map_err(|_| not_driver("cuDeviceGetName"))?;
+        let count: libloading::Symbol<unsafe extern "C" fn(*mut c_int) -> CuResult> = lib
+            .get(b"cuDeviceGetCount\0")
+            .map_err(|_| not_driver("cuDeviceGetCount"))?;
+        let get: libloading::Symbol<unsafe extern "C" fn(*mut c_int, c_int) -> CuResult> = lib
+            .get(b"cuDeviceGet\0")
+            .map_err(|_| not_driver("cuDeviceGet"))?;
+        let get_name: libloading::Symbol<
+            unsafe extern "C" fn(*mut c_char, c_int, c_int) -> CuResult,
+        > = lib
+            .get(b"cuDeviceGetName\0")
+            .map_err(|_| not_driver("cuDeviceGetName"))?;
         let total_mem: libloading::Symbol<unsafe extern "C" fn(*mut usize, c_int) -> CuResult> =
-            lib.get(b"cuDeviceTotalMem_v2\0").map_err(|_| not_driver("cuDeviceTotalMem_v2"))?;
+            lib.get(b"cuDeviceTotalMem_v2\0")
+                .map_err(|_| not_driver("cuDeviceTotalMem_v2"))?;
         let status = init(0);
         if status != 0 {
             return Err(format!(
@@ -143,7 +160,9 @@ fn probe_driver() -> Result<Vec<CudaGpu>, String> {
         }
         let mut n: c_int = 0;
         if count(&mut n) != 0 {
-            return Err(format!("the NVIDIA driver ({name}) could not count the GPUs: check `nvidia-smi`"));
+            return Err(format!(
+                "the NVIDIA driver ({name}) could not count the GPUs: check `nvidia-smi`"
+            ));
         }
         let mut gpus = Vec::new();
         for ordinal in 0..n {
@@ -153,7 +172,9 @@ fn probe_driver() -> Result<Vec<CudaGpu>, String> {
             }
             let mut buf = [0 as c_char; 256];
             let name = if get_name(buf.as_mut_ptr(), buf.len() as c_int, device) == 0 {
-                std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+                std::ffi::CStr::from_ptr(buf.as_ptr())
+                    .to_string_lossy()
+                    .into_owned()
             } else {
                 format!("GPU {ordinal}")
             };
@@ -184,13 +205,19 @@ fn cuda_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     if cfg!(windows) {
-        return Some(PathBuf::from("C:/Program Files/NVIDIA GPU Computing Toolkit/CUDA/"));
+        return Some(PathBuf::from(
+            "C:/Program Files/NVIDIA GPU Computing Toolkit/CUDA/",
+        ));
     }
     ["/usr/local/cuda", "/opt/cuda"]
         .into_iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
-        .or_else(|| std::path::Path::new("/usr/bin/nvcc").exists().then(|| PathBuf::from("/usr")))
+        .or_else(|| {
+            std::path::Path::new("/usr/bin/nvcc")
+                .exists()
+                .then(|| PathBuf::from("/usr"))
+        })
 }
 
 fn probe_toolkit() -> Result<PathBuf, String> {

@@ -55,9 +55,11 @@ impl ResolvedDevice {
                 burn::backend::flex::FlexDevice,
             ),
             #[cfg(feature = "cuda")]
-            ResolvedDevice::Cuda(n) => {
-                on_slot::<burn::backend::Cuda, J>(self, burn::backend::cuda::CudaDevice::new(n), job)
-            }
+            ResolvedDevice::Cuda(n) => on_slot::<burn::backend::Cuda, J>(
+                self,
+                burn::backend::cuda::CudaDevice::new(n),
+                job,
+            ),
             #[cfg(feature = "wgpu")]
             ResolvedDevice::Wgpu(n) => {
                 let device = wgpu_adapters()
@@ -80,10 +82,16 @@ impl ResolvedDevice {
         match self {
             ResolvedDevice::Cpu => self.to_string(),
             #[cfg(feature = "cuda")]
-            ResolvedDevice::Cuda(n) => match CudaProbe::run().driver.ok().and_then(|g| g.get(n).cloned()) {
-                Some(gpu) => format!("{self}: {}, {:.1} GiB", gpu.name, gpu.memory_bytes as f64 / GIB),
-                None => self.to_string(),
-            },
+            ResolvedDevice::Cuda(n) => {
+                match CudaProbe::run().driver.ok().and_then(|g| g.get(n).cloned()) {
+                    Some(gpu) => format!(
+                        "{self}: {}, {:.1} GiB",
+                        gpu.name,
+                        gpu.memory_bytes as f64 / GIB
+                    ),
+                    None => self.to_string(),
+                }
+            }
             #[cfg(feature = "wgpu")]
             ResolvedDevice::Wgpu(n) => match wgpu_adapters().get(n) {
                 Some(a) => format!("{self}: {} ({}, {}, {})", a.name, a.kind, a.api, a.driver),
@@ -102,9 +110,9 @@ impl ResolvedDevice {
                 &burn::backend::cuda::CudaDevice::new(n),
             )),
             #[cfg(feature = "wgpu")]
-            ResolvedDevice::Wgpu(n) => wgpu_adapters().get(n).map(|a| {
-                pool_memory::<burn::cubecl::wgpu::WgpuRuntime>(&a.device)
-            }),
+            ResolvedDevice::Wgpu(n) => wgpu_adapters()
+                .get(n)
+                .map(|a| pool_memory::<burn::cubecl::wgpu::WgpuRuntime>(&a.device)),
         }
     }
 }
@@ -158,9 +166,10 @@ fn configure_cubecl() {
 /// Memory of every stream of `device` (cubecl keeps one pool per stream).
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 fn pool_memory<R: burn::cubecl::Runtime>(device: &R::Device) -> DeviceMemory {
-    let client = R::client(device);
     use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    // before the client, whose creation reads cubecl's settings
     configure_cubecl();
+    let client = R::client(device);
     let streams = CubeClRuntimeConfig::get().streaming.max_streams as u64;
     let mut total = DeviceMemory::default();
     for value in 0..streams {

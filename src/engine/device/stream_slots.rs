@@ -30,7 +30,10 @@ impl StreamSlot {
     /// The lowest free slot of `device`.
     pub fn take(device: String) -> Self {
         let mut map = IN_USE.lock().unwrap_or_else(PoisonError::into_inner);
-        let slots = map.get_or_insert_with(HashMap::new).entry(device.clone()).or_default();
+        let slots = map
+            .get_or_insert_with(HashMap::new)
+            .entry(device.clone())
+            .or_default();
         let index = slots.iter().position(|used| !used).unwrap_or(slots.len());
         if index == slots.len() {
             slots.push(true);

@@ -70,8 +70,7 @@ fn enumerate() -> Vec<WgpuAdapter> {
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     });
     let backend = AutoGraphicsApi::backend();
-    let adapters =
-        burn::cubecl::future::block_on(instance.enumerate_adapters(backend.into()));
+    let adapters = burn::cubecl::future::block_on(instance.enumerate_adapters(backend.into()));
     let mut seen = [0usize; 5];
     adapters
         .into_iter()
