@@ -225,7 +225,7 @@ fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
     assert_eq!(
         sizes(plan.epoch(0, true).collect()),
         vec![4, 4],
-        "one batch size, so autotune tunes once"
+        "one batch size, so a GPU compiles its kernels once"
     );
     let (a, b): (Vec<_>, Vec<_>) = (plan.epoch(0, true).collect(), plan.epoch(1, true).collect());
     let left_out = |batches: &[facebench::loader::Batch]| {

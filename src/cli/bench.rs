@@ -185,7 +185,7 @@ fn bench_size<B: AutodiffBackend>(
     model.visit(&mut MaterializeParams);
     // the process's RSS says nothing about a GPU's memory
     let memory = if gpu { None } else { PeakMemory::start() };
-    // warm-up: allocations, optimizer state, kernel compilation and autotune
+    // warm-up: allocations, optimizer state, kernel compilation
     let start = Instant::now();
     model = step(model);
     sync();

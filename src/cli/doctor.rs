@@ -62,7 +62,10 @@ pub fn doctor_command(args: DoctorArgs) -> anyhow::Result<()> {
             if c.passed() { "ok" } else { "DIFFERS" }
         );
     }
-    println!("{} layer families in {secs:.1} s (the first use of a GPU compiles and autotunes its kernels)", checks.len());
+    println!(
+        "{} layer families in {secs:.1} s (the first use of a GPU compiles its kernels)",
+        checks.len()
+    );
     if let Some(m) = device.memory() {
         println!(
             "device memory held by facebench after the check: {:.1} MiB in use, {:.1} MiB reserved",

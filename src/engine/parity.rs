@@ -2,8 +2,8 @@
 //! networks use, at the shapes of their first layers (smaller spatially),
 //! forward and backward on the device and on the CPU (burn-flex with
 //! facebench's kernels) from the same seeded inputs. `facebench doctor` runs
-//! it so a user learns in seconds whether the kernels autotune picked on
-//! their GPU give the CPU's numbers; the wgpu tests run it on lavapipe.
+//! it so a user learns in seconds whether the kernels their GPU compiles give
+//! the CPU's numbers; the wgpu tests run it on lavapipe.
 
 use burn::module::{Param, RunningState};
 use burn::prelude::*;

@@ -114,9 +114,9 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let mut t = Self {
             ctx,
             loss_fn: CrossEntropyLossConfig::new().init(&device),
-            // a GPU autotunes its kernels for each batch size: a short last
-            // batch would tune them all again, so it is dropped there (each
-            // epoch's shuffle leaves out different faces)
+            // a GPU compiles its kernels for the shapes they meet: a short
+            // last batch would compile a second set, so it is dropped there
+            // (each epoch's shuffle leaves out different faces)
             train_plan: BatchPlan {
                 drop_last: ctx.device.is_gpu(),
                 ..ctx.data.plan(&ctx.data.train, config, true)

@@ -85,7 +85,7 @@ pub struct BatchPlan {
     pub batch_size: usize,
     pub prefetch: usize,
     /// Leave out a shuffled epoch's short last batch (training on a GPU,
-    /// whose autotuned kernels are keyed by the batch size).
+    /// which compiles its kernels for the shapes they meet).
     pub drop_last: bool,
 }
 

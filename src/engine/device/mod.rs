@@ -71,7 +71,7 @@ impl ResolvedDevice {
         }
     }
 
-    /// Whether this is a GPU (autotuned kernels: batches keep one size).
+    /// Whether this is a GPU (kernels compiled per shape: batches keep one size).
     pub fn is_gpu(self) -> bool {
         !matches!(self, ResolvedDevice::Cpu)
     }
@@ -128,7 +128,6 @@ where
     G: burn::tensor::backend::Backend,
     J: OnBackend,
 {
-    configure_cubecl();
     let slot = StreamSlot::take(resolved.to_string());
     slot.executes(|| {
         let out = job.run::<burn::backend::Autodiff<G>>(device.clone());
@@ -138,37 +137,10 @@ where
     })
 }
 
-/// cubecl's settings for every GPU job, set once before cubecl reads them:
-/// its own (cubecl.toml, `CUBECL_*` variables) with the autotune level at
-/// `minimal` unless `CUBECL_AUTOTUNE_LEVEL` chooses one. At its default
-/// level, autotune picks kernels that compute wrong results on some shapes
-/// (found on lavapipe: a tiny ResNet's test loss 2.70 where the CPU gives
-/// 0.48; the cubek-matmul kernels that read past k, burn #5626 / cubek #434);
-/// at `minimal` the same network gives the CPU's loss to 1e-7
-/// (`tests/gpu_path.rs`).
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-fn configure_cubecl() {
-    use burn::cubecl::config::autotune::AutotuneLevel;
-    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let mut slot = CubeClRuntimeConfig::storage().lock();
-        if slot.is_none() {
-            let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
-            if std::env::var_os("CUBECL_AUTOTUNE_LEVEL").is_none() {
-                config.autotune.level = AutotuneLevel::Minimal;
-            }
-            *slot = Some(std::sync::Arc::new(config));
-        }
-    });
-}
-
 /// Memory of every stream of `device` (cubecl keeps one pool per stream).
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 fn pool_memory<R: burn::cubecl::Runtime>(device: &R::Device) -> DeviceMemory {
     use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
-    // before the client, whose creation reads cubecl's settings
-    configure_cubecl();
     let client = R::client(device);
     let streams = CubeClRuntimeConfig::get().streaming.max_streams as u64;
     let mut total = DeviceMemory::default();
