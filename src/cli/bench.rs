@@ -98,8 +98,7 @@ pub struct ModelResult {
     pub size: usize,
     pub train_images_per_sec: f64,
     pub inference_images_per_sec: f64,
-    /// Seconds of the untimed first train step (on a GPU: kernel compilation
-    /// and autotuning).
+    /// Seconds of the untimed first train step (on a GPU: kernel compilation).
     pub warmup_secs: f64,
     /// On the CPU, the rise of peak RSS over the warm-up and timed train
     /// steps (Linux); on a GPU, the device memory cubecl's pools hold after
@@ -421,7 +420,7 @@ pub fn print_model_table(
             bench.batch as f64 / r.train_images_per_sec,
             r.warmup_secs,
             if device.is_gpu() {
-                "; kernel compilation and autotuning; the timed steps end with a device sync, and the peak is the memory cubecl's pools hold after them"
+                " (kernel compilation); the timed steps end with a device sync, and the peak is the memory cubecl's pools hold after them"
             } else {
                 ""
             }
