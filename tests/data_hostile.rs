@@ -59,25 +59,57 @@ fn link_loops_never_multiply_images() {
     }
 }
 
+/// A split made of links (`train/NAME/x.png -> ../../all/NAME/x.png`, the
+/// usual way to split without copying) reads as torchvision reads it: the
+/// links are followed wherever they lead, each real file counts once per
+/// split, and a file linked into two splits is a warning.
 #[test]
-fn links_out_of_the_dataset_folder_are_not_followed() {
+fn a_split_made_of_links_outside_the_folder_is_followed() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("faces");
-    make_classes(&root, &["a", "b"], 10);
-    make_classes(&tmp.path().join("elsewhere"), &["x"], 10);
-    std::os::unix::fs::symlink(tmp.path().join("elsewhere/x"), root.join("x")).unwrap();
+    let all = tmp.path().join("all");
+    make_classes(&all, &["ann", "bo", "cy"], 10);
+    let root = tmp.path().join("splits");
+    for class in ["ann", "bo", "cy"] {
+        for (split, range) in [("train", 0..8), ("val", 8..9), ("test", 9..10)] {
+            let dir = root.join(split).join(class);
+            fs::create_dir_all(&dir).unwrap();
+            for i in range {
+                let name = format!("{i:03}.png");
+                let target = format!("../../../all/{class}/{name}");
+                std::os::unix::fs::symlink(target, dir.join(&name)).unwrap();
+            }
+        }
+    }
+    // a folder link too, and a second link to one file in the same split
+    std::os::unix::fs::symlink(all.join("cy"), root.join("train/cy/more")).unwrap();
     let ds = Dataset::open(&root, &SplitConfig::default()).unwrap();
-    assert_eq!(ds.classes, vec!["a", "b"]);
-    let link = ds
-        .skipped
-        .iter()
-        .find(|s| s.reason == SkipReason::Link)
-        .expect("the link is reported");
-    assert!(
-        link.detail.contains("outside the dataset folder"),
-        "{}",
-        link.detail
+    assert_eq!(ds.classes, vec!["ann", "bo", "cy"]);
+    let per_split = |s: &[facebench::data::ImageEntry]| s.len();
+    assert_eq!(
+        (
+            per_split(&ds.images.train),
+            per_split(&ds.images.val),
+            per_split(&ds.images.test)
+        ),
+        (26, 3, 3),
+        "each real file once per split: {:?}",
+        ds.skipped
     );
+    // cy's folder link leads to its 8 train files again (left out, each
+    // named) and to its val and test files (counted again in train)
+    assert_eq!(reasons(&ds, SkipReason::Link), 8, "{:?}", ds.skipped);
+    assert!(
+        ds.warnings
+            .iter()
+            .any(|w| w.contains("2 file(s) are in more than one split")),
+        "{:?}",
+        ds.warnings
+    );
+    for e in ds.images.all() {
+        let real = fs::canonicalize(&e.path).unwrap();
+        let folder = real.parent().unwrap().file_name().unwrap();
+        assert_eq!(folder.to_str().unwrap(), ds.classes[e.class], "{e:?}");
+    }
 }
 
 #[test]

@@ -546,3 +546,52 @@ fn classes_show_in_natural_order_but_keep_their_label_numbers() {
         vec![0, 3, 1, 2]
     );
 }
+
+/// A dataset with several problems: training names every one of them, and
+/// `data-report` prints the whole report with all of them, then exits 1.
+#[test]
+fn every_problem_is_listed_by_the_report_and_refused_by_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("faces");
+    make_classes(&root, &["ann", "bo", "cy"], 10);
+    make_classes(&root, &["tiny"], 2);
+    fs::create_dir(root.join("empty1")).unwrap();
+    fs::create_dir(root.join("empty2")).unwrap();
+    // 40% val and 40% test: two faces cannot be split
+    let cfg = SplitConfig {
+        val_fraction: 0.4,
+        test_fraction: 0.4,
+        seed: 1,
+    };
+    let e = Dataset::open(&root, &cfg).unwrap_err();
+    assert!(
+        matches!(e, DatasetError::Several(ref all) if all.len() == 3),
+        "{e}"
+    );
+    let msg = e.to_string();
+    for named in ["empty1", "empty2", "class tiny has 2 image(s)"] {
+        assert!(msg.contains(named), "{named}: {msg}");
+    }
+
+    let (report, _) = facebench::data::DatasetReport::scan(&root, &cfg).unwrap();
+    assert_eq!(report.problems, e.problems());
+    assert_eq!(report.classes.len(), 6, "every class folder is in the counts");
+    assert_eq!(report.totals.train + report.totals.val + report.totals.test, 32);
+
+    let root_arg = root.to_str().unwrap();
+    let (ok, out) = common::facebench(
+        &[
+            "data-report",
+            root_arg,
+            "--val-fraction",
+            "0.4",
+            "--test-fraction",
+            "0.4",
+        ],
+        tmp.path(),
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("problems (3; training refuses"), "{out}");
+    assert!(out.contains("classes  6"), "the counts are printed too: {out}");
+    assert!(out.contains("3 problem(s) in"), "{out}");
+}

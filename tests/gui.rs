@@ -87,6 +87,34 @@ fn invalid_input_disables_train_with_its_reason() {
     h.get_by_label_contains("Train is disabled: dataset:");
 }
 
+/// A dataset with two empty class folders: the Dataset tab lists both
+/// problems beside the counts, and Train is disabled with the first.
+#[test]
+fn a_dataset_with_problems_lists_every_one_and_disables_train() {
+    common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 10, 48);
+    std::fs::create_dir(data.join("empty1")).unwrap();
+    std::fs::create_dir(data.join("empty2")).unwrap();
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(1))),
+        [1400.0, 900.0],
+    );
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(2);
+    h.get_by_label_contains("2 problem(s): training refuses this dataset");
+    for folder in ["empty1", "empty2"] {
+        assert!(
+            h.get_all_by_label_contains(&format!("{folder} holds no readable images"))
+                .count()
+                >= 1,
+            "{folder} is listed"
+        );
+    }
+    h.get_by_label_contains("Train is disabled: dataset: class folder");
+    assert!(h.get_by_label("Train").accesskit_node().is_disabled());
+}
+
 #[test]
 fn train_streams_points_into_the_plots_then_stops() {
     common::isolate_cache();
@@ -225,6 +253,65 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
         eval.classes[t], eval.classes[p], m[t][p]
     );
     h.get_by_label(&heading);
+}
+
+/// Class names in CJK, Hangul, Cyrillic, Arabic and emoji draw as text, not
+/// boxes: the fallback fonts found on this machine cover every character of
+/// them (CI installs fonts-droid-fallback, fonts-dejavu-core and
+/// fonts-symbola when they are missing; .ci/run), and the snapshot shows
+/// them in the Dataset tab's chart and sample rows.
+#[test]
+fn snapshot_class_names_in_other_scripts_draw_as_text() {
+    common::isolate_cache();
+    let fonts = facebench::gui::fallback_fonts();
+    let names = ["周杰倫", "김연아", "Юрий", "محمد", "Zoë 🙂"];
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), names.len(), 6, 48);
+    let mut people: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    people.sort();
+    for (folder, name) in people.iter().zip(names) {
+        std::fs::rename(folder, data.join(name)).unwrap();
+    }
+    let mut h = harness(
+        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(1))),
+        [1300.0, 1000.0],
+    );
+    h.ctx.set_fonts(fonts.definitions);
+    step_until(&mut h, "dataset scan", scanned);
+    h.run_steps(3);
+    step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
+    h.run_steps(5);
+    let font = egui::FontId::proportional(14.0);
+    for name in names {
+        let missing: String = name
+            .chars()
+            .filter(|&c| !h.ctx.fonts_mut(|f| f.has_glyph(&font, c)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{name}: no font here draws {missing:?} (found {:?}, missing {:?}; on Debian: apt-get install fonts-droid-fallback fonts-dejavu-core fonts-symbola)",
+            fonts.added,
+            fonts.missing
+        );
+        h.get_all_by_label_contains(name)
+            .next()
+            .unwrap_or_else(|| panic!("{name} is shown"));
+    }
+    let wide =
+        |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
+    let mut masks = vec![wide(h.get_by_label(&data.display().to_string()).rect())];
+    masks.extend(
+        h.get_all_by_value(&data.display().to_string())
+            .map(|n| n.rect()),
+    );
+    masks.push(wide(h.get_by_label_contains("at 64 px").rect()));
+    for r in masks {
+        h.mask(r);
+    }
+    h.snapshot("dataset_tab_scripts");
 }
 
 #[test]

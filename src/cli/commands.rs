@@ -181,6 +181,12 @@ fn data_report(dir: &std::path::Path, split: &SplitConfig, json: bool) -> anyhow
     } else {
         print!("{report}");
     }
+    anyhow::ensure!(
+        report.problems.is_empty(),
+        "{} problem(s) in {} stop training on it (listed above)",
+        report.problems.len(),
+        dir.display()
+    );
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use crate::run::RunConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
-    /// Dataset folder.
+    /// Dataset folder, or a CSV of path,label[,split] rows.
     #[arg(long)]
     pub data: PathBuf,
     /// JSON preset to start from (see presets/).

@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// Train a model on a folder of faces (one sub-folder per person).
     Train {
-        /// Dataset folder: class folders, or train/ val/ test/ holding class folders.
+        /// Dataset folder (class folders, or train/ val/ test/ holding class folders), or a CSV of path,label[,split] rows.
         #[arg(long, required_unless_present = "resume")]
         data: Option<PathBuf>,
         /// JSON preset to start from (see presets/).
@@ -109,9 +109,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Scan a dataset folder and report classes, splits, sizes, mean/std and skipped files.
+    /// Scan a dataset (folder or CSV) and report classes, splits, sizes, mean/std and skipped files.
     DataReport {
-        /// Dataset folder: one sub-folder per person, or train/ val/ test/ holding them.
+        /// Dataset folder (one sub-folder per person, or train/ val/ test/ holding them), or a CSV of path,label[,split] rows.
         dir: PathBuf,
         /// Share of each person's images held out for validation (unsplit folders).
         #[arg(long, default_value_t = 0.1)]

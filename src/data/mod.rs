@@ -1,6 +1,7 @@
 //! Datasets in the ImageFolder layout: scanning, splitting, decoding, statistics,
 //! reports, and the built-in synthetic demo dataset.
 
+mod csv_dataset;
 mod decode;
 pub mod demo;
 mod entry;

@@ -39,14 +39,20 @@ pub struct DatasetReport {
     pub stats: ChannelStats,
     pub skipped: Vec<SkippedFile>,
     pub warnings: Vec<String>,
+    /// What stops training on this dataset, every one of them (empty class
+    /// folders, classes missing from train/, classes too small to split).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 impl DatasetReport {
     /// Scan `dir`, fully decode every file (a header alone does not show a
     /// damaged body) and measure the train split. Also returns the dataset
-    /// (without the files the decode rejected).
+    /// (without the files the decode rejected). Problems that stop training
+    /// are listed in the report (`problems`), every one of them, not
+    /// returned as an error.
     pub fn scan(dir: &Path, split: &SplitConfig) -> Result<(Self, Dataset), DatasetError> {
-        let mut dataset = Dataset::open(dir, split)?;
+        let (mut dataset, problems) = Dataset::scan(dir, split)?;
         let all: Vec<PathBuf> = dataset.images.all().map(|e| e.path.clone()).collect();
         let bad: Vec<_> = all
             .par_iter()
@@ -54,7 +60,9 @@ impl DatasetReport {
             .collect();
         dataset.remove_unusable(bad);
         let (stats, _) = channel_stats(&dataset.images.train);
-        Ok((DatasetReport::new(&dataset, stats), dataset))
+        let mut report = DatasetReport::new(&dataset, stats);
+        report.problems = problems.iter().map(ToString::to_string).collect();
+        Ok((report, dataset))
     }
 
     pub fn new(dataset: &Dataset, stats: ChannelStats) -> Self {
@@ -91,20 +99,14 @@ impl DatasetReport {
             stats,
             skipped: dataset.skipped.clone(),
             warnings: dataset.warnings.clone(),
+            problems: Vec::new(),
         }
     }
 }
 
 impl fmt::Display for DatasetReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let layout = match self.layout {
-            DatasetLayout::Unsplit => "class folders, split by facebench".to_string(),
-            DatasetLayout::PreSplit { has_val, has_test } => format!(
-                "pre-split (train{}{})",
-                if has_val { ", val" } else { "" },
-                if has_test { ", test" } else { "" }
-            ),
-        };
+        let layout = self.layout.describe();
         writeln!(f, "dataset  {}", self.root.display())?;
         writeln!(f, "layout   {layout}")?;
         writeln!(
@@ -149,6 +151,16 @@ impl fmt::Display for DatasetReport {
                 "{:<width$}  {:>6} {:>6} {:>6}",
                 c.class, c.images.train, c.images.val, c.images.test
             )?;
+        }
+        if !self.problems.is_empty() {
+            writeln!(
+                f,
+                "\nproblems ({}; training refuses this dataset until each is fixed)",
+                self.problems.len()
+            )?;
+            for p in &self.problems {
+                writeln!(f, "  - {p}")?;
+            }
         }
         if !self.warnings.is_empty() {
             writeln!(f, "\nwarnings")?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decode::{probe_file, SkipReason, SkippedFile};
 use super::entry::ImageEntry;
-use super::split::{stratified_split, SplitConfig};
+use super::split::{split_reporting, SplitConfig};
 use super::splits::{PerSplit, Split};
 use super::DatasetError;
 
@@ -21,6 +21,33 @@ pub enum DatasetLayout {
     PreSplit { has_val: bool, has_test: bool },
     /// Class folders directly under the root, split by facebench.
     Unsplit,
+    /// A CSV of `path,label[,split]` rows; without a split column, split by
+    /// facebench.
+    Csv { has_split: bool },
+}
+
+impl DatasetLayout {
+    /// The layout in words, for reports.
+    pub fn describe(self) -> String {
+        match self {
+            DatasetLayout::Unsplit => "class folders, split by facebench".to_string(),
+            DatasetLayout::PreSplit { has_val, has_test } => format!(
+                "pre-split: train/{}{}",
+                if has_val {
+                    " val/"
+                } else {
+                    " (val carved from train)"
+                },
+                if has_test { " test/" } else { "" }
+            ),
+            DatasetLayout::Csv { has_split: true } => {
+                "a CSV of paths and labels, split by its split column".to_string()
+            }
+            DatasetLayout::Csv { has_split: false } => {
+                "a CSV of paths and labels, split by facebench".to_string()
+            }
+        }
+    }
 }
 
 /// A scanned dataset: class names (sorted folder names; the index is the label
@@ -87,11 +114,13 @@ fn class_folders(
 }
 
 /// Probe every file of every class folder in parallel; returns usable entries
-/// (class indices looked up in `class_names`) and skipped files.
+/// (class indices looked up in `class_names`) and skipped files, and adds a
+/// problem for each class folder left without a usable image.
 fn probe_classes(
     folders: &[(String, PathBuf)],
     class_names: &[String],
     walk: &mut Walk,
+    problems: &mut Vec<DatasetError>,
 ) -> Result<(Vec<ImageEntry>, Vec<SkippedFile>), DatasetError> {
     let mut jobs = Vec::new();
     for (name, dir) in folders {
@@ -103,6 +132,19 @@ fn probe_classes(
             jobs.push((class, file));
         }
     }
+    let (entries, skipped) = probe_jobs(jobs);
+    for (name, dir) in folders {
+        let class = class_names.iter().position(|c| c == name);
+        if !entries.iter().any(|e| Some(e.class) == class) {
+            problems.push(DatasetError::EmptyClass(dir.clone()));
+        }
+    }
+    Ok((entries, skipped))
+}
+
+/// Probe each (class, file) in parallel: the usable entries, and the files
+/// left out with their reasons.
+pub(super) fn probe_jobs(jobs: Vec<(usize, PathBuf)>) -> (Vec<ImageEntry>, Vec<SkippedFile>) {
     let probed: Vec<_> = jobs
         .into_par_iter()
         .map(|(class, path)| match probe_file(&path) {
@@ -123,13 +165,7 @@ fn probe_classes(
             Err(s) => skipped.push(s),
         }
     }
-    for (name, dir) in folders {
-        let class = class_names.iter().position(|c| c == name);
-        if !entries.iter().any(|e| Some(e.class) == class) {
-            return Err(DatasetError::EmptyClass(dir.clone()));
-        }
-    }
-    Ok((entries, skipped))
+    (entries, skipped)
 }
 
 /// "3 files (weights.h5, notes.txt, a.jpg)": the first few names of `paths`.
@@ -159,11 +195,38 @@ fn stray_files(paths: Vec<PathBuf>) -> Vec<SkippedFile> {
 impl Dataset {
     /// Scan `root`. A root holding `train/` is read as pre-split (a missing `val/`
     /// is carved from `train/` with `split.val_fraction`); otherwise its
-    /// sub-folders are the classes and it is split with `split`.
+    /// sub-folders are the classes and it is split with `split`. Every problem
+    /// that stops training is in the error (`DatasetError::Several` when
+    /// there are more than one).
     pub fn open(root: &Path, split: &SplitConfig) -> Result<Dataset, DatasetError> {
+        let (dataset, problems) = Self::scan(root, split)?;
+        match DatasetError::all(problems) {
+            Some(e) => Err(e),
+            None => Ok(dataset),
+        }
+    }
+
+    /// [`Dataset::open`] that goes on past the problems it can list (empty
+    /// class folders, classes missing from train/, classes too small to
+    /// split) and returns them beside what it read, for a report that shows
+    /// all of them; what leaves nothing to read is still an error.
+    pub fn scan(
+        root: &Path,
+        split: &SplitConfig,
+    ) -> Result<(Dataset, Vec<DatasetError>), DatasetError> {
         split.validate()?;
         if !root.exists() {
             return Err(DatasetError::Missing(root.to_path_buf()));
+        }
+        if super::csv_dataset::is_csv(root) {
+            if root.to_str().is_none() {
+                return Err(DatasetError::NameNotUtf8(root.to_path_buf()));
+            }
+            let mut walk = Walk::new(root.parent().unwrap_or(root));
+            let mut problems = Vec::new();
+            let mut dataset = Self::open_csv(root, split, &mut walk, &mut problems)?;
+            dataset.skipped.append(&mut walk.skipped);
+            return Ok((dataset, problems));
         }
         if !root.is_dir() {
             return Err(DatasetError::NotADirectory(root.to_path_buf()));
@@ -184,10 +247,11 @@ impl Dataset {
             });
         }
         let is_split = top.iter().any(|(n, _)| n == "train");
+        let mut problems = Vec::new();
         let mut dataset = if is_split {
-            Self::open_presplit(root, top, stray, split, &mut walk)?
+            Self::open_presplit(root, top, stray, split, &mut walk, &mut problems)?
         } else {
-            Self::open_unsplit(root, top, stray, split, &mut walk)?
+            Self::open_unsplit(root, top, stray, split, &mut walk, &mut problems)?
         };
         dataset.skipped.append(&mut walk.skipped);
         if dataset.classes.len() < 2 {
@@ -196,7 +260,7 @@ impl Dataset {
                 class: dataset.classes.first().cloned().unwrap_or_default(),
             });
         }
-        Ok(dataset)
+        Ok((dataset, problems))
     }
 
     fn open_unsplit(
@@ -205,6 +269,7 @@ impl Dataset {
         stray: Vec<PathBuf>,
         split: &SplitConfig,
         walk: &mut Walk,
+        problems: &mut Vec<DatasetError>,
     ) -> Result<Dataset, DatasetError> {
         let classes: Vec<String> = folders.iter().map(|(n, _)| n.clone()).collect();
         if classes.len() == 1 {
@@ -213,15 +278,16 @@ impl Dataset {
                 class: classes[0].clone(),
             });
         }
-        let (entries, mut skipped) = probe_classes(&folders, &classes, walk)?;
+        let (entries, mut skipped) = probe_classes(&folders, &classes, walk, problems)?;
         skipped.extend(stray_files(stray));
-        let images = stratified_split(
+        let (images, too_few) = split_reporting(
             entries,
             &classes,
             split.val_fraction,
             split.test_fraction,
             split.seed,
-        )?;
+        );
+        problems.extend(too_few);
         let mut dataset = Dataset {
             root: root.to_path_buf(),
             layout: DatasetLayout::Unsplit,
@@ -240,6 +306,7 @@ impl Dataset {
         mut stray: Vec<PathBuf>,
         split: &SplitConfig,
         walk: &mut Walk,
+        problems: &mut Vec<DatasetError>,
     ) -> Result<Dataset, DatasetError> {
         let mut split_dirs: Vec<(Split, Vec<(String, PathBuf)>)> = Vec::new();
         let mut warnings = Vec::new();
@@ -277,7 +344,7 @@ impl Dataset {
                 .map(|(n, _)| n.as_str())
                 .collect();
             if !extra.is_empty() {
-                return Err(DatasetError::ClassMismatch {
+                problems.push(DatasetError::ClassMismatch {
                     root: root.to_path_buf(),
                     split: which.name().into(),
                     other: "train".into(),
@@ -300,14 +367,23 @@ impl Dataset {
             warnings,
         };
         for (which, folders) in split_dirs {
-            let (entries, skipped) = probe_classes(&folders, &dataset.classes, walk)?;
+            walk.next_split();
+            let (entries, skipped) = probe_classes(&folders, &dataset.classes, walk, problems)?;
             dataset.skipped.extend(skipped);
             dataset.images[which].extend(entries);
         }
+        if let Some(first) = walk.shared.first() {
+            dataset.warnings.push(format!(
+                "{} file(s) are in more than one split through links to the same file (the first: {}): evaluation then sees faces that training saw",
+                walk.shared.len(),
+                first.display()
+            ));
+        }
         if let DatasetLayout::PreSplit { has_val: false, .. } = dataset.layout {
             let train = std::mem::take(&mut dataset.images.train);
-            let carved =
-                stratified_split(train, &dataset.classes, split.val_fraction, 0.0, split.seed)?;
+            let (carved, too_few) =
+                split_reporting(train, &dataset.classes, split.val_fraction, 0.0, split.seed);
+            problems.extend(too_few);
             dataset.images.train = carved.train;
             dataset.images.val = carved.val;
             dataset.warnings.push(format!(
@@ -319,7 +395,7 @@ impl Dataset {
         Ok(dataset)
     }
 
-    fn warn_missing_classes(&mut self) {
+    pub(super) fn warn_missing_classes(&mut self) {
         for split in Split::ALL {
             let entries = &self.images[split];
             if entries.is_empty() {

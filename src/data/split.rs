@@ -67,7 +67,8 @@ fn share(n: usize, fraction: f64) -> usize {
 
 /// Split entries per class so every class keeps its proportions. Within a class the
 /// files are sorted by path and shuffled with a generator seeded by `seed` and the
-/// class index, so the split does not depend on directory listing order.
+/// class index, so the split does not depend on directory listing order. Every
+/// class too small to split is named (one error for all of them).
 pub fn stratified_split(
     entries: Vec<ImageEntry>,
     class_names: &[String],
@@ -75,11 +76,29 @@ pub fn stratified_split(
     test_fraction: f64,
     seed: u64,
 ) -> Result<PerSplit<Vec<ImageEntry>>, DatasetError> {
+    let (images, problems) =
+        split_reporting(entries, class_names, val_fraction, test_fraction, seed);
+    match DatasetError::all(problems) {
+        Some(e) => Err(e),
+        None => Ok(images),
+    }
+}
+
+/// [`stratified_split`] that goes on past classes too small to split (their
+/// images stay in train) and returns one `TooFewImages` for each.
+pub(crate) fn split_reporting(
+    entries: Vec<ImageEntry>,
+    class_names: &[String],
+    val_fraction: f64,
+    test_fraction: f64,
+    seed: u64,
+) -> (PerSplit<Vec<ImageEntry>>, Vec<DatasetError>) {
     let mut per_class: Vec<Vec<ImageEntry>> = vec![Vec::new(); class_names.len()];
     for entry in entries {
         per_class[entry.class].push(entry);
     }
     let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    let mut problems = Vec::new();
     for (class, mut items) in per_class.into_iter().enumerate() {
         items.sort_by(|a, b| a.path.cmp(&b.path));
         let mut rng =
@@ -89,10 +108,12 @@ pub fn stratified_split(
         let n_test = share(n, test_fraction);
         let n_val = share(n, val_fraction);
         if n_test + n_val >= n && n > 0 {
-            return Err(DatasetError::TooFewImages {
+            problems.push(DatasetError::TooFewImages {
                 class: class_names[class].clone(),
                 count: n,
             });
+            train.extend(items);
+            continue;
         }
         let rest = items.split_off(n_test);
         test.extend(items);
@@ -101,5 +122,5 @@ pub fn stratified_split(
         val.extend(rest);
         train.extend(train_part);
     }
-    Ok(PerSplit { train, val, test })
+    (PerSplit { train, val, test }, problems)
 }

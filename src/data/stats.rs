@@ -53,7 +53,13 @@ pub fn file_list_fingerprint(entries: &[ImageEntry]) -> String {
 /// folder `root`: the same files moved to another folder (with `mv`, which
 /// keeps their times) give the same fingerprint, so a run can resume on them.
 pub fn relocatable_fingerprint(root: &Path, entries: &[ImageEntry]) -> String {
-    fingerprint_of(entries, |p| p.strip_prefix(root).unwrap_or(p))
+    // a CSV dataset's paths are relative to the CSV's folder
+    let base = if root.is_file() {
+        root.parent().unwrap_or(root)
+    } else {
+        root
+    };
+    fingerprint_of(entries, |p| p.strip_prefix(base).unwrap_or(p))
 }
 
 fn fingerprint_of(entries: &[ImageEntry], name: impl Fn(&Path) -> &Path) -> String {

@@ -1,9 +1,13 @@
-//! Walking a dataset folder safely: every real folder and file is visited at
-//! most once, symbolic links never lead out of the dataset folder, and names
-//! that are not UTF-8 (which run files cannot record) are refused up front.
-//! Whatever is left out is reported with its reason.
+//! Walking a dataset folder safely. Symbolic links are followed wherever
+//! they lead (a split made of links into one folder of originals is how
+//! researchers split without copying, and torchvision's ImageFolder follows
+//! them too); files are only ever read. Each real folder is entered at most
+//! once, so a link loop cannot multiply images, and each real file counts at
+//! most once per split. Names that are not UTF-8 (which run files cannot
+//! record) are refused up front. Whatever is left out is reported with its
+//! reason.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::decode::{SkipReason, SkippedFile};
@@ -16,23 +20,39 @@ pub(crate) enum Entry {
 
 /// The state of one scan of one dataset folder.
 pub(crate) struct Walk {
-    root: PathBuf,
-    /// Real (canonical) paths already visited.
-    seen: HashSet<PathBuf>,
+    /// Real (canonical) folders already entered.
+    dirs: HashSet<PathBuf>,
+    /// Real files already counted in the split being walked.
+    files: HashSet<PathBuf>,
+    /// The split each real file was first counted in (0, 1, 2, ... as
+    /// `next_split` is called), to find files shared by two splits.
+    first_split: HashMap<PathBuf, usize>,
+    split: usize,
+    /// Files met in a second split (the path in the later split).
+    pub shared: Vec<PathBuf>,
     /// Entries left out, with their reasons.
     pub skipped: Vec<SkippedFile>,
 }
 
 impl Walk {
     pub fn new(root: &Path) -> Self {
-        let real = crate::files::canonical(root);
-        let mut seen = HashSet::new();
-        seen.insert(real.clone());
+        let mut dirs = HashSet::new();
+        dirs.insert(crate::files::canonical(root));
         Self {
-            root: real,
-            seen,
+            dirs,
+            files: HashSet::new(),
+            first_split: HashMap::new(),
+            split: 0,
+            shared: Vec::new(),
             skipped: Vec::new(),
         }
+    }
+
+    /// The files walked from here on belong to another split: a file seen
+    /// in an earlier split counts again (and is noted in `shared`).
+    pub fn next_split(&mut self) {
+        self.files.clear();
+        self.split += 1;
     }
 
     fn skip(&mut self, path: &Path, reason: SkipReason, detail: String) -> Option<Entry> {
@@ -62,33 +82,33 @@ impl Walk {
             }
             Err(_) => path.to_path_buf(),
         };
-        if is_link && !real.starts_with(&self.root) {
+        if real.is_dir() {
+            if !self.dirs.insert(real.clone()) {
+                return self.skip(
+                    path,
+                    SkipReason::Link,
+                    format!(
+                        "a link loop, or a second way into a folder already scanned ({}); its images are counted once",
+                        real.display()
+                    ),
+                );
+            }
+            return Some(Entry::Dir(path.to_path_buf()));
+        }
+        if !self.files.insert(real.clone()) {
             return self.skip(
                 path,
                 SkipReason::Link,
                 format!(
-                    "a link to {}, outside the dataset folder {}; only links inside it are followed",
-                    real.display(),
-                    self.root.display()
+                    "the same file as one already scanned in this split ({}); counted once",
+                    real.display()
                 ),
             );
         }
-        if !self.seen.insert(real.clone()) {
-            let what = if real.is_dir() {
-                "a link loop: it leads back to a folder already scanned"
-            } else {
-                "the same file as one already scanned"
-            };
-            return self.skip(
-                path,
-                SkipReason::Link,
-                format!("{what} ({}); counted once", real.display()),
-            );
+        let first = *self.first_split.entry(real).or_insert(self.split);
+        if first != self.split {
+            self.shared.push(path.to_path_buf());
         }
-        Some(if real.is_dir() {
-            Entry::Dir(path.to_path_buf())
-        } else {
-            Entry::File(path.to_path_buf())
-        })
+        Some(Entry::File(path.to_path_buf()))
     }
 }

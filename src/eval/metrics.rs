@@ -173,6 +173,10 @@ pub fn classification_report(
         .flat_map(|p| p.iter().map(|&v| v as f64))
         .collect();
     let micro = labelled_curve("micro", &flat_pos, &flat_scores);
+    // areas and the macro curve from the full curves; the stored points thinned
+    let roc_macro = macro_curve(&roc).map(RocCurve::thinned);
+    let roc: Vec<RocCurve> = roc.into_iter().map(RocCurve::thinned).collect();
+    let micro = micro.thinned();
     let defined: Vec<f64> = per_class.iter().filter_map(|m| m.auc).collect();
     let auc_macro =
         (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
@@ -187,7 +191,7 @@ pub fn classification_report(
         weighted_avg,
         per_class,
         confusion,
-        roc_macro: macro_curve(&roc),
+        roc_macro,
         auc_micro: micro.auc,
         roc_micro: Some(micro),
         auc_macro,

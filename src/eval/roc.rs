@@ -63,6 +63,41 @@ pub fn auc(x: &[f64], y: &[f64]) -> f64 {
         .sum()
 }
 
+/// The most points a stored curve keeps (see [`thinned`]): more than a plot
+/// can show, and few enough that `eval.json` grows with the number of
+/// classes, not with classes times images.
+pub const CURVE_POINTS: usize = 1000;
+
+/// `(fpr, tpr)` with at most about `2 * max` points, for drawing: a point is
+/// kept when it lies at least `1 / max` (in FPR plus TPR) past the last one
+/// kept, and the last point always is. A ROC curve rises and moves right
+/// only, so its length in FPR plus TPR is at most 2, and the thinned curve
+/// stays within `1 / max` of the full one. Areas are computed before.
+pub fn thinned(fpr: Vec<f64>, tpr: Vec<f64>, max: usize) -> (Vec<f64>, Vec<f64>) {
+    if fpr.len() <= max {
+        return (fpr, tpr);
+    }
+    let step = 1.0 / max as f64;
+    let (mut x, mut y) = (vec![fpr[0]], vec![tpr[0]]);
+    for i in 1..fpr.len() {
+        let (lx, ly) = (x[x.len() - 1], y[y.len() - 1]);
+        let last = i + 1 == fpr.len();
+        if last || (fpr[i] - lx) + (tpr[i] - ly) >= step {
+            x.push(fpr[i]);
+            y.push(tpr[i]);
+        }
+    }
+    (x, y)
+}
+
+impl RocCurve {
+    /// This curve with its points thinned for storage (its AUC unchanged).
+    pub fn thinned(self) -> RocCurve {
+        let (fpr, tpr) = thinned(self.fpr, self.tpr, CURVE_POINTS);
+        RocCurve { fpr, tpr, ..self }
+    }
+}
+
 /// A curve from labels and scores, with its area.
 pub fn labelled_curve(label: &str, positive: &[bool], scores: &[f64]) -> RocCurve {
     match roc_curve(positive, scores) {
@@ -129,7 +164,38 @@ fn interp(x: f64, xs: &[f64], ys: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::interp;
+    use super::{interp, thinned};
+
+    #[test]
+    fn a_long_curve_is_thinned_to_within_one_step_of_itself() {
+        // a staircase of 20,000 steps with uneven treads and risers
+        let (mut fpr, mut tpr) = (vec![0.0], vec![0.0]);
+        let n = 20_000;
+        for i in 1..=n {
+            let f = (i as f64 / n as f64).powf(1.5);
+            tpr.push(((i as f64 / n as f64) * 3.0).min(1.0).powf(0.5));
+            fpr.push(*fpr.last().unwrap());
+            fpr.push(f);
+            tpr.push(*tpr.last().unwrap());
+        }
+        let (x, y) = thinned(fpr.clone(), tpr.clone(), 1000);
+        assert!(x.len() <= 2001, "{} points", x.len());
+        assert_eq!((x[0], y[0]), (0.0, 0.0));
+        assert_eq!((x[x.len() - 1], y[y.len() - 1]), (1.0, 1.0));
+        assert!(x.windows(2).all(|w| w[0] <= w[1]) && y.windows(2).all(|w| w[0] <= w[1]));
+        // every full point is within 1/1000 (in FPR plus TPR) of a kept one
+        let mut j = 0;
+        for (&fx, &fy) in fpr.iter().zip(&tpr) {
+            while j + 1 < x.len() && x[j + 1] + y[j + 1] <= fx + fy {
+                j += 1;
+            }
+            let d = (fx - x[j]).abs() + (fy - y[j]).abs();
+            assert!(d < 1e-3 + 1e-12, "({fx}, {fy}) is {d} from the thinned curve");
+        }
+        // a short curve is kept whole
+        let short = (vec![0.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]);
+        assert_eq!(thinned(short.0.clone(), short.1.clone(), 1000), short);
+    }
 
     #[test]
     fn interp_takes_the_last_value_at_a_repeated_x() {

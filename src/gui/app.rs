@@ -53,6 +53,9 @@ pub struct WorkbenchApp {
     /// How long until the next look at the engine's channel (see `poll`).
     poll_every: Duration,
     lr_finder: LrFinderView,
+    /// The search for fonts that draw class names in other scripts (see
+    /// `fonts`), started by the window, not by tests.
+    fonts: Option<Job<super::FallbackFonts>>,
 }
 
 /// While a run trains on the Training tab, a frame that finds new points asks
@@ -138,6 +141,7 @@ impl WorkbenchApp {
             exit_when_done: false,
             poll_every: TRAINING_FRAME,
             lr_finder: LrFinderView::default(),
+            fonts: None,
         }
     }
 
@@ -160,6 +164,7 @@ impl WorkbenchApp {
             state.tab = tab;
         }
         let mut app = Self::new(state);
+        app.fonts = Some(Job::spawn(&cc.egui_ctx, super::fallback_fonts));
         app.train_at_launch = start.train;
         app.exit_when_done = start.exit_when_done;
         app
@@ -185,6 +190,9 @@ impl WorkbenchApp {
     }
 
     fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(fonts) = take_finished(&mut self.fonts) {
+            ctx.set_fonts(fonts.definitions);
+        }
         self.dataset.poll();
         self.results.poll();
         let busy = self.is_busy();

@@ -108,6 +108,23 @@ impl DatasetView {
         }
     }
 
+    /// Why training cannot start on this dataset: the scan's error, or the
+    /// problems its report lists.
+    pub fn blocking_problem(&self) -> Option<String> {
+        match &self.state {
+            ScanState::Failed(e) => Some(e.clone()),
+            ScanState::Ready(r) => match r.report.problems.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                [first, rest @ ..] => Some(format!(
+                    "{first} (and {} more problem(s) listed in the Dataset tab)",
+                    rest.len()
+                )),
+            },
+            _ => None,
+        }
+    }
+
     pub fn report(&self) -> Option<&DatasetReport> {
         match &self.state {
             ScanState::Ready(r) => Some(&r.report),
@@ -161,7 +178,7 @@ pub fn dataset_tab_ui(
                 rect: Some(chart),
             });
         }
-        if !report.skipped.is_empty() || !report.warnings.is_empty() {
+        if !report.skipped.is_empty() || !report.warnings.is_empty() || !report.problems.is_empty() {
             ui.separator();
             problems_ui(ui, report);
         }
@@ -188,18 +205,7 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
     ui.heading(r.root.display().to_string());
     egui::Grid::new("summary").num_columns(2).show(ui, |ui| {
         ui.label("layout");
-        ui.label(match r.layout {
-            crate::data::DatasetLayout::Unsplit => "class folders, split by facebench".to_string(),
-            crate::data::DatasetLayout::PreSplit { has_val, has_test } => format!(
-                "pre-split: train/{}{}",
-                if has_val {
-                    " val/"
-                } else {
-                    " (val carved from train)"
-                },
-                if has_test { " test/" } else { "" }
-            ),
-        });
+        ui.label(r.layout.describe());
         ui.end_row();
         ui.label("classes");
         ui.label(r.classes.len().to_string());
@@ -307,6 +313,19 @@ fn counts_chart_ui(ui: &mut Ui, r: &DatasetReport) -> egui::Rect {
 }
 
 fn problems_ui(ui: &mut Ui, r: &DatasetReport) {
+    if !r.problems.is_empty() {
+        ui.colored_label(
+            theme::ERROR,
+            RichText::new(format!(
+                "{} problem(s): training refuses this dataset until each is fixed",
+                r.problems.len()
+            ))
+            .strong(),
+        );
+        for p in &r.problems {
+            ui.colored_label(theme::ERROR, format!("• {p}"));
+        }
+    }
     for w in &r.warnings {
         ui.colored_label(theme::WARNING, format!("warning: {w}"));
     }

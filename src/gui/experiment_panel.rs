@@ -22,6 +22,8 @@ pub enum PanelCommand {
     OpenDataset,
     /// Open the folder dialog (off the UI thread).
     PickFolder,
+    /// The file dialog for a dataset CSV (path,label[,split] rows).
+    PickCsv,
     UseDemoDataset,
     LoadPreset(PathBuf),
     /// Save the form as a user preset named as typed.
@@ -126,6 +128,13 @@ fn dataset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut V
             commands.push(PanelCommand::PickFolder);
         }
         if ui
+            .add_enabled(!panel.picking_folder, egui::Button::new("CSV…"))
+            .on_hover_text("A CSV of path,label or path,label,split rows (paths relative to the CSV)")
+            .clicked()
+        {
+            commands.push(PanelCommand::PickCsv);
+        }
+        if ui
             .button("Use demo dataset")
             .on_hover_text(format!(
                 "8 synthetic people x 60 faces, written to {}",
@@ -225,7 +234,7 @@ fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Option<
         // the report (and any error) on show is the previous folder's
         return Some("press Open (or Enter) to scan the folder typed above".into());
     }
-    panel.dataset.error().map(|e| format!("dataset: {e}"))
+    panel.dataset.blocking_problem().map(|e| format!("dataset: {e}"))
 }
 
 fn controls_ui(

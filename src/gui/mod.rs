@@ -12,6 +12,7 @@ mod experiment_panel;
 mod explain_view;
 mod export;
 mod finetune_form;
+mod fonts;
 mod form_rows;
 mod gallery;
 mod jobs;
@@ -37,6 +38,7 @@ pub use decimate::{ema, min_max_envelope, Envelope, GrowingSeries, SmoothedSerie
 pub use diff_view::DiffView;
 pub use embedding_view::{embedding_ui, EmbeddingView, MapAction, MapChoice};
 pub use explain_view::ExplainView;
+pub use fonts::{fallback_fonts, FallbackFonts, SCRIPT_SAMPLES};
 pub use gallery::face_label;
 pub use jobs::Job;
 pub use live_run::LiveRun;

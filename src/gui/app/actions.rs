@@ -67,6 +67,16 @@ impl WorkbenchApp {
         }));
     }
 
+    /// The native file dialog for a dataset CSV, on its own thread.
+    pub fn pick_csv(&mut self, ctx: &egui::Context) {
+        self.folder_pick = Some(Job::spawn(ctx, || {
+            rfd::FileDialog::new()
+                .set_title("Dataset CSV (path,label[,split])")
+                .add_filter("CSV", &["csv"])
+                .pick_file()
+        }));
+    }
+
     pub fn use_demo_dataset(&mut self, ctx: &egui::Context) {
         let dir = demo_dataset_dir();
         if dir.join("person_08").is_dir() {
@@ -131,6 +141,7 @@ impl WorkbenchApp {
         match command {
             PanelCommand::OpenDataset => self.open_dataset(ctx),
             PanelCommand::PickFolder => self.pick_folder(ctx),
+            PanelCommand::PickCsv => self.pick_csv(ctx),
             PanelCommand::UseDemoDataset => self.use_demo_dataset(ctx),
             PanelCommand::LoadPreset(path) => self.load_preset(&path),
             PanelCommand::SavePreset => self.save_preset(),
