@@ -17,9 +17,11 @@ fn make_folders(root: &Path, folders: &[&str]) {
         let dir = root.join(name);
         fs::create_dir_all(&dir).unwrap();
         for i in 0..10u32 {
-            RgbImage::from_fn(24, 20, |x, y| Rgb([(c * 60) as u8, (x * 9 + i) as u8, (y * 11) as u8]))
-                .save(dir.join(format!("{i:03}.png")))
-                .unwrap();
+            RgbImage::from_fn(24, 20, |x, y| {
+                Rgb([(c * 60) as u8, (x * 9 + i) as u8, (y * 11) as u8])
+            })
+            .save(dir.join(format!("{i:03}.png")))
+            .unwrap();
         }
     }
 }
@@ -44,11 +46,26 @@ fn a_csv_with_a_split_column_names_labels_and_splits() {
     fs::write(&csv, rows).unwrap();
     let ds = Dataset::open(&csv, &SplitConfig::default()).unwrap();
     assert_eq!(ds.layout, DatasetLayout::Csv { has_split: true });
-    assert_eq!(ds.classes, vec!["Smith, Ann", "bo", "周杰倫"], "labels, sorted");
-    let sizes = (ds.images.train.len(), ds.images.val.len(), ds.images.test.len());
+    assert_eq!(
+        ds.classes,
+        vec!["Smith, Ann", "bo", "周杰倫"],
+        "labels, sorted"
+    );
+    let sizes = (
+        ds.images.train.len(),
+        ds.images.val.len(),
+        ds.images.test.len(),
+    );
     assert_eq!(sizes, (24, 3, 3), "the split column decides");
     for e in ds.images.all() {
-        let folder = e.path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let folder = e
+            .path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         let label = ["Smith, Ann", "周杰倫", "bo"][folder[1..].parse::<usize>().unwrap() - 1];
         assert_eq!(ds.classes[e.class], label, "{}", e.path.display());
     }
@@ -56,7 +73,10 @@ fn a_csv_with_a_split_column_names_labels_and_splits() {
     // data-report reads it too
     let (ok, out) = common::facebench(&["data-report", csv.to_str().unwrap()], tmp.path());
     assert!(ok, "{out}");
-    assert!(out.contains("a CSV of paths and labels, split by its split column"), "{out}");
+    assert!(
+        out.contains("a CSV of paths and labels, split by its split column"),
+        "{out}"
+    );
     assert!(out.contains("images: train 24  val 3  test 3"), "{out}");
 }
 
@@ -78,7 +98,11 @@ fn a_csv_without_a_header_or_split_is_split_by_facebench_and_bad_rows_are_named(
     let ds = Dataset::open(&csv, &SplitConfig::default()).unwrap();
     assert_eq!(ds.layout, DatasetLayout::Csv { has_split: false });
     assert_eq!(ds.classes, vec!["a", "b"]);
-    let sizes = (ds.images.train.len(), ds.images.val.len(), ds.images.test.len());
+    let sizes = (
+        ds.images.train.len(),
+        ds.images.val.len(),
+        ds.images.test.len(),
+    );
     assert_eq!(sizes, (16, 2, 2), "8/1/1 of each label");
     let missing = ds
         .skipped
@@ -89,13 +113,27 @@ fn a_csv_without_a_header_or_split_is_split_by_facebench_and_bad_rows_are_named(
 
     // a split name that is none of the known ones, with its line
     let bad = tmp.path().join("bad.csv");
-    fs::write(&bad, "faces/a/000.png,a,train\nfaces/b/000.png,b,training\n").unwrap();
-    let msg = Dataset::open(&bad, &SplitConfig::default()).unwrap_err().to_string();
-    assert!(msg.contains("line 2") && msg.contains("\"training\""), "{msg}");
+    fs::write(
+        &bad,
+        "faces/a/000.png,a,train\nfaces/b/000.png,b,training\n",
+    )
+    .unwrap();
+    let msg = Dataset::open(&bad, &SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("line 2") && msg.contains("\"training\""),
+        "{msg}"
+    );
     // rows of different lengths
     fs::write(&bad, "faces/a/000.png,a\nfaces/b/000.png,b,test,extra\n").unwrap();
-    let msg = Dataset::open(&bad, &SplitConfig::default()).unwrap_err().to_string();
-    assert!(msg.contains("bad.csv") && msg.contains("path,label"), "{msg}");
+    let msg = Dataset::open(&bad, &SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("bad.csv") && msg.contains("path,label"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -128,6 +166,13 @@ fn a_run_trains_and_evaluates_on_a_csv_dataset() {
     let dir = RunDir::new(&run);
     let eval = dir.read_eval().unwrap().expect("the run was evaluated");
     let folders = Dataset::open(&data, &SplitConfig::default()).unwrap();
-    assert_eq!(eval.classes, folders.classes, "the CSV's labels are the classes");
-    assert_eq!(eval.images, folders.images.test.len(), "the same split as the folder");
+    assert_eq!(
+        eval.classes, folders.classes,
+        "the CSV's labels are the classes"
+    );
+    assert_eq!(
+        eval.images,
+        folders.images.test.len(),
+        "the same split as the folder"
+    );
 }

@@ -575,8 +575,15 @@ fn every_problem_is_listed_by_the_report_and_refused_by_training() {
 
     let (report, _) = facebench::data::DatasetReport::scan(&root, &cfg).unwrap();
     assert_eq!(report.problems, e.problems());
-    assert_eq!(report.classes.len(), 6, "every class folder is in the counts");
-    assert_eq!(report.totals.train + report.totals.val + report.totals.test, 32);
+    assert_eq!(
+        report.classes.len(),
+        6,
+        "every class folder is in the counts"
+    );
+    assert_eq!(
+        report.totals.train + report.totals.val + report.totals.test,
+        32
+    );
 
     let root_arg = root.to_str().unwrap();
     let (ok, out) = common::facebench(
@@ -592,6 +599,9 @@ fn every_problem_is_listed_by_the_report_and_refused_by_training() {
     );
     assert!(!ok, "{out}");
     assert!(out.contains("problems (3; training refuses"), "{out}");
-    assert!(out.contains("classes  6"), "the counts are printed too: {out}");
+    assert!(
+        out.contains("classes  6"),
+        "the counts are printed too: {out}"
+    );
     assert!(out.contains("3 problem(s) in"), "{out}");
 }

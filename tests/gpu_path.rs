@@ -76,8 +76,13 @@ fn gpu_config(device: DeviceChoice, epochs: usize) -> RunConfig {
 fn every_layer_family_matches_the_cpu_forward_and_backward() {
     let _one = one_at_a_time();
     let Some(device) = wgpu_device() else { return };
+    let pointwise_before = facebench::kernels::gpu_pointwise_calls();
     let checks = layer_parity(resolved(device));
     assert_eq!(checks.len(), 10);
+    assert!(
+        facebench::kernels::gpu_pointwise_calls() > pointwise_before,
+        "the 1x1 convolutions ran as matrix products"
+    );
     for c in &checks {
         println!("{:<55} {:.2e} ({} tensors)", c.name, c.max_rel, c.tensors);
     }

@@ -257,8 +257,8 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
 
 /// Class names in CJK, Hangul, Cyrillic, Arabic and emoji draw as text, not
 /// boxes: the fallback fonts found on this machine cover every character of
-/// them (CI installs fonts-droid-fallback, fonts-dejavu-core and
-/// fonts-symbola when they are missing; .ci/run), and the snapshot shows
+/// them (CI installs fonts-droid-fallback, fonts-nanum, fonts-dejavu-core
+/// and fonts-symbola when they are missing; .ci/run), and the snapshot shows
 /// them in the Dataset tab's chart and sample rows.
 #[test]
 fn snapshot_class_names_in_other_scripts_draw_as_text() {
@@ -292,7 +292,7 @@ fn snapshot_class_names_in_other_scripts_draw_as_text() {
             .collect();
         assert!(
             missing.is_empty(),
-            "{name}: no font here draws {missing:?} (found {:?}, missing {:?}; on Debian: apt-get install fonts-droid-fallback fonts-dejavu-core fonts-symbola)",
+            "{name}: no font here draws {missing:?} (found {:?}, missing {:?}; on Debian: apt-get install fonts-droid-fallback fonts-nanum fonts-dejavu-core fonts-symbola)",
             fonts.added,
             fonts.missing
         );

@@ -190,7 +190,10 @@ mod tests {
                 j += 1;
             }
             let d = (fx - x[j]).abs() + (fy - y[j]).abs();
-            assert!(d < 1e-3 + 1e-12, "({fx}, {fy}) is {d} from the thinned curve");
+            assert!(
+                d < 1e-3 + 1e-12,
+                "({fx}, {fy}) is {d} from the thinned curve"
+            );
         }
         // a short curve is kept whole
         let short = (vec![0.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]);

@@ -178,7 +178,8 @@ pub fn dataset_tab_ui(
                 rect: Some(chart),
             });
         }
-        if !report.skipped.is_empty() || !report.warnings.is_empty() || !report.problems.is_empty() {
+        if !report.skipped.is_empty() || !report.warnings.is_empty() || !report.problems.is_empty()
+        {
             ui.separator();
             problems_ui(ui, report);
         }

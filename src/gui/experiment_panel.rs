@@ -129,7 +129,9 @@ fn dataset_section_ui(ui: &mut Ui, panel: &mut ExperimentPanel, commands: &mut V
         }
         if ui
             .add_enabled(!panel.picking_folder, egui::Button::new("CSV…"))
-            .on_hover_text("A CSV of path,label or path,label,split rows (paths relative to the CSV)")
+            .on_hover_text(
+                "A CSV of path,label or path,label,split rows (paths relative to the CSV)",
+            )
             .clicked()
         {
             commands.push(PanelCommand::PickCsv);
@@ -234,7 +236,10 @@ fn train_blocker(panel: &ExperimentPanel, problems: &[ConfigProblem]) -> Option<
         // the report (and any error) on show is the previous folder's
         return Some("press Open (or Enter) to scan the folder typed above".into());
     }
-    panel.dataset.blocking_problem().map(|e| format!("dataset: {e}"))
+    panel
+        .dataset
+        .blocking_problem()
+        .map(|e| format!("dataset: {e}"))
 }
 
 fn controls_ui(

@@ -173,14 +173,18 @@ fn curve_ui(ui: &mut egui::Ui, points: &[LrPoint], result: Option<&LrFindResult>
         .map(|p| p.smoothed.min(4.0 * lowest))
         .fold(f64::NEG_INFINITY, f64::max)
         * 1.05;
+    // only finite points: egui_plot's bounds must be finite and not empty
     let xy = |f: fn(&LrPoint) -> f64| -> PlotPoints<'static> {
         points
             .iter()
             .map(|p| [p.lr.log10(), f(p).min(cap)])
+            .filter(|[x, y]| x.is_finite() && y.is_finite())
             .collect()
     };
     Plot::new("lr-finder")
         .height(300.0)
+        // losses from 0: the y range is never empty, even at the first point
+        .include_y(0.0)
         .x_axis_label("learning rate (log scale)")
         .y_axis_label("loss")
         .x_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))

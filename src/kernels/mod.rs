@@ -163,8 +163,72 @@ pub fn conv2d<B: Backend>(
         if let Some(y) = try_gpu_depthwise(&x, &weight, bias.as_ref(), spec) {
             return y;
         }
+        if on_gpu::<B>() {
+            if let Some(y) = pointwise_as_matmul(&x, &weight, bias.as_ref(), spec) {
+                return y;
+            }
+        }
     }
     burn::tensor::module::conv2d(x, weight, bias, spec.burn_options())
+}
+
+/// Whether `B` is one of the GPU backends (with or without autodiff).
+fn on_gpu<B: Backend>() -> bool {
+    #[allow(unused_mut)]
+    let mut gpu: Vec<std::any::TypeId> = Vec::new();
+    #[cfg(feature = "wgpu")]
+    gpu.extend([
+        std::any::TypeId::of::<burn::backend::Wgpu>(),
+        std::any::TypeId::of::<Autodiff<burn::backend::Wgpu>>(),
+    ]);
+    #[cfg(feature = "cuda")]
+    gpu.extend([
+        std::any::TypeId::of::<burn::backend::Cuda>(),
+        std::any::TypeId::of::<Autodiff<burn::backend::Cuda>>(),
+    ]);
+    gpu.contains(&std::any::TypeId::of::<B>())
+}
+
+/// A 1x1 convolution (stride 1, no padding, one group) as one matrix
+/// product, `W[Co, Ci] x X[Ci, N*H*W]`, on the GPU backends. Built without
+/// autotune (see Cargo.toml), burn-cubecl convolves directly, which is slow
+/// for the pointwise layers that hold most of Xception's and ResNet's
+/// multiply-adds; its matmul (cubek's `Auto`) uses tensor cores where the
+/// device has them. Autodiff differentiates the product as it is.
+fn pointwise_as_matmul<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: Option<&Tensor<B, 1>>,
+    spec: ConvSpec,
+) -> Option<Tensor<B, 4>> {
+    let [n, ci, h, w] = x.dims();
+    let [co, per_group, kh, kw] = weight.dims();
+    let handled = (kh, kw) == (1, 1)
+        && spec.groups == 1
+        && per_group == ci
+        && spec.stride == [1, 1]
+        && spec.pad_start == [0, 0]
+        && spec.pad_end == [0, 0];
+    if !handled {
+        return None;
+    }
+    POINTWISE_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let columns = x.clone().swap_dims(0, 1).reshape([ci, n * h * w]);
+    let y = weight.clone().reshape([co, ci]).matmul(columns);
+    let y = y.reshape([co, n, h, w]).swap_dims(0, 1);
+    Some(match bias {
+        Some(b) => y + b.clone().reshape([1, co, 1, 1]),
+        None => y,
+    })
+}
+
+/// How many convolutions [`pointwise_as_matmul`] took (the wgpu tests check
+/// that it, not burn's convolution, ran).
+static POINTWISE_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The number of 1x1 convolutions the GPU backends ran as matrix products.
+pub fn gpu_pointwise_calls() -> usize {
+    POINTWISE_CALLS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Depthwise convolution with facebench's weight gradient on the GPU
