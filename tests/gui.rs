@@ -5,7 +5,7 @@ mod common;
 
 use common::tiny_config;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -275,11 +275,20 @@ fn snapshot_class_names_in_other_scripts_draw_as_text() {
     for (folder, name) in people.iter().zip(names) {
         std::fs::rename(folder, data.join(name)).unwrap();
     }
+    // the fonts first, then the folder: the names must not be laid out
+    // before the fonts are in (building the harness already runs frames)
     let mut h = harness(
-        WorkbenchApp::new(state(&data, tmp.path().join("runs"), tiny_config(1))),
+        WorkbenchApp::new(state(
+            Path::new(""),
+            tmp.path().join("runs"),
+            tiny_config(1),
+        )),
         [1300.0, 1000.0],
     );
     h.ctx.set_fonts(fonts.definitions);
+    h.run_steps(2);
+    h.state_mut().app_state_mut().dataset_path = data.display().to_string();
+    h.get_by_label("Open").click();
     step_until(&mut h, "dataset scan", scanned);
     h.run_steps(3);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
