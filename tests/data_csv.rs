@@ -58,14 +58,7 @@ fn a_csv_with_a_split_column_names_labels_and_splits() {
     );
     assert_eq!(sizes, (24, 3, 3), "the split column decides");
     for e in ds.images.all() {
-        let folder = e
-            .path
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let folder = common::folder_of(&e.path);
         let label = ["Smith, Ann", "周杰倫", "bo"][folder[1..].parse::<usize>().unwrap() - 1];
         assert_eq!(ds.classes[e.class], label, "{}", e.path.display());
     }

@@ -69,15 +69,7 @@ fn unsplit_folder_is_split_stratified_seeded_and_disjoint() {
     assert_eq!(tr.len() + va.len() + te.len(), 60);
     // labels follow the folder
     for e in ds.images.all() {
-        let folder = e
-            .path
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap();
-        assert_eq!(ds.classes[e.class], folder);
+        assert_eq!(ds.classes[e.class], common::folder_of(&e.path));
     }
     let again = Dataset::open(tmp.path(), &cfg).unwrap();
     assert_eq!(paths(&again.images.test), te, "same seed, same split");

@@ -309,18 +309,7 @@ fn snapshot_class_names_in_other_scripts_draw_as_text() {
             .next()
             .unwrap_or_else(|| panic!("{name} is shown"));
     }
-    let wide =
-        |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
-    let mut masks = vec![wide(h.get_by_label(&data.display().to_string()).rect())];
-    masks.extend(
-        h.get_all_by_value(&data.display().to_string())
-            .map(|n| n.rect()),
-    );
-    masks.push(wide(h.get_by_label_contains("at 64 px").rect()));
-    for r in masks {
-        h.mask(r);
-    }
-    h.snapshot("dataset_tab_scripts");
+    snapshot_dataset_tab(&mut h, &data, "dataset_tab_scripts");
 }
 
 #[test]
@@ -338,8 +327,13 @@ fn snapshot_dataset_tab_on_the_demo_data() {
     h.run_steps(3);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
     h.run_steps(5);
-    // the dataset path is a temp folder whose name (and so text width) varies:
-    // mask where it appears, out to a fixed right edge
+    snapshot_dataset_tab(&mut h, &data, "dataset_tab_demo");
+}
+
+/// A snapshot of the Dataset tab on `data`. The dataset path is a temp
+/// folder whose name (and so text width) varies: it is masked where it
+/// appears, out to a fixed right edge.
+fn snapshot_dataset_tab(h: &mut Harness<'_, WorkbenchApp>, data: &std::path::Path, name: &str) {
     let wide =
         |r: egui::Rect| egui::Rect::from_min_max(r.min, egui::pos2(r.min.x.max(1290.0), r.max.y));
     let mut masks = vec![wide(h.get_by_label(&data.display().to_string()).rect())];
@@ -351,7 +345,7 @@ fn snapshot_dataset_tab_on_the_demo_data() {
     for r in masks {
         h.mask(r);
     }
-    h.snapshot("dataset_tab_demo");
+    h.snapshot(name);
 }
 
 /// The Results tab on a fixed evaluation (the scikit-learn fixture's

@@ -221,3 +221,11 @@ pub fn queue_interrupted_run(runs: &Path, data: PathBuf) -> facebench::store::Qu
     .unwrap();
     file
 }
+
+/// The name of the folder that holds `path`.
+pub fn folder_of(path: &Path) -> &str {
+    path.parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("a file in a named folder")
+}
