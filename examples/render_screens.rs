@@ -111,11 +111,11 @@ fn main() -> anyhow::Result<()> {
     save(&mut h, &out, "results.png")?;
     // the most confused pair of classes, and its faces in the gallery
     let pair = h.state().results().loaded.as_ref().and_then(|l| {
-        let m = &l.eval.confusion;
-        (0..m.len())
-            .flat_map(|t| (0..m.len()).map(move |p| (t, p)))
-            .filter(|&(t, p)| t != p)
-            .max_by_key(|&(t, p)| m[t][p])
+        l.eval
+            .confusion
+            .most_confused()
+            .first()
+            .map(|&(t, p, _)| (t, p))
     });
     // a taller window, so the gallery under the matrix is in view
     let mut h = window(state(Tab::Results)?, [1600.0, 1900.0]);

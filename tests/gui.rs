@@ -220,7 +220,7 @@ fn clicking_a_confusion_cell_filters_the_gallery_to_that_pair() {
         .expect("matrix drawn");
     // aim at the busiest off-diagonal cell, or the first diagonal one
     let eval = h.state().results().loaded.as_ref().unwrap().eval.clone();
-    let m = eval.confusion.clone();
+    let m = eval.confusion.dense();
     let (mut t, mut p) = (order[0], order[0]);
     for (r, &a) in order.iter().enumerate() {
         for (c, &b) in order.iter().enumerate() {
@@ -360,9 +360,6 @@ fn results_fixture_harness_named<'a>(
     selected: Option<(usize, usize)>,
     names: Option<&[&str]>,
 ) -> Harness<'a, WorkbenchApp> {
-    use facebench::gui::LoadedRun;
-    use facebench::run::DatasetSummary;
-    use facebench::store::RunRecord;
     let fx: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap();
     let mut classes: Vec<String> = serde_json::from_value(fx["classes"].clone()).unwrap();
@@ -371,7 +368,22 @@ fn results_fixture_harness_named<'a>(
     }
     let y_true: Vec<usize> = serde_json::from_value(fx["y_true"].clone()).unwrap();
     let probs: Vec<Vec<f32>> = serde_json::from_value(fx["probs"].clone()).unwrap();
-    let mut eval = facebench::eval::classification_report(&classes, &y_true, &probs, &[]);
+    results_harness_of(
+        facebench::eval::classification_report(&classes, &y_true, &probs, &[]),
+        selected,
+    )
+}
+
+/// The Results tab showing `eval` (of a run that is not on disk).
+fn results_harness_of<'a>(
+    mut eval: facebench::eval::EvalReport,
+    selected: Option<(usize, usize)>,
+) -> Harness<'a, WorkbenchApp> {
+    use facebench::gui::LoadedRun;
+    use facebench::run::DatasetSummary;
+    use facebench::store::RunRecord;
+    let classes = eval.classes.clone();
+    let images = eval.images;
     eval.split = "test".into();
     eval.checkpoint = "best".into();
     eval.images_per_sec = 1000.0;
@@ -386,7 +398,7 @@ fn results_fixture_harness_named<'a>(
             images: PerSplit {
                 train: 0,
                 val: 0,
-                test: y_true.len(),
+                test: images,
             },
             skipped: 0,
             fingerprint: String::new(),
@@ -401,12 +413,52 @@ fn results_fixture_harness_named<'a>(
         ..AppState::default()
     });
     app.results_mut().run = Some(PathBuf::from("fixture-run"));
-    app.results_mut().loaded = Some(LoadedRun { record, eval });
+    app.results_mut().loaded = Some(LoadedRun::new(record, eval));
     app.results_mut().confusion.selected = selected;
     let mut h = harness(app, [1300.0, 1300.0]);
     h.run_steps(4);
     step_until(&mut h, "thumbnails", |a| a.thumbnails_pending() == 0);
     h
+}
+
+/// 2,000 people, two test faces each, every face predicted as itself or the
+/// next person: eval.json stays small (it grows with classes plus images,
+/// not classes squared), it reads back, and the Results tab lists the most
+/// confused pairs instead of a 4-million-cell grid; a row selects its pair.
+#[test]
+fn a_run_of_two_thousand_people_lists_its_most_confused_pairs() {
+    let k = 2000;
+    let classes: Vec<String> = (0..k).map(|c| format!("person {c:04}")).collect();
+    let (mut y_true, mut probs) = (Vec::new(), Vec::new());
+    for c in 0..k {
+        for face in 0..2 {
+            // person 7's second face goes to person 8 with the most weight
+            let wrong = face == 1 && c % 7 == 0;
+            let mut p = vec![0.1 / k as f32; k];
+            p[if wrong { (c + 1) % k } else { c }] += 0.9;
+            y_true.push(c);
+            probs.push(p);
+        }
+    }
+    let eval = facebench::eval::classification_report(&classes, &y_true, &probs, &[]);
+    let json = serde_json::to_vec(&eval).unwrap();
+    assert!(json.len() < 3 << 20, "eval.json of {} bytes", json.len());
+    let back: facebench::eval::EvalReport = serde_json::from_slice(&json).unwrap();
+    assert_eq!(back.confusion, eval.confusion);
+    assert!(back.validate().is_ok());
+    let most = eval.confusion.most_confused();
+    assert_eq!(most.len(), 286, "one pair per seventh person");
+    assert_eq!((most[0].0, most[0].1), (0, 1));
+
+    let mut h = results_harness_of(eval, None);
+    h.run_steps(2);
+    h.get_by_label("Most confused pairs");
+    h.get_by_label_contains("286 pair(s) of 2000 classes");
+    assert!(h.state().results().loaded.as_ref().unwrap().grid.is_none());
+    h.get_by_label_contains("person 0000  ->  person 0001")
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().results().confusion.selected, Some((0, 1)));
 }
 
 #[test]
@@ -1173,7 +1225,7 @@ fn grad_cam_overlays_the_gallery_and_the_enlarged_face_compares_classes() {
     if h.state().results().gallery_items().is_empty() {
         // all right after one epoch: show a diagonal cell's faces instead
         let c = (0..eval.classes.len())
-            .max_by_key(|&c| eval.confusion[c][c])
+            .max_by_key(|&c| eval.confusion.get(c, c))
             .unwrap();
         h.state_mut().results_mut().confusion.selected = Some((c, c));
     }

@@ -79,7 +79,7 @@ fn metrics_equal_scikit_learn() {
         close(avg.f1, e[key]["f1"].as_f64().unwrap(), &format!("{key} f1"));
     }
     let confusion: Vec<Vec<usize>> = serde_json::from_value(e["confusion"].clone()).unwrap();
-    assert_eq!(r.confusion, confusion);
+    assert_eq!(r.confusion.dense(), confusion);
     for (c, curve) in r.roc.iter().enumerate() {
         let want = &e["roc"][c];
         let (fpr, tpr) = (floats(&want["fpr"]), floats(&want["tpr"]));

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::EvalReport;
+use super::{Confusion, EvalReport};
 
 /// A class's accuracy (its recall) and F1 in A and in B.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,24 +61,25 @@ pub struct EvalDiff {
     pub accuracy: (f64, f64),
     pub macro_f1: (f64, f64),
     pub per_class: Vec<ClassDelta>,
-    pub confusion: (Vec<Vec<usize>>, Vec<Vec<usize>>),
+    pub confusion: (Confusion, Confusion),
     /// Every face, in A's order.
     pub faces: Vec<FacePair>,
 }
 
 impl EvalDiff {
-    /// `B - A` per (true, predicted) cell.
+    /// `B - A` per (true, predicted) cell, as a grid (for views of few
+    /// classes: it has classes squared cells).
     pub fn confusion_delta(&self) -> Vec<Vec<i64>> {
         let (a, b) = &self.confusion;
-        a.iter()
-            .zip(b)
-            .map(|(ra, rb)| {
-                ra.iter()
-                    .zip(rb)
-                    .map(|(&x, &y)| y as i64 - x as i64)
-                    .collect()
-            })
-            .collect()
+        let k = a.classes();
+        let mut delta = vec![vec![0i64; k]; k];
+        for (t, p, n) in b.cells() {
+            delta[t][p] += n as i64;
+        }
+        for (t, p, n) in a.cells() {
+            delta[t][p] -= n as i64;
+        }
+        delta
     }
 
     /// The faces that flipped, the largest confidence change first.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::confusion::Confusion;
 use super::roc::{labelled_curve, macro_curve, RocCurve};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,8 +50,8 @@ pub struct EvalReport {
     pub macro_avg: Averages,
     pub weighted_avg: Averages,
     pub per_class: Vec<ClassMetrics>,
-    /// `confusion[true][predicted]`.
-    pub confusion: Vec<Vec<usize>>,
+    /// Images per (true, predicted) class, non-zero cells only.
+    pub confusion: Confusion,
     pub roc: Vec<RocCurve>,
     pub roc_micro: Option<RocCurve>,
     pub roc_macro: Option<RocCurve>,
@@ -93,14 +94,22 @@ pub fn classification_report(
 ) -> EvalReport {
     let k = classes.len();
     let n = y_true.len();
-    let mut confusion = vec![vec![0usize; k]; k];
+    let mut confusion = Confusion::new(k);
+    // per class: images (support), predictions, correct ones
+    let (mut images_of, mut predicted_as, mut hits) =
+        (vec![0usize; k], vec![0usize; k], vec![0usize; k]);
     let mut predictions = Vec::with_capacity(n);
     let mut total_loss = 0.0;
     for i in 0..n {
         let p = &probs[i];
         let ranked = ranked(p);
         let predicted = ranked[0];
-        confusion[y_true[i]][predicted] += 1;
+        confusion.add(y_true[i], predicted);
+        images_of[y_true[i]] += 1;
+        predicted_as[predicted] += 1;
+        if predicted == y_true[i] {
+            hits[predicted] += 1;
+        }
         let loss = -(p[y_true[i]].max(1e-12) as f64).ln();
         total_loss += loss;
         predictions.push(Prediction {
@@ -111,13 +120,12 @@ pub fn classification_report(
             loss,
         });
     }
-    let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
+    let correct: usize = hits.iter().sum();
     let mut per_class = Vec::with_capacity(k);
     let mut roc = Vec::with_capacity(k);
     for c in 0..k {
-        let tp = confusion[c][c] as f64;
-        let support: usize = confusion[c].iter().sum();
-        let predicted: usize = (0..k).map(|t| confusion[t][c]).sum();
+        let tp = hits[c] as f64;
+        let (support, predicted) = (images_of[c], predicted_as[c]);
         let precision = if predicted > 0 {
             tp / predicted as f64
         } else {
@@ -216,8 +224,16 @@ impl EvalReport {
                 self.per_class.len()
             ));
         }
-        if self.confusion.len() != k || self.confusion.iter().any(|row| row.len() != k) {
-            return Err(format!("its confusion matrix is not {k} x {k}"));
+        if self.confusion.classes() != k {
+            return Err(format!(
+                "its confusion matrix is {0} x {0}, not {k} x {k}",
+                self.confusion.classes()
+            ));
+        }
+        if let Some((t, p)) = self.confusion.out_of_range() {
+            return Err(format!(
+                "its confusion matrix has a cell ({t}, {p}) outside 0..{k}"
+            ));
         }
         if !self.roc.is_empty() && self.roc.len() != k {
             return Err(format!(

@@ -32,6 +32,71 @@ impl Default for ConfusionView {
     }
 }
 
+/// The confusion of many classes (more than a grid can show) as a list: the
+/// off-diagonal (true, predicted) pairs with the most images first, with a
+/// filter on the class names. Only the rows in view are laid out, so a
+/// 10,000-class run costs what a short list costs. Clicking a row selects
+/// that pair, as clicking a grid cell does.
+pub fn most_confused_ui(
+    ui: &mut Ui,
+    view: &mut ConfusionView,
+    classes: &[String],
+    confusion: &crate::eval::Confusion,
+    max_height: f32,
+) -> Option<(usize, usize)> {
+    let id = egui::Id::unique("most-confused-filter");
+    let mut filter: String = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    ui.horizontal(|ui| {
+        ui.label("class contains");
+        ui.text_edit_singleline(&mut filter);
+    });
+    ui.data_mut(|d| d.insert_temp(id, filter.clone()));
+    let needle = filter.to_lowercase();
+    // the sorted pairs, computed when the filter or the matrix changes
+    // (the matrix's address and size stand for the run shown)
+    let run = (confusion as *const _ as usize, confusion.cells().count());
+    let key = egui::Id::unique(("most-confused", run, classes.len(), &needle));
+    let pairs: std::sync::Arc<Vec<(usize, usize, usize)>> =
+        ui.data(|d| d.get_temp(key)).unwrap_or_else(|| {
+            let all: Vec<(usize, usize, usize)> = confusion
+                .most_confused()
+                .into_iter()
+                .filter(|&(t, p, _)| {
+                    needle.is_empty()
+                        || classes[t].to_lowercase().contains(&needle)
+                        || classes[p].to_lowercase().contains(&needle)
+                })
+                .collect();
+            let all = std::sync::Arc::new(all);
+            ui.data_mut(|d| d.insert_temp(key, all.clone()));
+            all
+        });
+    ui.label(
+        egui::RichText::new(format!(
+            "{} pair(s) of {} classes; a row lists its faces in the gallery",
+            pairs.len(),
+            classes.len()
+        ))
+        .weak(),
+    );
+    let mut clicked = None;
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    egui::ScrollArea::vertical()
+        .id_salt("most-confused")
+        .max_height(max_height)
+        .show_rows(ui, row_height, pairs.len(), |ui, rows| {
+            for &(t, p, n) in &pairs[rows] {
+                let text = format!("{n:>5}  {}  ->  {}", classes[t], classes[p]);
+                let selected = view.selected == Some((t, p));
+                if ui.selectable_label(selected, text).clicked() {
+                    view.selected = Some((t, p));
+                    clicked = Some((t, p));
+                }
+            }
+        });
+    clicked
+}
+
 /// A class order that chains each class to the one it is most confused with
 /// (greedy, starting from the most confused class).
 pub fn confusion_order(m: &[Vec<usize>]) -> Vec<usize> {

@@ -89,7 +89,14 @@ pub fn diff_ui(ui: &mut Ui, view: &mut DiffView, thumbs: &mut ThumbnailCache) ->
             RichText::new("green: better in B (more right, fewer wrong), red: worse; click a cell")
                 .weak(),
         );
-        if let Some(cell) = difference_matrix_ui(&mut cols[1], d, view.selected, &mut view.drawn) {
+        if d.eval.classes.len() > super::results_tab::GRID_CLASSES {
+            cols[1].label(format!(
+                "{} classes: too many for a grid (the per-class changes are beside it)",
+                d.eval.classes.len()
+            ));
+        } else if let Some(cell) =
+            difference_matrix_ui(&mut cols[1], d, view.selected, &mut view.drawn)
+        {
             view.selected = (view.selected != Some(cell)).then_some(cell);
         }
     });
@@ -315,7 +322,7 @@ fn matrix_cells_ui(
         (t < k && p < k).then_some((t, p))
     };
     if let Some((t, p)) = response.hover_pos().and_then(at) {
-        let (a, b) = (&d.eval.confusion.0[t][p], &d.eval.confusion.1[t][p]);
+        let (a, b) = (d.eval.confusion.0.get(t, p), d.eval.confusion.1.get(t, p));
         response.clone().on_hover_text(format!(
             "true {} -> predicted {}: {a} in A, {b} in B",
             classes[t], classes[p]

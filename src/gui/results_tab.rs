@@ -8,7 +8,7 @@ use egui::{Color32, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot, PlotPoints};
 
-use super::confusion::{confusion_ui, ConfusionView};
+use super::confusion::{confusion_ui, most_confused_ui, ConfusionView};
 use super::embedding_view::{embedding_ui, EmbeddingView, MapAction};
 use super::explain_view::ExplainView;
 use super::export::{png_button_ui, write_csv, ExportRequest};
@@ -46,6 +46,20 @@ pub enum GallerySort {
 pub struct LoadedRun {
     pub record: RunRecord,
     pub eval: EvalReport,
+    /// The confusion matrix as a grid, made once at load, when it has at
+    /// most [`GRID_CLASSES`] classes; more are shown as a list of pairs.
+    pub grid: Option<Vec<Vec<usize>>>,
+}
+
+/// The most classes whose confusion matrix is drawn as a grid (a larger one
+/// is a list of the most confused pairs).
+pub const GRID_CLASSES: usize = 300;
+
+impl LoadedRun {
+    pub fn new(record: RunRecord, eval: EvalReport) -> Self {
+        let grid = (eval.classes.len() <= GRID_CLASSES).then(|| eval.confusion.dense());
+        Self { record, eval, grid }
+    }
 }
 
 #[derive(Default)]
@@ -89,7 +103,7 @@ impl ResultsView {
                         dir.path.display()
                     )
                 })?;
-            Ok(LoadedRun { record, eval })
+            Ok(LoadedRun::new(record, eval))
         }));
     }
 
@@ -186,10 +200,22 @@ pub fn results_tab_ui(
             let Some(loaded) = view.loaded.as_ref() else {
                 return;
             };
-            let (classes, matrix) = (loaded.eval.classes.clone(), loaded.eval.confusion.clone());
-            let block = ui.vertical(|ui| {
-                ui.heading("Confusion matrix");
-                confusion_ui(ui, &mut view.confusion, &classes, &matrix, 640.0)
+            let confusion = &mut view.confusion;
+            let block = ui.vertical(|ui| match &loaded.grid {
+                Some(grid) => {
+                    ui.heading("Confusion matrix");
+                    confusion_ui(ui, confusion, &loaded.eval.classes, grid, 640.0)
+                }
+                None => {
+                    ui.heading("Most confused pairs");
+                    most_confused_ui(
+                        ui,
+                        confusion,
+                        &loaded.eval.classes,
+                        &loaded.eval.confusion,
+                        640.0,
+                    )
+                }
             });
             if block.inner.is_some() {
                 view.enlarged = None;
@@ -296,19 +322,28 @@ fn summary_ui(ui: &mut Ui, view: &mut ResultsView, export: &mut Option<ExportReq
         }
         if ui.button("Export confusion CSV").clicked() {
             if let Some(run) = &view.run {
-                let mut header = vec!["true \\ predicted".to_string()];
-                header.extend(e.classes.iter().cloned());
-                let rows = e.confusion.iter().enumerate().map(|(t, r)| {
-                    let mut row = vec![e.classes[t].clone()];
-                    row.extend(r.iter().map(|c| c.to_string()));
-                    row
-                });
-                let header: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
-                *export = Some(ExportRequest::Done(write_csv(
-                    &run.join("confusion.csv"),
-                    &header,
-                    rows,
-                )));
+                let path = run.join("confusion.csv");
+                *export = Some(ExportRequest::Done(match &l.grid {
+                    // a grid, as the view draws it
+                    Some(grid) => {
+                        let mut header = vec!["true \\ predicted".to_string()];
+                        header.extend(e.classes.iter().cloned());
+                        let rows = grid.iter().enumerate().map(|(t, r)| {
+                            let mut row = vec![e.classes[t].clone()];
+                            row.extend(r.iter().map(|c| c.to_string()));
+                            row
+                        });
+                        let header: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+                        write_csv(&path, &header, rows)
+                    }
+                    // too many classes for a grid: one row per non-zero cell
+                    None => {
+                        let rows = e.confusion.cells().map(|(t, p, n)| {
+                            vec![e.classes[t].clone(), e.classes[p].clone(), n.to_string()]
+                        });
+                        write_csv(&path, &["true", "predicted", "count"], rows)
+                    }
+                }));
             }
         }
     });
