@@ -84,6 +84,19 @@ pub fn top_class(probabilities: &[f32]) -> usize {
         .unwrap_or(0)
 }
 
+/// Precision, recall and F1 of a class with `hits` right of `support` images
+/// and `predicted` predictions (0 where undefined, as zero_division=0).
+fn precision_recall_f1(hits: usize, support: usize, predicted: usize) -> (f64, f64, f64) {
+    let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    let (precision, recall) = (ratio(hits, predicted), ratio(hits, support));
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    (precision, recall, f1)
+}
+
 /// Metrics from true labels and per-image class probabilities (`probs[i][c]`).
 /// `paths` names each image (may be empty paths in tests).
 pub fn classification_report(
@@ -124,23 +137,8 @@ pub fn classification_report(
     let mut per_class = Vec::with_capacity(k);
     let mut roc = Vec::with_capacity(k);
     for c in 0..k {
-        let tp = hits[c] as f64;
-        let (support, predicted) = (images_of[c], predicted_as[c]);
-        let precision = if predicted > 0 {
-            tp / predicted as f64
-        } else {
-            0.0
-        };
-        let recall = if support > 0 {
-            tp / support as f64
-        } else {
-            0.0
-        };
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
+        let support = images_of[c];
+        let (precision, recall, f1) = precision_recall_f1(hits[c], support, predicted_as[c]);
         let positive: Vec<bool> = y_true.iter().map(|&t| t == c).collect();
         let scores: Vec<f64> = probs.iter().map(|p| p[c] as f64).collect();
         let curve = labelled_curve(&classes[c], &positive, &scores);
