@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::confusion::Confusion;
-use super::roc::{labelled_curve, macro_curve, RocCurve};
+use super::roc::{labelled_curve, macro_curve, RocCurve, MANY_CLASSES};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
@@ -181,7 +181,12 @@ pub fn classification_report(
     let micro = labelled_curve("micro", &flat_pos, &flat_scores);
     // areas and the macro curve from the full curves; the stored points thinned
     let roc_macro = macro_curve(&roc).map(RocCurve::thinned);
-    let roc: Vec<RocCurve> = roc.into_iter().map(RocCurve::thinned).collect();
+    let per_class_curve = if k > MANY_CLASSES {
+        RocCurve::thinned_for_many
+    } else {
+        RocCurve::thinned
+    };
+    let roc: Vec<RocCurve> = roc.into_iter().map(per_class_curve).collect();
     let micro = micro.thinned();
     let defined: Vec<f64> = per_class.iter().filter_map(|m| m.auc).collect();
     let auc_macro =

@@ -17,4 +17,4 @@ pub use metrics::{
     classification_report, ranked, top_class, Averages, ClassMetrics, EvalReport, Prediction,
 };
 pub use projection::{class_colour, principal_components, project, Projection};
-pub use roc::{auc, roc_curve, RocCurve};
+pub use roc::{auc, roc_curve, RocCurve, MANY_CLASSES};

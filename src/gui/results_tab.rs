@@ -53,7 +53,7 @@ pub struct LoadedRun {
 
 /// The most classes whose confusion matrix is drawn as a grid (a larger one
 /// is a list of the most confused pairs).
-pub const GRID_CLASSES: usize = 300;
+pub const GRID_CLASSES: usize = crate::eval::MANY_CLASSES;
 
 impl LoadedRun {
     pub fn new(record: RunRecord, eval: EvalReport) -> Self {

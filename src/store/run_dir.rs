@@ -218,8 +218,15 @@ impl RunDir {
         read_json(&self.config_path())
     }
 
+    /// eval.json: indented for a person to read, or compact past
+    /// [`crate::eval::MANY_CLASSES`] classes (a third smaller).
     pub fn write_eval(&self, report: &EvalReport) -> anyhow::Result<()> {
-        write_json(&self.eval_path(), report)
+        let path = self.eval_path();
+        if report.classes.len() <= crate::eval::MANY_CLASSES {
+            return write_json(&path, report);
+        }
+        let bytes = serde_json::to_vec(report)?;
+        atomic_write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
     }
 
     pub fn read_eval(&self) -> anyhow::Result<Option<EvalReport>> {
