@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::scan::probe_jobs;
+use super::scan::{classes_seen, probe_jobs};
 use super::split::{split_reporting, SplitConfig};
 use super::splits::{PerSplit, Split};
 use super::walk::{Entry, Walk};
@@ -179,8 +179,9 @@ impl Dataset {
             dataset.skipped.extend(skipped);
             dataset.images[which] = entries;
         }
+        let seen = classes_seen(dataset.images.all(), classes.len());
         for (c, label) in classes.iter().enumerate() {
-            if !dataset.images.all().any(|e| e.class == c) {
+            if !seen[c] {
                 problems.push(DatasetError::EmptyLabel {
                     csv: csv.to_path_buf(),
                     label: label.clone(),

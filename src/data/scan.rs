@@ -1,7 +1,7 @@
 //! Scanning an ImageFolder tree into a [`Dataset`].
 
 use super::walk::{Entry, Walk};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -122,10 +122,15 @@ fn probe_classes(
     walk: &mut Walk,
     problems: &mut Vec<DatasetError>,
 ) -> Result<(Vec<ImageEntry>, Vec<SkippedFile>), DatasetError> {
+    let index: HashMap<&str, usize> = class_names
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let mut jobs = Vec::new();
     for (name, dir) in folders {
         // the class list is built from these folders, so every name is in it
-        let Some(class) = class_names.iter().position(|c| c == name) else {
+        let Some(&class) = index.get(name.as_str()) else {
             continue;
         };
         for file in files_below(dir, walk)? {
@@ -133,13 +138,27 @@ fn probe_classes(
         }
     }
     let (entries, skipped) = probe_jobs(jobs);
+    let seen = classes_seen(&entries, class_names.len());
     for (name, dir) in folders {
-        let class = class_names.iter().position(|c| c == name);
-        if !entries.iter().any(|e| Some(e.class) == class) {
+        if !index.get(name.as_str()).is_some_and(|&c| seen[c]) {
             problems.push(DatasetError::EmptyClass(dir.clone()));
         }
     }
     Ok((entries, skipped))
+}
+
+/// For each of `classes` classes, whether `entries` hold an image of it: one
+/// pass over the images, whatever the class count (a search per class was
+/// classes x images, 10^8 steps at 10,000 identities).
+pub(super) fn classes_seen<'a>(
+    entries: impl IntoIterator<Item = &'a ImageEntry>,
+    classes: usize,
+) -> Vec<bool> {
+    let mut seen = vec![false; classes];
+    for e in entries {
+        seen[e.class] = true;
+    }
+    seen
 }
 
 /// Probe each (class, file) in parallel: the usable entries, and the files
@@ -405,9 +424,10 @@ impl Dataset {
                 }
                 continue;
             }
+            let seen = classes_seen(entries, self.classes.len());
             let missing: Vec<&str> = super::natural_order(&self.classes)
                 .into_iter()
-                .filter(|c| !entries.iter().any(|e| e.class == *c))
+                .filter(|&c| !seen[c])
                 .map(|c| self.classes[c].as_str())
                 .collect();
             if !missing.is_empty() {

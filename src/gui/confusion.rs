@@ -17,6 +17,11 @@ pub struct ConfusionView {
     pub drawn: Option<(egui::Pos2, f32, Vec<usize>)>,
     /// The visible part of the matrix on screen, for exporting it as PNG.
     pub area: Option<Rect>,
+    /// The class-name filter of the pairs list (many classes).
+    pub pair_filter: String,
+    /// The pairs list's rows for a filter (indices into the run's pairs),
+    /// kept until the filter or the run changes.
+    pub pairs_shown: Option<(String, Vec<usize>)>,
 }
 
 impl Default for ConfusionView {
@@ -28,6 +33,8 @@ impl Default for ConfusionView {
             selected: None,
             drawn: None,
             area: None,
+            pair_filter: String::new(),
+            pairs_shown: None,
         }
     }
 }
@@ -41,40 +48,33 @@ pub fn most_confused_ui(
     ui: &mut Ui,
     view: &mut ConfusionView,
     classes: &[String],
-    confusion: &crate::eval::Confusion,
+    pairs: &[(usize, usize, usize)],
     max_height: f32,
 ) -> Option<(usize, usize)> {
-    let id = egui::Id::unique("most-confused-filter");
-    let mut filter: String = ui.data(|d| d.get_temp(id)).unwrap_or_default();
     ui.horizontal(|ui| {
         ui.label("class contains");
-        ui.text_edit_singleline(&mut filter);
+        ui.text_edit_singleline(&mut view.pair_filter);
     });
-    ui.data_mut(|d| d.insert_temp(id, filter.clone()));
-    let needle = filter.to_lowercase();
-    // the sorted pairs, computed when the filter or the matrix changes
-    // (the matrix's address and size stand for the run shown)
-    let run = (confusion as *const _ as usize, confusion.cells().count());
-    let key = egui::Id::unique(("most-confused", run, classes.len(), &needle));
-    let pairs: std::sync::Arc<Vec<(usize, usize, usize)>> =
-        ui.data(|d| d.get_temp(key)).unwrap_or_else(|| {
-            let all: Vec<(usize, usize, usize)> = confusion
-                .most_confused()
-                .into_iter()
-                .filter(|&(t, p, _)| {
-                    needle.is_empty()
-                        || classes[t].to_lowercase().contains(&needle)
-                        || classes[p].to_lowercase().contains(&needle)
-                })
-                .collect();
-            let all = std::sync::Arc::new(all);
-            ui.data_mut(|d| d.insert_temp(key, all.clone()));
-            all
-        });
+    let needle = view.pair_filter.to_lowercase();
+    if view.pairs_shown.as_ref().is_none_or(|(n, _)| *n != needle) {
+        let rows = (0..pairs.len())
+            .filter(|&i| {
+                let (t, p, _) = pairs[i];
+                needle.is_empty()
+                    || classes[t].to_lowercase().contains(&needle)
+                    || classes[p].to_lowercase().contains(&needle)
+            })
+            .collect();
+        view.pairs_shown = Some((needle, rows));
+    }
+    let rows = view
+        .pairs_shown
+        .as_ref()
+        .map_or(&[][..], |(_, r)| r.as_slice());
     ui.label(
         egui::RichText::new(format!(
             "{} pair(s) of {} classes; a row lists its faces in the gallery",
-            pairs.len(),
+            rows.len(),
             classes.len()
         ))
         .weak(),
@@ -84,16 +84,21 @@ pub fn most_confused_ui(
     egui::ScrollArea::vertical()
         .id_salt("most-confused")
         .max_height(max_height)
-        .show_rows(ui, row_height, pairs.len(), |ui, rows| {
-            for &(t, p, n) in &pairs[rows] {
+        .show_rows(ui, row_height, rows.len(), |ui, range| {
+            for &i in &rows[range] {
+                let (t, p, n) = pairs[i];
                 let text = format!("{n:>5}  {}  ->  {}", classes[t], classes[p]);
-                let selected = view.selected == Some((t, p));
-                if ui.selectable_label(selected, text).clicked() {
-                    view.selected = Some((t, p));
+                if ui
+                    .selectable_label(view.selected == Some((t, p)), text)
+                    .clicked()
+                {
                     clicked = Some((t, p));
                 }
             }
         });
+    if clicked.is_some() {
+        view.selected = clicked;
+    }
     clicked
 }
 

@@ -40,9 +40,17 @@ pub struct FallbackFonts {
     pub missing: Vec<&'static str>,
 }
 
-/// Whether the font in `data` (face `index` of a collection) maps `c`.
-fn covers(data: &[u8], index: u32, c: char) -> bool {
-    ttf_parser::Face::parse(data, index).is_ok_and(|f| f.glyph_index(c).is_some())
+/// Which of `wanted` the font in `data` (face `index` of a collection)
+/// maps, the face parsed once.
+fn covered(data: &[u8], index: u32, wanted: &[(&'static str, char)]) -> Vec<(&'static str, char)> {
+    match ttf_parser::Face::parse(data, index) {
+        Ok(face) => wanted
+            .iter()
+            .copied()
+            .filter(|&(_, c)| face.glyph_index(c).is_some())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Families searched first, in this order (broad coverage, plain faces).
@@ -63,16 +71,11 @@ fn preference(info: &fontdb::FaceInfo) -> (usize, bool, u16) {
 /// scripts it covers).
 pub fn fallback_fonts() -> FallbackFonts {
     let mut definitions = FontDefinitions::default();
-    let mut wanted: Vec<(&str, char)> = SCRIPT_SAMPLES
-        .iter()
-        .copied()
-        .filter(|&(_, c)| {
-            !definitions
-                .font_data
-                .values()
-                .any(|d| covers((*d.font).as_ref(), d.index, c))
-        })
-        .collect();
+    let mut wanted: Vec<(&'static str, char)> = SCRIPT_SAMPLES.to_vec();
+    for d in definitions.font_data.values() {
+        let have = covered((*d.font).as_ref(), d.index, &wanted);
+        wanted.retain(|w| !have.contains(w));
+    }
     let mut db = fontdb::Database::new();
     db.load_system_fonts();
     let mut faces: Vec<&fontdb::FaceInfo> = db.faces().collect();
@@ -82,14 +85,10 @@ pub fn fallback_fonts() -> FallbackFonts {
         if wanted.is_empty() {
             break;
         }
-        let Some((covered, data)) = db.with_face_data(face.id, |data, index| {
-            let covered: Vec<(&str, char)> = wanted
-                .iter()
-                .copied()
-                .filter(|&(_, c)| covers(data, index, c))
-                .collect();
-            let data = (!covered.is_empty()).then(|| data.to_vec());
-            (covered, data)
+        let Some((found, data)) = db.with_face_data(face.id, |data, index| {
+            let found = covered(data, index, &wanted);
+            let data = (!found.is_empty()).then(|| data.to_vec());
+            (found, data)
         }) else {
             continue;
         };
@@ -110,8 +109,8 @@ pub fn fallback_fonts() -> FallbackFonts {
                 .or_default()
                 .push(name.clone());
         }
-        wanted.retain(|w| !covered.contains(w));
-        added.push((family, covered.iter().map(|&(s, _)| s).collect()));
+        wanted.retain(|w| !found.contains(w));
+        added.push((family, found.iter().map(|&(s, _)| s).collect()));
     }
     FallbackFonts {
         definitions,

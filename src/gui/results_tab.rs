@@ -49,6 +49,9 @@ pub struct LoadedRun {
     /// The confusion matrix as a grid, made once at load, when it has at
     /// most [`GRID_CLASSES`] classes; more are shown as a list of pairs.
     pub grid: Option<Vec<Vec<usize>>>,
+    /// ... those pairs, the most confused first, sorted once at load (empty
+    /// when there is a grid).
+    pub pairs: Vec<(usize, usize, usize)>,
 }
 
 /// The most classes whose confusion matrix is drawn as a grid (a larger one
@@ -58,7 +61,16 @@ pub const GRID_CLASSES: usize = crate::eval::MANY_CLASSES;
 impl LoadedRun {
     pub fn new(record: RunRecord, eval: EvalReport) -> Self {
         let grid = (eval.classes.len() <= GRID_CLASSES).then(|| eval.confusion.dense());
-        Self { record, eval, grid }
+        let pairs = match grid {
+            Some(_) => Vec::new(),
+            None => eval.confusion.most_confused(),
+        };
+        Self {
+            record,
+            eval,
+            grid,
+            pairs,
+        }
     }
 }
 
@@ -110,7 +122,11 @@ impl ResultsView {
     pub fn poll(&mut self) {
         if let Some(r) = take_finished(&mut self.load) {
             match r {
-                Ok(l) => self.loaded = Some(l),
+                Ok(l) => {
+                    self.loaded = Some(l);
+                    // the pairs list's rows were the last run's
+                    self.confusion.pairs_shown = None;
+                }
                 Err(e) => {
                     self.loaded = None;
                     self.error = Some(e);
@@ -208,13 +224,7 @@ pub fn results_tab_ui(
                 }
                 None => {
                     ui.heading("Most confused pairs");
-                    most_confused_ui(
-                        ui,
-                        confusion,
-                        &loaded.eval.classes,
-                        &loaded.eval.confusion,
-                        640.0,
-                    )
+                    most_confused_ui(ui, confusion, &loaded.eval.classes, &loaded.pairs, 640.0)
                 }
             });
             if block.inner.is_some() {

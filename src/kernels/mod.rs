@@ -172,21 +172,27 @@ pub fn conv2d<B: Backend>(
     burn::tensor::module::conv2d(x, weight, bias, spec.burn_options())
 }
 
-/// Whether `B` is one of the GPU backends (with or without autodiff).
+/// Whether `B` is one of the GPU backends (with or without autodiff); asked
+/// on every convolution, so no allocation.
 fn on_gpu<B: Backend>() -> bool {
-    #[allow(unused_mut)]
-    let mut gpu: Vec<std::any::TypeId> = Vec::new();
+    use std::any::TypeId;
+    let is = |ids: [TypeId; 2]| ids.contains(&TypeId::of::<B>());
     #[cfg(feature = "wgpu")]
-    gpu.extend([
-        std::any::TypeId::of::<burn::backend::Wgpu>(),
-        std::any::TypeId::of::<Autodiff<burn::backend::Wgpu>>(),
-    ]);
+    if is([
+        TypeId::of::<burn::backend::Wgpu>(),
+        TypeId::of::<Autodiff<burn::backend::Wgpu>>(),
+    ]) {
+        return true;
+    }
     #[cfg(feature = "cuda")]
-    gpu.extend([
-        std::any::TypeId::of::<burn::backend::Cuda>(),
-        std::any::TypeId::of::<Autodiff<burn::backend::Cuda>>(),
-    ]);
-    gpu.contains(&std::any::TypeId::of::<B>())
+    if is([
+        TypeId::of::<burn::backend::Cuda>(),
+        TypeId::of::<Autodiff<burn::backend::Cuda>>(),
+    ]) {
+        return true;
+    }
+    let _ = is;
+    false
 }
 
 /// A 1x1 convolution (stride 1, no padding, one group) as one matrix
