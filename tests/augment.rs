@@ -159,13 +159,13 @@ fn plan_of(bank: Arc<ImageBank>, batch_size: usize) -> BatchPlan {
 
 #[test]
 fn batches_are_identical_across_runs_and_cover_the_epoch() {
-    let bank = Arc::new(ImageBank {
-        images: (0..10).map(|i| gradient(40 + i, 40)).collect(),
-        labels: (0..10).map(|i| i % 3).collect(),
-        paths: vec![Default::default(); 10],
-    });
+    let bank = Arc::new(ImageBank::in_memory(
+        (0..10).map(|i| gradient(40 + i, 40)).collect(),
+        (0..10).map(|i| i % 3).collect(),
+        vec![Default::default(); 10],
+    ));
     let plan = plan_of(bank, 4);
-    let collect = || -> Vec<_> { plan.epoch(2, true).collect() };
+    let collect = || -> Vec<_> { plan.epoch(2, true).map(Result::unwrap).collect() };
     let (one, two) = (collect(), collect());
     assert_eq!(one.len(), 3);
     for (x, y) in one.iter().zip(&two) {
@@ -179,7 +179,7 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
         (0..10).collect::<Vec<_>>(),
         "every image once per epoch"
     );
-    let other_epoch: Vec<_> = plan.epoch(3, true).collect();
+    let other_epoch: Vec<_> = plan.epoch(3, true).map(Result::unwrap).collect();
     assert_ne!(
         other_epoch[0].indices, one[0].indices,
         "each epoch reshuffles"
@@ -188,13 +188,13 @@ fn batches_are_identical_across_runs_and_cover_the_epoch() {
 
 #[test]
 fn a_last_batch_of_one_joins_the_batch_before_it() {
-    let bank = Arc::new(ImageBank {
-        images: (0..9).map(|i| gradient(40 + i, 40)).collect(),
-        labels: (0..9).map(|i| i % 3).collect(),
-        paths: vec![Default::default(); 9],
-    });
+    let bank = Arc::new(ImageBank::in_memory(
+        (0..9).map(|i| gradient(40 + i, 40)).collect(),
+        (0..9).map(|i| i % 3).collect(),
+        vec![Default::default(); 9],
+    ));
     let plan = plan_of(bank, 4);
-    let batches: Vec<_> = plan.epoch(0, true).collect();
+    let batches: Vec<_> = plan.epoch(0, true).map(Result::unwrap).collect();
     let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
     assert_eq!(
         sizes,
@@ -202,7 +202,7 @@ fn a_last_batch_of_one_joins_the_batch_before_it() {
         "no image is left out, no batch has one image"
     );
     // resuming after the first batch gives the same second batch
-    let rest: Vec<_> = plan.epoch_from(0, true, 1).collect();
+    let rest: Vec<_> = plan.epoch_from(0, true, 1).map(Result::unwrap).collect();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].indices, batches[1].indices);
     assert_eq!(rest[0].images, batches[1].images);
@@ -210,11 +210,11 @@ fn a_last_batch_of_one_joins_the_batch_before_it() {
 
 #[test]
 fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
-    let bank = Arc::new(ImageBank {
-        images: (0..10).map(|i| gradient(40 + i, 40)).collect(),
-        labels: (0..10).map(|i| i % 3).collect(),
-        paths: vec![Default::default(); 10],
-    });
+    let bank = Arc::new(ImageBank::in_memory(
+        (0..10).map(|i| gradient(40 + i, 40)).collect(),
+        (0..10).map(|i| i % 3).collect(),
+        vec![Default::default(); 10],
+    ));
     let plan = BatchPlan {
         drop_last: true,
         ..plan_of(bank, 4)
@@ -223,11 +223,14 @@ fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
         batches.iter().map(|b| b.len()).collect()
     };
     assert_eq!(
-        sizes(plan.epoch(0, true).collect()),
+        sizes(plan.epoch(0, true).map(Result::unwrap).collect()),
         vec![4, 4],
         "one batch size, so a GPU compiles its kernels once"
     );
-    let (a, b): (Vec<_>, Vec<_>) = (plan.epoch(0, true).collect(), plan.epoch(1, true).collect());
+    let (a, b): (Vec<_>, Vec<_>) = (
+        plan.epoch(0, true).map(Result::unwrap).collect(),
+        plan.epoch(1, true).map(Result::unwrap).collect(),
+    );
     let left_out = |batches: &[facebench::loader::Batch]| {
         let seen: Vec<usize> = batches.iter().flat_map(|x| x.indices.clone()).collect();
         (0..10).filter(|i| !seen.contains(i)).collect::<Vec<_>>()
@@ -238,7 +241,7 @@ fn a_gpu_plan_drops_the_short_last_training_batch_and_keeps_it_in_order() {
         "each epoch leaves out other faces"
     );
     assert_eq!(
-        sizes(plan.in_order().collect()),
+        sizes(plan.in_order().map(Result::unwrap).collect()),
         vec![4, 4, 2],
         "evaluation sees every face"
     );

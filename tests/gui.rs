@@ -16,6 +16,10 @@ use facebench::gui::{AppState, Tab, WorkbenchApp};
 use facebench::run::{FinishStatus, RunConfig};
 
 fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
+    // snapshots must not show this machine's cache folder: runs started
+    // here decode into memory (the cache has its own tests)
+    static NO_CACHE: std::sync::Once = std::sync::Once::new();
+    NO_CACHE.call_once(|| std::env::set_var("FACEBENCH_IMAGE_CACHE", "off"));
     // Form fields are labelled by the row label beside them, which AccessKit
     // does not link, so the unlabelled-widget check is off.
     Harness::builder()

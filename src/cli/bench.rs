@@ -64,7 +64,7 @@ pub fn bench_loader(root: &Path, sizes: &[usize], batch: usize) -> anyhow::Resul
             drop_last: false,
         };
         for b in plan.epoch(0, true) {
-            n += b.len();
+            n += b?.len();
         }
         rows.push(BenchRow {
             what: "augment + batch (RRC, flip, jitter)".into(),

@@ -113,6 +113,7 @@ pub fn run_cli(cli: Cli) -> anyhow::Result<()> {
             out,
             device,
         } => embed_command(&run, &split, &method, &out, device),
+        Command::Cache { clear } => cache_command(clear),
         Command::Weights {
             action:
                 WeightsAction::Check {
@@ -514,4 +515,31 @@ fn model_info(config: &ModelConfig, classes: usize, layers: bool) {
             thousands(base_trainable + features * classes + classes)
         );
     }
+}
+
+/// `facebench cache [--clear]`: where the image cache is, its files and size.
+fn cache_command(clear: bool) -> anyhow::Result<()> {
+    use crate::loader::{cache_folder, cache_usage, clear_cache};
+    let Some(folder) = cache_folder() else {
+        println!("no image cache: FACEBENCH_IMAGE_CACHE is off; splits are decoded into memory");
+        return Ok(());
+    };
+    if clear {
+        let freed = clear_cache(&folder)?;
+        println!(
+            "deleted {} cache files ({}) in {}",
+            freed.files,
+            crate::numbers::human_bytes(freed.bytes),
+            folder.display()
+        );
+        return Ok(());
+    }
+    let usage = cache_usage(&folder);
+    println!(
+        "image cache: {}\n{} files, {} (delete with `facebench cache --clear`; FACEBENCH_CACHE_DIR moves it)",
+        folder.display(),
+        usage.files,
+        crate::numbers::human_bytes(usage.bytes)
+    );
+    Ok(())
 }

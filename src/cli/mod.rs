@@ -227,6 +227,14 @@ pub enum Command {
     /// A run's weights for PyTorch (.safetensors or .pth, torchvision /
     /// timm key names) with its classes and preprocessing in a JSON sidecar.
     Export(export::ExportArgs),
+    /// Show where the image cache lives and how big it is; --clear deletes it.
+    /// (Training decodes each split once into it; FACEBENCH_CACHE_DIR moves it,
+    /// FACEBENCH_IMAGE_CACHE=off decodes into memory instead.)
+    Cache {
+        /// Delete every cache file (a run using one keeps reading it until it ends).
+        #[arg(long)]
+        clear: bool,
+    },
     /// Inspect pretrained weight files.
     Weights {
         #[command(subcommand)]

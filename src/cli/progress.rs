@@ -9,6 +9,7 @@ pub struct TrainProgress {
     multi: MultiProgress,
     run: Option<ProgressBar>,
     epoch: Option<ProgressBar>,
+    decoding: Option<ProgressBar>,
 }
 
 fn style(template: &str) -> ProgressStyle {
@@ -21,6 +22,7 @@ impl TrainProgress {
             multi: MultiProgress::new(),
             run: None,
             epoch: None,
+            decoding: None,
         }
     }
 
@@ -84,6 +86,25 @@ impl TrainProgress {
                 ));
                 return;
             }
+            TrainEvent::Decoding {
+                split, done, total, ..
+            } => {
+                let bar = self.decoding.get_or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(*total as u64));
+                    b.set_style(style(
+                        "decode [{bar:30}] {pos}/{len} {msg} images into the cache  ETA {eta}",
+                    ));
+                    b
+                });
+                bar.set_message(split.clone());
+                bar.set_length(*total as u64);
+                bar.set_position(*done as u64);
+                if done < total {
+                    return;
+                }
+                bar.finish_and_clear();
+                self.decoding = None;
+            }
             TrainEvent::Epoch(m) => {
                 // the epoch bar gives way to the epoch's line
                 if let Some(bar) = self.epoch.take() {
@@ -100,7 +121,10 @@ impl TrainProgress {
             }
             TrainEvent::Failed { .. } => {
                 // the caller prints the error once, as "error: ..."
-                for bar in [self.epoch.take(), self.run.take()].into_iter().flatten() {
+                for bar in [self.epoch.take(), self.run.take(), self.decoding.take()]
+                    .into_iter()
+                    .flatten()
+                {
                     bar.abandon();
                 }
                 return;

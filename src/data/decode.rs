@@ -125,7 +125,7 @@ impl ImageLimits {
         }
     }
 
-    fn check(&self, path: &Path, width: u32, height: u32) -> Result<(), SkippedFile> {
+    pub(crate) fn check(&self, path: &Path, width: u32, height: u32) -> Result<(), SkippedFile> {
         if width > self.max_side
             || height > self.max_side
             || width as u64 * height as u64 > self.max_pixels

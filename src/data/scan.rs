@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::decode::{probe_file, SkipReason, SkippedFile};
+use super::decode::{probe_file, ImageLimits, SkipReason, SkippedFile};
 use super::entry::ImageEntry;
+use super::probe_memo::{stamp, ProbeMemo, Probed};
 use super::split::{split_reporting, SplitConfig};
 use super::splits::{PerSplit, Split};
 use super::DatasetError;
@@ -162,28 +163,49 @@ pub(super) fn classes_seen<'a>(
 }
 
 /// Probe each (class, file) in parallel: the usable entries, and the files
-/// left out with their reasons.
+/// left out with their reasons. A file probed by an earlier scan and not
+/// changed since costs a `stat` (`probe_memo.rs`).
 pub(super) fn probe_jobs(jobs: Vec<(usize, PathBuf)>) -> (Vec<ImageEntry>, Vec<SkippedFile>) {
+    let memo = ProbeMemo::load(jobs.iter().map(|(_, p)| p.as_path()));
+    let limits = ImageLimits::from_env();
     let probed: Vec<_> = jobs
         .into_par_iter()
-        .map(|(class, path)| match probe_file(&path) {
-            Ok((width, height)) => Ok(ImageEntry {
+        .enumerate()
+        .map(|(i, (class, path))| {
+            let stamp = stamp(&path);
+            let size = match memo.lookup(i, stamp) {
+                Some((w, h)) => limits.check(&path, w, h).map(|()| (w, h)),
+                None => probe_file(&path),
+            };
+            let record = match (&size, stamp) {
+                (Ok((width, height)), Some((bytes, mtime_ns))) => Some(Probed {
+                    size: bytes,
+                    mtime_ns,
+                    width: *width,
+                    height: *height,
+                }),
+                _ => None,
+            };
+            let entry = size.map(|(width, height)| ImageEntry {
                 path,
                 class,
                 width,
                 height,
-            }),
-            Err(skipped) => Err(skipped),
+            });
+            (entry, record)
         })
         .collect();
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
-    for p in probed {
+    let mut records = Vec::with_capacity(probed.len());
+    for (p, record) in probed {
+        records.push(record);
         match p {
             Ok(e) => entries.push(e),
             Err(s) => skipped.push(s),
         }
     }
+    memo.store(records);
     (entries, skipped)
 }
 

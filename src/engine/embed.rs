@@ -33,7 +33,7 @@ pub fn embed_run(request: &EmbedRequest) -> anyhow::Result<EmbeddingMap> {
         Split::Val => Decode::All,
         Split::Train => Decode::Training,
     };
-    let data = prepare_data(&record.data_root, &record.config, decode)?;
+    let data = prepare_data(&record.data_root, &record.config, decode, &mut |_, _| {})?;
     anyhow::ensure!(
         data.dataset.classes == record.dataset.classes,
         "the classes in {} differ from those the run was trained on",
@@ -106,6 +106,7 @@ impl WithModel for Features<'_> {
             |data: TensorData| -> Vec<f32> { data.convert::<f32>().into_vec().unwrap_or_default() };
         let mut rows = Vec::with_capacity(self.plan.bank.len());
         for batch in self.plan.in_order() {
+            let batch = batch?;
             let (n, s) = (batch.len(), batch.input_size);
             let images =
                 Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);

@@ -18,15 +18,16 @@ use crate::run::DeviceChoice;
 use crate::store::RunDir;
 
 /// Class probabilities for every image of the plan's bank, in bank order, and
-/// images/s.
+/// images/s; an error when an image cannot be read.
 pub fn predict<B: Backend>(
     model: &Network<B>,
     plan: &BatchPlan,
     device: &B::Device,
-) -> (Vec<Vec<f32>>, f64) {
+) -> anyhow::Result<(Vec<Vec<f32>>, f64)> {
     let start = Instant::now();
     let mut probs = Vec::with_capacity(plan.bank.len());
     for batch in plan.in_order() {
+        let batch = batch?;
         let n = batch.len();
         let s = batch.input_size;
         let images = Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), device);
@@ -40,7 +41,7 @@ pub fn predict<B: Backend>(
         probs.extend(flat.chunks(k).map(|c| c.to_vec()));
     }
     let rate = plan.bank.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
-    (probs, rate)
+    Ok((probs, rate))
 }
 
 /// Mean cross-entropy and accuracy of `model` on the plan's bank.
@@ -48,8 +49,8 @@ pub fn loss_and_accuracy<B: Backend>(
     model: &Network<B>,
     plan: &BatchPlan,
     device: &B::Device,
-) -> (f64, f64) {
-    let (probs, _) = predict(model, plan, device);
+) -> anyhow::Result<(f64, f64)> {
+    let (probs, _) = predict(model, plan, device)?;
     let mut loss = 0.0;
     let mut correct = 0usize;
     for (p, &label) in probs.iter().zip(&plan.bank.labels) {
@@ -57,7 +58,7 @@ pub fn loss_and_accuracy<B: Backend>(
         correct += (!p.is_empty() && top_class(p) == label) as usize;
     }
     let n = plan.bank.len().max(1) as f64;
-    (loss / n, correct as f64 / n)
+    Ok((loss / n, correct as f64 / n))
 }
 
 /// The full report for the plan's bank.
@@ -66,12 +67,12 @@ pub fn evaluate_bank<B: Backend>(
     plan: &BatchPlan,
     classes: &[String],
     device: &B::Device,
-) -> EvalReport {
-    let (probs, rate) = predict(model, plan, device);
+) -> anyhow::Result<EvalReport> {
+    let (probs, rate) = predict(model, plan, device)?;
     let bank = &plan.bank;
     let mut report = classification_report(classes, &bank.labels, &probs, &bank.paths);
     report.images_per_sec = rate;
-    report
+    Ok(report)
 }
 
 /// `facebench eval RUN`: load the run's best checkpoint (else its last), evaluate
@@ -83,7 +84,7 @@ pub fn evaluate_run(
 ) -> anyhow::Result<EvalReport> {
     let record = run.read_record()?;
     let root = data_root.unwrap_or(&record.data_root);
-    let data = prepare_data(root, &record.config, Decode::Evaluation)?;
+    let data = prepare_data(root, &record.config, Decode::Evaluation, &mut |_, _| {})?;
     if data.dataset.classes != record.dataset.classes {
         anyhow::bail!(
             "the classes in {} differ from those the run was trained on ({} vs {}); evaluate on the same dataset",
@@ -141,6 +142,6 @@ impl OnBackend for EvalJob<'_> {
         let classes = self.classes.len();
         let model =
             load_network::<B::InnerBackend>(self.config, classes, self.checkpoint, &device)?;
-        Ok(evaluate_bank(&model, self.plan, self.classes, &device))
+        evaluate_bank(&model, self.plan, self.classes, &device)
     }
 }

@@ -207,6 +207,7 @@ impl OnBackend for ExplainJob<'_> {
             load_network::<B>(&model_config, classes, &self.run.checkpoint, &device)?.no_grad();
         let mut out = Vec::with_capacity(self.plan.bank.len());
         for batch in self.plan.in_order() {
+            let batch = batch?;
             let (n, s) = (batch.len(), batch.input_size);
             let images =
                 Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, s, s]), &device);

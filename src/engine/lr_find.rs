@@ -115,7 +115,12 @@ pub fn find_lr(
         request.start_lr,
         request.end_lr
     );
-    let data = prepare_data(&request.data_root, &request.config, Decode::Training)?;
+    let data = prepare_data(
+        &request.data_root,
+        &request.config,
+        Decode::Training,
+        &mut |_, _| {},
+    )?;
     let device = request
         .config
         .device
@@ -229,6 +234,7 @@ impl OnBackend for SweepJob<'_> {
         let mut epoch = 0;
         while points.len() < request.iterations {
             for batch in plan.epoch(epoch, true) {
+                let batch = batch?;
                 if self.control.is_stopping() {
                     return Ok((points, LrFindEnd::Stopped));
                 }

@@ -73,7 +73,7 @@ impl WithModel for Scores<'_> {
             .chunks(CHUNK.div_ceil(batch_size) * batch_size)
         {
             let plan: BatchPlan = faces_plan(record, chunk, batch_size)?;
-            let (probabilities, _) = predict(&model.network, &plan, &model.device);
+            let (probabilities, _) = predict(&model.network, &plan, &model.device)?;
             out.extend(
                 chunk
                     .iter()

@@ -1,5 +1,6 @@
 //! Everything before the first batch that does not depend on the backend: scan
-//! the folder, measure it, decode the splits into memory.
+//! the folder, measure it, decode the splits into the image cache (or, with
+//! no cache folder, into memory).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use crate::data::{
     channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset,
     ImageEntry, Split,
 };
-use crate::loader::{BatchPlan, ImageBank, Normalization, Pipeline};
+use crate::loader::{cache_folder, BatchPlan, BuildProgress, ImageBank, Normalization, Pipeline};
 
 use crate::run::DatasetSummary;
 use crate::run::RunConfig;
@@ -43,11 +44,14 @@ pub enum Decode {
     Training,
 }
 
-/// Open and decode the splits of the dataset that `decode` names, for `config`.
+/// Open and decode the splits of the dataset that `decode` names, for
+/// `config`, through the image cache ([`cache_folder`]); `progress` hears
+/// how far each split's cache has been built (nothing when it existed).
 pub fn prepare_data(
     root: &Path,
     config: &RunConfig,
     decode: Decode,
+    progress: &mut dyn FnMut(Split, BuildProgress),
 ) -> anyhow::Result<PreparedData> {
     let mut dataset = Dataset::open(root, &config.data.split)?;
     let fingerprint = relocatable_fingerprint(root, &dataset.images.train);
@@ -62,7 +66,8 @@ pub fn prepare_data(
         if !wanted {
             return Arc::new(ImageBank::default());
         }
-        let (bank, unusable) = ImageBank::decode(&dataset.images[split], working);
+        let (bank, unusable) =
+            decode_split(&dataset.images[split], working, &mut |p| progress(split, p));
         bad.extend(unusable);
         Arc::new(bank)
     };
@@ -109,6 +114,26 @@ pub fn prepare_data(
         eval,
         eval_split,
     })
+}
+
+/// One split's images through the cache when there is a cache folder, else
+/// (or when the cache cannot be written) into memory.
+fn decode_split(
+    entries: &[ImageEntry],
+    working: u32,
+    progress: &mut dyn FnMut(BuildProgress),
+) -> (ImageBank, Vec<crate::data::SkippedFile>) {
+    if let Some(folder) = cache_folder() {
+        match ImageBank::cached(&folder, entries, working, progress) {
+            Ok(cached) => return cached,
+            Err(e) => eprintln!(
+                "warning: the image cache in {} cannot be used ({e:#}); decoding into memory \
+                 instead (set FACEBENCH_CACHE_DIR to a writable folder, or FACEBENCH_IMAGE_CACHE=off)",
+                folder.display()
+            ),
+        }
+    }
+    ImageBank::decode(entries, working)
 }
 
 impl PreparedData {

@@ -112,7 +112,15 @@ fn run(
     let (config, existing, data_root, resume_dir) = what_to_train(request)?;
     config.check()?;
     let device = config.device.resolve().map_err(anyhow::Error::msg)?;
-    let data = prepare_data(&data_root, &config, Decode::All)?;
+    let data = prepare_data(&data_root, &config, Decode::All, &mut |split, p| {
+        // a closed channel ends the run at its first step; not here
+        let _ = reporter.emit(TrainEvent::Decoding {
+            split: split.name().to_string(),
+            done: p.done,
+            total: p.total,
+            seconds: p.seconds,
+        });
+    })?;
     let run_dir = match existing {
         Some((run, record)) => same_data_or_bail(run, record, &data, &data_root)?,
         None => {

@@ -257,6 +257,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             // checkpoints the writer finished meanwhile, reported as they land
             let written = self.writer.written()?;
             report_checkpoints(reporter, written)?;
+            let batch = batch?;
             let n = batch.len();
             let (loss, correct);
             (model, loss, correct) = self.step(model, batch, epoch, b)?;
@@ -362,7 +363,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
         let lr = self.state.schedule.lr;
         let validation = Instant::now();
         let (val_loss, val_accuracy) =
-            loss_and_accuracy(&model.valid(), &self.val_plan, &self.device);
+            loss_and_accuracy(&model.valid(), &self.val_plan, &self.device)?;
         self.state.epochs_completed = epoch + 1;
         let is_best = self.state.early_stopping.observe(epoch + 1, val_accuracy);
         let lr_change = self
@@ -434,7 +435,7 @@ impl<'a, B: AutodiffBackend> Training<'a, B> {
             &self.eval_plan,
             &ctx.data.dataset.classes,
             &self.device,
-        );
+        )?;
         report.split = ctx.data.eval_split.name().into();
         report.checkpoint = if config.early_stopping.restore_best {
             "best"

@@ -14,13 +14,27 @@ use super::thumbnails::{color_image, ThumbnailCache};
 use crate::data::{
     decode_working_size, natural_cmp, natural_order, DatasetReport, Split, SplitConfig,
 };
-use crate::loader::{AugmentConfig, Pipeline};
+use crate::loader::{
+    cache_file_for, cache_folder, cache_usage, AugmentConfig, CacheUsage, Pipeline,
+};
 use crate::run::RunConfig;
 
 pub struct ScanResult {
     pub report: DatasetReport,
     /// Up to 8 train images per class.
     pub samples: Vec<(String, Vec<PathBuf>)>,
+    /// The image cache, as the scan found it.
+    pub cache: Option<CacheState>,
+}
+
+/// Where the image cache is, what it holds, and whether this dataset's train
+/// split is in it at the configured input size.
+#[derive(Clone)]
+pub struct CacheState {
+    pub folder: PathBuf,
+    pub usage: CacheUsage,
+    pub input_size: u32,
+    pub train_cached: bool,
 }
 
 pub enum ScanState {
@@ -57,7 +71,7 @@ impl Default for DatasetView {
 
 impl DatasetView {
     /// Scan `path` in the background (report, full decode check, statistics).
-    pub fn open(&mut self, ctx: &egui::Context, path: &str, split: SplitConfig) {
+    pub fn open(&mut self, ctx: &egui::Context, path: &str, split: SplitConfig, input_size: usize) {
         let root = PathBuf::from(path.trim());
         self.scanned_path = path.trim().to_string();
         self.preview_source = None;
@@ -85,7 +99,18 @@ impl DatasetView {
                     (name.clone(), paths)
                 })
                 .collect();
-            Ok(ScanResult { report, samples })
+            let cache = cache_folder().map(|folder| CacheState {
+                usage: cache_usage(&folder),
+                train_cached: cache_file_for(&folder, &dataset.images.train, input_size as u32)
+                    .is_file(),
+                input_size: input_size as u32,
+                folder,
+            });
+            Ok(ScanResult {
+                report,
+                samples,
+                cache,
+            })
         }));
     }
 
@@ -161,6 +186,7 @@ pub fn dataset_tab_ui(
     let report = result.report.clone();
     let report = &report;
     let samples = result.samples.clone();
+    let cache = result.cache.clone();
     let first_sample = samples.iter().find_map(|(_, p)| p.first().cloned());
     let mut area = egui::ScrollArea::vertical().id_salt("dataset-scroll");
     if std::mem::take(&mut view.scroll_to_top) {
@@ -168,6 +194,7 @@ pub fn dataset_tab_ui(
     }
     area.show(ui, |ui| {
         summary_ui(ui, report);
+        cache_ui(ui, cache.as_ref());
         ui.separator();
         let chart = counts_chart_ui(ui, report);
         if ui.small_button("save chart as PNG").clicked() {
@@ -236,6 +263,34 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
         ui.label(r.skipped.len().to_string());
         ui.end_row();
     });
+}
+
+/// Where the decoded faces go and whether this dataset is there yet.
+fn cache_ui(ui: &mut Ui, cache: Option<&CacheState>) {
+    let Some(c) = cache else {
+        ui.label(
+            RichText::new(
+                "image cache off (FACEBENCH_IMAGE_CACHE=off): each run decodes into memory",
+            )
+            .weak(),
+        );
+        return;
+    };
+    let state = if c.train_cached {
+        format!("train split cached at {} px", c.input_size)
+    } else {
+        format!(
+            "the first run at {} px decodes the train split into it",
+            c.input_size
+        )
+    };
+    ui.label(RichText::new(format!(
+        "image cache {}: {} files, {}; {state}",
+        c.folder.display(),
+        c.usage.files,
+        crate::numbers::human_bytes(c.usage.bytes)
+    )))
+    .on_hover_text("`facebench cache --clear` deletes it; FACEBENCH_CACHE_DIR moves it");
 }
 
 /// Horizontal stacked bars, one row per class, so every class is labelled

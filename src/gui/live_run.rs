@@ -40,6 +40,25 @@ pub struct LiveRun {
     pub test_accuracy: Option<f64>,
     pub paused: bool,
     pub seconds: f64,
+    /// A split being decoded into the image cache, before the run starts.
+    pub decoding: Option<Decoding>,
+}
+
+/// How far the image cache of a split has been built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoding {
+    pub split: String,
+    pub done: usize,
+    pub total: usize,
+    pub seconds: f64,
+}
+
+impl Decoding {
+    /// Seconds left at the rate so far.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        (self.done > 0 && self.done < self.total)
+            .then(|| self.seconds / self.done as f64 * (self.total - self.done) as f64)
+    }
 }
 
 impl LiveRun {
@@ -65,7 +84,10 @@ impl LiveRun {
                 device,
                 start_epoch,
                 ..
-            } => self.on_started(run, run_dir, config, device, *start_epoch),
+            } => {
+                self.decoding = None;
+                self.on_started(run, run_dir, config, device, *start_epoch)
+            }
             TrainEvent::Iteration {
                 epoch,
                 iteration,
@@ -107,6 +129,19 @@ impl LiveRun {
             TrainEvent::Failed { error } => {
                 self.failed = Some(error.clone());
                 self.paused = false;
+            }
+            TrainEvent::Decoding {
+                split,
+                done,
+                total,
+                seconds,
+            } => {
+                self.decoding = (done < total).then(|| Decoding {
+                    split: split.clone(),
+                    done: *done,
+                    total: *total,
+                    seconds: *seconds,
+                });
             }
             TrainEvent::Checkpoint { .. }
             | TrainEvent::LrChanged { .. }

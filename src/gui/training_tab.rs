@@ -143,6 +143,17 @@ fn status_ui(ui: &mut Ui, run: &LiveRun) {
             ui.label(format!("test accuracy {:.2}%", acc * 100.0));
         }
     });
+    if let Some(d) = &run.decoding {
+        let eta = d.eta_seconds().map_or(String::new(), |s| {
+            format!(", about {} left", fmt_duration(s))
+        });
+        ui.add(
+            egui::ProgressBar::new(d.done as f32 / d.total.max(1) as f32).text(format!(
+                "decoding the {} split into the image cache: {}/{}{eta}",
+                d.split, d.done, d.total
+            )),
+        );
+    }
     let (fraction, eta) = run.progress();
     let epoch_fraction = run.current_batch as f32 / run.batches_per_epoch.max(1) as f32;
     ui.add(egui::ProgressBar::new(epoch_fraction).text(format!(

@@ -7,13 +7,10 @@
 //! after 0.21): a depthwise layer of Xception's middle flow (728 channels) is
 //! over 1,400 launches, and one phase-2 backward pass over 46,000. Here the
 //! forward and the input gradient stay burn's, and the weight gradient is
-//! one reduction per kernel tap,
-//!
-//! `dW[c, 0, i, j] = sum over n, y, x of dY[n, c, y, x] * Xpad[n, c, y + i, x + j]`,
-//!
-//! nine multiply-and-sum passes over the whole layer for a 3x3 kernel,
-//! whatever its channel count. Stride 1, dilation 1 and the same padding on
-//! both sides (every depthwise layer of Xception); other shapes go to burn.
+//! one cubecl kernel launch per layer, whatever its channel count
+//! (`gpu_depthwise_kernel.rs`). Stride 1, dilation 1 and the same padding
+//! on both sides (every depthwise layer of Xception); other shapes go to
+//! burn.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -24,6 +21,7 @@ use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::TensorPrimitive;
 
+use super::gpu_depthwise_kernel::{CubeDepthwise, DepthwiseGeometry};
 use super::{cast, ConvSpec};
 
 type FloatOf<G> = <G as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
@@ -34,7 +32,7 @@ pub(super) static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 
 /// `x` convolved depthwise with `weight` when `B` is `Autodiff<G>` and the
 /// shape is one this op handles; None otherwise (burn's conv2d runs).
-pub(super) fn try_depthwise<B: Backend, G: Backend>(
+pub(super) fn try_depthwise<B: Backend, G: CubeDepthwise>(
     x: &Tensor<B, 4>,
     weight: &Tensor<B, 4>,
     bias: Option<&Tensor<B, 1>>,
@@ -76,7 +74,7 @@ fn options(spec: ConvSpec) -> ConvOptions<2> {
 }
 
 /// The forward on `G`, recorded on the autodiff graph with [`DepthwiseBackward`].
-fn depthwise<G: Backend>(
+fn depthwise<G: CubeDepthwise>(
     x: FloatOf<Autodiff<G>>,
     w: FloatOf<Autodiff<G>>,
     spec: ConvSpec,
@@ -100,7 +98,7 @@ fn depthwise<G: Backend>(
 #[derive(Debug)]
 struct DepthwiseBackward;
 
-impl<G: Backend> Backward<G, 2> for DepthwiseBackward {
+impl<G: CubeDepthwise> Backward<G, 2> for DepthwiseBackward {
     type State = (FloatOf<G>, FloatOf<G>, ConvSpec);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -117,38 +115,29 @@ impl<G: Backend> Backward<G, 2> for DepthwiseBackward {
     }
 }
 
-/// The weight gradient, one multiply-and-sum per kernel tap.
-pub(super) fn weight_grad<G: Backend>(
+/// The weight gradient `[C, 1, KH, KW]`: one kernel launch, and a sum over
+/// slices for layers with few channels.
+pub(super) fn weight_grad<G: CubeDepthwise>(
     x: FloatOf<G>,
     dy: FloatOf<G>,
     w: FloatOf<G>,
     spec: ConvSpec,
 ) -> FloatOf<G> {
-    let float = |t| Tensor::<G, 4>::from_primitive(TensorPrimitive::Float(t));
-    let (x, dy, w) = (float(x), float(dy), float(w));
-    let [n, c, _, _] = x.dims();
-    let [_, _, oh, ow] = dy.dims();
-    let [_, _, kh, kw] = w.dims();
-    let [ph, pw] = spec.pad_start;
-    let xp = if ph + pw > 0 {
-        x.pad((pw, pw, ph, ph), burn::tensor::ops::PadMode::Constant(0.0))
-    } else {
-        x
+    let [_, _, kh, kw] = Tensor::<G, 4>::from_primitive(TensorPrimitive::Float(w)).dims();
+    let geometry = DepthwiseGeometry {
+        kernel: [kh, kw],
+        stride: spec.stride,
+        dilation: spec.dilation,
+        pad: spec.pad_start,
     };
-    let mut taps = Vec::with_capacity(kh * kw);
-    for i in 0..kh {
-        for j in 0..kw {
-            let window = xp.clone().slice([0..n, 0..c, i..i + oh, j..j + ow]);
-            // [1, C, OH, OW] summed over the batch, then [C, 1] over space
-            let per_channel = (window * dy.clone())
-                .sum_dim(0)
-                .reshape([c, oh * ow])
-                .sum_dim(1);
-            taps.push(per_channel);
-        }
-    }
-    Tensor::cat(taps, 1)
-        .reshape([c, 1, kh, kw])
-        .into_primitive()
-        .tensor()
+    let slices = Tensor::<G, 4>::from_primitive(TensorPrimitive::Float(
+        G::depthwise_weight_grad_slices(x, dy, geometry),
+    ));
+    let [count, c, kh, kw] = slices.dims();
+    let summed = if count == 1 {
+        slices
+    } else {
+        slices.sum_dim(0)
+    };
+    summed.reshape([c, 1, kh, kw]).into_primitive().tensor()
 }

@@ -6,9 +6,10 @@
 //! layers and a direct kernel for depthwise ones, forward and backward, the
 //! backward registered as burn autodiff operation (burn's "backend extension"
 //! pattern). On the GPU backends (burn-wgpu, burn-cuda) a depthwise layer's
-//! weight gradient is this folder's (`gpu_depthwise.rs`: one reduction per
-//! kernel tap, where burn 0.21 launches two or more kernels per channel);
-//! everything else there is burn's own. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
+//! weight gradient is this folder's (`gpu_depthwise.rs`: one cubecl kernel
+//! launch per layer, where burn 0.21 launches two or more kernels per
+//! channel), and 1x1 convolutions run as matrix products; everything else
+//! there is burn's own. Batch norm likewise ([`batch_norm_train`], [`channel_affine`]),
 //! the channel concatenation of DenseNet blocks ([`cat_channels`]) and the
 //! residual sum with its ReLU ([`add_relu`]), and max pooling ([`max_pool2d`]).
 //! `FACEBENCH_KERNELS=burn` sends every backend to burn's operations, for
@@ -25,6 +26,8 @@ mod depthwise;
 mod geometry;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod gpu_depthwise;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod gpu_depthwise_kernel;
 mod layout;
 mod max_pool;
 mod op_timer;

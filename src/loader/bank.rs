@@ -1,53 +1,132 @@
-//! Decoded images kept in memory at a working size.
+//! The decoded images of one split, at a working size: in memory, or in the
+//! packed cache on disk (read image by image as batches need them).
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 use rayon::prelude::*;
 
+use super::packed::{BuildProgress, PackedImages};
 use crate::data::{decode_working_size, ImageEntry, SkippedFile};
 
 /// The decoded images of one split with their labels and source paths.
 #[derive(Debug, Default)]
 pub struct ImageBank {
-    pub images: Vec<RgbImage>,
+    store: Store,
     pub labels: Vec<usize>,
     pub paths: Vec<PathBuf>,
 }
 
+#[derive(Debug)]
+enum Store {
+    Memory(Vec<RgbImage>),
+    Packed(PackedImages),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Memory(Vec::new())
+    }
+}
+
 impl ImageBank {
-    /// Decode `entries` in parallel, shrinking each so its shorter side is at most
-    /// `working_size`. Files that fail to decode are returned, not dropped silently.
+    /// A bank of images already in memory.
+    pub fn in_memory(images: Vec<RgbImage>, labels: Vec<usize>, paths: Vec<PathBuf>) -> Self {
+        ImageBank {
+            store: Store::Memory(images),
+            labels,
+            paths,
+        }
+    }
+
+    /// Decode `entries` in parallel into memory, shrinking each so its shorter
+    /// side is at most `working_size`. Files that fail to decode are returned,
+    /// not dropped silently.
     pub fn decode(entries: &[ImageEntry], working_size: u32) -> (ImageBank, Vec<SkippedFile>) {
         let decoded: Vec<_> = entries
             .par_iter()
             .map(|e| decode_working_size(&e.path, working_size).map(|img| (img, e)))
             .collect();
-        let mut bank = ImageBank::default();
+        let (mut images, mut labels, mut paths) = (Vec::new(), Vec::new(), Vec::new());
         let mut skipped = Vec::new();
         for d in decoded {
             match d {
                 Ok((img, e)) => {
-                    bank.images.push(img);
-                    bank.labels.push(e.class);
-                    bank.paths.push(e.path.clone());
+                    images.push(img);
+                    labels.push(e.class);
+                    paths.push(e.path.clone());
                 }
                 Err(s) => skipped.push(s),
             }
         }
-        (bank, skipped)
+        (ImageBank::in_memory(images, labels, paths), skipped)
+    }
+
+    /// The same images as [`ImageBank::decode`], through the packed cache in
+    /// `folder`: built on the first call for these files and this working
+    /// size (reporting `progress`), opened at once on later ones.
+    pub fn cached(
+        folder: &Path,
+        entries: &[ImageEntry],
+        working_size: u32,
+        progress: &mut dyn FnMut(BuildProgress),
+    ) -> anyhow::Result<(ImageBank, Vec<SkippedFile>)> {
+        let packed = PackedImages::open_or_build(folder, entries, working_size, progress)?;
+        let (mut labels, mut paths) = (Vec::new(), Vec::new());
+        for i in 0..packed.len() {
+            let e = &entries[packed.entry_of(i)];
+            labels.push(e.class);
+            paths.push(e.path.clone());
+        }
+        let skipped = packed.skipped().to_vec();
+        Ok((
+            ImageBank {
+                store: Store::Packed(packed),
+                labels,
+                paths,
+            },
+            skipped,
+        ))
+    }
+
+    /// Image `i`: borrowed from memory, or read from the cache file.
+    pub fn image(&self, i: usize) -> anyhow::Result<Cow<'_, RgbImage>> {
+        match &self.store {
+            Store::Memory(images) => images
+                .get(i)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| anyhow::anyhow!("image {i} is past the end of the bank")),
+            Store::Packed(packed) => packed.read(i).map(Cow::Owned),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.images.len()
+        self.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.images.is_empty()
+        self.labels.is_empty()
     }
 
-    /// Bytes of pixel data held.
+    /// Bytes of pixel data held in memory (none for a cached bank).
     pub fn bytes(&self) -> usize {
-        self.images.iter().map(|i| i.as_raw().len()).sum()
+        match &self.store {
+            Store::Memory(images) => images.iter().map(|i| i.as_raw().len()).sum(),
+            Store::Packed(_) => 0,
+        }
+    }
+
+    /// The cache file this bank reads, if it is cached.
+    pub fn cache_file(&self) -> Option<&Path> {
+        match &self.store {
+            Store::Memory(_) => None,
+            Store::Packed(p) => Some(p.path()),
+        }
+    }
+
+    /// Whether opening this bank decoded its images into a new cache file.
+    pub fn built_cache(&self) -> bool {
+        matches!(&self.store, Store::Packed(p) if p.built)
     }
 }

@@ -69,9 +69,10 @@ impl Batch {
 }
 
 /// An iterator of batches produced ahead of time on a background thread. Dropping
-/// it stops the producer.
+/// it stops the producer. An image that cannot be read (a cache file gone
+/// bad under a run) comes out as an error, and the stream ends after it.
 pub struct BatchStream {
-    rx: Option<Receiver<Batch>>,
+    rx: Option<Receiver<anyhow::Result<Batch>>>,
     handle: Option<JoinHandle<()>>,
     batches: usize,
 }
@@ -143,15 +144,23 @@ impl BatchPlan {
                     let start = position;
                     position += chunk.len();
                     let size = pipeline.input_size;
-                    let items: Vec<Vec<f32>> = chunk
+                    let items: anyhow::Result<Vec<Vec<f32>>> = chunk
                         .par_iter()
                         .enumerate()
                         .map(|(k, &i)| {
-                            let img = &bank.images[i];
-                            let draw = pipeline.draw(img, epoch, start + k);
-                            pipeline.render(img, &draw)
+                            let img = bank.image(i)?;
+                            let draw = pipeline.draw(&img, epoch, start + k);
+                            Ok(pipeline.render(&img, &draw))
                         })
                         .collect();
+                    let items = match items {
+                        Ok(items) => items,
+                        Err(e) => {
+                            // the consumer gets the error, and the epoch ends there
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
                     let mut images = Vec::with_capacity(items.len() * 3 * size * size);
                     for item in items {
                         images.extend_from_slice(&item);
@@ -162,7 +171,7 @@ impl BatchPlan {
                         indices: chunk,
                         input_size: size,
                     };
-                    if tx.send(batch).is_err() {
+                    if tx.send(Ok(batch)).is_err() {
                         return;
                     }
                 }
@@ -184,8 +193,8 @@ impl BatchStream {
 }
 
 impl Iterator for BatchStream {
-    type Item = Batch;
-    fn next(&mut self) -> Option<Batch> {
+    type Item = anyhow::Result<Batch>;
+    fn next(&mut self) -> Option<anyhow::Result<Batch>> {
         self.rx.as_ref()?.recv().ok()
     }
 }

@@ -28,6 +28,20 @@ pub fn event_line(event: &TrainEvent) -> Option<String> {
             )
         }
         TrainEvent::Iteration { .. } => return None,
+        TrainEvent::Decoding {
+            split,
+            done,
+            total,
+            seconds,
+        } => {
+            if done < total || *total == 0 {
+                return None;
+            }
+            format!(
+                "decoded {} {split} images into the image cache in {seconds:.1} s",
+                crate::numbers::thousands(*total)
+            )
+        }
         TrainEvent::Epoch(m) => format!(
             "epoch {}: train loss {:.4} acc {:.1}%, val loss {:.4} acc {:.1}%, lr {:.2e}, {:.1}s, {:.0} img/s",
             m.epoch,

@@ -65,6 +65,14 @@ pub enum TrainEvent {
         start_batch: usize,
         time: String,
     },
+    /// A split's images are being decoded into the image cache (before
+    /// `Started`, so not in `metrics.jsonl`); `done == total` when finished.
+    Decoding {
+        split: String,
+        done: usize,
+        total: usize,
+        seconds: f64,
+    },
     /// Pretrained weights were loaded into the base.
     WeightsLoaded {
         file: PathBuf,

@@ -1,0 +1,234 @@
+//! The packed image cache: built once per split and working size, opened at
+//! once afterwards, read image by image with the same pixels the in-memory
+//! decode gives, and never trusted when it does not match the files.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use facebench::data::ImageEntry;
+use facebench::loader::{
+    cache_usage, clear_cache, AugmentConfig, BatchPlan, BuildProgress, ImageBank, Pipeline,
+};
+use image::{Rgb, RgbImage};
+
+/// `n` PNGs of different sizes (some wider than tall) in `dir`, and one file
+/// that is not an image.
+fn faces(dir: &Path, n: usize) -> Vec<ImageEntry> {
+    fs::create_dir_all(dir).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        let (w, h) = (40 + (i as u32 % 5) * 7, 36 + (i as u32 % 3) * 9);
+        let path = dir.join(format!("{i:03}.png"));
+        RgbImage::from_fn(w, h, |x, y| {
+            Rgb([(x * 5 + i as u32) as u8, (y * 7) as u8, (i * 13) as u8])
+        })
+        .save(&path)
+        .unwrap();
+        entries.push(ImageEntry {
+            path,
+            class: i % 3,
+            width: w,
+            height: h,
+        });
+    }
+    let bad = dir.join("broken.png");
+    fs::write(&bad, b"not a png at all").unwrap();
+    entries.insert(
+        n / 2,
+        ImageEntry {
+            path: bad,
+            class: 1,
+            width: 0,
+            height: 0,
+        },
+    );
+    entries
+}
+
+fn plan(bank: ImageBank) -> BatchPlan {
+    BatchPlan {
+        bank: Arc::new(bank),
+        pipeline: Arc::new(Pipeline {
+            input_size: 32,
+            augment: Some(AugmentConfig::default()),
+            mean: [0.5; 3],
+            std: [0.25; 3],
+            seed: 7,
+        }),
+        batch_size: 4,
+        prefetch: 2,
+        drop_last: false,
+    }
+}
+
+#[test]
+fn a_cached_split_gives_the_same_batches_as_one_decoded_into_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = faces(&tmp.path().join("faces"), 11);
+    let cache = tmp.path().join("cache");
+    let mut seen = Vec::new();
+    let (cached, skipped) =
+        ImageBank::cached(&cache, &entries, 30, &mut |p: BuildProgress| seen.push(p)).unwrap();
+    let (memory, skipped_memory) = ImageBank::decode(&entries, 30);
+    assert!(cached.built_cache(), "the first call builds the cache");
+    assert_eq!(cached.bytes(), 0, "a cached bank holds no pixels in memory");
+    assert_eq!(
+        skipped, skipped_memory,
+        "the broken file is skipped either way"
+    );
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(cached.labels, memory.labels);
+    assert_eq!(cached.paths, memory.paths);
+    for i in 0..memory.len() {
+        assert_eq!(
+            *cached.image(i).unwrap(),
+            *memory.image(i).unwrap(),
+            "image {i}"
+        );
+    }
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.done, last.total),
+        (12, 12),
+        "progress reaches the end"
+    );
+
+    let from_cache: Vec<_> = plan(cached).epoch(1, true).map(Result::unwrap).collect();
+    let from_memory: Vec<_> = plan(memory).epoch(1, true).map(Result::unwrap).collect();
+    assert_eq!(from_cache.len(), from_memory.len());
+    for (a, b) in from_cache.iter().zip(&from_memory) {
+        assert_eq!(a.indices, b.indices);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.images, b.images, "the same augmented pixels");
+    }
+}
+
+#[test]
+fn a_second_open_reads_the_cache_and_a_changed_file_rebuilds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = faces(&tmp.path().join("faces"), 6);
+    let cache = tmp.path().join("cache");
+    let (first, _) = ImageBank::cached(&cache, &entries, 24, &mut |_| {}).unwrap();
+    let file = first.cache_file().unwrap().to_path_buf();
+    assert!(file.starts_with(&cache));
+
+    let mut progress = 0;
+    let (second, skipped) =
+        ImageBank::cached(&cache, &entries, 24, &mut |_| progress += 1).unwrap();
+    assert!(
+        !second.built_cache(),
+        "the same files and size open the cache"
+    );
+    assert_eq!(progress, 0, "nothing is decoded the second time");
+    assert_eq!(skipped.len(), 1, "the skipped file is remembered");
+    assert_eq!(second.cache_file(), Some(file.as_path()));
+    assert_eq!(*second.image(2).unwrap(), *first.image(2).unwrap());
+
+    // another working size is another cache
+    let (other, _) = ImageBank::cached(&cache, &entries, 20, &mut |_| {}).unwrap();
+    assert!(other.built_cache());
+    assert_ne!(other.cache_file(), Some(file.as_path()));
+
+    // a face replaced on disk: a new cache with the new pixels
+    let replaced = &entries[0].path;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    RgbImage::from_pixel(40, 36, Rgb([200, 10, 10]))
+        .save(replaced)
+        .unwrap();
+    let (fresh, _) = ImageBank::cached(&cache, &entries, 24, &mut |_| {}).unwrap();
+    assert!(
+        fresh.built_cache(),
+        "a changed file is never read from the old cache"
+    );
+    assert_eq!(fresh.image(0).unwrap().get_pixel(3, 3), &Rgb([200, 10, 10]));
+}
+
+#[test]
+fn a_damaged_cache_file_is_rebuilt_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = faces(&tmp.path().join("faces"), 5);
+    let cache = tmp.path().join("cache");
+    let (good, _) = ImageBank::cached(&cache, &entries, 24, &mut |_| {}).unwrap();
+    let expected: Vec<RgbImage> = (0..good.len())
+        .map(|i| good.image(i).unwrap().into_owned())
+        .collect();
+    let file = good.cache_file().unwrap().to_path_buf();
+    drop(good);
+    // cut short, as by a full disk or a killed copy
+    let bytes = fs::read(&file).unwrap();
+    fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let (rebuilt, _) = ImageBank::cached(&cache, &entries, 24, &mut |_| {}).unwrap();
+    assert!(rebuilt.built_cache(), "a cut file is built again");
+    for (i, img) in expected.iter().enumerate() {
+        assert_eq!(&*rebuilt.image(i).unwrap(), img);
+    }
+}
+
+#[test]
+fn the_cache_folder_reports_its_size_and_clears_only_cache_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = faces(&tmp.path().join("faces"), 4);
+    let cache = tmp.path().join("cache");
+    assert_eq!(cache_usage(&cache).files, 0, "no folder, nothing in it");
+    let (bank, _) = ImageBank::cached(&cache, &entries, 24, &mut |_| {}).unwrap();
+    let size = fs::metadata(bank.cache_file().unwrap()).unwrap().len();
+    fs::write(cache.join("notes.txt"), "mine").unwrap();
+    let usage = cache_usage(&cache);
+    assert_eq!((usage.files, usage.bytes), (1, size));
+    let freed = clear_cache(&cache).unwrap();
+    assert_eq!((freed.files, freed.bytes), (1, size));
+    assert_eq!(cache_usage(&cache).files, 0);
+    assert!(
+        cache.join("notes.txt").exists(),
+        "other files are left alone"
+    );
+    // a bank open on a deleted cache file still reads it
+    let (memory, _) = ImageBank::decode(&entries, 24);
+    assert_eq!(*bank.image(0).unwrap(), *memory.image(0).unwrap());
+}
+
+#[test]
+fn a_second_scan_takes_unchanged_headers_from_the_memo_and_probes_changed_files() {
+    let cache = common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    for person in ["ann", "bo"] {
+        faces(&tmp.path().join(person), 6);
+    }
+    let split = facebench::data::SplitConfig::default();
+    let first = facebench::data::Dataset::open(tmp.path(), &split).unwrap();
+    let usable = |d: &facebench::data::Dataset| {
+        d.images.train.len() + d.images.val.len() + d.images.test.len()
+    };
+    assert_eq!(usable(&first), 12);
+    assert_eq!(first.skipped.len(), 2, "one broken file per person");
+    assert!(
+        fs::read_dir(cache.join("probe")).unwrap().count() > 0,
+        "the first scan remembers what it probed"
+    );
+    // one face becomes garbage: the memo must not vouch for it
+    let victim = tmp.path().join("ann").join("001.png");
+    fs::write(&victim, b"garbage now, and shorter").unwrap();
+    let second = facebench::data::Dataset::open(tmp.path(), &split).unwrap();
+    assert_eq!(usable(&second), 11);
+    assert!(
+        second.skipped.iter().any(|s| s.path == victim),
+        "{:?}",
+        second.skipped
+    );
+    // a memo's sizes are the sizes a first probe gives
+    let sizes = |d: &facebench::data::Dataset| -> std::collections::BTreeMap<_, _> {
+        [&d.images.train, &d.images.val, &d.images.test]
+            .into_iter()
+            .flatten()
+            .map(|e| (e.path.clone(), (e.width, e.height)))
+            .collect()
+    };
+    let (probed, remembered) = (sizes(&first), sizes(&second));
+    assert_eq!(remembered.len(), 11);
+    for (path, size) in &remembered {
+        assert_eq!(probed.get(path), Some(size), "{}", path.display());
+    }
+}
