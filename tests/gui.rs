@@ -463,10 +463,20 @@ fn a_run_of_two_thousand_people_lists_its_most_confused_pairs() {
     h.get_by_label("Most confused pairs");
     h.get_by_label_contains("286 pair(s) of 2000 classes");
     assert!(h.state().results().loaded.as_ref().unwrap().grid.is_none());
+    // 286 misclassified faces: a page of 120 at a time, not all laid out
+    h.get_by_label_contains("faces 1-120 of 286 (page 1 of 3)");
+    h.get_by_label("next >").click();
+    h.run_steps(2);
+    h.get_by_label_contains("faces 121-240 of 286 (page 2 of 3)");
     h.get_by_label_contains("person 0000  ->  person 0001")
         .click();
     h.run_steps(2);
     assert_eq!(h.state().results().confusion.selected, Some((0, 1)));
+    assert_eq!(
+        h.state().results().gallery_page,
+        0,
+        "another cell starts at page one"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use egui::{RichText, Ui};
 
 use super::explain_view::ExplainView;
-use super::results_tab::{GallerySort, ResultsView, WRONG_PREDICTION};
+use super::results_tab::{GallerySort, ResultsView, GALLERY_PAGE, WRONG_PREDICTION};
 use super::theme;
 use super::thumbnails::ThumbnailCache;
 use crate::eval::Prediction;
@@ -22,7 +22,20 @@ pub fn gallery_ui(
     thumbs: &mut ThumbnailCache,
     big: &mut ThumbnailCache,
 ) {
-    let items = view.gallery_items();
+    let all = view.gallery_items();
+    let showing = (
+        view.confusion.selected,
+        view.map_selection.as_ref().map(Vec::len),
+        view.gallery_sort,
+    );
+    if view.gallery_for != Some(showing) {
+        view.gallery_for = Some(showing);
+        view.gallery_page = 0;
+    }
+    let pages = all.len().div_ceil(GALLERY_PAGE).max(1);
+    view.gallery_page = view.gallery_page.min(pages - 1);
+    let first = view.gallery_page * GALLERY_PAGE;
+    let items = &all[first..(first + GALLERY_PAGE).min(all.len())];
     let Some(l) = view.loaded.as_ref() else {
         return;
     };
@@ -30,7 +43,7 @@ pub fn gallery_ui(
     let run = view.run.clone();
     ui.horizontal(|ui| {
         if view.map_selection.is_some() {
-            ui.heading(format!("Selected on the map: {} face(s)", items.len()));
+            ui.heading(format!("Selected on the map: {} face(s)", all.len()));
             if ui.button("show misclassified").clicked() {
                 view.map_selection = None;
             }
@@ -41,14 +54,14 @@ pub fn gallery_ui(
                         "{} -> {}: {} face(s)",
                         l.eval.classes[t],
                         l.eval.classes[p],
-                        items.len()
+                        all.len()
                     ));
                     if ui.button("show all misclassified").clicked() {
                         view.confusion.selected = None;
                     }
                 }
                 None => {
-                    ui.heading(format!("Misclassified faces: {}", items.len()));
+                    ui.heading(format!("Misclassified faces: {}", all.len()));
                 }
             }
         }
@@ -62,6 +75,29 @@ pub fn gallery_ui(
         ui.separator();
         view.explain.controls_ui(ui, arch);
     });
+    if pages > 1 {
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(view.gallery_page > 0, egui::Button::new("< previous"))
+                .clicked()
+            {
+                view.gallery_page -= 1;
+            }
+            ui.label(format!(
+                "faces {}-{} of {} (page {} of {pages})",
+                first + 1,
+                first + items.len(),
+                all.len(),
+                view.gallery_page + 1
+            ));
+            if ui
+                .add_enabled(view.gallery_page + 1 < pages, egui::Button::new("next >"))
+                .clicked()
+            {
+                view.gallery_page += 1;
+            }
+        });
+    }
     if let Some(e) = &view.explain.error {
         ui.colored_label(theme::ERROR, e);
     }
@@ -88,7 +124,7 @@ pub fn gallery_ui(
     }
     let mut enlarge = None;
     ui.horizontal_wrapped(|ui| {
-        for &i in &items {
+        for &i in items {
             let p = &preds[i];
             ui.vertical(|ui| {
                 ui.set_width(THUMB + 8.0);

@@ -52,6 +52,10 @@ pub struct LoadedRun {
     /// ... those pairs, the most confused first, sorted once at load (empty
     /// when there is a grid).
     pub pairs: Vec<(usize, usize, usize)>,
+    /// The ROC curves in natural order of their labels (s2 before s10),
+    /// sorted once at load: at 10,000 classes a sort a frame cost more than
+    /// the frame may.
+    pub roc_order: Vec<usize>,
 }
 
 /// The most classes whose confusion matrix is drawn as a grid (a larger one
@@ -65,11 +69,14 @@ impl LoadedRun {
             Some(_) => Vec::new(),
             None => eval.confusion.most_confused(),
         };
+        let labels: Vec<&str> = eval.roc.iter().map(|c| c.label.as_str()).collect();
+        let roc_order = natural_order(&labels);
         Self {
             record,
             eval,
             grid,
             pairs,
+            roc_order,
         }
     }
 }
@@ -82,6 +89,9 @@ pub struct ResultsView {
     pub error: Option<String>,
     pub confusion: ConfusionView,
     sort: (SortBy, bool),
+    /// The per-class table's rows in `sort` order, sorted when the sort or
+    /// the run changes (not every frame).
+    per_class_rows: Option<((SortBy, bool), Vec<usize>)>,
     roc_filter: String,
     pub gallery_sort: GallerySort,
     pub enlarged: Option<usize>,
@@ -93,7 +103,15 @@ pub struct ResultsView {
     pub map_selection: Option<Vec<PathBuf>>,
     /// New faces scored by the run.
     pub try_it: TryItView,
+    /// Which page of [`GALLERY_PAGE`] faces the gallery shows, and what it
+    /// was showing pages of (another cell or sort starts at page one).
+    pub gallery_page: usize,
+    pub(super) gallery_for: Option<(Option<(usize, usize)>, Option<usize>, GallerySort)>,
 }
+
+/// Faces a gallery page shows: a run with thousands of misclassified faces
+/// is paged, not laid out whole every frame.
+pub const GALLERY_PAGE: usize = 120;
 
 impl ResultsView {
     /// Load a run's config and eval.json in the background.
@@ -124,8 +142,10 @@ impl ResultsView {
             match r {
                 Ok(l) => {
                     self.loaded = Some(l);
-                    // the pairs list's rows were the last run's
+                    // the pairs list's and the table's rows were the last run's
                     self.confusion.pairs_shown = None;
+                    self.per_class_rows = None;
+                    self.gallery_page = 0;
                 }
                 Err(e) => {
                     self.loaded = None;
@@ -364,23 +384,37 @@ fn per_class_table_ui(ui: &mut Ui, view: &mut ResultsView) {
     let Some(l) = view.loaded.as_ref() else {
         return;
     };
-    let mut rows: Vec<&crate::eval::ClassMetrics> = l.eval.per_class.iter().collect();
     let (by, desc) = view.sort;
-    rows.sort_by(|a, b| {
-        let o = match by {
-            SortBy::Class => natural_cmp(&a.class, &b.class),
-            SortBy::Precision => a.precision.total_cmp(&b.precision),
-            SortBy::Recall => a.recall.total_cmp(&b.recall),
-            SortBy::F1 => a.f1.total_cmp(&b.f1),
-            SortBy::Support => a.support.cmp(&b.support),
-            SortBy::Auc => a.auc.unwrap_or(-1.0).total_cmp(&b.auc.unwrap_or(-1.0)),
-        };
-        if desc {
-            o.reverse()
-        } else {
-            o
-        }
-    });
+    if view
+        .per_class_rows
+        .as_ref()
+        .is_none_or(|(key, _)| *key != view.sort)
+    {
+        let per_class = &l.eval.per_class;
+        let mut order: Vec<usize> = (0..per_class.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&per_class[a], &per_class[b]);
+            let o = match by {
+                SortBy::Class => natural_cmp(&a.class, &b.class),
+                SortBy::Precision => a.precision.total_cmp(&b.precision),
+                SortBy::Recall => a.recall.total_cmp(&b.recall),
+                SortBy::F1 => a.f1.total_cmp(&b.f1),
+                SortBy::Support => a.support.cmp(&b.support),
+                SortBy::Auc => a.auc.unwrap_or(-1.0).total_cmp(&b.auc.unwrap_or(-1.0)),
+            };
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        view.per_class_rows = Some((view.sort, order));
+    }
+    let Some((_, order)) = view.per_class_rows.as_ref() else {
+        return;
+    };
+    let rows: Vec<&crate::eval::ClassMetrics> =
+        order.iter().map(|&i| &l.eval.per_class[i]).collect();
     let mut clicked = None;
     TableBuilder::new(ui)
         .id_salt("per-class")
@@ -456,10 +490,11 @@ fn roc_ui(ui: &mut Ui, view: &mut ResultsView) -> egui::Rect {
     };
     let filter = view.roc_filter.to_lowercase();
     // the legend lists classes in natural order (s2 before s10)
-    let labels: Vec<&str> = l.eval.roc.iter().map(|c| c.label.as_str()).collect();
-    let shown: Vec<usize> = natural_order(&labels)
-        .into_iter()
-        .filter(|&i| filter.is_empty() || labels[i].to_lowercase().contains(&filter))
+    let shown: Vec<usize> = l
+        .roc_order
+        .iter()
+        .copied()
+        .filter(|&i| filter.is_empty() || l.eval.roc[i].label.to_lowercase().contains(&filter))
         .take(if filter.is_empty() { 10 } else { usize::MAX })
         .collect();
     let curve = |c: &crate::eval::RocCurve| -> Vec<[f64; 2]> {
