@@ -45,7 +45,8 @@ fn a_closed_stdout_does_not_end_training() {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
             .unwrap();
-        assert!(first.contains("\"started\""), "first line: {first}");
+        // an event line (the image cache's progress comes before `started`)
+        assert!(first.contains("\"event\""), "first line: {first}");
     }
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

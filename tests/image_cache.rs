@@ -232,3 +232,73 @@ fn a_second_scan_takes_unchanged_headers_from_the_memo_and_probes_changed_files(
         assert_eq!(probed.get(path), Some(size), "{}", path.display());
     }
 }
+
+/// A whole run through the cache: the first decodes each split into it and
+/// says so (progress events, a log line), and the second opens it without
+/// decoding anything, with the same data.
+#[test]
+fn a_second_training_run_opens_the_cache_the_first_built() {
+    use facebench::engine::{train_blocking, TrainRequest};
+    use facebench::run::TrainEvent;
+    let cache = common::isolate_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::demo_dataset(tmp.path(), 3, 12, 40);
+    let train = |events: &mut Vec<TrainEvent>| {
+        train_blocking(
+            TrainRequest {
+                config: common::tiny_config(1),
+                data_root: data.clone(),
+                runs_root: tmp.path().join("runs"),
+                resume: None,
+            },
+            |e| events.push(e.clone()),
+        )
+        .unwrap()
+    };
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    train(&mut first);
+    let decoded: Vec<(String, usize, usize)> = first
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Decoding {
+                split, done, total, ..
+            } if done == total => Some((split.clone(), *done, *total)),
+            _ => None,
+        })
+        .collect();
+    let splits: Vec<&str> = decoded.iter().map(|d| d.0.as_str()).collect();
+    assert!(
+        splits.contains(&"train") && splits.contains(&"val"),
+        "{decoded:?}"
+    );
+    assert!(
+        decoded.iter().all(|d| d.2 > 0),
+        "every split had faces to decode: {decoded:?}"
+    );
+    let files = cache_usage(&cache.join("images")).files;
+    assert!(files >= 2, "one cache file per split, found {files}");
+
+    train(&mut second);
+    assert!(
+        !second
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Decoding { .. })),
+        "the second run decodes nothing"
+    );
+    assert_eq!(
+        cache_usage(&cache.join("images")).files,
+        files,
+        "and adds no file"
+    );
+    let accuracy = |events: &[TrainEvent]| {
+        events.iter().find_map(|e| match e {
+            TrainEvent::Epoch(m) => Some((m.train_loss, m.val_accuracy)),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        accuracy(&first),
+        accuracy(&second),
+        "the same faces from the cache train the same epoch"
+    );
+}

@@ -23,48 +23,21 @@ pub fn gallery_ui(
     big: &mut ThumbnailCache,
 ) {
     let all = view.gallery_items();
-    let showing = (
-        view.confusion.selected,
-        view.map_selection.as_ref().map(Vec::len),
-        view.gallery_sort,
-    );
-    if view.gallery_for != Some(showing) {
-        view.gallery_for = Some(showing);
-        view.gallery_page = 0;
-    }
-    let pages = all.len().div_ceil(GALLERY_PAGE).max(1);
-    view.gallery_page = view.gallery_page.min(pages - 1);
-    let first = view.gallery_page * GALLERY_PAGE;
-    let items = &all[first..(first + GALLERY_PAGE).min(all.len())];
+    let page = current_page(view, all.len());
+    let items = &all[page.clone()];
     let Some(l) = view.loaded.as_ref() else {
         return;
     };
     let arch = l.record.config.model.architecture;
     let run = view.run.clone();
     ui.horizontal(|ui| {
-        if view.map_selection.is_some() {
-            ui.heading(format!("Selected on the map: {} face(s)", all.len()));
-            if ui.button("show misclassified").clicked() {
-                view.map_selection = None;
-            }
-        } else {
-            match view.confusion.selected {
-                Some((t, p)) => {
-                    ui.heading(format!(
-                        "{} -> {}: {} face(s)",
-                        l.eval.classes[t],
-                        l.eval.classes[p],
-                        all.len()
-                    ));
-                    if ui.button("show all misclassified").clicked() {
-                        view.confusion.selected = None;
-                    }
-                }
-                None => {
-                    ui.heading(format!("Misclassified faces: {}", all.len()));
-                }
-            }
-        }
+        heading_ui(
+            ui,
+            &mut view.map_selection,
+            &mut view.confusion.selected,
+            &l.eval.classes,
+            all.len(),
+        );
         ui.label("sort by");
         ui.selectable_value(&mut view.gallery_sort, GallerySort::Loss, "loss");
         ui.selectable_value(
@@ -75,29 +48,7 @@ pub fn gallery_ui(
         ui.separator();
         view.explain.controls_ui(ui, arch);
     });
-    if pages > 1 {
-        ui.horizontal(|ui| {
-            if ui
-                .add_enabled(view.gallery_page > 0, egui::Button::new("< previous"))
-                .clicked()
-            {
-                view.gallery_page -= 1;
-            }
-            ui.label(format!(
-                "faces {}-{} of {} (page {} of {pages})",
-                first + 1,
-                first + items.len(),
-                all.len(),
-                view.gallery_page + 1
-            ));
-            if ui
-                .add_enabled(view.gallery_page + 1 < pages, egui::Button::new("next >"))
-                .clicked()
-            {
-                view.gallery_page += 1;
-            }
-        });
-    }
+    pager_ui(ui, &mut view.gallery_page, page, all.len());
     if let Some(e) = &view.explain.error {
         ui.colored_label(theme::ERROR, e);
     }
@@ -169,6 +120,82 @@ pub fn gallery_ui(
     if !open {
         view.enlarged = None;
     }
+}
+
+/// What the gallery shows and how many, with the button back to every
+/// misclassified face.
+fn heading_ui(
+    ui: &mut Ui,
+    map_selection: &mut Option<Vec<PathBuf>>,
+    selected: &mut Option<(usize, usize)>,
+    classes: &[String],
+    count: usize,
+) {
+    if map_selection.is_some() {
+        ui.heading(format!("Selected on the map: {count} face(s)"));
+        if ui.button("show misclassified").clicked() {
+            *map_selection = None;
+        }
+        return;
+    }
+    match *selected {
+        Some((t, p)) => {
+            ui.heading(format!("{} -> {}: {count} face(s)", classes[t], classes[p]));
+            if ui.button("show all misclassified").clicked() {
+                *selected = None;
+            }
+        }
+        None => {
+            ui.heading(format!("Misclassified faces: {count}"));
+        }
+    }
+}
+
+/// The items of the gallery's page: back to page one when it shows another
+/// cell, selection or sort.
+fn current_page(view: &mut ResultsView, items: usize) -> std::ops::Range<usize> {
+    let showing = (
+        view.confusion.selected,
+        view.map_selection.as_ref().map(Vec::len),
+        view.gallery_sort,
+    );
+    if view.gallery_for != Some(showing) {
+        view.gallery_for = Some(showing);
+        view.gallery_page = 0;
+    }
+    let pages = items.div_ceil(GALLERY_PAGE).max(1);
+    view.gallery_page = view.gallery_page.min(pages - 1);
+    let first = view.gallery_page * GALLERY_PAGE;
+    first..(first + GALLERY_PAGE).min(items)
+}
+
+/// "faces 121-240 of 286 (page 2 of 3)" between previous and next, when
+/// there is more than one page.
+fn pager_ui(ui: &mut Ui, page: &mut usize, shown: std::ops::Range<usize>, items: usize) {
+    let pages = items.div_ceil(GALLERY_PAGE);
+    if pages <= 1 {
+        return;
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(*page > 0, egui::Button::new("< previous"))
+            .clicked()
+        {
+            *page -= 1;
+        }
+        ui.label(format!(
+            "faces {}-{} of {items} (page {} of {pages})",
+            shown.start + 1,
+            shown.end,
+            *page + 1
+        ));
+        if ui
+            .add_enabled(*page + 1 < pages, egui::Button::new("next >"))
+            .clicked()
+        {
+            *page += 1;
+        }
+    });
 }
 
 /// "person_01/008.png": a face's folder and file name, how screen readers

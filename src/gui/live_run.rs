@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 use super::decimate::{GrowingSeries, SmoothedSeries};
+use crate::loader::BuildProgress;
 use crate::run::{event_line, EpochMetrics, EventSink, FinishStatus, RunConfig, TrainEvent};
 
 /// What happened in one run, ready to plot.
@@ -40,25 +41,9 @@ pub struct LiveRun {
     pub test_accuracy: Option<f64>,
     pub paused: bool,
     pub seconds: f64,
-    /// A split being decoded into the image cache, before the run starts.
-    pub decoding: Option<Decoding>,
-}
-
-/// How far the image cache of a split has been built.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decoding {
-    pub split: String,
-    pub done: usize,
-    pub total: usize,
-    pub seconds: f64,
-}
-
-impl Decoding {
-    /// Seconds left at the rate so far.
-    pub fn eta_seconds(&self) -> Option<f64> {
-        (self.done > 0 && self.done < self.total)
-            .then(|| self.seconds / self.done as f64 * (self.total - self.done) as f64)
-    }
+    /// A split being decoded into the image cache, before the run starts:
+    /// its name and how far it is.
+    pub decoding: Option<(String, BuildProgress)>,
 }
 
 impl LiveRun {
@@ -136,11 +121,13 @@ impl LiveRun {
                 total,
                 seconds,
             } => {
-                self.decoding = (done < total).then(|| Decoding {
-                    split: split.clone(),
-                    done: *done,
-                    total: *total,
-                    seconds: *seconds,
+                self.decoding = (done < total).then(|| {
+                    let progress = BuildProgress {
+                        done: *done,
+                        total: *total,
+                        seconds: *seconds,
+                    };
+                    (split.clone(), progress)
                 });
             }
             TrainEvent::Checkpoint { .. }

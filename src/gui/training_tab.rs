@@ -143,14 +143,14 @@ fn status_ui(ui: &mut Ui, run: &LiveRun) {
             ui.label(format!("test accuracy {:.2}%", acc * 100.0));
         }
     });
-    if let Some(d) = &run.decoding {
+    if let Some((split, d)) = &run.decoding {
         let eta = d.eta_seconds().map_or(String::new(), |s| {
             format!(", about {} left", fmt_duration(s))
         });
         ui.add(
             egui::ProgressBar::new(d.done as f32 / d.total.max(1) as f32).text(format!(
-                "decoding the {} split into the image cache: {}/{}{eta}",
-                d.split, d.done, d.total
+                "decoding the {split} split into the image cache: {}/{}{eta}",
+                d.done, d.total
             )),
         );
     }
