@@ -32,6 +32,10 @@ pub(crate) struct Walk {
     pub shared: Vec<PathBuf>,
     /// Entries left out, with their reasons.
     pub skipped: Vec<SkippedFile>,
+    /// The last folder whose entries were admitted and its real path: a
+    /// file that is not a link is that path plus its name, with no
+    /// `realpath` (one per file was most of a large dataset's scan).
+    parent: Option<(PathBuf, PathBuf)>,
 }
 
 impl Walk {
@@ -45,6 +49,22 @@ impl Walk {
             split: 0,
             shared: Vec::new(),
             skipped: Vec::new(),
+            parent: None,
+        }
+    }
+
+    /// The real path of `path`, which `meta` (its `lstat`) says is not a
+    /// link: its folder's real path (resolved once per folder) and its name.
+    fn real_of_plain(&mut self, path: &Path) -> Option<PathBuf> {
+        let (parent, name) = (path.parent()?, path.file_name()?);
+        match &self.parent {
+            Some((p, real)) if p == parent => Some(real.join(name)),
+            _ => {
+                let real = std::fs::canonicalize(parent).ok()?;
+                let joined = real.join(name);
+                self.parent = Some((parent.to_path_buf(), real));
+                Some(joined)
+            }
         }
     }
 
@@ -70,19 +90,28 @@ impl Walk {
                 "the name is not valid UTF-8, which run files cannot record; rename it".into(),
             );
         }
-        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        let real = match std::fs::canonicalize(path) {
-            Ok(r) => r,
-            Err(e) if is_link => {
-                return self.skip(
-                    path,
-                    SkipReason::Unreadable,
-                    format!("a broken link: its target cannot be opened ({e})"),
-                )
-            }
-            Err(_) => path.to_path_buf(),
+        let meta = std::fs::symlink_metadata(path);
+        let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
+        let plain = meta.as_ref().ok().filter(|_| !is_link);
+        let real = match plain.and_then(|_| self.real_of_plain(path)) {
+            Some(real) => real,
+            None => match std::fs::canonicalize(path) {
+                Ok(r) => r,
+                Err(e) if is_link => {
+                    return self.skip(
+                        path,
+                        SkipReason::Unreadable,
+                        format!("a broken link: its target cannot be opened ({e})"),
+                    )
+                }
+                Err(_) => path.to_path_buf(),
+            },
         };
-        if real.is_dir() {
+        let is_dir = match plain {
+            Some(m) => m.is_dir(),
+            None => real.is_dir(),
+        };
+        if is_dir {
             if !self.dirs.insert(real.clone()) {
                 return self.skip(
                     path,
