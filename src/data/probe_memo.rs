@@ -47,12 +47,7 @@ impl ProbeMemo {
             hasher.update(p.as_os_str().as_encoded_bytes());
             hasher.update([0]);
         }
-        let key: String = hasher
-            .finalize()
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let key = crate::files::hex(&hasher.finalize()[..16]);
         let file = cache_dir().join("probe").join(format!("{key}.json"));
         let known = std::fs::read(&file)
             .ok()

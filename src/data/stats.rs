@@ -74,21 +74,24 @@ pub fn file_stamp(path: &Path) -> Option<(u64, u128)> {
     Some((m.len(), mtime))
 }
 
-fn fingerprint_of(entries: &[ImageEntry], name: impl Fn(&Path) -> &Path) -> String {
-    let mut hasher = Sha256::new();
-    // the stats in parallel (hundreds of thousands of files), the hash in order
-    let stamps: Vec<(u64, u128)> = entries
+/// [`file_stamp`] of every entry, `(0, 0)` for a file that cannot be read;
+/// in parallel (a dataset can hold hundreds of thousands of files), in order.
+pub fn file_stamps(entries: &[ImageEntry]) -> Vec<(u64, u128)> {
+    entries
         .par_iter()
         .map(|e| file_stamp(&e.path).unwrap_or((0, 0)))
-        .collect();
-    for (e, (size, mtime)) in entries.iter().zip(stamps) {
+        .collect()
+}
+
+fn fingerprint_of(entries: &[ImageEntry], name: impl Fn(&Path) -> &Path) -> String {
+    let mut hasher = Sha256::new();
+    for (e, (size, mtime)) in entries.iter().zip(file_stamps(entries)) {
         hasher.update(name(&e.path).to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update(size.to_le_bytes());
         hasher.update(mtime.to_le_bytes());
     }
-    let digest = hasher.finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::files::hex(&hasher.finalize())
 }
 
 #[derive(Default, Clone, Copy)]

@@ -53,8 +53,8 @@ impl Walk {
         }
     }
 
-    /// The real path of `path`, which `meta` (its `lstat`) says is not a
-    /// link: its folder's real path (resolved once per folder) and its name.
+    /// The real path of `path`, which its `lstat` said is not a link: its
+    /// folder's real path (resolved once per folder) and its name.
     fn real_of_plain(&mut self, path: &Path) -> Option<PathBuf> {
         let (parent, name) = (path.parent()?, path.file_name()?);
         match &self.parent {

@@ -9,5 +9,5 @@ mod paths;
 
 pub use atomic::{atomic_write, write_file};
 pub use csv::csv_quote;
-pub use names::file_name_from;
+pub use names::{file_name_from, hex};
 pub use paths::canonical;

@@ -39,3 +39,9 @@ mod tests {
         }
     }
 }
+
+/// `bytes` as lowercase hex: file names and keys made of a digest (the
+/// statistics cache, the image cache, the scan's header memo).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

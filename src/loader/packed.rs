@@ -200,14 +200,6 @@ impl PackedImages {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// Bytes of pixels in the file.
-    pub fn pixel_bytes(&self) -> u64 {
-        self.records
-            .iter()
-            .map(|r| 3 * r.width as u64 * r.height as u64)
-            .sum()
-    }
 }
 
 /// Decode `entries` chunk by chunk (in parallel within a chunk) into a
@@ -299,16 +291,11 @@ fn file_for_key(folder: &Path, key: &str) -> PathBuf {
 
 /// What a cache file is built from: each file's path, label, size and
 /// modification time, the working size and the format.
-pub fn cache_key(entries: &[ImageEntry], working_size: u32) -> String {
+fn cache_key(entries: &[ImageEntry], working_size: u32) -> String {
     let mut hasher = Sha256::new();
     hasher.update(MAGIC);
     hasher.update(working_size.to_le_bytes());
-    // the stats in parallel (hundreds of thousands of files), the hash in order
-    let stamps: Vec<(u64, u128)> = entries
-        .par_iter()
-        .map(|e| crate::data::file_stamp(&e.path).unwrap_or((0, 0)))
-        .collect();
-    for (e, (size, mtime)) in entries.iter().zip(stamps) {
+    for (e, (size, mtime)) in entries.iter().zip(crate::data::file_stamps(entries)) {
         let absolute = std::path::absolute(&e.path).unwrap_or_else(|_| e.path.clone());
         hasher.update(absolute.to_string_lossy().as_bytes());
         hasher.update([0]);
@@ -316,12 +303,7 @@ pub fn cache_key(entries: &[ImageEntry], working_size: u32) -> String {
         hasher.update(size.to_le_bytes());
         hasher.update(mtime.to_le_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::files::hex(&hasher.finalize()[..16])
 }
 
 /// Where cache files go: `images/` in facebench's cache folder
