@@ -6,7 +6,11 @@
 //! Headless (egui_kittest, CPU side: layout and tessellation, no GPU
 //! upload), like `gui_frame_time`. Numbers go to docs/performance.md.
 //!
-//!     cargo run --release --example results_at_scale [-- 1000,3000,10000]
+//!     cargo run --release --example results_at_scale [-- 1000,3000,10000 [RUNS]]
+//!
+//! With RUNS, the runs are written there and kept (to open them in a real
+//! window: `facebench gui --runs RUNS --tab runs`); else in a temporary
+//! folder.
 //!
 //! Each identity has one test face, scored by a network that puts 0.6 on
 //! the right person, except that every fifth face goes to the next person;
@@ -31,6 +35,10 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
     let tmp = tempfile::tempdir()?;
+    let runs_root = match std::env::args().nth(2) {
+        Some(dir) => PathBuf::from(dir),
+        None => tmp.path().to_path_buf(),
+    };
     println!("| identities | eval.json | evaluation (s) | open to drawn (s) | slowest frame while opening (ms) | mean frame once open (ms) | frames asked for while idle |");
     println!("|---|---|---|---|---|---|---|");
     for k in sizes {
@@ -49,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         let eval = classification_report(&classes, &y_true, &probs, &paths);
         let evaluation = start.elapsed().as_secs_f64();
         drop(probs);
-        let dir = RunStore::new(tmp.path()).create(&format!("scale-{k}"))?;
+        let dir = RunStore::new(&runs_root).create(&format!("scale-{k}"))?;
         dir.write_record(&RunRecord {
             facebench_version: "bench".into(),
             created: String::new(),
@@ -76,7 +84,7 @@ fn main() -> anyhow::Result<()> {
 
         let app = WorkbenchApp::new(AppState {
             tab: Tab::Results,
-            runs_dir: tmp.path().to_path_buf(),
+            runs_dir: runs_root.clone(),
             ..AppState::default()
         });
         let mut h = Harness::builder()

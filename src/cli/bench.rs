@@ -32,7 +32,7 @@ pub fn bench_loader(root: &Path, sizes: &[usize], batch: usize) -> anyhow::Resul
     let dataset = Dataset::open(root, &SplitConfig::default())?;
     let mut rows = Vec::new();
     let start = Instant::now();
-    let (bank, _) = ImageBank::decode(&dataset.images.train, u32::MAX);
+    let (bank, _) = ImageBank::decode(dataset.images.train.clone(), u32::MAX);
     let secs = start.elapsed().as_secs_f64();
     rows.push(BenchRow {
         what: "decode (full size, parallel)".into(),

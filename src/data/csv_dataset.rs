@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::scan::{classes_seen, probe_jobs};
+use super::scan::{classes_seen, probe_jobs, ProbeJob};
 use super::split::{split_reporting, SplitConfig};
 use super::splits::{PerSplit, Split};
 use super::walk::{Entry, Walk};
-use super::{Dataset, DatasetError, DatasetLayout, SkipReason, SkippedFile};
+use super::{Dataset, DatasetError, DatasetLayout, FileStamp, SkipReason, SkippedFile};
 
 /// Whether `path` names a CSV dataset rather than a folder.
 pub(crate) fn is_csv(path: &Path) -> bool {
@@ -165,8 +165,14 @@ impl Dataset {
             walk.next_split();
             let mut jobs = Vec::new();
             for row in rows {
-                match walk.admit(&row.path) {
-                    Some(Entry::File(f)) => jobs.extend(class_of(&row.label).map(|c| (c, f))),
+                match walk.admit(row.path.clone(), None) {
+                    Some(Entry::File(path)) => {
+                        jobs.extend(class_of(&row.label).map(|class| ProbeJob {
+                            class,
+                            path,
+                            stamp: FileStamp::UNKNOWN,
+                        }))
+                    }
                     Some(Entry::Dir(d)) => dataset.skipped.push(SkippedFile::new(
                         &d,
                         SkipReason::NotAnImage,

@@ -19,7 +19,7 @@ mod walk;
 pub use decode::{
     decode_rgb8, decode_working_size, probe_file, ImageLimits, SkipReason, SkippedFile,
 };
-pub use entry::ImageEntry;
+pub use entry::{FileStamp, ImageEntry};
 pub use error::DatasetError;
 pub use face_files::face_files;
 pub use natural::{natural_cmp, natural_order};
@@ -28,6 +28,6 @@ pub use scan::{Dataset, DatasetLayout};
 pub use split::{stratified_split, SplitConfig};
 pub use splits::{PerSplit, Split};
 pub use stats::{
-    cache_dir, channel_stats, file_list_fingerprint, file_stamp, file_stamps,
+    cache_dir, channel_stats, file_list_fingerprint, file_stamps,
     relocatable_fingerprint, ChannelStats, StatsSource,
 };

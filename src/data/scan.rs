@@ -2,14 +2,15 @@
 
 use super::walk::{Entry, Walk};
 use std::collections::{BTreeSet, HashMap};
+use std::fs::FileType;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::decode::{probe_file, ImageLimits, SkipReason, SkippedFile};
-use super::entry::ImageEntry;
-use super::probe_memo::{stamp, ProbeMemo, Probed};
+use super::entry::{FileStamp, ImageEntry};
+use super::probe_memo::{ProbeMemo, Probed};
 use super::split::{split_reporting, SplitConfig};
 use super::splits::{PerSplit, Split};
 use super::DatasetError;
@@ -65,30 +66,84 @@ pub struct Dataset {
     pub warnings: Vec<String>,
 }
 
-fn read_dir_sorted(path: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+/// The entries of the folder at `path`, sorted by name, each with its type
+/// when the listing gives it (Linux's does, for most file systems: no
+/// `stat` per file).
+fn read_dir_sorted(path: &Path) -> Result<Vec<(PathBuf, Option<FileType>)>, DatasetError> {
     let unreadable = |source| DatasetError::Unreadable {
         path: path.to_path_buf(),
         source,
     };
-    let mut out = Vec::new();
+    let mut named = Vec::new();
     for entry in std::fs::read_dir(path).map_err(unreadable)? {
-        out.push(entry.map_err(unreadable)?.path());
+        let entry = entry.map_err(unreadable)?;
+        named.push((entry.file_name(), entry.file_type().ok()));
     }
-    out.sort();
-    Ok(out)
+    // by name, which orders entries of one folder as their paths (at a
+    // fraction of comparing paths component by component)
+    named.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(named
+        .into_iter()
+        .map(|(name, kind)| (path.join(name), kind))
+        .collect())
 }
 
-/// All files below `dir`, recursively, sorted; each real file once.
-fn files_below(dir: &Path, walk: &mut Walk) -> Result<Vec<PathBuf>, DatasetError> {
-    let mut out = Vec::new();
-    for path in read_dir_sorted(dir)? {
-        match walk.admit(&path) {
-            Some(Entry::Dir(d)) => out.extend(files_below(&d, walk)?),
-            Some(Entry::File(f)) => out.push(f),
-            None => {}
+/// One file to probe: its class, where it is, and its stamp when the walk
+/// read it ([`FileStamp::UNKNOWN`] when not: it is read when probed).
+pub(super) struct ProbeJob {
+    pub class: usize,
+    pub path: PathBuf,
+    pub stamp: FileStamp,
+}
+
+/// All files below `dir`, recursively, sorted, each real file once, as
+/// jobs of `class`, with their stamps.
+fn files_below(
+    dir: &Path,
+    class: usize,
+    walk: &mut Walk,
+    out: &mut Vec<ProbeJob>,
+) -> Result<(), DatasetError> {
+    let mut here = Vec::new();
+    for entry in walk.admit_listing(dir, read_dir_sorted(dir)?) {
+        match entry {
+            Entry::Dir(d) => files_below(&d, class, walk, out)?,
+            Entry::File(path) => {
+                here.push(out.len());
+                out.push(ProbeJob {
+                    class,
+                    path,
+                    stamp: FileStamp::UNKNOWN,
+                });
+            }
         }
     }
-    Ok(out)
+    stamp_in_folder(dir, out, &here);
+    Ok(())
+}
+
+/// Read the stamps of the jobs at `indices` of `jobs`, files directly in
+/// `dir`, in parallel and relative to the open folder. A folder that cannot
+/// be opened leaves them unknown (read again, by path, when probed).
+fn stamp_in_folder(dir: &Path, jobs: &mut [ProbeJob], indices: &[usize]) {
+    use rustix::fs::{open, Mode, OFlags};
+    let Ok(fd) = open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let stamps: Vec<Option<FileStamp>> = indices
+        .par_iter()
+        .map(|&i| {
+            let name = jobs[i].path.file_name()?;
+            FileStamp::read_at(std::os::fd::AsFd::as_fd(&fd), name)
+        })
+        .collect();
+    for (&i, stamp) in indices.iter().zip(stamps) {
+        jobs[i].stamp = stamp.unwrap_or(FileStamp::UNKNOWN);
+    }
 }
 
 fn folder_name(path: &Path) -> String {
@@ -104,11 +159,10 @@ fn class_folders(
 ) -> Result<(Vec<(String, PathBuf)>, Vec<PathBuf>), DatasetError> {
     let mut classes = Vec::new();
     let mut stray = Vec::new();
-    for path in read_dir_sorted(dir)? {
-        match walk.admit(&path) {
-            Some(Entry::Dir(d)) => classes.push((folder_name(&d), d)),
-            Some(Entry::File(f)) => stray.push(f),
-            None => {}
+    for entry in walk.admit_listing(dir, read_dir_sorted(dir)?) {
+        match entry {
+            Entry::Dir(d) => classes.push((folder_name(&d), d)),
+            Entry::File(f) => stray.push(f),
         }
     }
     Ok((classes, stray))
@@ -134,9 +188,7 @@ fn probe_classes(
         let Some(&class) = index.get(name.as_str()) else {
             continue;
         };
-        for file in files_below(dir, walk)? {
-            jobs.push((class, file));
-        }
+        files_below(dir, class, walk, &mut jobs)?;
     }
     let (entries, skipped) = probe_jobs(jobs);
     let seen = classes_seen(&entries, class_names.len());
@@ -162,50 +214,55 @@ pub(super) fn classes_seen<'a>(
     seen
 }
 
-/// Probe each (class, file) in parallel: the usable entries, and the files
-/// left out with their reasons. A file probed by an earlier scan and not
-/// changed since costs a `stat` (`probe_memo.rs`).
-pub(super) fn probe_jobs(jobs: Vec<(usize, PathBuf)>) -> (Vec<ImageEntry>, Vec<SkippedFile>) {
-    let memo = ProbeMemo::load(jobs.iter().map(|(_, p)| p.as_path()));
+/// Probe each job in parallel: the usable entries, and the files left out
+/// with their reasons. Each file's size and time are read once for the
+/// whole of opening a dataset (by the walk, else here), and the entry keeps
+/// them for the fingerprints and the image cache's name; a file probed by
+/// an earlier scan and not changed since costs nothing more
+/// (`probe_memo.rs`).
+pub(super) fn probe_jobs(jobs: Vec<ProbeJob>) -> (Vec<ImageEntry>, Vec<SkippedFile>) {
+    let memo = ProbeMemo::load(jobs.iter().map(|j| j.path.as_path()));
     let limits = ImageLimits::from_env();
-    let probed: Vec<_> = jobs
+    let (probed, records): (Vec<_>, Vec<_>) = jobs
         .into_par_iter()
         .enumerate()
-        .map(|(i, (class, path))| {
-            let stamp = stamp(&path);
-            let size = match memo.lookup(i, stamp) {
-                Some((w, h)) => limits.check(&path, w, h).map(|()| (w, h)),
-                None => probe_file(&path),
+        .map(|(i, job)| {
+            let stamp = match job.stamp {
+                FileStamp::UNKNOWN => FileStamp::read(&job.path).unwrap_or(FileStamp::UNKNOWN),
+                read => read,
             };
-            let record = match (&size, stamp) {
-                (Ok((width, height)), Some((bytes, mtime_ns))) => Some(Probed {
-                    size: bytes,
-                    mtime_ns,
-                    width: *width,
-                    height: *height,
-                }),
-                _ => None,
+            let size = match memo.lookup(i, stamp) {
+                Some((w, h)) => limits.check(&job.path, w, h).map(|()| (w, h)),
+                None => probe_file(&job.path),
+            };
+            let record = match size {
+                Ok((width, height)) if stamp != FileStamp::UNKNOWN => Probed {
+                    stamp,
+                    width,
+                    height,
+                },
+                _ => Probed::NONE,
             };
             let entry = size.map(|(width, height)| ImageEntry {
-                path,
-                class,
+                path: job.path,
+                class: job.class,
                 width,
                 height,
+                stamp,
             });
             (entry, record)
         })
-        .collect();
-    let mut entries = Vec::new();
+        .unzip();
+    memo.store(&records);
+    drop(records);
+    let mut entries = Vec::with_capacity(probed.len());
     let mut skipped = Vec::new();
-    let mut records = Vec::with_capacity(probed.len());
-    for (p, record) in probed {
-        records.push(record);
+    for p in probed {
         match p {
             Ok(e) => entries.push(e),
             Err(s) => skipped.push(s),
         }
     }
-    memo.store(records);
     (entries, skipped)
 }
 

@@ -1,14 +1,13 @@
 //! Per-channel mean/std of the train split, cached by a fingerprint of the file list.
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::decode::decode_rgb8;
-use super::ImageEntry;
+use super::{FileStamp, ImageEntry};
 use crate::files::atomic_write;
 
 /// Mean and standard deviation of each RGB channel, on the [0, 1] scale.
@@ -62,34 +61,22 @@ pub fn relocatable_fingerprint(root: &Path, entries: &[ImageEntry]) -> String {
     fingerprint_of(entries, |p| p.strip_prefix(base).unwrap_or(p))
 }
 
-/// A file's size and modification time in nanoseconds since 1970, or None
-/// when it cannot be read.
-pub fn file_stamp(path: &Path) -> Option<(u64, u128)> {
-    let m = std::fs::metadata(path).ok()?;
-    let mtime = m
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Some((m.len(), mtime))
-}
-
-/// [`file_stamp`] of every entry, `(0, 0)` for a file that cannot be read;
-/// in parallel (a dataset can hold hundreds of thousands of files), in order.
-pub fn file_stamps(entries: &[ImageEntry]) -> Vec<(u64, u128)> {
-    entries
-        .par_iter()
-        .map(|e| file_stamp(&e.path).unwrap_or((0, 0)))
-        .collect()
+/// The stamp of every entry (the scan's; read now for an entry without
+/// one, in parallel: a dataset can hold hundreds of thousands of files), in
+/// order.
+pub fn file_stamps(entries: &[ImageEntry]) -> Vec<FileStamp> {
+    entries.par_iter().map(ImageEntry::stamp_now).collect()
 }
 
 fn fingerprint_of(entries: &[ImageEntry], name: impl Fn(&Path) -> &Path) -> String {
     let mut hasher = Sha256::new();
-    for (e, (size, mtime)) in entries.iter().zip(file_stamps(entries)) {
+    for (e, stamp) in entries.iter().zip(file_stamps(entries)) {
         hasher.update(name(&e.path).to_string_lossy().as_bytes());
         hasher.update([0]);
-        hasher.update(size.to_le_bytes());
-        hasher.update(mtime.to_le_bytes());
+        hasher.update(stamp.size.to_le_bytes());
+        // 16 bytes, as when times were kept as u128: fingerprints recorded
+        // by earlier runs stay equal
+        hasher.update((stamp.mtime_ns as u128).to_le_bytes());
     }
     crate::files::hex(&hasher.finalize())
 }

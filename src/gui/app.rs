@@ -205,7 +205,6 @@ impl WorkbenchApp {
                 ctx,
                 &path,
                 self.state.config.data.split.clone(),
-                self.state.config.data.input_size,
             );
         }
         let (small, big) = self

@@ -15,7 +15,7 @@ use crate::data::{
     decode_working_size, natural_cmp, natural_order, DatasetReport, Split, SplitConfig,
 };
 use crate::loader::{
-    cache_file_for, cache_folder, cache_usage, AugmentConfig, CacheUsage, Pipeline,
+    cache_folder, cache_usage, AugmentConfig, CacheSource, CacheUsage, Pipeline,
 };
 use crate::run::RunConfig;
 
@@ -27,14 +27,15 @@ pub struct ScanResult {
     pub cache: Option<CacheState>,
 }
 
-/// Where the image cache is, what it holds, and whether this dataset's train
-/// split is in it at the configured input size.
+/// Where the image cache is, what it held when the dataset was scanned, and
+/// what names the train split's cache files (whether the split is cached at
+/// the input size in the form is asked when drawn, so it follows the form
+/// and a run that builds the cache).
 #[derive(Clone)]
 pub struct CacheState {
     pub folder: PathBuf,
     pub usage: CacheUsage,
-    pub input_size: u32,
-    pub train_cached: bool,
+    pub train: CacheSource,
 }
 
 pub enum ScanState {
@@ -71,7 +72,7 @@ impl Default for DatasetView {
 
 impl DatasetView {
     /// Scan `path` in the background (report, full decode check, statistics).
-    pub fn open(&mut self, ctx: &egui::Context, path: &str, split: SplitConfig, input_size: usize) {
+    pub fn open(&mut self, ctx: &egui::Context, path: &str, split: SplitConfig) {
         let root = PathBuf::from(path.trim());
         self.scanned_path = path.trim().to_string();
         self.preview_source = None;
@@ -101,9 +102,7 @@ impl DatasetView {
                 .collect();
             let cache = cache_folder().map(|folder| CacheState {
                 usage: cache_usage(&folder),
-                train_cached: cache_file_for(&folder, &dataset.images.train, input_size as u32)
-                    .is_file(),
-                input_size: input_size as u32,
+                train: CacheSource::of(&dataset.images.train),
                 folder,
             });
             Ok(ScanResult {
@@ -194,7 +193,7 @@ pub fn dataset_tab_ui(
     }
     area.show(ui, |ui| {
         summary_ui(ui, report);
-        cache_ui(ui, cache.as_ref());
+        cache_ui(ui, cache.as_ref(), config.data.input_size as u32);
         ui.separator();
         let chart = counts_chart_ui(ui, report);
         if ui.small_button("save chart as PNG").clicked() {
@@ -266,7 +265,7 @@ fn summary_ui(ui: &mut Ui, r: &DatasetReport) {
 }
 
 /// Where the decoded faces go and whether this dataset is there yet.
-fn cache_ui(ui: &mut Ui, cache: Option<&CacheState>) {
+fn cache_ui(ui: &mut Ui, cache: Option<&CacheState>, input_size: u32) {
     let Some(c) = cache else {
         ui.label(
             RichText::new(
@@ -276,13 +275,11 @@ fn cache_ui(ui: &mut Ui, cache: Option<&CacheState>) {
         );
         return;
     };
-    let state = if c.train_cached {
-        format!("train split cached at {} px", c.input_size)
+    // one `stat`, and only in frames that draw this tab
+    let state = if c.train.file_in(&c.folder, input_size).is_file() {
+        format!("train split cached at {input_size} px")
     } else {
-        format!(
-            "the first run at {} px decodes the train split into it",
-            c.input_size
-        )
+        format!("the first run at {input_size} px decodes the train split into it")
     };
     ui.label(RichText::new(format!(
         "image cache {}: {} files, {}; {state}",

@@ -156,7 +156,7 @@ fn heading_ui(
 fn current_page(view: &mut ResultsView, items: usize) -> std::ops::Range<usize> {
     let showing = (
         view.confusion.selected,
-        view.map_selection.as_ref().map(Vec::len),
+        view.map_selection.as_deref().map(selection_digest),
         view.gallery_sort,
     );
     if view.gallery_for != Some(showing) {
@@ -167,6 +167,15 @@ fn current_page(view: &mut ResultsView, items: usize) -> std::ops::Range<usize> 
     view.gallery_page = view.gallery_page.min(pages - 1);
     let first = view.gallery_page * GALLERY_PAGE;
     first..(first + GALLERY_PAGE).min(items)
+}
+
+/// What tells one selection of faces on the map from another (two of the
+/// same size too).
+fn selection_digest(paths: &[PathBuf]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    paths.hash(&mut h);
+    h.finish()
 }
 
 /// "faces 121-240 of 286 (page 2 of 3)" between previous and next, when

@@ -106,7 +106,8 @@ pub struct ResultsView {
     /// Which page of [`GALLERY_PAGE`] faces the gallery shows, and what it
     /// was showing pages of (another cell or sort starts at page one).
     pub gallery_page: usize,
-    pub(super) gallery_for: Option<(Option<(usize, usize)>, Option<usize>, GallerySort)>,
+    /// The cell, map selection (a digest of it) and sort the page is of.
+    pub(super) gallery_for: Option<(Option<(usize, usize)>, Option<u64>, GallerySort)>,
 }
 
 /// Faces a gallery page shows: a run with thousands of misclassified faces
@@ -163,6 +164,7 @@ impl ResultsView {
         };
         let preds = &l.eval.predictions;
         if let Some(picked) = &self.map_selection {
+            let picked: std::collections::HashSet<&PathBuf> = picked.iter().collect();
             return (0..preds.len())
                 .filter(|&i| picked.contains(&preds[i].path))
                 .collect();

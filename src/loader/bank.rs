@@ -42,10 +42,12 @@ impl ImageBank {
 
     /// Decode `entries` in parallel into memory, shrinking each so its shorter
     /// side is at most `working_size`. Files that fail to decode are returned,
-    /// not dropped silently.
-    pub fn decode(entries: &[ImageEntry], working_size: u32) -> (ImageBank, Vec<SkippedFile>) {
+    /// not dropped silently. The bank keeps the entries' paths (moved, not
+    /// copied: at hundreds of thousands of faces they are most of what a
+    /// split takes in memory).
+    pub fn decode(entries: Vec<ImageEntry>, working_size: u32) -> (ImageBank, Vec<SkippedFile>) {
         let decoded: Vec<_> = entries
-            .par_iter()
+            .into_par_iter()
             .map(|e| decode_working_size(&e.path, working_size).map(|img| (img, e)))
             .collect();
         let (mut images, mut labels, mut paths) = (Vec::new(), Vec::new(), Vec::new());
@@ -55,7 +57,7 @@ impl ImageBank {
                 Ok((img, e)) => {
                     images.push(img);
                     labels.push(e.class);
-                    paths.push(e.path.clone());
+                    paths.push(e.path);
                 }
                 Err(s) => skipped.push(s),
             }
@@ -68,26 +70,39 @@ impl ImageBank {
     /// size (reporting `progress`), opened at once on later ones.
     pub fn cached(
         folder: &Path,
-        entries: &[ImageEntry],
+        entries: Vec<ImageEntry>,
         working_size: u32,
         progress: &mut dyn FnMut(BuildProgress),
     ) -> anyhow::Result<(ImageBank, Vec<SkippedFile>)> {
-        let packed = PackedImages::open_or_build(folder, entries, working_size, progress)?;
-        let (mut labels, mut paths) = (Vec::new(), Vec::new());
+        let packed = PackedImages::open_or_build(folder, &entries, working_size, progress)?;
+        Ok(Self::packed(packed, entries))
+    }
+
+    /// The bank of a cache file opened for `entries` (those it was built
+    /// from), and the files it could not decode. The bank keeps the
+    /// entries' paths, moved.
+    pub fn packed(
+        packed: PackedImages,
+        mut entries: Vec<ImageEntry>,
+    ) -> (ImageBank, Vec<SkippedFile>) {
+        let mut labels = Vec::with_capacity(packed.len());
+        let mut paths = Vec::with_capacity(packed.len());
         for i in 0..packed.len() {
-            let e = &entries[packed.entry_of(i)];
+            // positions are in range and increasing (checked on open)
+            let e = &mut entries[packed.entry_of(i)];
             labels.push(e.class);
-            paths.push(e.path.clone());
+            paths.push(std::mem::take(&mut e.path));
         }
+        drop(entries);
         let skipped = packed.skipped().to_vec();
-        Ok((
+        (
             ImageBank {
                 store: Store::Packed(packed),
                 labels,
                 paths,
             },
             skipped,
-        ))
+        )
     }
 
     /// Image `i`: borrowed from memory, or read from the cache file.

@@ -26,7 +26,6 @@ impl WorkbenchApp {
             ctx,
             &path,
             self.state.config.data.split.clone(),
-            self.state.config.data.input_size,
         );
         self.state.tab = Tab::Dataset;
     }
