@@ -25,7 +25,10 @@ fn main() -> anyhow::Result<()> {
         last = Instant::now();
     };
     let dataset = Dataset::open(&root, &SplitConfig::default())?;
-    lap(&format!("scan ({} train faces)", dataset.images.train.len()));
+    lap(&format!(
+        "scan ({} train faces)",
+        dataset.images.train.len()
+    ));
     let _ = relocatable_fingerprint(&root, &dataset.images.train);
     lap("relocatable fingerprint");
     let _ = file_list_fingerprint(&dataset.images.train);

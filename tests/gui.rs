@@ -20,18 +20,7 @@ fn harness<'a>(app: WorkbenchApp, size: [f32; 2]) -> Harness<'a, WorkbenchApp> {
     // here decode into memory (the cache has its own tests)
     static NO_CACHE: std::sync::Once = std::sync::Once::new();
     NO_CACHE.call_once(|| std::env::set_var("FACEBENCH_IMAGE_CACHE", "off"));
-    // Form fields are labelled by the row label beside them, which AccessKit
-    // does not link, so the unlabelled-widget check is off.
-    Harness::builder()
-        .with_size(size)
-        .with_accessibility_check(false)
-        .build_ui_state(
-            |ui, app: &mut WorkbenchApp| {
-                app.logic(ui.ctx());
-                app.frame_ui(ui)
-            },
-            app,
-        )
+    common::app_harness(app, size)
 }
 
 /// Step the UI until `done` holds. The bound only catches a hang; no test

@@ -73,7 +73,10 @@ fn a_cached_split_gives_the_same_batches_as_one_decoded_into_memory() {
     let cache = tmp.path().join("cache");
     let mut seen = Vec::new();
     let (cached, skipped) =
-        ImageBank::cached(&cache, entries.clone(), 30, &mut |p: BuildProgress| seen.push(p)).unwrap();
+        ImageBank::cached(&cache, entries.clone(), 30, &mut |p: BuildProgress| {
+            seen.push(p)
+        })
+        .unwrap();
     let (memory, skipped_memory) = ImageBank::decode(entries.clone(), 30);
     assert!(cached.built_cache(), "the first call builds the cache");
     assert_eq!(cached.bytes(), 0, "a cached bank holds no pixels in memory");
@@ -176,7 +179,10 @@ fn a_damaged_cache_file_is_rebuilt_not_read() {
     bytes[table + 16..table + 24].copy_from_slice(&u64::MAX.to_le_bytes());
     fs::write(&file, &bytes).unwrap();
     let (rebuilt, _) = ImageBank::cached(&cache, entries.clone(), 24, &mut |_| {}).unwrap();
-    assert!(rebuilt.built_cache(), "a file with a bad table is built again");
+    assert!(
+        rebuilt.built_cache(),
+        "a file with a bad table is built again"
+    );
     assert_eq!(rebuilt.len(), expected.len());
     for (i, img) in expected.iter().enumerate() {
         assert_eq!(&*rebuilt.image(i).unwrap(), img);
@@ -298,7 +304,12 @@ fn a_second_scan_reads_sizes_from_the_memo_without_opening_the_files() {
         if e.path == touched {
             assert_ne!(e.width, 999, "a changed file is probed again");
         } else {
-            assert_eq!(e.width, 999, "{} was read, not taken from the memo", e.path.display());
+            assert_eq!(
+                e.width,
+                999,
+                "{} was read, not taken from the memo",
+                e.path.display()
+            );
         }
     }
 }
@@ -319,8 +330,11 @@ fn fingerprints_from_the_scan_equal_those_from_reading_each_file() {
     // one face of bo's is a link to one of ann's files elsewhere
     let elsewhere = tmp.path().join("elsewhere");
     faces(&elsewhere, 1);
-    std::os::unix::fs::symlink(elsewhere.join("000.png"), root.join("bo").join("linked.png"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.join("000.png"),
+        root.join("bo").join("linked.png"),
+    )
+    .unwrap();
     let split = SplitConfig {
         val_fraction: 0.0,
         test_fraction: 0.0,
@@ -435,7 +449,7 @@ fn a_second_training_run_opens_the_cache_the_first_built() {
 /// after the scan, without scanning again.
 #[test]
 fn the_dataset_tab_says_whether_the_train_split_is_cached_at_the_form_s_size() {
-    use egui_kittest::{kittest::Queryable, Harness};
+    use egui_kittest::kittest::Queryable;
     use facebench::data::Dataset;
     use facebench::gui::{AppState, WorkbenchApp};
     let cache = common::isolate_cache();
@@ -449,16 +463,7 @@ fn the_dataset_tab_says_whether_the_train_split_is_cached_at_the_form_s_size() {
         runs_dir: tmp.path().join("runs"),
         ..AppState::default()
     });
-    let mut h = Harness::builder()
-        .with_size([1300.0, 1000.0])
-        .with_accessibility_check(false)
-        .build_ui_state(
-            |ui, app: &mut WorkbenchApp| {
-                app.logic(ui.ctx());
-                app.frame_ui(ui)
-            },
-            app,
-        );
+    let mut h = common::app_harness(app, [1300.0, 1000.0]);
     for _ in 0..30_000 {
         h.step();
         if h.state().dataset().report().is_some() {
@@ -469,7 +474,10 @@ fn the_dataset_tab_says_whether_the_train_split_is_cached_at_the_form_s_size() {
     h.run_steps(2);
     h.get_by_label_contains("the first run at 40 px decodes the train split into it");
     // the cache is built at 40 px, as a run would build it
-    let train = Dataset::open(&data, &config.data.split).unwrap().images.train;
+    let train = Dataset::open(&data, &config.data.split)
+        .unwrap()
+        .images
+        .train;
     ImageBank::cached(&cache.join("images"), train, 40, &mut |_| {}).unwrap();
     h.run_steps(2);
     h.get_by_label_contains("train split cached at 40 px");

@@ -28,6 +28,6 @@ pub use scan::{Dataset, DatasetLayout};
 pub use split::{stratified_split, SplitConfig};
 pub use splits::{PerSplit, Split};
 pub use stats::{
-    cache_dir, channel_stats, file_list_fingerprint, file_stamps,
-    relocatable_fingerprint, ChannelStats, StatsSource,
+    cache_dir, channel_stats, file_list_fingerprint, file_stamps, relocatable_fingerprint,
+    ChannelStats, StatsSource,
 };

@@ -139,8 +139,7 @@ impl Walk {
                 return self.skip(
                     &path,
                     SkipReason::NameNotUtf8,
-                    "the name is not valid UTF-8, which run files cannot record; rename it"
-                        .into(),
+                    "the name is not valid UTF-8, which run files cannot record; rename it".into(),
                 )
             }
             Looked::BrokenLink(e) => {

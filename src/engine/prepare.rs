@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::data::{
-    channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset, FileStamp,
-    ImageEntry, Split,
+    channel_stats, file_list_fingerprint, relocatable_fingerprint, ChannelStats, Dataset,
+    FileStamp, ImageEntry, Split,
 };
 use crate::loader::{
     cache_folder, BatchPlan, BuildProgress, ImageBank, Normalization, PackedImages, Pipeline,

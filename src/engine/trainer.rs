@@ -201,8 +201,8 @@ fn same_data_or_bail(
     data: &PreparedData,
     data_root: &Path,
 ) -> anyhow::Result<RunDir> {
-    let same_files =
-        [&data.dataset.fingerprint, &data.legacy_fingerprint].contains(&&record.dataset.fingerprint);
+    let same_files = [&data.dataset.fingerprint, &data.legacy_fingerprint]
+        .contains(&&record.dataset.fingerprint);
     if !same_files {
         anyhow::bail!(
             "the train files in {} changed since run {} started; resume needs the same data, so start a new run",

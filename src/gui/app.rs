@@ -201,11 +201,8 @@ impl WorkbenchApp {
             // restore the last session's dataset without leaving its tab
             self.open_on_first_frame = false;
             let path = self.state.dataset_path.clone();
-            self.dataset.open(
-                ctx,
-                &path,
-                self.state.config.data.split.clone(),
-            );
+            self.dataset
+                .open(ctx, &path, self.state.config.data.split.clone());
         }
         let (small, big) = self
             .thumbs

@@ -14,9 +14,7 @@ use super::thumbnails::{color_image, ThumbnailCache};
 use crate::data::{
     decode_working_size, natural_cmp, natural_order, DatasetReport, Split, SplitConfig,
 };
-use crate::loader::{
-    cache_folder, cache_usage, AugmentConfig, CacheSource, CacheUsage, Pipeline,
-};
+use crate::loader::{cache_folder, cache_usage, AugmentConfig, CacheSource, CacheUsage, Pipeline};
 use crate::run::RunConfig;
 
 pub struct ScanResult {

@@ -232,8 +232,10 @@ fn read_table(file: &File, at: u64, images: usize) -> anyhow::Result<(Vec<Record
         let bytes = &mut buf[..rows * ROW];
         file.read_exact_at(bytes, at + (done * ROW) as u64)?;
         for row in bytes.chunks_exact(ROW) {
-            let u64_at = |i: usize| u64::from_le_bytes(row[i..i + 8].try_into().unwrap_or_default());
-            let u32_at = |i: usize| u32::from_le_bytes(row[i..i + 4].try_into().unwrap_or_default());
+            let u64_at =
+                |i: usize| u64::from_le_bytes(row[i..i + 8].try_into().unwrap_or_default());
+            let u32_at =
+                |i: usize| u32::from_le_bytes(row[i..i + 4].try_into().unwrap_or_default());
             records.push(Record {
                 offset: u64_at(0),
                 width: u32_at(8),

@@ -229,3 +229,22 @@ pub fn folder_of(path: &Path) -> &str {
         .and_then(|n| n.to_str())
         .expect("a file in a named folder")
 }
+
+/// The whole window in a kittest harness of `size` points. Form fields are
+/// labelled by the row label beside them, which AccessKit does not link, so
+/// the unlabelled-widget check is off.
+pub fn app_harness<'a>(
+    app: facebench::gui::WorkbenchApp,
+    size: [f32; 2],
+) -> egui_kittest::Harness<'a, facebench::gui::WorkbenchApp> {
+    egui_kittest::Harness::builder()
+        .with_size(size)
+        .with_accessibility_check(false)
+        .build_ui_state(
+            |ui, app: &mut facebench::gui::WorkbenchApp| {
+                app.logic(ui.ctx());
+                app.frame_ui(ui)
+            },
+            app,
+        )
+}

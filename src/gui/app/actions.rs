@@ -22,11 +22,8 @@ impl WorkbenchApp {
     pub fn open_dataset(&mut self, ctx: &egui::Context) {
         self.clear_status(StatusTopic::Dataset);
         let path = self.state.dataset_path.clone();
-        self.dataset.open(
-            ctx,
-            &path,
-            self.state.config.data.split.clone(),
-        );
+        self.dataset
+            .open(ctx, &path, self.state.config.data.split.clone());
         self.state.tab = Tab::Dataset;
     }
 
