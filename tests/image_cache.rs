@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use facebench::data::{FileStamp, ImageEntry};
 use facebench::loader::{
-    cache_usage, clear_cache, AugmentConfig, BatchPlan, BuildProgress, ImageBank, Pipeline,
+    cache_usage, clear_cache, AugmentConfig, BatchPlan, BuildProgress, CacheSource, ImageBank,
+    Pipeline,
 };
 use image::{Rgb, RgbImage};
 
@@ -369,8 +370,8 @@ fn fingerprints_from_the_scan_equal_those_from_reading_each_file() {
     );
     let folder = tmp.path().join("cache");
     assert_eq!(
-        facebench::loader::cache_file_for(&folder, &scanned, 32),
-        facebench::loader::cache_file_for(&folder, &unstamped, 32)
+        CacheSource::of(&scanned).file_in(&folder, 32),
+        CacheSource::of(&unstamped).file_in(&folder, 32)
     );
 }
 

@@ -59,6 +59,15 @@ impl FileStamp {
         std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
     }
 
+    /// This stamp when it was read, else the file's at `path` now
+    /// ([`FileStamp::UNKNOWN`] when it cannot be read).
+    pub fn known_or_read(self, path: &Path) -> FileStamp {
+        if self != FileStamp::UNKNOWN {
+            return self;
+        }
+        FileStamp::read(path).unwrap_or(FileStamp::UNKNOWN)
+    }
+
     /// The stamp of the file `name` in the open folder `dir` (following
     /// links), as [`FileStamp::read`] of its path gives it: `fstatat`, which
     /// looks up one name where a path's `stat` looks up each of its folders
@@ -79,9 +88,6 @@ impl ImageEntry {
     /// The file's stamp: the scan's, else read now ([`FileStamp::UNKNOWN`]
     /// when the file cannot be read).
     pub fn stamp_now(&self) -> FileStamp {
-        if self.stamp != FileStamp::UNKNOWN {
-            return self.stamp;
-        }
-        FileStamp::read(&self.path).unwrap_or(FileStamp::UNKNOWN)
+        self.stamp.known_or_read(&self.path)
     }
 }

@@ -50,15 +50,14 @@ impl Probed {
     }
 
     fn decode(b: &[u8]) -> Probed {
-        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
-        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
+        use crate::files::{u32_le, u64_le};
         Probed {
             stamp: FileStamp {
-                size: u64_at(0),
-                mtime_ns: u64_at(8),
+                size: u64_le(b, 0),
+                mtime_ns: u64_le(b, 8),
             },
-            width: u32_at(16),
-            height: u32_at(20),
+            width: u32_le(b, 16),
+            height: u32_le(b, 20),
         }
     }
 }

@@ -227,10 +227,7 @@ pub(super) fn probe_jobs(jobs: Vec<ProbeJob>) -> (Vec<ImageEntry>, Vec<SkippedFi
         .into_par_iter()
         .enumerate()
         .map(|(i, job)| {
-            let stamp = match job.stamp {
-                FileStamp::UNKNOWN => FileStamp::read(&job.path).unwrap_or(FileStamp::UNKNOWN),
-                read => read,
-            };
+            let stamp = job.stamp.known_or_read(&job.path);
             let size = match memo.lookup(i, stamp) {
                 Some((w, h)) => limits.check(&job.path, w, h).map(|()| (w, h)),
                 None => probe_file(&job.path),

@@ -14,6 +14,5 @@ pub use bank::ImageBank;
 pub use batcher::{Batch, BatchPlan, BatchStream, Pipeline};
 pub use normalize::Normalization;
 pub use packed::{
-    cache_file_for, cache_folder, cache_usage, clear_cache, BuildProgress, CacheSource, CacheUsage,
-    PackedImages,
+    cache_folder, cache_usage, clear_cache, BuildProgress, CacheSource, CacheUsage, PackedImages,
 };

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::{decode_working_size, ImageEntry, SkippedFile};
+use crate::files::{u32_le, u64_le};
 
 const MAGIC: &[u8; 16] = b"facebench-pack02";
 /// Bytes per decoded image in the table.
@@ -138,8 +139,7 @@ impl PackedImages {
         let mut tail = [0u8; TAIL as usize];
         file.seek(SeekFrom::End(-(TAIL as i64)))?;
         file.read_exact(&mut tail)?;
-        let u64_at = |i: usize| u64::from_le_bytes(tail[i..i + 8].try_into().unwrap_or_default());
-        let (table, head_at, head_len) = (u64_at(0), u64_at(8), u64_at(16));
+        let (table, head_at, head_len) = (u64_le(&tail, 0), u64_le(&tail, 8), u64_le(&tail, 16));
         anyhow::ensure!(
             &magic == MAGIC && &tail[24..] == MAGIC,
             "{} is not a complete facebench image cache",
@@ -232,16 +232,12 @@ fn read_table(file: &File, at: u64, images: usize) -> anyhow::Result<(Vec<Record
         let bytes = &mut buf[..rows * ROW];
         file.read_exact_at(bytes, at + (done * ROW) as u64)?;
         for row in bytes.chunks_exact(ROW) {
-            let u64_at =
-                |i: usize| u64::from_le_bytes(row[i..i + 8].try_into().unwrap_or_default());
-            let u32_at =
-                |i: usize| u32::from_le_bytes(row[i..i + 4].try_into().unwrap_or_default());
             records.push(Record {
-                offset: u64_at(0),
-                width: u32_at(8),
-                height: u32_at(12),
+                offset: u64_le(row, 0),
+                width: u32_le(row, 8),
+                height: u32_le(row, 12),
             });
-            positions.push(usize::try_from(u64_at(16))?);
+            positions.push(usize::try_from(u64_le(row, 16))?);
         }
         done += rows;
     }
@@ -331,12 +327,6 @@ fn build(
     temp.persist(path)
         .with_context(|| format!("cannot move the finished image cache to {}", path.display()))?;
     Ok(())
-}
-
-/// The cache file of `entries` at `working_size` in `folder` (which may not
-/// exist yet).
-pub fn cache_file_for(folder: &Path, entries: &[ImageEntry], working_size: u32) -> PathBuf {
-    CacheSource::of(entries).file_in(folder, working_size)
 }
 
 fn file_for_key(folder: &Path, key: &str) -> PathBuf {
